@@ -1,0 +1,54 @@
+import { describe, expect, it } from 'vitest';
+import { SemclipError, isSemclipError, toSemclipError, throwIfAborted, ERROR_CODES } from './index.js';
+
+describe('SemclipError', () => {
+  it('builds a message from what failed, what was expected and how to fix it', () => {
+    const err = new SemclipError('INVALID_GRID', 'Grid "0x0" has no tiles.', {
+      expected: 'rows and columns of at least 1, like 2x2',
+      hint: 'Pass --grid 2x2',
+    });
+    expect(err.message).toBe('Grid "0x0" has no tiles. Expected rows and columns of at least 1, like 2x2. Pass --grid 2x2.');
+    expect(err.code).toBe('INVALID_GRID');
+    expect(err.name).toBe('SemclipError');
+  });
+
+  it('keeps the cause', () => {
+    const cause = new Error('disk full');
+    expect(new SemclipError('INTERNAL', 'x', { cause }).cause).toBe(cause);
+  });
+
+  it('serialises to JSON without undefined fields', () => {
+    const json = new SemclipError('OFFLINE', 'No network.').toJSON();
+    expect(json).toEqual({ code: 'OFFLINE', message: 'No network.' });
+  });
+
+  it.each([
+    [new SemclipError('IMAGE_EMPTY', 'e'), [], true],
+    [new SemclipError('IMAGE_EMPTY', 'e'), ['IMAGE_EMPTY'], true],
+    [new SemclipError('IMAGE_EMPTY', 'e'), ['IMAGE_CORRUPT'], false],
+    [new Error('plain'), [], false],
+    [Object.assign(new Error('x'), { name: 'SemclipError', code: 'NOT_A_CODE' }), [], false],
+    [Object.assign(new Error('x'), { name: 'SemclipError', code: 'OFFLINE' }), ['OFFLINE'], true],
+  ] as const)('isSemclipError(%s, %j) is %s', (err, codes, expected) => {
+    expect(isSemclipError(err, ...codes)).toBe(expected);
+  });
+
+  it('wraps unknown errors as INTERNAL and passes SemclipErrors through', () => {
+    const own = new SemclipError('OFFLINE', 'o');
+    expect(toSemclipError(own)).toBe(own);
+    const wrapped = toSemclipError(new TypeError('boom'), 'Scoring failed');
+    expect(wrapped.code).toBe('INTERNAL');
+    expect(wrapped.message).toContain('Scoring failed: boom');
+  });
+
+  it('throws ABORTED for an aborted signal only', () => {
+    const ctl = new AbortController();
+    expect(() => throwIfAborted(ctl.signal)).not.toThrow();
+    ctl.abort();
+    expect(() => throwIfAborted(ctl.signal)).toThrowError(expect.objectContaining({ code: 'ABORTED' }));
+  });
+
+  it('has unique codes', () => {
+    expect(new Set(ERROR_CODES).size).toBe(ERROR_CODES.length);
+  });
+});
