@@ -1,0 +1,83 @@
+import { SemclipError } from '@semclip/core';
+import type { RelevanceScorer } from '@semclip/core';
+import type { Device, Warn } from './backends/onnx.js';
+
+/** Options every scorer understands; families ignore what does not apply to them. */
+export interface ScorerOptions {
+  /** `cpu`, `cuda` (fails clearly without the CUDA provider) or `auto` (default: CUDA if installed, else CPU, said once). */
+  readonly device?: Device;
+  /** Model manifest id for model-backed scorers; each family has a default. */
+  readonly model?: string;
+  /** Seed for the random scorer. */
+  readonly seed?: number;
+  /** Model cache directory (default: SEMCLIP_CACHE_DIR or the user cache). */
+  readonly cacheDir?: string;
+  /** Never touch the network (also SEMCLIP_OFFLINE=1). */
+  readonly offline?: boolean;
+  /** Receives one-line notices (device fallback, truncated questions). Default: process.emitWarning. */
+  readonly warn?: Warn;
+  /** Family-specific options pass through untouched. */
+  readonly [option: string]: unknown;
+}
+
+export interface ScorerEntry {
+  readonly id: string;
+  readonly description: string;
+  /** True when the scorer needs a model download (`semclip models pull`) before use. */
+  readonly needsDownload: boolean;
+  readonly defaultModel?: string;
+  create(options: ScorerOptions): Promise<RelevanceScorer>;
+}
+
+/**
+ * The one table of scorer families. Each entry imports its family lazily, so creating a
+ * `random` scorer never loads ONNX Runtime, and `clip` never loads the OCR engine.
+ */
+export const SCORERS = {
+  random: {
+    id: 'random',
+    description: 'Seeded uniform random scores (the random sub-image ablation).',
+    needsDownload: false,
+    async create(options) {
+      const { createRandomScorer } = await import('./random/index.js');
+      return createRandomScorer(options.seed === undefined ? {} : { seed: options.seed });
+    },
+  },
+} as const satisfies Record<string, ScorerEntry>;
+
+export type ScorerId = keyof typeof SCORERS;
+
+/** Every registered scorer, in table order. */
+export function listScorers(): readonly ScorerEntry[] {
+  return Object.values(SCORERS);
+}
+
+/** Looks a scorer up by id; UNKNOWN_SCORER lists the valid ids. */
+export function getScorerEntry(id: string): ScorerEntry {
+  const entry = (SCORERS as Record<string, ScorerEntry>)[id];
+  if (!entry || !Object.hasOwn(SCORERS, id)) {
+    throw new SemclipError('UNKNOWN_SCORER', `There is no scorer called "${id}".`, {
+      expected: `one of ${Object.keys(SCORERS).join(', ')}`,
+      details: { valid: Object.keys(SCORERS) },
+    });
+  }
+  return entry;
+}
+
+/**
+ * Creates a scorer by id.
+ *
+ * @example
+ * ```ts
+ * import { createScorer } from '@semclip/scorers';
+ * import { tileImage } from '@semclip/tiling';
+ *
+ * const scorer = await createScorer('random', { seed: 1 });
+ * const tiled = await tileImage('photo.jpg', { grid: '2x2' });
+ * const { scores } = await scorer.score({ question: 'What does the sign say?' }, tiled);
+ * await scorer.dispose();
+ * ```
+ */
+export async function createScorer(id: string, options: ScorerOptions = {}): Promise<RelevanceScorer> {
+  return getScorerEntry(id).create(options);
+}

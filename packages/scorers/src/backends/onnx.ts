@@ -1,0 +1,137 @@
+/**
+ * The package's one ONNX Runtime boundary: device resolution, session creation and the
+ * settings handed to @huggingface/transformers. Nothing else in this package imports
+ * onnxruntime-node directly.
+ */
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { SemclipError } from '@semclip/core';
+
+export type Device = 'cpu' | 'cuda' | 'auto';
+export type ResolvedDevice = 'cpu' | 'cuda';
+export type Warn = (message: string) => void;
+
+export const DEVICES: readonly Device[] = ['cpu', 'cuda', 'auto'];
+
+const CUDA_HINT =
+  'Install the CUDA execution provider for onnxruntime-node: `ONNXRUNTIME_NODE_INSTALL=cuda12 pnpm rebuild onnxruntime-node` ' +
+  '(or `npm rebuild onnxruntime-node` with the same variable) on a machine with CUDA 12 and cuDNN 9, or pass --device cpu';
+
+const defaultWarn: Warn = (message) => process.emitWarning(message, { code: 'SEMCLIP_DEVICE' });
+let warnedFallback = false;
+
+/** Where onnxruntime-node keeps its native binaries for this platform. */
+function ortBinDir(): string | undefined {
+  try {
+    const require = createRequire(import.meta.url);
+    const pkgJson = require.resolve('onnxruntime-node/package.json');
+    return path.join(path.dirname(pkgJson), 'bin', 'napi-v6', process.platform, process.arch);
+  } catch {
+    return undefined;
+  }
+}
+
+/** True when onnxruntime-node's CUDA provider library is installed next to its binding. */
+export function cudaProviderInstalled(): boolean {
+  const dir = ortBinDir();
+  if (!dir) return false;
+  const lib = process.platform === 'win32' ? 'onnxruntime_providers_cuda.dll' : 'libonnxruntime_providers_cuda.so';
+  return existsSync(path.join(dir, lib));
+}
+
+/**
+ * Turns the user's device choice into the device sessions run on. `cuda` without the
+ * provider fails with DEVICE_UNAVAILABLE; `auto` falls back to CPU and says so once.
+ */
+export function resolveDevice(device: Device = 'auto', warn: Warn = defaultWarn): ResolvedDevice {
+  if (device === 'cpu') return 'cpu';
+  const available = cudaProviderInstalled();
+  if (device === 'cuda') {
+    if (!available) {
+      throw new SemclipError('DEVICE_UNAVAILABLE', 'The CUDA device was requested but onnxruntime-node has no CUDA execution provider installed.', {
+        hint: CUDA_HINT,
+      });
+    }
+    return 'cuda';
+  }
+  if (device !== 'auto') {
+    throw new SemclipError('INVALID_ARGUMENT', `Unknown device "${String(device)}".`, { expected: 'one of cpu, cuda, auto' });
+  }
+  if (available) return 'cuda';
+  if (!warnedFallback) {
+    warnedFallback = true;
+    warn('SemClip: no CUDA execution provider for onnxruntime-node; running on CPU.');
+  }
+  return 'cpu';
+}
+
+/** @internal for tests */
+export function resetDeviceWarning(): void {
+  warnedFallback = false;
+}
+
+export interface OnnxSession {
+  readonly inputNames: readonly string[];
+  readonly outputNames: readonly string[];
+  run(feeds: Record<string, ort.Tensor>): Promise<Record<string, ort.Tensor>>;
+  dispose(): Promise<void>;
+}
+
+export interface SessionOptions {
+  readonly device: ResolvedDevice;
+  readonly intraOpNumThreads?: number;
+}
+
+/** Opens an ONNX model file (or bytes) on the resolved device. */
+export async function createSession(model: string | Uint8Array, options: SessionOptions): Promise<OnnxSession> {
+  const sessionOptions: ort.InferenceSession.SessionOptions = {
+    executionProviders: options.device === 'cuda' ? ['cuda', 'cpu'] : ['cpu'],
+    graphOptimizationLevel: 'all',
+    ...(options.intraOpNumThreads ? { intraOpNumThreads: options.intraOpNumThreads } : {}),
+  };
+  let session: ort.InferenceSession;
+  try {
+    session =
+      typeof model === 'string'
+        ? await ort.InferenceSession.create(model, sessionOptions)
+        : await ort.InferenceSession.create(model, sessionOptions);
+  } catch (cause) {
+    const where = typeof model === 'string' ? `"${model}"` : 'from memory';
+    throw new SemclipError('MODEL_INVALID', `ONNX Runtime could not load the model ${where}: ${(cause as Error).message}`, {
+      cause,
+      hint: 'Re-download the model (semclip models verify <id>, then semclip models pull <id>)',
+    });
+  }
+  let disposed = false;
+  return {
+    inputNames: session.inputNames,
+    outputNames: session.outputNames,
+    run: (feeds) => {
+      if (disposed) {
+        return Promise.reject(new SemclipError('INVALID_ARGUMENT', 'This scorer was disposed; its ONNX session is closed.', { hint: 'Create a new scorer' }));
+      }
+      return session.run(feeds) as Promise<Record<string, ort.Tensor>>;
+    },
+    dispose: async () => {
+      if (disposed) return;
+      disposed = true;
+      await session.release();
+    },
+  };
+}
+
+/** Checks every value of a model output is finite; NaN/Inf never becomes a ranking. */
+export function assertFinite(values: ArrayLike<number>, what: string): void {
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i]!;
+    if (!Number.isFinite(v)) {
+      throw new SemclipError('MODEL_OUTPUT_INVALID', `${what} contains ${Number.isNaN(v) ? 'NaN' : 'Infinity'} at position ${i}.`, {
+        hint: 'The model files may be corrupt (semclip models verify <id>) or the model overflowed in this dtype; try --device cpu or an fp32 model',
+      });
+    }
+  }
+}
+
+export { ort };

@@ -1,0 +1,4 @@
+export { SCORERS, createScorer, getScorerEntry, listScorers } from './_registry.js';
+export type { ScorerEntry, ScorerId, ScorerOptions } from './_registry.js';
+export { DEVICES, resolveDevice, cudaProviderInstalled } from './backends/onnx.js';
+export type { Device, ResolvedDevice, Warn } from './backends/onnx.js';
