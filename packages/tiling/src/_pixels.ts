@@ -1,0 +1,244 @@
+import type { Box, FitMode, Size } from '@semclip/core';
+import sharp from 'sharp';
+import type { OutputInfo, Sharp } from 'sharp';
+import { decodeError } from './_errors.js';
+import type { LoadedImage } from './_source.js';
+
+/** 8-bit sRGB, 3 channels, interleaved, row-major. */
+export interface Rgb {
+  readonly data: Buffer;
+  readonly width: number;
+  readonly height: number;
+}
+
+export type Colour = readonly [number, number, number];
+
+/** Transparent pixels become white: logos and screenshots with alpha are drawn for white pages. */
+export const ALPHA_BACKGROUND = { r: 255, g: 255, b: 255 } as const;
+
+/** How strictly decoding rejects damaged data; see sharp's `failOn`. */
+export type FailOn = 'warning' | 'error' | 'truncated';
+
+/** Copies a rectangle (clamped to the image) out of an RGB buffer. */
+export function extractRgb(src: Rgb, left: number, top: number, width: number, height: number): Rgb {
+  if (left === 0 && top === 0 && width === src.width && height === src.height) {
+    return { data: Buffer.from(src.data), width, height };
+  }
+  const out = Buffer.allocUnsafe(width * height * 3);
+  const rowBytes = width * 3;
+  for (let y = 0; y < height; y++) {
+    const from = ((top + y) * src.width + left) * 3;
+    src.data.copy(out, y * rowBytes, from, from + rowBytes);
+  }
+  return { data: out, width, height };
+}
+
+/** Places `src` centred on a `size` canvas of `colour` (what `contain` and `pad` do). */
+export function padRgb(src: Rgb, size: Size, colour: Colour): Rgb {
+  if (src.width === size.width && src.height === size.height) return src;
+  const out = Buffer.allocUnsafe(size.width * size.height * 3);
+  for (let i = 0; i < out.length; i += 3) {
+    out[i] = colour[0];
+    out[i + 1] = colour[1];
+    out[i + 2] = colour[2];
+  }
+  const left = Math.floor((size.width - src.width) / 2);
+  const top = Math.floor((size.height - src.height) / 2);
+  const rowBytes = src.width * 3;
+  for (let y = 0; y < src.height; y++) {
+    src.data.copy(out, ((top + y) * size.width + left) * 3, y * rowBytes, (y + 1) * rowBytes);
+  }
+  return { data: out, width: size.width, height: size.height };
+}
+
+/** Mean colour of an RGB image, rounded (sampled on a grid of at most ~64k pixels). */
+export function meanColour(src: Rgb): Colour {
+  const n = src.width * src.height;
+  const step = Math.max(1, Math.floor(n / 65536));
+  let r = 0;
+  let g = 0;
+  let b = 0;
+  let count = 0;
+  for (let p = 0; p < n; p += step) {
+    const i = p * 3;
+    r += src.data[i]!;
+    g += src.data[i + 1]!;
+    b += src.data[i + 2]!;
+    count++;
+  }
+  return [Math.round(r / count), Math.round(g / count), Math.round(b / count)];
+}
+
+function toRgb(data: Buffer, info: OutputInfo): Rgb {
+  if (info.channels !== 3) throw new Error(`expected 3 channels after conversion, got ${info.channels}`);
+  return { data, width: info.width, height: info.height };
+}
+
+function rawInput(src: Rgb): Sharp {
+  return sharp(src.data, { raw: { width: src.width, height: src.height, channels: 3 } });
+}
+
+/**
+ * Decodes an image once per scale and keeps the results. Two ways to get pixels:
+ *
+ * - `full()`: every pixel at native resolution (EXIF-oriented, alpha flattened on white,
+ *   converted to 8-bit sRGB). Needed for native-resolution crops and for non-JPEG sources.
+ * - `scaled(w, h)`: the whole image resampled to w x h in one pipeline straight from the file,
+ *   so JPEG and WebP use shrink-on-load: libjpeg decodes at 1/2, 1/4 or 1/8 scale in the DCT
+ *   (much less work than a full decode) and libvips resamples the rest of the way once. Crops
+ *   at that scale are then cut out without resampling again.
+ */
+export class Decoder {
+  private fullPromise: Promise<Rgb> | undefined;
+  private readonly scaledCache = new Map<string, { width: number; height: number; promise: Promise<Rgb> }>();
+  private meanPromise: Promise<Colour> | undefined;
+  /** How many decodes ran, by kind: for tests and benchmarks. */
+  readonly stats = { full: 0, scaled: 0, resized: 0 };
+
+  constructor(
+    private readonly source: LoadedImage,
+    private readonly failOn: FailOn,
+    private readonly maxPixels: number,
+    /** How many whole-image scaled decodes to keep. */
+    private readonly maxScaled = 6,
+  ) {}
+
+  get size(): Size {
+    return this.source.size;
+  }
+
+  /** True once a full-resolution decode has been started (then everything is cut from it). */
+  get hasFull(): boolean {
+    return this.fullPromise !== undefined;
+  }
+
+  /** Whether `scaled()` would use shrink-on-load rather than resample a full decode. */
+  get canShrinkOnLoad(): boolean {
+    return this.source.shrinkable && !this.hasFull;
+  }
+
+  private pipeline(): Sharp {
+    const { source } = this;
+    if (source.raw) {
+      const raw = source.raw;
+      const data = raw.data instanceof Uint8ClampedArray ? new Uint8Array(raw.data.buffer, raw.data.byteOffset, raw.data.byteLength) : raw.data;
+      let img = sharp(data, { raw: { width: raw.width, height: raw.height, channels: raw.channels } });
+      // 1- and 2-channel raw input is gray (+ alpha); say so, or sharp takes it for sRGB.
+      if (raw.channels <= 2) img = img.pipelineColourspace('b-w');
+      return img;
+    }
+    return sharp(source.bytes!, {
+      failOn: this.failOn,
+      limitInputPixels: this.maxPixels,
+      autoOrient: true,
+      sequentialRead: true,
+    });
+  }
+
+  private finish(img: Sharp): Sharp {
+    return img.flatten({ background: ALPHA_BACKGROUND }).toColourspace('srgb').raw({ depth: 'uchar' });
+  }
+
+  private async run(img: Sharp): Promise<Rgb> {
+    try {
+      const { data, info } = await this.finish(img).toBuffer({ resolveWithObject: true });
+      return toRgb(data, info);
+    } catch (err) {
+      throw decodeError(this.source.label, err, this.source.bytes);
+    }
+  }
+
+  full(): Promise<Rgb> {
+    if (!this.fullPromise) {
+      const raw = this.source.raw;
+      if (raw && raw.channels === 3) {
+        const data = Buffer.from(raw.data.buffer, raw.data.byteOffset, raw.data.byteLength);
+        this.fullPromise = Promise.resolve({ data, width: raw.width, height: raw.height });
+      } else {
+        this.stats.full++;
+        this.fullPromise = this.run(this.pipeline());
+        // A failed decode is not cached: the next call reports the error again.
+        this.fullPromise.catch(() => (this.fullPromise = undefined));
+      }
+    }
+    return this.fullPromise;
+  }
+
+  /**
+   * A cached whole-image decode at a scale where `box` comes out `target` pixels big, within
+   * `tolerance` pixels on each side (so cutting `box` out of it is off by less than that).
+   */
+  findScaled(box: Box, target: Size, tolerance = 1): { width: number; height: number; promise: Promise<Rgb> } | undefined {
+    const { width: W, height: H } = this.source.size;
+    for (const entry of this.scaledCache.values()) {
+      const bw = (box.width * entry.width) / W;
+      const bh = (box.height * entry.height) / H;
+      if (Math.abs(bw - target.width) <= tolerance && Math.abs(bh - target.height) <= tolerance) return entry;
+    }
+    return undefined;
+  }
+
+  /** The whole image at `width` x `height` (fill), decoded with shrink-on-load where possible; cached. */
+  scaled(width: number, height: number): { width: number; height: number; promise: Promise<Rgb> } {
+    const key = `${width}x${height}`;
+    const hit = this.scaledCache.get(key);
+    if (hit) {
+      this.scaledCache.delete(key);
+      this.scaledCache.set(key, hit);
+      return hit;
+    }
+    let promise: Promise<Rgb>;
+    if (this.source.shrinkable && !this.fullPromise) {
+      this.stats.scaled++;
+      promise = this.run(this.pipeline().resize(width, height, { fit: 'fill', kernel: 'lanczos3', fastShrinkOnLoad: true }));
+    } else {
+      this.stats.resized++;
+      promise = this.full().then((full) => resizeRgb(full, undefined, { width, height }, 'fill', [0, 0, 0], this.source.label));
+    }
+    const entry = { width, height, promise };
+    this.scaledCache.set(key, entry);
+    promise.catch(() => this.scaledCache.delete(key));
+    while (this.scaledCache.size > this.maxScaled) {
+      const oldest = this.scaledCache.keys().next().value as string;
+      this.scaledCache.delete(oldest);
+    }
+    return entry;
+  }
+
+  /** The image's mean colour, from whichever decode is at hand (or a small one). */
+  mean(): Promise<Colour> {
+    if (!this.meanPromise) {
+      const any = this.scaledCache.values().next().value as { promise: Promise<Rgb> } | undefined;
+      const src: Promise<Rgb> = this.fullPromise ?? any?.promise ?? this.scaled(...smallSize(this.source.size)).promise;
+      this.meanPromise = src.then(meanColour);
+      this.meanPromise.catch(() => (this.meanPromise = undefined));
+    }
+    return this.meanPromise;
+  }
+}
+
+function smallSize(size: Size): [number, number] {
+  const s = Math.min(1, 256 / Math.max(size.width, size.height));
+  return [Math.max(1, Math.round(size.width * s)), Math.max(1, Math.round(size.height * s))];
+}
+
+/** One sharp resample of `box` of `src` into `out` with the given fit (the exact path). */
+export async function resizeRgb(src: Rgb, box: Box | undefined, out: Size, fit: FitMode, background: Colour, label: string): Promise<Rgb> {
+  const whole = !box || (box.x === 0 && box.y === 0 && box.width === src.width && box.height === src.height);
+  const b = box ?? { x: 0, y: 0, width: src.width, height: src.height };
+  if (b.width === out.width && b.height === out.height) return extractRgb(src, b.x, b.y, b.width, b.height);
+  let img = rawInput(src);
+  if (!whole) img = img.extract({ left: b.x, top: b.y, width: b.width, height: b.height });
+  img = img.resize(out.width, out.height, {
+    fit,
+    kernel: 'lanczos3',
+    position: 'centre',
+    background: { r: background[0], g: background[1], b: background[2] },
+  });
+  try {
+    const { data, info } = await img.raw().toBuffer({ resolveWithObject: true });
+    return toRgb(data, info);
+  } catch (err) {
+    throw decodeError(label, err);
+  }
+}

@@ -1,0 +1,269 @@
+import { createHash } from 'node:crypto';
+import { readFile, stat } from 'node:fs/promises';
+import { SemclipError, isRawImage } from '@semclip/core';
+import type { ImageInput, RawImage, Size } from '@semclip/core';
+import sharp from 'sharp';
+import type { Metadata } from 'sharp';
+import { decodeError, fileSizeText, pngHeaderSize } from './_errors.js';
+
+/** Default cap on decoded pixels: 16384 x 16384 (268 MP, ~800 MB as RGB). */
+export const DEFAULT_MAX_PIXELS = 16384 * 16384;
+/** Default cap on the encoded file: 256 MiB. */
+export const DEFAULT_MAX_FILE_BYTES = 256 * 1024 * 1024;
+
+export interface ImageLimits {
+  /** Most pixels (width x height) an image may have; checked from the header before decoding. Default 16384*16384. */
+  readonly maxPixels?: number;
+  /** Largest encoded file accepted, in bytes. Default 256 MiB. */
+  readonly maxFileBytes?: number;
+}
+
+export interface ImageInfo {
+  /** Width after EXIF orientation. */
+  readonly width: number;
+  /** Height after EXIF orientation. */
+  readonly height: number;
+  /** Decoder name: `jpeg`, `png`, `webp`, `gif`, `tiff`, `heif`, `svg`..., or `raw` for pixel input. */
+  readonly format: string;
+  /** EXIF orientation tag (1-8) when the file has one. */
+  readonly orientation?: number;
+  /** Frames or pages; more than 1 means animated (GIF/WebP) or multi-page (TIFF). */
+  readonly pages: number;
+  /** Bytes of the encoded file (or of the pixel buffer for raw input). */
+  readonly size: number;
+}
+
+/** An input read into memory and checked: what the decoder works from. */
+export interface LoadedImage {
+  readonly label: string;
+  readonly info: ImageInfo;
+  /** Encoded file bytes (absent for raw pixel input). */
+  readonly bytes?: Uint8Array;
+  readonly raw?: RawImage;
+  /** Pixel size after EXIF orientation. */
+  readonly size: Size;
+  /** JPEG and WebP decode faster at reduced scale (shrink-on-load). */
+  readonly shrinkable: boolean;
+}
+
+function limitsOf(limits: ImageLimits = {}): { maxPixels: number; maxFileBytes: number } {
+  const maxPixels = limits.maxPixels ?? DEFAULT_MAX_PIXELS;
+  const maxFileBytes = limits.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES;
+  for (const [name, v] of [
+    ['maxPixels', maxPixels],
+    ['maxFileBytes', maxFileBytes],
+  ] as const) {
+    if (!Number.isSafeInteger(v) || v < 1) {
+      throw new SemclipError('INVALID_ARGUMENT', `${name} ${String(v)} is not a valid limit.`, {
+        expected: 'a positive integer',
+        details: { [name]: v },
+      });
+    }
+  }
+  return { maxPixels, maxFileBytes };
+}
+
+function describe(input: ImageInput): string {
+  if (typeof input === 'string') return input;
+  if (input instanceof Uint8Array) return `image buffer (${fileSizeText(input.length)})`;
+  return `raw image ${String(input.width)}x${String(input.height)}x${String(input.channels)}`;
+}
+
+async function statFile(path: string, maxFileBytes: number): Promise<number> {
+  let st;
+  try {
+    st = await stat(path);
+  } catch (err) {
+    throw new SemclipError('IMAGE_NOT_FOUND', `Image file ${path} does not exist or cannot be read.`, {
+      cause: err,
+      hint: 'Check the path (relative paths are resolved from the current directory)',
+      details: { file: path, reason: (err as NodeJS.ErrnoException).code },
+    });
+  }
+  if (!st.isFile()) {
+    throw new SemclipError('IMAGE_NOT_FOUND', `${path} is not a file (it is a ${st.isDirectory() ? 'directory' : 'special file'}).`, {
+      hint: 'Pass the path of an image file',
+      details: { file: path },
+    });
+  }
+  checkFileSize(path, st.size, maxFileBytes);
+  return st.size;
+}
+
+function checkFileSize(label: string, size: number, maxFileBytes: number): void {
+  if (size === 0) {
+    throw new SemclipError('IMAGE_EMPTY', `${label} is empty (0 bytes).`, {
+      expected: 'an image file with content',
+      hint: 'The file was probably not written completely; fetch or export it again',
+      details: { file: label, bytes: 0 },
+    });
+  }
+  if (size > maxFileBytes) {
+    throw new SemclipError('FILE_TOO_LARGE', `${label} is ${fileSizeText(size)}, over the ${fileSizeText(maxFileBytes)} limit.`, {
+      hint: 'Downscale or recompress the image, or raise maxFileBytes (--max-file-bytes) if you trust the file',
+      details: { file: label, bytes: size, maxFileBytes },
+    });
+  }
+}
+
+function checkPixels(label: string, width: number, height: number, maxPixels: number): void {
+  if (width < 1 || height < 1) {
+    throw new SemclipError('IMAGE_EMPTY', `${label} has no pixels: it declares a size of ${width}x${height}.`, {
+      expected: 'an image at least 1x1 pixel',
+      hint: 'The file is malformed; re-export it from the program that made it',
+      details: { file: label, width, height },
+    });
+  }
+  if (width * height > maxPixels) {
+    throw new SemclipError(
+      'IMAGE_TOO_LARGE',
+      `${label} is ${width}x${height} (${(width * height / 1e6).toFixed(1)} MP), over the ${(maxPixels / 1e6).toFixed(1)} MP limit; it was not decoded.`,
+      {
+        hint: 'Downscale the image first, or raise maxPixels (--max-pixels) if you trust the file and have the memory (3 bytes per pixel)',
+        details: { file: label, width, height, pixels: width * height, maxPixels },
+      },
+    );
+  }
+}
+
+function validateRaw(raw: RawImage, maxPixels: number): void {
+  const label = describe(raw);
+  const { width, height, channels } = raw;
+  if (!Number.isInteger(width) || !Number.isInteger(height) || width < 0 || height < 0) {
+    throw new SemclipError('INVALID_ARGUMENT', `Raw image size ${String(width)}x${String(height)} is not valid.`, {
+      expected: 'non-negative integer width and height',
+    });
+  }
+  if (![1, 2, 3, 4].includes(channels)) {
+    throw new SemclipError('INVALID_ARGUMENT', `Raw image has ${String(channels)} channels.`, {
+      expected: '1 (gray), 2 (gray + alpha), 3 (RGB) or 4 (RGBA) interleaved 8-bit channels',
+    });
+  }
+  checkPixels(label, width, height, maxPixels);
+  const expected = width * height * channels;
+  if (raw.data.length !== expected) {
+    throw new SemclipError(
+      'INVALID_ARGUMENT',
+      `Raw image data has ${raw.data.length} bytes but ${width}x${height}x${channels} needs ${expected}.`,
+      {
+        expected: 'data.length === width * height * channels (8-bit, row-major, interleaved)',
+        hint: 'Check width, height and channels, and that the buffer is not a view of a larger one',
+        details: { length: raw.data.length, width, height, channels },
+      },
+    );
+  }
+}
+
+function checkAnimated(label: string, format: string, pages: number): void {
+  if (pages > 1 && (format === 'gif' || format === 'webp' || format === 'png')) {
+    throw new SemclipError('IMAGE_ANIMATED', `${label} is an animated ${format.toUpperCase()} with ${pages} frames.`, {
+      expected: 'a still image',
+      hint: 'Extract the frame you want (e.g. `ffmpeg -i in.gif -frames:v 1 frame.png`) and pass that',
+      details: { file: label, format, pages },
+    });
+  }
+}
+
+async function headerOf(label: string, input: string | Uint8Array, maxPixels: number, bytes?: Uint8Array) {
+  let meta: Metadata;
+  try {
+    // Pixel limits are ours to check (with a message that says what to do); sharp's default
+    // limit would otherwise fire first with a bare message.
+    meta = await sharp(input, { limitInputPixels: false }).metadata();
+  } catch (err) {
+    const head = bytes ?? (typeof input === 'string' ? undefined : input);
+    const png = head ? pngHeaderSize(head) : undefined;
+    if (png && (png.width === 0 || png.height === 0)) checkPixels(label, png.width, png.height, maxPixels);
+    throw decodeError(label, err, head);
+  }
+  checkPixels(label, meta.width, meta.height, maxPixels);
+  const orientation = meta.orientation;
+  const swap = orientation !== undefined && orientation >= 5 && orientation <= 8;
+  return {
+    width: swap ? meta.height : meta.width,
+    height: swap ? meta.width : meta.height,
+    format: meta.format as string,
+    ...(orientation === undefined ? {} : { orientation }),
+    pages: meta.pages ?? 1,
+  };
+}
+
+/**
+ * Reads an image's header only: size after EXIF orientation, format, orientation, frames and
+ * file size. Checks the file-size and pixel limits without decoding pixels, so a 30000x30000
+ * header is rejected instantly.
+ *
+ * @example
+ * ```ts
+ * const info = await readImageInfo('photo.jpg');
+ * console.log(info.width, info.height, info.orientation); // 3024 4032 6
+ * ```
+ */
+export async function readImageInfo(input: ImageInput, limits?: ImageLimits): Promise<ImageInfo> {
+  const { maxPixels, maxFileBytes } = limitsOf(limits);
+  if (isRawImage(input)) {
+    validateRaw(input, maxPixels);
+    return { width: input.width, height: input.height, format: 'raw', pages: 1, size: input.data.byteLength };
+  }
+  if (typeof input === 'string') {
+    const size = await statFile(input, maxFileBytes);
+    return { ...(await headerOf(input, input, maxPixels)), size };
+  }
+  if (input instanceof Uint8Array) {
+    const label = describe(input);
+    checkFileSize(label, input.length, maxFileBytes);
+    return { ...(await headerOf(label, input, maxPixels)), size: input.length };
+  }
+  throw new SemclipError('INVALID_ARGUMENT', `Cannot read an image from ${typeof input}.`, {
+    expected: 'a file path, the bytes of an image file (Uint8Array/Buffer) or raw pixels { data, width, height, channels }',
+  });
+}
+
+/** Reads and checks an input, and hashes its content. The pixels are not decoded here. */
+export async function loadImage(input: ImageInput, limits?: ImageLimits): Promise<LoadedImage & { id: string }> {
+  const { maxPixels, maxFileBytes } = limitsOf(limits);
+  if (isRawImage(input)) {
+    validateRaw(input, maxPixels);
+    const hash = createHash('sha256');
+    hash.update(`raw:${input.width}x${input.height}x${input.channels}:`);
+    hash.update(input.data);
+    return {
+      label: describe(input),
+      info: { width: input.width, height: input.height, format: 'raw', pages: 1, size: input.data.byteLength },
+      raw: input,
+      size: { width: input.width, height: input.height },
+      shrinkable: false,
+      id: hash.digest('hex'),
+    };
+  }
+  let label: string;
+  let bytes: Uint8Array;
+  if (typeof input === 'string') {
+    label = input;
+    await statFile(input, maxFileBytes);
+    try {
+      bytes = await readFile(input);
+    } catch (err) {
+      throw new SemclipError('IMAGE_NOT_FOUND', `Image file ${input} cannot be read.`, { cause: err, details: { file: input } });
+    }
+    checkFileSize(label, bytes.length, maxFileBytes);
+  } else if (input instanceof Uint8Array) {
+    label = describe(input);
+    checkFileSize(label, input.length, maxFileBytes);
+    bytes = input;
+  } else {
+    throw new SemclipError('INVALID_ARGUMENT', `Cannot read an image from ${typeof input}.`, {
+      expected: 'a file path, the bytes of an image file (Uint8Array/Buffer) or raw pixels { data, width, height, channels }',
+    });
+  }
+  const header = await headerOf(label, bytes, maxPixels, bytes);
+  checkAnimated(label, header.format, header.pages);
+  return {
+    label,
+    info: { ...header, size: bytes.length },
+    bytes,
+    size: { width: header.width, height: header.height },
+    shrinkable: header.format === 'jpeg' || header.format === 'webp',
+    id: createHash('sha256').update(bytes).digest('hex'),
+  };
+}
