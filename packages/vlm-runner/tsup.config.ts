@@ -1,4 +1,14 @@
 import { defineConfig } from 'tsup';
 import { defineSemclipConfig } from '../../tsup.shared.ts';
 
-export default defineConfig(defineSemclipConfig({ index: 'src/index.ts' }));
+// One entry per backend; splitting keeps the registry's lazy imports lazy, so the openai
+// backend never loads ONNX Runtime and a local backend's heavy imports load only with it.
+export default defineConfig(
+  defineSemclipConfig(
+    {
+      index: 'src/index.ts',
+      openai: 'src/openai/index.ts',
+    },
+    { splitting: true },
+  ),
+);

@@ -1,0 +1,17 @@
+export { RUNNERS, createRunner, defineRunnerConfig, getRunnerEntry, listRunners, parseRunnerSpec } from './_registry.js';
+export type { RunnerConfig, RunnerConfigs, RunnerEntry, RunnerKind, RunnerOverrides } from './_registry.js';
+
+export { buildPrompt, describePosition, optionLetters, DEFAULT_TEMPLATES, POSITION_NAMES, MAX_OPTIONS } from './_prompt.js';
+export type { BuiltPrompt, PromptBuildOptions, PromptRequest, PromptTemplates, PositionName } from './_prompt.js';
+
+export { compositeImages, encodeForUpstream, DEFAULT_ENCODING } from './_images.js';
+export type { ImageEncoding, CompositeLayout } from './_images.js';
+
+export { parseChoice, scoresFromLogprobs, UNSEEN_SCORE } from './_choose.js';
+export type { TopLogprob } from './_choose.js';
+
+export { askWithSelection, ASK_MODES } from './_ask.js';
+export type { AskMode, AskResult, AskTimings, AskWithSelectionOptions, SentImage } from './_ask.js';
+
+export { createOpenAIRunner } from './openai/index.js';
+export type { OpenAIRunner, OpenAIRunnerOptions, OpenAIRequestExtras, RetryInfo } from './openai/index.js';
