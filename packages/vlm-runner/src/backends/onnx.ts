@@ -1,0 +1,139 @@
+/**
+ * The package's one ONNX Runtime boundary: device resolution and the session settings handed
+ * to @huggingface/transformers, which creates and runs the onnxruntime-node sessions of local
+ * models. Nothing else in this package imports onnxruntime-node or transformers.js directly,
+ * and both load lazily, so the `openai` backend never loads ONNX Runtime.
+ *
+ * Device resolution follows @semclip/scorers' boundary (same rules, same messages): `cuda`
+ * without the CUDA execution provider fails with DEVICE_UNAVAILABLE; `auto` falls back to the
+ * CPU and says so once per process.
+ */
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { SemclipError } from '@semclip/core';
+
+export type Device = 'cpu' | 'cuda' | 'auto';
+export type ResolvedDevice = 'cpu' | 'cuda';
+export type Warn = (message: string) => void;
+
+export const DEVICES: readonly Device[] = ['cpu', 'cuda', 'auto'];
+
+const CUDA_HINT =
+  'Install the CUDA execution provider for onnxruntime-node: `ONNXRUNTIME_NODE_INSTALL=cuda12 pnpm rebuild onnxruntime-node` ' +
+  '(or `npm rebuild onnxruntime-node` with the same variable) on a machine with CUDA 12 and cuDNN 9, or pass --device cpu';
+
+const defaultWarn: Warn = (message) => process.emitWarning(message, { code: 'SEMCLIP_DEVICE' });
+let warnedFallback = false;
+
+/**
+ * Where onnxruntime-node keeps its native binaries. Resolved from transformers.js's own
+ * dependency first: that copy is the one that creates the sessions.
+ */
+function ortBinDirs(): string[] {
+  const dirs: string[] = [];
+  const here = createRequire(import.meta.url);
+  const candidates: (() => string)[] = [
+    () => createRequire(here.resolve('@huggingface/transformers')).resolve('onnxruntime-node/package.json'),
+    () => here.resolve('onnxruntime-node/package.json'),
+  ];
+  for (const find of candidates) {
+    try {
+      dirs.push(path.join(path.dirname(find()), 'bin', 'napi-v6', process.platform, process.arch));
+    } catch {
+      // not resolvable from here; try the next
+    }
+  }
+  return dirs;
+}
+
+/** True when onnxruntime-node's CUDA provider library is installed next to its binding. */
+export function cudaProviderInstalled(): boolean {
+  const lib = process.platform === 'win32' ? 'onnxruntime_providers_cuda.dll' : 'libonnxruntime_providers_cuda.so';
+  return ortBinDirs().some((dir) => existsSync(path.join(dir, lib)));
+}
+
+/**
+ * Turns the user's device choice into the device sessions run on.
+ *
+ * @example
+ * ```ts
+ * resolveDevice('auto'); // 'cuda' when the CUDA provider is installed, else 'cpu' (with one warning)
+ * resolveDevice('cuda'); // throws DEVICE_UNAVAILABLE without the provider
+ * ```
+ */
+export function resolveDevice(device: Device = 'auto', warn: Warn = defaultWarn): ResolvedDevice {
+  if (device === 'cpu') return 'cpu';
+  if (device !== 'cuda' && device !== 'auto') {
+    throw new SemclipError('INVALID_ARGUMENT', `Unknown device "${String(device)}".`, { expected: 'one of cpu, cuda, auto' });
+  }
+  const available = cudaProviderInstalled();
+  if (device === 'cuda') {
+    if (!available) {
+      throw new SemclipError('DEVICE_UNAVAILABLE', 'The CUDA device was requested but onnxruntime-node has no CUDA execution provider installed.', {
+        hint: CUDA_HINT,
+      });
+    }
+    return 'cuda';
+  }
+  if (available) return 'cuda';
+  if (!warnedFallback) {
+    warnedFallback = true;
+    warn('SemClip: no CUDA execution provider for onnxruntime-node; running on CPU.');
+  }
+  return 'cpu';
+}
+
+/** @internal for tests */
+export function resetDeviceWarning(): void {
+  warnedFallback = false;
+}
+
+export type Transformers = typeof import('@huggingface/transformers');
+
+let transformers: Promise<Transformers> | undefined;
+
+/**
+ * Loads @huggingface/transformers (and with it onnxruntime-node) on first use. Its own logging
+ * is lowered to errors: SemClip reports what matters through its own errors and warnings.
+ */
+export function loadTransformers(): Promise<Transformers> {
+  transformers ??= import('@huggingface/transformers').then((mod) => {
+    mod.env.logLevel = mod.LogLevel.ERROR;
+    return mod;
+  });
+  return transformers;
+}
+
+export interface SessionSettings {
+  readonly device: ResolvedDevice;
+  /** Threads per operator; default: ONNX Runtime's choice (all physical cores). */
+  readonly intraOpNumThreads?: number;
+}
+
+/**
+ * The `from_pretrained` options that put every session of a model on the resolved device.
+ * CUDA sessions keep the CPU provider as a fallback for operators CUDA lacks.
+ */
+export function pretrainedSessionOptions(settings: SessionSettings): { device: ResolvedDevice; session_options: Record<string, unknown> } {
+  return {
+    device: settings.device,
+    session_options: {
+      executionProviders: settings.device === 'cuda' ? ['cuda', 'cpu'] : ['cpu'],
+      graphOptimizationLevel: 'all',
+      ...(settings.intraOpNumThreads ? { intraOpNumThreads: settings.intraOpNumThreads } : {}),
+    },
+  };
+}
+
+/** Checks every value of a model output is finite; NaN/Inf never becomes an answer or a score. */
+export function assertFinite(values: ArrayLike<number>, what: string): void {
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i]!;
+    if (!Number.isFinite(v)) {
+      throw new SemclipError('MODEL_OUTPUT_INVALID', `${what} contains ${Number.isNaN(v) ? 'NaN' : 'Infinity'} at position ${i}.`, {
+        hint: 'The model files may be corrupt (semclip models verify <id>) or the model overflowed in this dtype; try --device cpu or an fp32 model',
+      });
+    }
+  }
+}

@@ -1,0 +1,301 @@
+/**
+ * A tiny random-weight LLaVA-style vision-language model in the exact Hugging Face / ONNX layout
+ * that @huggingface/transformers 4.3.2 loads for `LlavaForConditionalGeneration`:
+ *
+ * - `onnx/vision_encoder.onnx`: pixel_values [B, 3, S, S] -> image_features [B, (S/P)^2, D]
+ *   (patchify Conv + position embedding + 2-layer projector; the CLS token is already dropped,
+ *   as LLaVA-1.5's `vision_feature_select_strategy: "default"` export does).
+ * - `onnx/embed_tokens.onnx`: input_ids [B, T] -> inputs_embeds [B, T, D] (Gather).
+ * - `onnx/decoder_model_merged.onnx`: inputs_embeds, attention_mask, position_ids,
+ *   past_key_values.{l}.key/value [B, kv_heads, past, head_dim] -> logits [B, T, V] and
+ *   present.{l}.key/value = Concat(past, new). Each layer is real causal softmax attention
+ *   (masked by attention_mask, offset by the past length) plus learned position embeddings,
+ *   so generation with and without the KV cache gives the same tokens.
+ * - config.json (model_type llava, text_config qwen2, vision_config clip_vision_model,
+ *   image_token_index), generation_config.json, preprocessor_config.json (CLIPImageProcessor),
+ *   processor_config.json (LlavaProcessor, patch 14, num_additional_image_tokens 1, default
+ *   strategy: the llava-1.5 settings), tokenizer.json + tokenizer_config.json (byte-level BPE
+ *   with an interleave-style chat template containing `<image>`).
+ *
+ * Weights are seeded random: the model checks shapes, determinism and plumbing only, never
+ * answer quality.
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { GraphBuilder, seededRandom } from './onnx-llava-graph.js';
+import { buildTinyTokenizer } from './onnx-llava-tokenizer.js';
+
+export interface TinyLlavaOptions {
+  /** Weight seed; the same seed always gives byte-identical files. Default 1. */
+  readonly seed?: number;
+  /** Repository id the files are meant to be served as. Default `semclip-test/tiny-llava`. */
+  readonly repo?: string;
+  /** Square input image side in pixels. Default 56. */
+  readonly imageSize?: number;
+  /** Vision patch size. Default 14, so 56 px gives 16 visual tokens per image. */
+  readonly patchSize?: number;
+  /** Text hidden size (= heads x head_dim). Default 32. */
+  readonly hiddenSize?: number;
+  /** Decoder layers (each with its own KV cache). Default 2. */
+  readonly numLayers?: number;
+  /** Attention heads = key/value heads. Default 2. */
+  readonly numHeads?: number;
+  /** Vision patch embedding width. Default 16. */
+  readonly visionHidden?: number;
+  /** Rows of the position embedding table (the longest prompt + answer). Default 1024. */
+  readonly maxPositions?: number;
+  /** Files to leave out (e.g. `onnx/embed_tokens.onnx`) to test incomplete downloads. */
+  readonly omit?: readonly string[];
+}
+
+export interface TinyLlavaModel {
+  readonly repo: string;
+  /** Repository-relative path -> bytes, ready for the fake hub or for writing to disk. */
+  readonly files: Readonly<Record<string, Uint8Array>>;
+  readonly config: Record<string, unknown>;
+  readonly visualTokensPerImage: number;
+  readonly imageTokenId: number;
+  readonly eosTokenId: number;
+  readonly vocabSize: number;
+  readonly numLayers: number;
+  readonly numHeads: number;
+  readonly headDim: number;
+}
+
+const CLIP_MEAN = [0.48145466, 0.4578275, 0.40821073];
+const CLIP_STD = [0.26862954, 0.26130258, 0.27577711];
+
+function json(value: unknown): Uint8Array {
+  return new TextEncoder().encode(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+function visionEncoder(rng: () => number, o: { size: number; patch: number; dv: number; d: number }): Uint8Array {
+  const g = new GraphBuilder('tiny_llava_vision_encoder');
+  const grid = Math.floor(o.size / o.patch);
+  const n = grid * grid;
+  g.input('pixel_values', 'float32', ['batch_size', 3, o.size, o.size]);
+  const convW = g.weight('patch_embed.weight', [o.dv, 3, o.patch, o.patch], rng, 0.05);
+  const convB = g.weight('patch_embed.bias', [o.dv], rng, 0.1);
+  const conv = g.node('Conv', ['pixel_values', convW, convB], undefined, {
+    kernel_shape: [o.patch, o.patch],
+    strides: [o.patch, o.patch],
+  });
+  const flat = g.node('Reshape', [conv, g.ints('flat_shape', [3], [0, o.dv, -1])]);
+  const tokens = g.node('Transpose', [flat], undefined, { perm: [0, 2, 1] });
+  const posed = g.node('Add', [tokens, g.weight('vision_pos', [n, o.dv], rng, 0.5)]);
+  const h1 = g.node('Tanh', [g.node('MatMul', [posed, g.weight('projector.linear_1', [o.dv, o.d], rng, 0.5)])]);
+  g.node('MatMul', [h1, g.weight('projector.linear_2', [o.d, o.d], rng, 0.5)], ['image_features']);
+  g.output('image_features', 'float32', ['batch_size', n, o.d]);
+  return g.toBytes();
+}
+
+function embedTokens(rng: () => number, vocab: number, d: number): Uint8Array {
+  const g = new GraphBuilder('tiny_llava_embed_tokens');
+  g.input('input_ids', 'int64', ['batch_size', 'sequence_length']);
+  g.node('Gather', [g.weight('embed_tokens.weight', [vocab, d], rng, 1), 'input_ids'], ['inputs_embeds'], { axis: 0 });
+  g.output('inputs_embeds', 'float32', ['batch_size', 'sequence_length', d]);
+  return g.toBytes();
+}
+
+function decoder(
+  rng: () => number,
+  o: { vocab: number; d: number; layers: number; heads: number; headDim: number; maxPos: number },
+): Uint8Array {
+  const g = new GraphBuilder('tiny_llava_decoder_model_merged');
+  const { heads, headDim, d } = o;
+  g.input('inputs_embeds', 'float32', ['batch_size', 'sequence_length', d]);
+  g.input('attention_mask', 'int64', ['batch_size', 'total_sequence_length']);
+  g.input('position_ids', 'int64', ['batch_size', 'sequence_length']);
+  for (let l = 0; l < o.layers; l++) {
+    g.input(`past_key_values.${l}.key`, 'float32', ['batch_size', heads, 'past_sequence_length', headDim]);
+    g.input(`past_key_values.${l}.value`, 'float32', ['batch_size', heads, 'past_sequence_length', headDim]);
+  }
+
+  // Causal mask over [past + new] keys: query i (absolute position past + i) sees keys j <= past + i,
+  // and only where attention_mask is 1.
+  const axis0 = g.ints('axes_0', [1], [0]);
+  const pastLen = g.node('Shape', ['past_key_values.0.key'], undefined, { start: 2, end: 3 });
+  const seqLen = g.node('Shape', ['inputs_embeds'], undefined, { start: 1, end: 2 });
+  const total = g.node('Add', [pastLen, seqLen]);
+  const pastScalar = g.node('Squeeze', [pastLen, axis0]);
+  const totalScalar = g.node('Squeeze', [total, axis0]);
+  const zero = g.ints('zero', [], [0]);
+  const one = g.ints('one', [], [1]);
+  const keyPos = g.node('Range', [zero, totalScalar, one]);
+  const queryPos = g.node('Unsqueeze', [g.node('Range', [pastScalar, totalScalar, one]), g.ints('axes_1', [1], [1])]);
+  const causal = g.node('LessOrEqual', [keyPos, queryPos]);
+  const padMask = g.node('Unsqueeze', [
+    g.node('Cast', ['attention_mask'], undefined, { to: 9 /* BOOL */ }),
+    g.ints('axes_12', [2], [1, 2]),
+  ]);
+  const allowed = g.node('And', [causal, padMask]);
+  const bias = g.node('Where', [allowed, g.floats('mask_keep', [], [0]), g.floats('mask_drop', [], [-1e4])]);
+
+  const positions = g.node('Gather', [g.weight('position_embedding', [o.maxPos, d], rng, 0.5), 'position_ids'], undefined, {
+    axis: 0,
+  });
+  let hidden = g.node('Add', ['inputs_embeds', positions]);
+  const headShape = g.ints('head_shape', [4], [0, 0, heads, headDim]);
+  const mergeShape = g.ints('merge_shape', [3], [0, 0, heads * headDim]);
+  const scale = g.floats('attn_scale', [], [1 / Math.sqrt(headDim)]);
+  const split = (x: string) => g.node('Transpose', [g.node('Reshape', [x, headShape])], undefined, { perm: [0, 2, 1, 3] });
+
+  for (let l = 0; l < o.layers; l++) {
+    const proj = (name: string) => g.node('MatMul', [hidden, g.weight(`layers.${l}.${name}`, [d, heads * headDim], rng, 0.5)]);
+    const q = split(proj('q_proj'));
+    const k = g.node('Concat', [`past_key_values.${l}.key`, split(proj('k_proj'))], [`present.${l}.key`], { axis: 2 });
+    const v = g.node('Concat', [`past_key_values.${l}.value`, split(proj('v_proj'))], [`present.${l}.value`], { axis: 2 });
+    const kT = g.node('Transpose', [k], undefined, { perm: [0, 1, 3, 2] });
+    const scores = g.node('Add', [g.node('Mul', [g.node('MatMul', [q, kT]), scale]), bias]);
+    const probs = g.node('Softmax', [scores], undefined, { axis: -1 });
+    const ctx = g.node('Transpose', [g.node('MatMul', [probs, v])], undefined, { perm: [0, 2, 1, 3] });
+    const out = g.node('MatMul', [g.node('Reshape', [ctx, mergeShape]), g.weight(`layers.${l}.o_proj`, [heads * headDim, d], rng, 0.5)]);
+    hidden = g.node('Tanh', [g.node('Add', [hidden, out])]);
+  }
+  g.node('MatMul', [hidden, g.weight('lm_head', [d, o.vocab], rng, 2)], ['logits']);
+
+  g.output('logits', 'float32', ['batch_size', 'sequence_length', o.vocab]);
+  for (let l = 0; l < o.layers; l++) {
+    g.output(`present.${l}.key`, 'float32', ['batch_size', heads, 'total_sequence_length', headDim]);
+    g.output(`present.${l}.value`, 'float32', ['batch_size', heads, 'total_sequence_length', headDim]);
+  }
+  return g.toBytes();
+}
+
+/**
+ * Builds every file of the tiny LLaVA repository in memory.
+ *
+ * @example
+ * ```ts
+ * import { buildTinyLlava } from '@semclip/test-kit/onnx-llava';
+ * const model = buildTinyLlava({ seed: 3 });
+ * model.files['onnx/decoder_model_merged.onnx']; // Uint8Array
+ * model.visualTokensPerImage; // 16
+ * ```
+ */
+export function buildTinyLlava(options: TinyLlavaOptions = {}): TinyLlavaModel {
+  const seed = options.seed ?? 1;
+  const repo = options.repo ?? 'semclip-test/tiny-llava';
+  const size = options.imageSize ?? 56;
+  const patch = options.patchSize ?? 14;
+  const d = options.hiddenSize ?? 32;
+  const layers = options.numLayers ?? 2;
+  const heads = options.numHeads ?? 2;
+  const dv = options.visionHidden ?? 16;
+  const maxPos = options.maxPositions ?? 1024;
+  if (d % heads !== 0) throw new Error(`hiddenSize ${d} must be a multiple of numHeads ${heads}`);
+  const headDim = d / heads;
+  const grid = Math.floor(size / patch);
+  const visualTokensPerImage = grid * grid;
+
+  const tok = buildTinyTokenizer();
+  const vocab = tok.vocabSize;
+  const imageTokenId = tok.specialIds['<image>'];
+  const eosTokenId = tok.specialIds['<|im_end|>'];
+  const padTokenId = tok.specialIds['<|endoftext|>'];
+
+  const config = {
+    architectures: ['LlavaForConditionalGeneration'],
+    model_type: 'llava',
+    image_token_index: imageTokenId,
+    image_seq_length: visualTokensPerImage,
+    ignore_index: -100,
+    pad_token_id: padTokenId,
+    projector_hidden_act: 'gelu',
+    vision_feature_layer: -2,
+    vision_feature_select_strategy: 'default',
+    text_config: {
+      model_type: 'qwen2',
+      architectures: ['Qwen2ForCausalLM'],
+      hidden_size: d,
+      intermediate_size: d * 2,
+      num_hidden_layers: layers,
+      num_attention_heads: heads,
+      num_key_value_heads: heads,
+      head_dim: headDim,
+      vocab_size: vocab,
+      max_position_embeddings: maxPos,
+      eos_token_id: eosTokenId,
+      pad_token_id: padTokenId,
+      rms_norm_eps: 1e-6,
+      rope_theta: 1000000,
+      tie_word_embeddings: false,
+    },
+    vision_config: {
+      model_type: 'clip_vision_model',
+      hidden_size: dv,
+      intermediate_size: dv * 2,
+      image_size: size,
+      patch_size: patch,
+      num_attention_heads: 2,
+      num_hidden_layers: 1,
+      projection_dim: d,
+    },
+    transformers_version: '4.47.0',
+  };
+
+  const generationConfig = { eos_token_id: eosTokenId, pad_token_id: padTokenId, do_sample: false };
+  const preprocessorConfig = {
+    crop_size: { height: size, width: size },
+    do_center_crop: true,
+    do_convert_rgb: true,
+    do_normalize: true,
+    do_rescale: true,
+    do_resize: true,
+    image_mean: CLIP_MEAN,
+    image_std: CLIP_STD,
+    image_processor_type: 'CLIPImageProcessor',
+    processor_class: 'LlavaProcessor',
+    resample: 3,
+    rescale_factor: 1 / 255,
+    size: { shortest_edge: size },
+  };
+  const processorConfig = {
+    image_token: '<image>',
+    num_additional_image_tokens: 1,
+    patch_size: patch,
+    processor_class: 'LlavaProcessor',
+    vision_feature_select_strategy: 'default',
+  };
+
+  // Separate streams per graph, so changing one graph's size never reshuffles another's weights.
+  const files: Record<string, Uint8Array> = {
+    'config.json': json(config),
+    'generation_config.json': json(generationConfig),
+    'preprocessor_config.json': json(preprocessorConfig),
+    'processor_config.json': json(processorConfig),
+    'tokenizer.json': json(tok.tokenizerJson),
+    'tokenizer_config.json': json(tok.tokenizerConfig),
+    'onnx/vision_encoder.onnx': visionEncoder(seededRandom(seed * 3 + 1), { size, patch, dv, d }),
+    'onnx/embed_tokens.onnx': embedTokens(seededRandom(seed * 3 + 2), vocab, d),
+    'onnx/decoder_model_merged.onnx': decoder(seededRandom(seed * 3 + 3), { vocab, d, layers, heads, headDim, maxPos }),
+  };
+  for (const omitted of options.omit ?? []) delete files[omitted];
+
+  return {
+    repo,
+    files,
+    config,
+    visualTokensPerImage,
+    imageTokenId,
+    eosTokenId,
+    vocabSize: vocab,
+    numLayers: layers,
+    numHeads: heads,
+    headDim,
+  };
+}
+
+/**
+ * Writes the tiny LLaVA repository under `dir` (files at `dir/<path>`), e.g. for loading with
+ * transformers.js straight from disk.
+ */
+export async function writeTinyLlava(dir: string, options: TinyLlavaOptions = {}): Promise<TinyLlavaModel> {
+  const model = buildTinyLlava(options);
+  for (const [rel, bytes] of Object.entries(model.files)) {
+    const file = path.join(dir, rel);
+    await mkdir(path.dirname(file), { recursive: true });
+    await writeFile(file, bytes);
+  }
+  return model;
+}
