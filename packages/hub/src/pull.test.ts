@@ -1,5 +1,5 @@
 import { randomBytes, createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync, mkdirSync, readdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync, mkdirSync, readdirSync, utimesSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -208,6 +208,31 @@ describe('pullModel', () => {
     for (const p of Object.keys(files)) expect(gets(hub, p)).toHaveLength(1);
     for (const [p, bytes] of Object.entries(files)) expect(sha(readFileSync(path.join(dir, p)))).toBe(sha(bytes));
     expect(readdirSync(dir).filter((n) => n.includes('.partial') || n.includes('.lock'))).toEqual([]);
+  });
+
+  it('waits for a live lock held by another host and can be cancelled while waiting', async () => {
+    const { hub, manifest, opts, dir } = await setup();
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(path.join(dir, '.semclip.lock'), JSON.stringify({ pid: 1, host: 'another-host', token: 'live', since: '' }));
+    const controller = new AbortController();
+    const phases: string[] = [];
+    const pending = pullModel(manifest, { ...opts, signal: controller.signal, onProgress: (p) => phases.push(p.phase) });
+    await new Promise((r) => setTimeout(r, 300));
+    controller.abort();
+    await expect(pending).rejects.toMatchObject({ code: 'ABORTED' });
+    expect(phases).toEqual(['waiting']);
+    expect(hub.requests).toHaveLength(0);
+  });
+
+  it('breaks a lock from another host that stopped being refreshed', async () => {
+    const { manifest, opts, dir } = await setup();
+    mkdirSync(dir, { recursive: true });
+    const lock = path.join(dir, '.semclip.lock');
+    writeFileSync(lock, JSON.stringify({ pid: 1, host: 'another-host', token: 'old', since: '' }));
+    const old = new Date(Date.now() - 10 * 60_000);
+    utimesSync(lock, old, old);
+    await expect(pullModel(manifest, opts)).resolves.toMatchObject({ status: 'downloaded' });
+    expect(existsSync(lock)).toBe(false);
   });
 
   it('breaks a lock left behind by a process that died', async () => {
