@@ -1,0 +1,78 @@
+import type { BenchmarkItem, BenchmarkName, Box, ImageInput } from '@semclip/core';
+import { SemclipError } from '@semclip/core';
+import { isFile } from '../_io.js';
+
+export interface ItemInit {
+  readonly id: string;
+  readonly benchmark: BenchmarkName;
+  readonly question: string;
+  readonly options?: readonly string[];
+  readonly answer: string;
+  readonly hint?: string;
+  readonly category?: string;
+  readonly targets?: readonly Box[];
+  readonly metadata?: Record<string, unknown>;
+  readonly image: () => Promise<ImageInput>;
+}
+
+/** Builds a frozen item; optional fields that are undefined are left out, not set to undefined. */
+export function makeItem(init: ItemInit): BenchmarkItem {
+  const item: Record<string, unknown> = {
+    id: init.id,
+    benchmark: init.benchmark,
+    question: init.question,
+    answer: init.answer,
+    image: init.image,
+    metadata: Object.freeze({ ...(init.metadata ?? {}) }),
+  };
+  if (init.options !== undefined) item.options = Object.freeze([...init.options]);
+  if (init.hint !== undefined && init.hint !== '') item.hint = init.hint;
+  if (init.category !== undefined && init.category !== '') item.category = init.category;
+  if (init.targets !== undefined && init.targets.length > 0) item.targets = Object.freeze([...init.targets]);
+  return Object.freeze(item) as unknown as BenchmarkItem;
+}
+
+/**
+ * An image read from disk only when asked for. The path is returned as is (every SemClip
+ * image consumer accepts paths); a missing file is `DATASET_NOT_FOUND` naming it.
+ */
+export function fileImage(path: string, what: string, expected: string): () => Promise<ImageInput> {
+  return async () => {
+    if (await isFile(path)) return path;
+    throw new SemclipError('DATASET_NOT_FOUND', `The image for ${what} is missing: ${path} does not exist.`, {
+      expected,
+      hint: 'Download the benchmark images, or point to their folder with the `images` option (CLI: --images)',
+      details: { path },
+    });
+  };
+}
+
+export function missingImage(what: string, why: string, expected: string): () => Promise<ImageInput> {
+  return () =>
+    Promise.reject(
+      new SemclipError('DATASET_NOT_FOUND', `The image for ${what} is missing: ${why}.`, { expected }),
+    );
+}
+
+/** Option letters A, B, C... for index 0, 1, 2... */
+export function optionLetter(index: number): string {
+  if (!Number.isInteger(index) || index < 0 || index >= 26) {
+    throw new SemclipError('INVALID_ARGUMENT', `Option index ${index} has no letter.`, {
+      expected: 'an index from 0 to 25',
+    });
+  }
+  return String.fromCharCode(65 + index);
+}
+
+/** `[x, y, w, h]` as a Box, or undefined when it is not four finite numbers. */
+export function toBox(v: unknown): Box | undefined {
+  if (!Array.isArray(v) || v.length !== 4 || !v.every((n) => typeof n === 'number' && Number.isFinite(n))) return undefined;
+  const [x, y, width, height] = v as [number, number, number, number];
+  return { x, y, width, height };
+}
+
+/** Drops a trailing answer instruction that a question file baked into the question text. */
+export function stripInstruction(text: string, instruction: string): string {
+  const t = text.trimEnd();
+  return t.endsWith(instruction) ? t.slice(0, -instruction.length).trimEnd() : t;
+}
