@@ -39,6 +39,8 @@ export interface FetchFileResult {
   readonly attempts: number;
 }
 
+const FLUSH_BYTES = 1 << 20;
+
 class Transient extends Error {
   constructor(message: string, readonly retryAfterMs?: number, options?: ErrorOptions) {
     super(message, options);
@@ -194,23 +196,38 @@ export async function fetchToPartial(req: FetchFileRequest): Promise<FetchFileRe
       if (offset > 0) await hashExisting(req.partialPath, offset, hash);
       const fh = await open(req.partialPath, offset > 0 ? 'a' : 'w');
       let written = offset;
+      // Chunks arrive in ~16-64 kB pieces; writing them in ~1 MiB batches saves syscalls.
+      let pending: Uint8Array[] = [];
+      let pendingBytes = 0;
+      const flush = async () => {
+        if (pendingBytes === 0) return;
+        const batch = pending.length === 1 ? pending[0]! : Buffer.concat(pending, pendingBytes);
+        pending = [];
+        pendingBytes = 0;
+        await fh.write(batch);
+      };
       try {
         if (!res.body) throw new Transient('empty response body');
         req.onBytes?.(written, total);
         try {
           for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
             armStall();
-            await fh.write(chunk);
             hash.update(chunk);
+            pending.push(chunk);
+            pendingBytes += chunk.byteLength;
             written += chunk.byteLength;
             gotBytes += chunk.byteLength;
             received += chunk.byteLength;
+            if (pendingBytes >= FLUSH_BYTES) await flush();
             req.onBytes?.(written, total);
           }
         } catch (cause) {
+          // Keep what arrived: the next attempt resumes after it.
+          await flush();
           if (req.signal?.aborted) throw aborted(req.signal.reason);
           throw new Transient(stalled ? `no data for ${stallMs} ms` : `connection lost after ${written} bytes (${describe(cause)})`, undefined, { cause });
         }
+        await flush();
         await fh.sync();
       } finally {
         await fh.close();
@@ -222,7 +239,7 @@ export async function fetchToPartial(req: FetchFileRequest): Promise<FetchFileRe
     } catch (err) {
       if (req.signal?.aborted) throw aborted(req.signal.reason);
       if (!(err instanceof Transient)) {
-        throw err;
+        throw asFsError(err, req.partialPath) ?? err;
       }
       if (gotBytes > 0) failures = 0;
       failures++;
@@ -247,6 +264,22 @@ function describe(cause: unknown): string {
   const inner = (cause as { cause?: unknown }).cause;
   const code = inner && typeof inner === 'object' && 'code' in inner ? String((inner as { code: unknown }).code) : undefined;
   return code ? `${cause.message}: ${code}` : cause.message;
+}
+
+const FS_CODES = new Set(['ENOSPC', 'EACCES', 'EPERM', 'EROFS', 'EDQUOT', 'EISDIR', 'ENOTDIR', 'EMFILE', 'EIO']);
+
+/** A filesystem failure (disk full, no permission...) as a SemclipError naming the path; undefined for anything else. */
+export function asFsError(err: unknown, file: string): SemclipError | undefined {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  if (typeof code !== 'string' || !FS_CODES.has(code)) return undefined;
+  return new SemclipError('DOWNLOAD_FAILED', `Cannot write ${file}: ${code}.`, {
+    cause: err,
+    hint:
+      code === 'ENOSPC' || code === 'EDQUOT'
+        ? 'Free disk space, or point SEMCLIP_CACHE_DIR at a bigger disk; the next pull resumes'
+        : 'Make the model cache writable, or point SEMCLIP_CACHE_DIR at a writable folder',
+    details: { file, code },
+  });
 }
 
 function fatal(req: FetchFileRequest, what: string): SemclipError {

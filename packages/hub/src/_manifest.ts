@@ -109,6 +109,14 @@ function optionalString(obj: Record<string, unknown>, key: string, problems: Pro
 /**
  * Checks an unknown value against the manifest schema and returns the normalised manifest.
  * Throws MODEL_INVALID listing every problem, prefixed with `source` (a file path or a label).
+ *
+ * @example
+ * ```ts
+ * import { readFileSync } from 'node:fs';
+ * import { parseManifest } from '@semclip/hub';
+ *
+ * const m = parseManifest(JSON.parse(readFileSync('my-model.json', 'utf8')), 'my-model.json');
+ * ```
  */
 export function parseManifest(value: unknown, source = 'manifest'): ModelManifest {
   const problems = new Problems();

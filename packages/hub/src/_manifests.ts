@@ -174,6 +174,81 @@ export const BUNDLED_MANIFESTS: readonly { readonly file: string; readonly manif
     },
   },
   {
+    file: "models/llava-interleave-qwen-0.5b.json",
+    manifest: {
+      "id": "llava-interleave-qwen-0.5b",
+      "repo": "llava-hf/llava-interleave-qwen-0.5b-hf",
+      "revision": "08647831752d66cc51831ff4f2a476de6ba2af9c",
+      "task": "image-text-to-text",
+      "family": "llava",
+      "license": "tongyi-qianwen-research",
+      "defaultDtype": "fp32",
+      "description": "LLaVA-Interleave Qwen 0.5B: a small LLaVA (SigLIP vision tower, 729 visual tokens per image) with ONNX weights in the llava-hf repository; vision encoder, token embeddings and merged decoder in fp32 (about 2.7 GB).",
+      "aliases": [
+        "llava-hf/llava-interleave-qwen-0.5b-hf"
+      ],
+      "verified": false,
+      "provenance": "Revision and the exact sizes of the small JSON files as the Hugging Face hub lists them for this commit. No published sha256 values were found for this commit, so every hash (and the larger files' sizes) is null: trust on first download (recorded at the first pull and checked afterwards).",
+      "files": [
+        {
+          "path": "config.json",
+          "size": null,
+          "sha256": null
+        },
+        {
+          "path": "generation_config.json",
+          "size": 126,
+          "sha256": null
+        },
+        {
+          "path": "preprocessor_config.json",
+          "size": 393,
+          "sha256": null
+        },
+        {
+          "path": "processor_config.json",
+          "size": 172,
+          "sha256": null
+        },
+        {
+          "path": "chat_template.json",
+          "size": 699,
+          "sha256": null
+        },
+        {
+          "path": "special_tokens_map.json",
+          "size": 367,
+          "sha256": null
+        },
+        {
+          "path": "tokenizer.json",
+          "size": null,
+          "sha256": null
+        },
+        {
+          "path": "tokenizer_config.json",
+          "size": null,
+          "sha256": null
+        },
+        {
+          "path": "onnx/vision_encoder.onnx",
+          "size": null,
+          "sha256": null
+        },
+        {
+          "path": "onnx/embed_tokens.onnx",
+          "size": null,
+          "sha256": null
+        },
+        {
+          "path": "onnx/decoder_model_merged.onnx",
+          "size": null,
+          "sha256": null
+        }
+      ]
+    },
+  },
+  {
     file: "models/siglip-base-patch16-224.json",
     manifest: {
       "id": "siglip-base-patch16-224",

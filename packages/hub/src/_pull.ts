@@ -13,12 +13,13 @@ import {
   type Sidecar,
   type SidecarFile,
 } from './_cache.js';
-import { fetchToPartial, type RetryOptions } from './_download.js';
+import { asFsError, fetchToPartial, type RetryOptions } from './_download.js';
 import { acquireLock } from './_lock.js';
 import { isRegistered, resolveManifest } from './_registry.js';
 import { checkFile, describeProblems, expectationFor, type FileReport } from './_verify.js';
 
 export const DEFAULT_ENDPOINT = 'https://huggingface.co';
+const PROGRESS_INTERVAL_MS = 50;
 
 /** Progress of `pullModel`; `bytes`/`total` cover the files being downloaded in this pull. */
 export interface PullProgress {
@@ -157,6 +158,15 @@ function offlineError(m: ModelManifest, dir: string, bad: readonly FileReport[],
  */
 export async function pullModel(idOrManifest: string | ModelManifest, options: PullOptions = {}): Promise<PullResult> {
   const m = resolveManifest(idOrManifest, options);
+  try {
+    return await pullResolved(m, options);
+  } catch (err) {
+    if (isSemclipError(err)) throw err;
+    throw asFsError(err, repoDir(m, options)) ?? err;
+  }
+}
+
+async function pullResolved(m: ModelManifest, options: PullOptions): Promise<PullResult> {
   const dir = repoDir(m, options);
   const root = modelsRoot(options);
   const offline = isOffline(options);
@@ -241,6 +251,7 @@ export async function pullModel(idOrManifest: string | ModelManifest, options: P
     };
 
     let downloadedBytes = 0;
+    let lastEmit = -Infinity;
     for (const i of todo) {
       throwIfAborted(options.signal);
       const file = m.files[i]!;
@@ -265,7 +276,11 @@ export async function pullModel(idOrManifest: string | ModelManifest, options: P
           onBytes: (fileBytes, fileTotal) => {
             done.set(i, fileBytes);
             if (fileTotal !== null && sizes.get(i) === null) sizes.set(i, fileTotal);
-            emit?.({ id: m.id, phase: 'downloading', file: file.path, fileIndex: i, fileCount: m.files.length, fileBytes, fileTotal, ...overall() });
+            // At most ~20 events a second, plus the last byte of each file.
+            const now = performance.now();
+            if (!emit || (now - lastEmit < PROGRESS_INTERVAL_MS && fileBytes !== fileTotal)) return;
+            lastEmit = now;
+            emit({ id: m.id, phase: 'downloading', file: file.path, fileIndex: i, fileCount: m.files.length, fileBytes, fileTotal, ...overall() });
           },
         });
         if (checksumTry === 1 && outcome.resumedFrom > 0) resumed = true;

@@ -180,6 +180,17 @@ describe('pullModel', () => {
     expect(gets(hub, 'config.json').length).toBeGreaterThanOrEqual(2);
   });
 
+  it('fails with DOWNLOAD_FAILED naming the folder when the cache cannot be written', async () => {
+    const { manifest, opts } = await setup();
+    const notADir = path.join(mkdtempSync(path.join(tmpdir(), 'semclip-hub-ro-')), 'file');
+    writeFileSync(notADir, 'x');
+    await expect(pullModel(manifest, { ...opts, cacheDir: path.join(notADir, 'cache') })).rejects.toMatchObject({
+      code: 'DOWNLOAD_FAILED',
+      message: expect.stringContaining(notADir),
+      hint: expect.stringContaining('SEMCLIP_CACHE_DIR'),
+    });
+  });
+
   it('fails fast with DOWNLOAD_FAILED on a 404 (wrong manifest)', async () => {
     const { hub, files, opts } = await setup();
     const wrong = parseManifest(manifestFor(REPO, fakeRevision('other'), files, { id: 'tiny-clip' }));
