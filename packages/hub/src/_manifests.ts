@@ -182,13 +182,14 @@ export const BUNDLED_MANIFESTS: readonly { readonly file: string; readonly manif
       "task": "image-text-to-text",
       "family": "llava",
       "license": "tongyi-qianwen-research",
-      "defaultDtype": "fp32",
-      "description": "LLaVA-Interleave Qwen 0.5B: a small LLaVA (SigLIP vision tower, 729 visual tokens per image) with ONNX weights in the llava-hf repository; vision encoder, token embeddings and merged decoder in fp32 (about 2.7 GB).",
+      "defaultDtype": "q4",
+      "description": "LLaVA-Interleave 0.5B (SigLIP-so400m 384px + Qwen1.5-0.5B), trained on several images per prompt: 729 visual tokens per image. 4-bit decoder and vision encoder, 8-bit embeddings. The smallest local LLaVA; for the SemClip overview + regions prompt on CPU.",
       "aliases": [
-        "llava-hf/llava-interleave-qwen-0.5b-hf"
+        "llava-hf/llava-interleave-qwen-0.5b-hf",
+        "llava-interleave"
       ],
       "verified": false,
-      "provenance": "Revision and the exact sizes of the small JSON files as the Hugging Face hub lists them for this commit. No published sha256 values were found for this commit, so every hash (and the larger files' sizes) is null: trust on first download (recorded at the first pull and checked afterwards).",
+      "provenance": "Repository, commit and file names from the Hugging Face hub listing of this commit (the onnx/ folder holds the standard transformers.js weight variants: '', _fp16, _int8, _uint8, _quantized, _q4, _q4f16, _bnb4). Sizes only where the listing gives exact bytes; sha256 unknown here (no hub access), so files are trusted on first download.",
       "files": [
         {
           "path": "config.json",
@@ -216,8 +217,74 @@ export const BUNDLED_MANIFESTS: readonly { readonly file: string; readonly manif
           "sha256": null
         },
         {
-          "path": "special_tokens_map.json",
-          "size": 367,
+          "path": "tokenizer.json",
+          "size": null,
+          "sha256": null
+        },
+        {
+          "path": "tokenizer_config.json",
+          "size": null,
+          "sha256": null
+        },
+        {
+          "path": "onnx/vision_encoder_q4.onnx",
+          "size": null,
+          "sha256": null
+        },
+        {
+          "path": "onnx/embed_tokens_int8.onnx",
+          "size": null,
+          "sha256": null
+        },
+        {
+          "path": "onnx/decoder_model_merged_q4.onnx",
+          "size": null,
+          "sha256": null
+        }
+      ]
+    },
+  },
+  {
+    file: "models/llava-onevision-qwen2-0.5b-ov.json",
+    manifest: {
+      "id": "llava-onevision-qwen2-0.5b-ov",
+      "repo": "llava-hf/llava-onevision-qwen2-0.5b-ov-hf",
+      "revision": "07f3bcbfed95e8dfbabd7b97a43f2ee978a25b4d",
+      "task": "image-text-to-text",
+      "family": "llava",
+      "license": "Apache-2.0",
+      "defaultDtype": "q4",
+      "description": "LLaVA-OneVision 0.5B (SigLIP-so400m + Qwen2-0.5B), single- and multi-image. transformers.js has no anyres preprocessing, so each image is one base view; the runner counts its visual tokens from the vision encoder at load. 4-bit decoder and vision encoder, 8-bit embeddings.",
+      "aliases": [
+        "llava-hf/llava-onevision-qwen2-0.5b-ov-hf",
+        "llava-onevision"
+      ],
+      "verified": false,
+      "provenance": "Repository, commit (the one adding the Transformers.js usage example) and file names from the Hugging Face hub listing (standard transformers.js onnx/ weight variants). Sizes only where the listing gives exact bytes; sha256 unknown here (no hub access), so files are trusted on first download.",
+      "files": [
+        {
+          "path": "config.json",
+          "size": null,
+          "sha256": null
+        },
+        {
+          "path": "generation_config.json",
+          "size": 126,
+          "sha256": null
+        },
+        {
+          "path": "preprocessor_config.json",
+          "size": null,
+          "sha256": null
+        },
+        {
+          "path": "processor_config.json",
+          "size": 178,
+          "sha256": null
+        },
+        {
+          "path": "chat_template.json",
+          "size": 826,
           "sha256": null
         },
         {
@@ -231,17 +298,17 @@ export const BUNDLED_MANIFESTS: readonly { readonly file: string; readonly manif
           "sha256": null
         },
         {
-          "path": "onnx/vision_encoder.onnx",
+          "path": "onnx/vision_encoder_q4.onnx",
           "size": null,
           "sha256": null
         },
         {
-          "path": "onnx/embed_tokens.onnx",
+          "path": "onnx/embed_tokens_int8.onnx",
           "size": null,
           "sha256": null
         },
         {
-          "path": "onnx/decoder_model_merged.onnx",
+          "path": "onnx/decoder_model_merged_q4.onnx",
           "size": null,
           "sha256": null
         }
@@ -296,6 +363,77 @@ export const BUNDLED_MANIFESTS: readonly { readonly file: string; readonly manif
           "path": "onnx/vision_model.onnx",
           "size": 371819850,
           "sha256": "f89d41bac7f4d4b87e010a467d93f98689d708916ed22f5a07f96fdfa26f475f"
+        }
+      ]
+    },
+  },
+  {
+    file: "models/smolvlm-256m-instruct.json",
+    manifest: {
+      "id": "smolvlm-256m-instruct",
+      "repo": "HuggingFaceTB/SmolVLM-256M-Instruct",
+      "revision": "acc054744d60adea9d88214dab6e2219e6e512a7",
+      "task": "image-text-to-text",
+      "family": "other",
+      "license": "Apache-2.0",
+      "defaultDtype": "fp32",
+      "description": "SmolVLM 256M (Idefics3 layout: SigLIP-base 512px + SmolLM2-135M), multi-image, 64 visual tokens per image with the processor's own tiling turned off (SemClip picks the regions). Full-precision weights, about 1 GB; fast on CPU.",
+      "aliases": [
+        "HuggingFaceTB/SmolVLM-256M-Instruct",
+        "smolvlm-256m"
+      ],
+      "verified": false,
+      "provenance": "Repository, commit ('Add ONNX sample code', after the fixed vision weights and the fp16 decoder wrap) and file names from the Hugging Face hub listing. Sizes only where the listing gives exact bytes; sha256 unknown here (no hub access), so files are trusted on first download.",
+      "files": [
+        {
+          "path": "config.json",
+          "size": null,
+          "sha256": null
+        },
+        {
+          "path": "generation_config.json",
+          "size": 136,
+          "sha256": null
+        },
+        {
+          "path": "preprocessor_config.json",
+          "size": 486,
+          "sha256": null
+        },
+        {
+          "path": "processor_config.json",
+          "size": 68,
+          "sha256": null
+        },
+        {
+          "path": "chat_template.json",
+          "size": 429,
+          "sha256": null
+        },
+        {
+          "path": "tokenizer.json",
+          "size": null,
+          "sha256": null
+        },
+        {
+          "path": "tokenizer_config.json",
+          "size": null,
+          "sha256": null
+        },
+        {
+          "path": "onnx/vision_encoder.onnx",
+          "size": null,
+          "sha256": null
+        },
+        {
+          "path": "onnx/embed_tokens.onnx",
+          "size": null,
+          "sha256": null
+        },
+        {
+          "path": "onnx/decoder_model_merged.onnx",
+          "size": null,
+          "sha256": null
         }
       ]
     },
