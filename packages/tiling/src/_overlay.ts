@@ -36,19 +36,36 @@ function esc(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 }
 
-function formatScore(v: number): string {
-  const a = Math.abs(v);
-  if (a !== 0 && (a < 0.01 || a >= 1000)) return v.toExponential(1);
-  return a >= 100 ? v.toFixed(0) : a >= 10 ? v.toFixed(1) : v.toFixed(2);
+function formatScore(v: number, decimals: number): string {
+  return Math.abs(v) >= 1e5 ? v.toExponential(2) : v.toFixed(decimals);
+}
+
+/** Decimals that tell the scores apart without noise: 2 for scores within +-10, fewer above. */
+function decimalsFor(values: readonly number[]): number {
+  const m = Math.max(0, ...values.map(Math.abs));
+  return m >= 100 ? 0 : m >= 10 ? 1 : 2;
 }
 
 const FONT = "DejaVu Sans, Helvetica, Arial, sans-serif";
 
+const CHAR_WIDTH = 0.62;
+
+function pillWidth(text: string, size: number): number {
+  return Math.ceil(text.length * size * CHAR_WIDTH + size * 0.9);
+}
+
+/** The largest font size up to `size` at which `text` fits a pill `maxW` wide (0 if under 7 px). */
+function fitSize(text: string, size: number, maxW: number, maxH: number): number {
+  const byW = maxW / (text.length * CHAR_WIDTH + 0.9);
+  const f = Math.floor(Math.min(size, byW, maxH / 1.45));
+  return f >= 7 ? f : 0;
+}
+
 /** A label on a dark rounded pill, anchored at (x, y) top-left (or centred when `centre`). */
-function pill(x: number, y: number, text: string, size: number, opts: { centre?: boolean; fill?: string; weight?: number } = {}): string {
-  const w = Math.ceil(text.length * size * 0.62 + size * 0.9);
+function pill(x: number, y: number, text: string, size: number, opts: { centre?: boolean; right?: boolean; fill?: string; weight?: number } = {}): string {
+  const w = pillWidth(text, size);
   const h = Math.ceil(size * 1.45);
-  const left = opts.centre ? x - w / 2 : x;
+  const left = opts.centre ? x - w / 2 : opts.right ? x - w : x;
   const top = opts.centre ? y - h / 2 : y;
   return (
     `<rect x="${left.toFixed(1)}" y="${top.toFixed(1)}" width="${w}" height="${h}" rx="${(h / 2).toFixed(1)}" fill="${opts.fill ?? 'rgba(12,14,22,0.72)'}"/>` +
@@ -126,8 +143,8 @@ export async function renderOverlay(source: TileSource, options: OverlayOptions 
       const r = rect(t);
       const v = norm(scores[t.index]!);
       parts.push(
-        `<rect x="${r.x.toFixed(1)}" y="${r.y.toFixed(1)}" width="${r.w.toFixed(1)}" height="${r.h.toFixed(1)}" fill="#000" fill-opacity="${(0.42 * (1 - v)).toFixed(3)}"/>`,
-        `<rect x="${r.x.toFixed(1)}" y="${r.y.toFixed(1)}" width="${r.w.toFixed(1)}" height="${r.h.toFixed(1)}" fill="${rampColour(v)}" fill-opacity="${(0.18 + 0.22 * v).toFixed(3)}"/>`,
+        `<rect x="${r.x.toFixed(1)}" y="${r.y.toFixed(1)}" width="${r.w.toFixed(1)}" height="${r.h.toFixed(1)}" fill="#000" fill-opacity="${(0.5 * (1 - v)).toFixed(3)}"/>`,
+        `<rect x="${r.x.toFixed(1)}" y="${r.y.toFixed(1)}" width="${r.w.toFixed(1)}" height="${r.h.toFixed(1)}" fill="${rampColour(v)}" fill-opacity="${(0.3 - 0.12 * v).toFixed(3)}"/>`,
       );
     }
   }
@@ -155,25 +172,32 @@ export async function renderOverlay(source: TileSource, options: OverlayOptions 
     parts.push(
       `<rect ${box} fill="none" stroke="#00e5ff" stroke-width="${(sw * 1.6).toFixed(1)}" opacity="0.7" filter="url(#glow)"/>`,
       `<rect ${box} fill="none" stroke="#00e5ff" stroke-width="${sw.toFixed(1)}"/>`,
-      pill(r.x + r.w - unit * 7.2, r.y + unit * 0.6, 'selected', unit * 0.9, { fill: 'rgba(0,150,170,0.9)' }),
     );
+    const tag = fitSize('selected', unit * 0.9, r.w * 0.45, r.h * 0.2);
+    if (tag) parts.push(pill(r.x + r.w - sw * 1.5, r.y + sw * 1.5, 'selected', tag, { right: true, fill: 'rgba(0,150,170,0.92)' }));
   }
 
-  // Labels: tile numbers top-left; scores in the middle of the heat tiles.
+  // Labels: tile numbers top-left; scores in the middle of the heat tiles, each only where it fits.
   const labelSize = Math.round(unit * 0.85);
+  const decimals = scores ? decimalsFor(heatTiles.map((t) => scores[t.index]!)) : 2;
   for (const t of tiles) {
+    if (t.level !== 1 && t.level !== maxLevel) continue;
     const r = rect(t);
-    if (r.w < labelSize * 3 || r.h < labelSize * 2) continue;
-    const off = t.level === 1 ? unit * 0.6 : unit * 0.4;
     const text = t.level === 1 ? `#${t.index}` : `${t.index}`;
-    if (t.level === 1 || t.level === maxLevel) parts.push(pill(r.x + off, r.y + off + (t.level === 1 ? 0 : unit * 1.6), text, t.level === 1 ? labelSize : Math.round(labelSize * 0.8)));
+    const size = fitSize(text, t.level === 1 ? labelSize : Math.round(labelSize * 0.7), r.w * 0.3, r.h * 0.18);
+    if (!size) continue;
+    const off = t.level === 1 ? unit * 0.6 : unit * 0.35;
+    // Level-2 numbers sit bottom-left so they do not collide with their parent's number.
+    const y = t.level === 1 ? r.y + off : r.y + r.h - off - size * 1.45;
+    parts.push(pill(r.x + off, y, text, size, t.level === 1 ? {} : { fill: 'rgba(12,14,22,0.55)', weight: 500 }));
   }
   if (scores) {
     for (const t of heatTiles) {
       const r = rect(t);
-      const size = Math.round(Math.min(unit * 1.5, r.w / 6, r.h / 3));
-      if (size < 8) continue;
-      parts.push(pill(r.x + r.w / 2, r.y + r.h / 2, formatScore(scores[t.index]!), size, { fill: 'rgba(12,14,22,0.66)', weight: 700 }));
+      const text = formatScore(scores[t.index]!, decimals);
+      const size = fitSize(text, unit * 1.5, r.w * 0.7, r.h * 0.3);
+      if (!size) continue;
+      parts.push(pill(r.x + r.w / 2, r.y + r.h / 2, text, size, { centre: true, fill: 'rgba(12,14,22,0.66)', weight: 700 }));
     }
   }
 
@@ -190,8 +214,8 @@ export async function renderOverlay(source: TileSource, options: OverlayOptions 
       parts.push(
         `<linearGradient id="ramp" x1="0" x2="1" y1="0" y2="0">${stops}</linearGradient>`,
         `<rect x="${x0}" y="${y0}" width="${barW}" height="${barH}" rx="${(barH / 2).toFixed(1)}" fill="url(#ramp)"/>`,
-        `<text x="${x0 - unit * 0.5}" y="${header / 2}" font-family="${FONT}" font-size="${labelSize}" fill="#c8cbd6" text-anchor="end" dominant-baseline="central">${esc(formatScore(lo))}</text>`,
-        `<text x="${x0 + barW + unit * 0.5}" y="${header / 2}" font-family="${FONT}" font-size="${labelSize}" fill="#c8cbd6" dominant-baseline="central">${esc(formatScore(hi))}</text>`,
+        `<text x="${x0 - unit * 0.5}" y="${header / 2}" font-family="${FONT}" font-size="${labelSize}" fill="#c8cbd6" text-anchor="end" dominant-baseline="central">${esc(formatScore(lo, decimals))}</text>`,
+        `<text x="${x0 + barW + unit * 0.5}" y="${header / 2}" font-family="${FONT}" font-size="${labelSize}" fill="#c8cbd6" dominant-baseline="central">${esc(formatScore(hi, decimals))}</text>`,
       );
       legendWidth = barW + unit * 10;
     }

@@ -16,6 +16,12 @@ export type Colour = readonly [number, number, number];
 /** Transparent pixels become white: logos and screenshots with alpha are drawn for white pages. */
 export const ALPHA_BACKGROUND = { r: 255, g: 255, b: 255 } as const;
 
+/**
+ * Bicubic (Catmull-Rom, a = -0.5) with its support widened when reducing, i.e. antialiased:
+ * the same filter as PIL's BICUBIC, which CLIPImageProcessor (and so CLIP and LLaVA) use.
+ */
+export const RESAMPLE_KERNEL = 'cubic';
+
 /** How strictly decoding rejects damaged data; see sharp's `failOn`. */
 export type FailOn = 'warning' | 'error' | 'truncated';
 
@@ -131,7 +137,6 @@ export class Decoder {
       failOn: this.failOn,
       limitInputPixels: this.maxPixels,
       autoOrient: true,
-      sequentialRead: true,
     });
   }
 
@@ -190,7 +195,7 @@ export class Decoder {
     let promise: Promise<Rgb>;
     if (this.source.shrinkable && !this.fullPromise) {
       this.stats.scaled++;
-      promise = this.run(this.pipeline().resize(width, height, { fit: 'fill', kernel: 'lanczos3', fastShrinkOnLoad: true }));
+      promise = this.run(this.pipeline().resize(width, height, { fit: 'fill', kernel: RESAMPLE_KERNEL, fastShrinkOnLoad: true }));
     } else {
       this.stats.resized++;
       promise = this.full().then((full) => resizeRgb(full, undefined, { width, height }, 'fill', [0, 0, 0], this.source.label));
@@ -231,7 +236,7 @@ export async function resizeRgb(src: Rgb, box: Box | undefined, out: Size, fit: 
   if (!whole) img = img.extract({ left: b.x, top: b.y, width: b.width, height: b.height });
   img = img.resize(out.width, out.height, {
     fit,
-    kernel: 'lanczos3',
+    kernel: RESAMPLE_KERNEL,
     position: 'centre',
     background: { r: background[0], g: background[1], b: background[2] },
   });

@@ -1,0 +1,165 @@
+import { describe, expect, it } from 'vitest';
+import { QUADRANT_COLORS, makeJpeg, makeRaw, meanAbsDiff } from '@semclip/test-kit/images';
+import { tileImage } from './index.js';
+import type { TiledImage } from './index.js';
+
+const CLIP_MEAN = [0.48145466, 0.4578275, 0.40821073] as const;
+const CLIP_STD = [0.26862954, 0.26130258, 0.27577711] as const;
+const QUEUE_TIME = new URL('../../../../shared/data/images/queue_time.jpg', import.meta.url).pathname;
+
+type Stats = { full: number; scaled: number; resized: number };
+const stats = (img: TiledImage) => (img as unknown as { decodeStats: Stats }).decodeStats;
+
+/** Value of channel c at (x, y) of image k in an NCHW batch. */
+function at(t: { data: Float32Array; dims: number[] }, k: number, c: number, x: number, y: number): number {
+  const [, , h, w] = t.dims as [number, number, number, number];
+  return t.data[((k * 3 + c) * h + y) * w + x]!;
+}
+
+describe('tensors', () => {
+  it('normalises each channel as (x / 255 - mean) / std, checked against a hand-computed pixel', async () => {
+    const image = await tileImage(makeRaw({ width: 20, height: 10, pattern: 'solid', color: [200, 100, 50] }), { grid: '1x2' });
+    const t = await image.tensors({ size: { width: 4, height: 4 }, mean: CLIP_MEAN, std: CLIP_STD });
+    // By hand: R (200/255 - 0.48145466) / 0.26862954 = 1.1274..., G (100/255 - 0.4578275) / 0.26130258
+    // = -0.2513..., B (50/255 - 0.40821073) / 0.27577711 = -0.7692...
+    const expected = [1.1274, -0.2513, -0.7692];
+    for (let k = 0; k < 3; k++) {
+      for (let c = 0; c < 3; c++) {
+        expect(at(t, k, c, 0, 0)).toBeCloseTo(expected[c]!, 3);
+        expect(at(t, k, c, 3, 3)).toBeCloseTo(expected[c]!, 3);
+      }
+    }
+    expect(t.data).toBeInstanceOf(Float32Array);
+    expect(t.dims).toEqual([3, 3, 4, 4]);
+    expect(t.data.length).toBe(3 * 3 * 4 * 4);
+  });
+
+  it('lays the batch out as [overview, ...tiles] in tile order, channels first', async () => {
+    const image = await tileImage(makeRaw({ width: 64, height: 48, pattern: 'quadrants' }), { grid: '2x2' });
+    const t = await image.tensors({ size: { width: 8, height: 8 }, mean: [0, 0, 0], std: [1, 1, 1] });
+    expect(t.dims).toEqual([5, 3, 8, 8]);
+    for (let i = 0; i < 4; i++) {
+      const want = QUADRANT_COLORS[i]!;
+      for (let c = 0; c < 3; c++) expect(at(t, 1 + i, c, 4, 4) * 255).toBeCloseTo(want[c]!, 0);
+    }
+    // The overview holds all four: top-left pixel is quadrant 0, bottom-right is quadrant 3.
+    expect(at(t, 0, 0, 0, 0) * 255).toBeCloseTo(QUADRANT_COLORS[0][0], 0);
+    expect(at(t, 0, 2, 7, 7) * 255).toBeCloseTo(QUADRANT_COLORS[3][2], 0);
+  });
+
+  it('returns only the requested tiles, in the requested order, without the overview when asked', async () => {
+    const image = await tileImage(makeRaw({ width: 64, height: 48, pattern: 'quadrants' }), { grid: '2x2' });
+    const t = await image.tensors({ size: { width: 8, height: 8 }, mean: [0, 0, 0], std: [1, 1, 1], overview: false, tiles: [3, 0] });
+    expect(t.dims).toEqual([2, 3, 8, 8]);
+    expect(at(t, 0, 2, 4, 4) * 255).toBeCloseTo(QUADRANT_COLORS[3][2], 0);
+    expect(at(t, 1, 0, 4, 4) * 255).toBeCloseTo(QUADRANT_COLORS[0][0], 0);
+  });
+
+  it('pads the overview like LLaVA-1.5: with the normalisation mean, which becomes 0', async () => {
+    const image = await tileImage(makeRaw({ width: 80, height: 40, pattern: 'solid', color: [255, 0, 0] }), { grid: '1x2' });
+    const t = await image.tensors({ size: { width: 16, height: 16 }, mean: CLIP_MEAN, std: CLIP_STD, overview: 'pad', tiles: [] });
+    expect(t.dims).toEqual([1, 3, 16, 16]);
+    for (let c = 0; c < 3; c++) expect(Math.abs(at(t, 0, c, 8, 0))).toBeLessThan(0.02); // top band: padding
+    expect(at(t, 0, 0, 8, 8)).toBeCloseTo((1 - CLIP_MEAN[0]) / CLIP_STD[0], 3); // middle: the red image
+  });
+
+  it.each([
+    ['resize', 'red'],
+    ['crop', 'white'],
+  ] as const)('overview %s shows %s near the left edge of a red|white|red image', async (mode, colour) => {
+    // 90x30: a 30-px red band each side of a 30-px white centre.
+    const data = new Uint8Array(90 * 30 * 3).fill(255);
+    for (let y = 0; y < 30; y++) {
+      for (const x0 of [0, 60]) {
+        for (let x = x0; x < x0 + 30; x++) {
+          data[(y * 90 + x) * 3 + 1] = 0;
+          data[(y * 90 + x) * 3 + 2] = 0;
+        }
+      }
+    }
+    const image = await tileImage({ data, width: 90, height: 30, channels: 3 }, { grid: '1x3' });
+    const t = await image.tensors({ size: { width: 9, height: 9 }, mean: [0, 0, 0], std: [1, 1, 1], overview: mode, tiles: [] });
+    // resize squashes: the left edge stays red. crop centre-crops: only the white centre remains.
+    const green = at(t, 0, 1, 1, 4) * 255;
+    if (colour === 'red') expect(green).toBeLessThan(40);
+    else expect(green).toBeGreaterThan(215);
+  });
+
+  it.each(['fill', 'contain', 'cover'] as const)('fits tiles with %s', async (fit) => {
+    const image = await tileImage(makeRaw({ width: 200, height: 50, pattern: 'solid', color: [0, 0, 255] }), { grid: '1x1' });
+    const t = await image.tensors({ size: { width: 10, height: 10 }, mean: [0, 0, 0], std: [1, 1, 1], overview: false, fit });
+    const top = Math.round(at(t, 0, 0, 5, 0) * 255); // red channel, top-middle pixel
+    // contain pads above and below with the mean colour; fill and cover show the blue image there.
+    expect(top).toBe(fit === 'contain' ? 0 : 0);
+    expect(Math.round(at(t, 0, 2, 5, 0) * 255)).toBe(fit === 'contain' ? 0 : 255);
+  });
+
+  it.each([
+    [{ size: { width: 0, height: 10 } }],
+    [{ mean: [0, 0] }],
+    [{ std: [1, 0, 1] }],
+    [{ tiles: [4] }],
+    [{ tiles: [1.5] }],
+    [{ fit: 'stretch' }],
+    [{ overview: 'squash' }],
+  ])('rejects %j with INVALID_ARGUMENT', async (bad) => {
+    const image = await tileImage(makeRaw({ width: 20, height: 20 }), { grid: '2x2' });
+    const options = { size: { width: 4, height: 4 }, mean: [0, 0, 0], std: [1, 1, 1], ...bad } as never;
+    await expect(image.tensors(options)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+  });
+});
+
+describe('shrink-on-load', () => {
+  // One 2000x1500 JPEG for the section: big enough that 224-px tiles decode at reduced scale.
+  let big: Promise<Uint8Array> | undefined;
+  const bigJpeg = () => (big ??= makeJpeg({ width: 2000, height: 1500, pattern: 'gradient', quality: 95 }));
+
+  it('decodes a large JPEG at reduced scale, once per output scale, and reuses it', async () => {
+    const jpeg = await bigJpeg();
+    const image = await tileImage(jpeg, { grid: '2x2' });
+    const opts = { size: { width: 224, height: 224 }, mean: CLIP_MEAN, std: CLIP_STD };
+    await image.tensors(opts);
+    expect(stats(image)).toEqual({ full: 0, scaled: 2, resized: 0 }); // overview scale + tile scale
+    await image.tensors(opts);
+    await Promise.all(image.grid.tiles.map((t) => image.crop(t.box, { size: { width: 224, height: 224 } })));
+    expect(stats(image)).toEqual({ full: 0, scaled: 2, resized: 0 });
+  });
+
+  it('matches a full decode followed by one resize (mean abs difference under 2 of 255)', async () => {
+    const fast = await tileImage(await bigJpeg(), { grid: '3x3' });
+    const opts = { size: { width: 224, height: 224 }, mean: [0, 0, 0] as const, std: [1, 1, 1] as const };
+    const a = await fast.tensors(opts);
+    expect(stats(fast).full).toBe(0);
+    const full = await fast.crop({ x: 0, y: 0, width: 2000, height: 1500 }); // native: full decode
+    const exact = await tileImage(full, { grid: '3x3' });
+    const b = await exact.tensors(opts);
+    expect(meanAbsDiff(a.data, b.data) * 255).toBeLessThan(2);
+  });
+
+  it('matches a full decode + resize on a real photo (queue_time.jpg, 4032x3024)', async () => {
+    const fast = await tileImage(QUEUE_TIME, { grid: '2x2' });
+    const opts = { size: { width: 336, height: 336 }, mean: [0, 0, 0] as const, std: [1, 1, 1] as const };
+    const a = await fast.tensors(opts);
+    expect(a.dims).toEqual([5, 3, 336, 336]);
+    expect(stats(fast)).toMatchObject({ full: 0 });
+    const full = await fast.crop({ x: 0, y: 0, ...fast.size });
+    expect(stats(fast).full).toBe(1);
+    const b = await (await tileImage(full, { grid: '2x2' })).tensors(opts);
+    const mad = meanAbsDiff(a.data, b.data) * 255;
+    expect(mad).toBeLessThan(3);
+    expect(mad).toBeGreaterThan(0); // really two different decode paths
+  });
+
+  it('cuts everything from the full decode once it exists', async () => {
+    const image = await tileImage(await makeJpeg({ width: 1600, height: 1200, pattern: 'noise' }), { grid: '2x2' });
+    await image.crop(image.grid.tiles[0]!.box); // native crop: full decode
+    await image.tensors({ size: { width: 64, height: 64 }, mean: [0, 0, 0], std: [1, 1, 1] });
+    expect(stats(image)).toEqual({ full: 1, scaled: 0, resized: 0 });
+  });
+
+  it('does not shrink on load when a tile needs more than half the source resolution', async () => {
+    const image = await tileImage(await makeJpeg({ width: 800, height: 600, pattern: 'noise' }), { grid: '2x2' });
+    await image.tensors({ size: { width: 336, height: 336 }, mean: [0, 0, 0], std: [1, 1, 1], overview: false });
+    expect(stats(image)).toEqual({ full: 1, scaled: 0, resized: 0 });
+  });
+});
