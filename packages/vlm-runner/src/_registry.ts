@@ -1,6 +1,7 @@
 import { SemclipError } from '@semclip/core';
 import type { VlmRunner } from '@semclip/core';
 import type { OpenAIRunnerOptions } from './openai/index.js';
+import type { LocalRunnerOptions } from './local/index.js';
 
 /**
  * Options per runner kind. Each backend adds its kind here (the `local` backend adds
@@ -8,6 +9,7 @@ import type { OpenAIRunnerOptions } from './openai/index.js';
  */
 export interface RunnerConfigs {
   openai: OpenAIRunnerOptions;
+  local: LocalRunnerOptions;
 }
 
 export type RunnerKind = keyof RunnerConfigs;
@@ -57,6 +59,23 @@ export const RUNNERS = {
       const { createOpenAIRunner } = await import('./openai/index.js');
       const { kind: _kind, ...options } = config;
       return createOpenAIRunner(options);
+    },
+  },
+  local: {
+    kind: 'local',
+    description:
+      'A vision-language model run in this process on ONNX Runtime (CPU, or CUDA where installed) through transformers.js: LLaVA-1.5/interleave/OneVision, SmolVLM/Idefics3, Qwen2-VL.',
+    specForm: 'local:<model-id-or-folder>',
+    example: 'local:llava-interleave-qwen-0.5b',
+    parseSpec(rest, spec) {
+      const model = rest.trim();
+      if (!model) throw malformed(spec, this.specForm, this.example, 'the model id after "local:" is empty');
+      return { kind: 'local', model };
+    },
+    async create(config) {
+      const { createLocalRunner } = await import('./local/index.js');
+      const { kind: _kind, ...options } = config;
+      return createLocalRunner(options);
     },
   },
 } as const satisfies { [K in RunnerKind]: RunnerEntry<K> };

@@ -8,10 +8,11 @@ import onnxProto from 'onnx-proto';
 const { onnx } = onnxProto;
 
 export type Dim = number | string;
-export type ElemType = 'float32' | 'int64' | 'bool';
+export type ElemType = 'float32' | 'float16' | 'int64' | 'bool';
 
 const ELEM: Record<ElemType, number> = {
   float32: onnx.TensorProto.DataType.FLOAT,
+  float16: onnx.TensorProto.DataType.FLOAT16,
   int64: onnx.TensorProto.DataType.INT64,
   bool: onnx.TensorProto.DataType.BOOL,
 };

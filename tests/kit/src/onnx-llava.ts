@@ -44,6 +44,13 @@ export interface TinyLlavaOptions {
   readonly visionHidden?: number;
   /** Rows of the position embedding table (the longest prompt + answer). Default 1024. */
   readonly maxPositions?: number;
+  /**
+   * Also write `onnx/vision_encoder_fp16.onnx` and `onnx/embed_tokens_fp16.onnx`: the same
+   * weights, with float16 outputs like real fp16 exports, for mixed-dtype loading.
+   */
+  readonly fp16Variants?: boolean;
+  /** Merged over config.json's top level, e.g. a wrong `image_seq_length` to test cross-checks. */
+  readonly configOverrides?: Readonly<Record<string, unknown>>;
   /** Files to leave out (e.g. `onnx/embed_tokens.onnx`) to test incomplete downloads. */
   readonly omit?: readonly string[];
 }
@@ -69,7 +76,14 @@ function json(value: unknown): Uint8Array {
   return new TextEncoder().encode(`${JSON.stringify(value, null, 2)}\n`);
 }
 
-function visionEncoder(rng: () => number, o: { size: number; patch: number; dv: number; d: number }): Uint8Array {
+/** Ends a graph in `name`, as float32 or (fp16 variants) cast to float16. */
+function finish(g: GraphBuilder, value: string, name: string, dims: readonly (number | string)[], half: boolean): void {
+  if (half) g.node('Cast', [value], [name], { to: 10 /* FLOAT16 */ });
+  else g.node('Identity', [value], [name]);
+  g.output(name, half ? 'float16' : 'float32', dims);
+}
+
+function visionEncoder(rng: () => number, o: { size: number; patch: number; dv: number; d: number; half?: boolean }): Uint8Array {
   const g = new GraphBuilder('tiny_llava_vision_encoder');
   const grid = Math.floor(o.size / o.patch);
   const n = grid * grid;
@@ -84,16 +98,16 @@ function visionEncoder(rng: () => number, o: { size: number; patch: number; dv: 
   const tokens = g.node('Transpose', [flat], undefined, { perm: [0, 2, 1] });
   const posed = g.node('Add', [tokens, g.weight('vision_pos', [n, o.dv], rng, 0.5)]);
   const h1 = g.node('Tanh', [g.node('MatMul', [posed, g.weight('projector.linear_1', [o.dv, o.d], rng, 0.5)])]);
-  g.node('MatMul', [h1, g.weight('projector.linear_2', [o.d, o.d], rng, 0.5)], ['image_features']);
-  g.output('image_features', 'float32', ['batch_size', n, o.d]);
+  const features = g.node('MatMul', [h1, g.weight('projector.linear_2', [o.d, o.d], rng, 0.5)]);
+  finish(g, features, 'image_features', ['batch_size', n, o.d], o.half ?? false);
   return g.toBytes();
 }
 
-function embedTokens(rng: () => number, vocab: number, d: number): Uint8Array {
+function embedTokens(rng: () => number, vocab: number, d: number, half = false): Uint8Array {
   const g = new GraphBuilder('tiny_llava_embed_tokens');
   g.input('input_ids', 'int64', ['batch_size', 'sequence_length']);
-  g.node('Gather', [g.weight('embed_tokens.weight', [vocab, d], rng, 1), 'input_ids'], ['inputs_embeds'], { axis: 0 });
-  g.output('inputs_embeds', 'float32', ['batch_size', 'sequence_length', d]);
+  const embeds = g.node('Gather', [g.weight('embed_tokens.weight', [vocab, d], rng, 1), 'input_ids'], undefined, { axis: 0 });
+  finish(g, embeds, 'inputs_embeds', ['batch_size', 'sequence_length', d], half);
   return g.toBytes();
 }
 
@@ -234,6 +248,8 @@ export function buildTinyLlava(options: TinyLlavaOptions = {}): TinyLlavaModel {
     transformers_version: '4.47.0',
   };
 
+  Object.assign(config, options.configOverrides);
+
   const generationConfig = { eos_token_id: eosTokenId, pad_token_id: padTokenId, do_sample: false };
   const preprocessorConfig = {
     crop_size: { height: size, width: size },
@@ -270,6 +286,10 @@ export function buildTinyLlava(options: TinyLlavaOptions = {}): TinyLlavaModel {
     'onnx/embed_tokens.onnx': embedTokens(seededRandom(seed * 3 + 2), vocab, d),
     'onnx/decoder_model_merged.onnx': decoder(seededRandom(seed * 3 + 3), { vocab, d, layers, heads, headDim, maxPos }),
   };
+  if (options.fp16Variants) {
+    files['onnx/vision_encoder_fp16.onnx'] = visionEncoder(seededRandom(seed * 3 + 1), { size, patch, dv, d, half: true });
+    files['onnx/embed_tokens_fp16.onnx'] = embedTokens(seededRandom(seed * 3 + 2), vocab, d, true);
+  }
   for (const omitted of options.omit ?? []) delete files[omitted];
 
   return {

@@ -237,9 +237,27 @@ export async function createLocalRunner(options: LocalRunnerOptions): Promise<Lo
     const ctx: FamilyContext = { tf, config, tokenizer, processor, imageSide };
     const imageTokenId = family.imageTokenId(ctx);
 
+    // Mixed weight variants (an fp16 vision encoder and embeddings with a q4 decoder saves
+    // memory) need the fp16 outputs widened to the decoder's float32 input: transformers.js
+    // copies feature bits into the embeddings as they are.
+    const embedsType: string =
+      model.sessions.decoder_model_merged?.inputMetadata?.find((m: Any) => m?.name === 'inputs_embeds')?.type ?? 'float32';
+    const halfActivations = (d: LocalDtype) => d === 'fp16' || d === 'q4f16';
+    if (embedsType === 'float16' && (!halfActivations(dtypes.embed_tokens) || !halfActivations(dtypes.vision_encoder))) {
+      throw new SemclipError('INVALID_ARGUMENT', `Model ${label}: the ${dtypes.decoder_model_merged} decoder takes float16 embeddings but embed_tokens is ${dtypes.embed_tokens} and vision_encoder ${dtypes.vision_encoder}.`, {
+        expected: 'fp16 or q4f16 for every session with an fp16 or q4f16 decoder',
+        hint: 'Pass dtype fp16 (or a float32 decoder variant such as q4 or q8)',
+        details: { dtypes },
+      });
+    }
+    const widen = (t: Any) => (t?.type === 'float16' && embedsType === 'float32' ? t.to('float32') : t);
+    const encodeText = model.encode_text.bind(model);
+    model.encode_text = async (inputs: Any) => widen(await encodeText(inputs));
+
     // Checks what the vision encoder returns against the placeholders, and reports it.
     let expectedFeatureTokens: number | undefined;
-    const encodeImage = model.encode_image.bind(model);
+    const encodeImageRaw = model.encode_image.bind(model);
+    const encodeImage = async (inputs: Any) => widen(await encodeImageRaw(inputs));
     model.encode_image = async (inputs: Any) => {
       const features = await encodeImage(inputs);
       const dims: number[] = features.dims;
@@ -255,12 +273,25 @@ export async function createLocalRunner(options: LocalRunnerOptions): Promise<Lo
     };
 
     let tokensPerImage = family.tokensPerImage(ctx);
-    if (tokensPerImage === undefined) {
-      // Only the export knows (e.g. LLaVA-OneVision): encode one blank image and count.
+    if (family.processorClass === 'AutoImageProcessor') {
+      // LLaVA placeholders are expanded here, so the count must match the export exactly:
+      // encode one blank image and count. The config's value is only a cross-check (configs
+      // have shipped with the wrong feature-select strategy), and OneVision's has none.
       const blank: RgbPixels = { data: new Uint8Array(64 * 64 * 3).fill(128), width: 64, height: 64, channels: 3 };
       const probe = await family.prepare(ctx, '', [blank], 0);
-      const features = await encodeImage({ pixel_values: probe.pixel_values, ...probe });
-      tokensPerImage = (features.dims as number[]).slice(0, -1).reduce((a, b) => a * b, 1);
+      const features = await encodeImage({ pixel_values: probe.pixel_values });
+      const probed = (features.dims as number[]).slice(0, -1).reduce((a, b) => a * b, 1);
+      if (tokensPerImage !== undefined && tokensPerImage !== probed) {
+        (options.warn ?? ((m: string) => process.emitWarning(m, { code: 'SEMCLIP_MODEL' })))(
+          `SemClip: model ${label}: config.json implies ${tokensPerImage} visual tokens per image but its vision encoder returns ${probed}; using ${probed}.`,
+        );
+      }
+      tokensPerImage = probed;
+    }
+    if (tokensPerImage === undefined || !(tokensPerImage > 0)) {
+      throw new SemclipError('MODEL_INVALID', `Model ${label}: cannot tell how many visual tokens one image takes.`, {
+        hint: `Its configs lack ${family.name === 'idefics3' ? 'processor_config.json image_seq_len' : 'the vision image and patch sizes'}; re-download the model`,
+      });
     }
     const visualTokensPerImage = tokensPerImage;
     const multiImage = family.multiImage(config);

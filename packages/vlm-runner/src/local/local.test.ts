@@ -12,14 +12,14 @@ import { isSemclipError } from '@semclip/core';
 import type { PromptImage, RawImage } from '@semclip/core';
 import { pullModel } from '@semclip/hub';
 import type { ModelManifest } from '@semclip/hub';
-import { buildTinyLlava } from '@semclip/test-kit/onnx-llava';
+import { buildTinyLlava, writeTinyLlava } from '@semclip/test-kit/onnx-llava';
 import { fakeRevision, manifestFor, startFakeHub } from '@semclip/test-kit/hub-server';
 import type { FakeHub } from '@semclip/test-kit/hub-server';
 import { loadTransformers } from '../backends/onnx.js';
 import { createLocalRunner } from './index.js';
 import type { LocalRunner, LocalTraceEvent } from './index.js';
 
-const tiny = buildTinyLlava({ seed: 7 });
+const tiny = buildTinyLlava({ seed: 7, fp16Variants: true });
 const revision = fakeRevision(tiny.repo);
 
 function picture(width: number, height: number, seed: number): RawImage {
@@ -156,6 +156,46 @@ describe('local runner on a tiny random-weight LLaVA (shapes, determinism and pl
       expect(choice.text).toBe(options[choice.index]);
     } finally {
       await textRunner.dispose();
+    }
+  });
+
+  it('widens fp16 vision and embedding outputs for a float32 decoder (mixed weight variants)', async () => {
+    const mixed = await createLocalRunner({ model: manifest, cacheDir, device: 'cpu', dtype: { vision_encoder: 'fp16', embed_tokens: 'fp16' } });
+    try {
+      expect(mixed.dtypes).toEqual({ vision_encoder: 'fp16', embed_tokens: 'fp16', decoder_model_merged: 'fp32' });
+      const request = { images: [overview, regions[1]!], question: 'Which colour is the car?', options: ['red', 'blue', 'green'] };
+      const full = await runner.choose(request);
+      const half = await mixed.choose(request);
+      // fp16 rounding moves the scores a little; copying half-precision bits as floats would not.
+      half.scores.forEach((s, i) => expect(Math.abs(s - full.scores[i]!)).toBeLessThan(0.05));
+    } finally {
+      await mixed.dispose();
+    }
+  });
+
+  it('names the variants present when the requested dtype was not downloaded', async () => {
+    const err = await createLocalRunner({ model: manifest, cacheDir, device: 'cpu', dtype: 'q4' }).catch((e: unknown) => e);
+    expect(isSemclipError(err, 'MODEL_INVALID')).toBe(true);
+    expect((err as Error).message).toMatch(/no q4 weights for vision_encoder/);
+    expect((err as { expected?: string }).expected).toMatch(/fp32, fp16/);
+  });
+
+  it('trusts the vision encoder over a config.json that miscounts visual tokens, and says so', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'semclip-miscount-'));
+    const warnings: string[] = [];
+    try {
+      await writeTinyLlava(dir, { seed: 2, configOverrides: { image_seq_length: 9 } });
+      const odd = await createLocalRunner({ model: dir, device: 'cpu', maxTokens: 2, warn: (m) => warnings.push(m) });
+      try {
+        expect(odd.visualTokensPerImage).toBe(tiny.visualTokensPerImage);
+        expect(warnings.join('\n')).toMatch(/implies 9 visual tokens per image but its vision encoder returns 16; using 16/);
+        const answer = await odd.answer({ images: [overview, regions[0]!], question: 'What is it?' });
+        expect(answer.usage.visual).toBe(2 * tiny.visualTokensPerImage);
+      } finally {
+        await odd.dispose();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 
