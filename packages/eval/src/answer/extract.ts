@@ -95,6 +95,12 @@ export function inferOption(text: string, options: readonly string[]): string | 
 /**
  * SEED-Bench's check from LLaVA's `convert_seed_for_submission.py`: the reply must be the
  * option letter itself (surrounding whitespace aside).
+ *
+ * @example
+ * ```ts
+ * parseSeedBenchAnswer('B', 4);  // 'B'
+ * parseSeedBenchAnswer('B.', 4); // null
+ * ```
  */
 export function parseSeedBenchAnswer(text: string, choices: number): string | null {
   const t = text.trim();

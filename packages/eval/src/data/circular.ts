@@ -2,7 +2,14 @@ import type { BenchmarkItem } from '@semclip/core';
 import { makeItem } from './_item.js';
 import { CIRCULAR_STRIDE } from './tsv.js';
 
-/** The circular group an item belongs to: MMBench's `index mod 1e6`, else the item's own id. */
+/**
+ * The circular group an item belongs to: MMBench's `index mod 1e6`, else the item's own id.
+ *
+ * @example
+ * ```ts
+ * circularGroupOf(item); // '2' for MMBench rows 2, 1000002, 2000002...
+ * ```
+ */
 export function circularGroupOf(item: BenchmarkItem): string {
   const g = item.metadata.circularGroup;
   return typeof g === 'string' ? g : item.id;

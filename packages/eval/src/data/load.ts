@@ -11,6 +11,11 @@ import { loadVstar } from './vstar.js';
 /**
  * One loader per benchmark; each reads every layout its benchmark ships in (see
  * `DATASET_LAYOUTS`).
+ *
+ * @example
+ * ```ts
+ * const ds = await LOADERS.seedbench('data/SEED-Bench', { images: '/mnt/SEED-Bench-image' });
+ * ```
  */
 export const LOADERS: Readonly<Record<BenchmarkName, (path: string, options?: LoadOptions) => Promise<BenchmarkDataset>>> = {
   vstar: loadVstar,
@@ -22,7 +27,14 @@ export const LOADERS: Readonly<Record<BenchmarkName, (path: string, options?: Lo
   seedbench: loadSeedBench,
 };
 
-/** Narrows a string to a benchmark name, or throws `UNKNOWN_BENCHMARK` listing the valid ones. */
+/**
+ * Narrows a string to a benchmark name, or throws `UNKNOWN_BENCHMARK` listing the valid ones.
+ *
+ * @example
+ * ```ts
+ * const benchmark = assertBenchmark(flags.benchmark); // 'pope' | 'gqa' | ...
+ * ```
+ */
 export function assertBenchmark(name: string): BenchmarkName {
   if ((BENCHMARK_NAMES as readonly string[]).includes(name)) return name as BenchmarkName;
   throw new SemclipError('UNKNOWN_BENCHMARK', `Unknown benchmark ${JSON.stringify(name)}.`, {

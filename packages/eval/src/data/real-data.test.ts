@@ -1,6 +1,8 @@
 import { sharedBenchmark } from '@semclip/test-kit/benchmarks';
 import { describe, expect, it } from 'vitest';
+import { extractAnswer } from '../answer/extract.js';
 import { buildPrompt } from '../answer/prompt.js';
+import { readPredictions } from '../score/predictions.js';
 import { loadBenchmark } from './load.js';
 import { splitLlavaOptions } from './scienceqa.js';
 
@@ -79,6 +81,21 @@ describe('real benchmark files', () => {
     expect(ds.hasAnswers).toBe(false);
     expect(ds.items[0]).toMatchObject({ id: '201307251', question: 'Is it overcast?', answer: '' });
     expect(ds.items[0]?.metadata.imageId).toBe('n161313');
+  });
+
+  it("reads LLaVA's GQA answer file: one answer per question, normalised as convert_gqa_for_eval.py does", async () => {
+    const ds = await loadBenchmark('gqa', sharedBenchmark('gqa'));
+    const preds = await readPredictions(sharedBenchmark('gqa', 'answers-llava-v1.5-13b.jsonl'));
+    expect(preds.format).toBe('answers');
+    expect(preds.records).toHaveLength(12578);
+    const ids = new Set(ds.items.map((i) => i.id));
+    expect(preds.records.every((r) => ids.has(r.id))).toBe(true);
+    const woman = preds.records.find((r) => r.id === '201640614')!;
+    expect(woman.reply).toBe('Woman');
+    expect(extractAnswer('gqa', woman.reply as string, ds.items[1]!)).toBe('woman');
+    // Every prompt asks the question the data has under that id.
+    const byId = new Map(ds.items.map((i) => [i.id, i.question]));
+    expect(preds.records.filter((r) => !r.prompt?.startsWith(byId.get(r.id)!))).toEqual([]);
   });
 
   it('parses the V* annotation file: 191 questions, 115 + 76, with target boxes', async () => {

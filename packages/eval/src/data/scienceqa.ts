@@ -145,7 +145,16 @@ async function loadOfficial(dir: string, options: LoadOptions): Promise<Benchmar
   return { benchmark: 'scienceqa', format: 'scienceqa-official', source: dir, items, hasAnswers: true, warnings: [] };
 }
 
-/** Splits LLaVA's human turn into the stem and its `A. ...` options; options may span lines. */
+/**
+ * Splits LLaVA's ScienceQA question text into the stem and its `A. ...` options; an option
+ * may span several lines (letter closings, poems).
+ *
+ * @example
+ * ```ts
+ * splitLlavaOptions('Which closing is correct?\nA. Love,\nZoe\nB. love,\nZoe');
+ * // { stem: 'Which closing is correct?', options: ['Love,\nZoe', 'love,\nZoe'] }
+ * ```
+ */
 export function splitLlavaOptions(text: string): { stem: string; options: string[] } | undefined {
   const lines = text.split('\n');
   for (let start = lines.length - 1; start >= 0; start--) {

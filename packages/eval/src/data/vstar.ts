@@ -7,6 +7,7 @@ import { fileImage, makeItem, toBox } from './_item.js';
 import { DATASET_LAYOUTS, type BenchmarkDataset, type LoadOptions } from './types.js';
 
 const EXPECTED = DATASET_LAYOUTS.vstar;
+/** V* Bench's two test types, also its folder names and item categories. */
 export const VSTAR_CATEGORIES = ['direct_attributes', 'relative_position'] as const;
 const IMAGE_EXTS = ['.jpg', '.jpeg', '.png', '.JPG', '.JPEG', '.PNG'];
 

@@ -27,7 +27,14 @@ export function tally(judgements: readonly Judgement[]): Tally {
   return { count: judgements.length, correct, accuracy: pct(correct, judgements.length) };
 }
 
-/** Accuracy per `category`, keys in first-seen order; items without one are left out. */
+/**
+ * Accuracy per `category`, keys in first-seen order; items without one are left out.
+ *
+ * @example
+ * ```ts
+ * tallyByCategory(judgements).direct_attributes; // { count: 115, correct: 91, accuracy: 79.13... }
+ * ```
+ */
 export function tallyByCategory(judgements: readonly Judgement[]): Record<string, Tally> {
   const groups = new Map<string, Judgement[]>();
   for (const j of judgements) {
