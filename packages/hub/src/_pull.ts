@@ -38,6 +38,8 @@ export interface PullProgress {
   readonly bytes: number;
   /** Null while some file's size is still unknown (trust-on-first-download files). */
   readonly total: number | null;
+  /** The sizes known so far: equals `total` once every size is known, a lower bound before. */
+  readonly knownTotal: number;
 }
 
 export interface PullOptions extends CacheOptions {
@@ -202,7 +204,7 @@ async function pullResolved(m: ModelManifest, options: PullOptions): Promise<Pul
   const emit = options.onProgress;
   const lock = await acquireLock(dir, {
     ...(options.signal ? { signal: options.signal } : {}),
-    onWait: () => emit?.({ id: m.id, phase: 'waiting', fileCount: m.files.length, fileBytes: 0, fileTotal: null, bytes: 0, total: null }),
+    onWait: () => emit?.({ id: m.id, phase: 'waiting', fileCount: m.files.length, fileBytes: 0, fileTotal: null, bytes: 0, total: null, knownTotal: 0 }),
   });
   try {
     let sidecar: Sidecar = (await readSidecar(dir, m.repo)) ?? emptySidecar(m);
@@ -219,7 +221,7 @@ async function pullResolved(m: ModelManifest, options: PullOptions): Promise<Pul
         hash: true,
         signal: options.signal,
         onBytes: (done, total) =>
-          emit?.({ id: m.id, phase: 'checking', file: file.path, fileIndex: i, fileCount: m.files.length, fileBytes: done, fileTotal: total, bytes: 0, total: null }),
+          emit?.({ id: m.id, phase: 'checking', file: file.path, fileIndex: i, fileCount: m.files.length, fileBytes: done, fileTotal: total, bytes: 0, total: null, knownTotal: 0 }),
       });
       if (r.status === 'ok') {
         results[i] = {
@@ -246,8 +248,12 @@ async function pullResolved(m: ModelManifest, options: PullOptions): Promise<Pul
       let bytes = 0;
       for (const v of done.values()) bytes += v;
       let total: number | null = 0;
-      for (const v of sizes.values()) total = v === null || total === null ? null : total + v;
-      return { bytes, total };
+      let knownTotal = 0;
+      for (const v of sizes.values()) {
+        total = v === null || total === null ? null : total + v;
+        knownTotal += v ?? 0;
+      }
+      return { bytes, total, knownTotal };
     };
 
     let downloadedBytes = 0;

@@ -274,6 +274,17 @@ describe('trust on first download', () => {
     await expect(pullModel(manifest, opts)).rejects.toMatchObject({ code: 'MODEL_CHECKSUM_MISMATCH', message: expect.stringContaining('first download') });
   });
 
+  it('reports a null overall total until every size is known, with the known part as a lower bound', async () => {
+    const { files, manifest, opts } = await setup({ unknown: ['onnx/text_model.onnx'] });
+    const events: PullProgress[] = [];
+    await pullModel(manifest, { ...opts, onProgress: (p) => events.push(p) });
+    const total = Object.values(files).reduce((a, b) => a + b.byteLength, 0);
+    const before = events.filter((e) => e.total === null);
+    expect(before.length).toBeGreaterThan(0);
+    expect(before.every((e) => e.knownTotal === total - 120_000)).toBe(true);
+    expect(events.at(-1)).toMatchObject({ total, knownTotal: total, bytes: total });
+  });
+
   it('reports a file with no hash and no record as unverified', async () => {
     const { manifest, opts, dir } = await setup({ unknown: ['config.json'] });
     await pullModel(manifest, opts);

@@ -130,7 +130,8 @@ const pull = defineCommand({
             waiting = true;
             note(`another process is downloading ${manifest.repo}; waiting for it to finish`);
           }
-          if (p.phase === 'downloading' || p.phase === 'file-done') bar.update(p.bytes, p.total, p.file);
+          // Until every size is known (trust-on-first-download files) the bar uses the known part.
+          if (p.phase === 'downloading' || p.phase === 'file-done') bar.update(p.bytes, p.total ?? Math.max(p.knownTotal, p.bytes), p.file);
         },
       });
     } finally {
