@@ -7,5 +7,6 @@ export default defineConfig(
   defineSemclipConfig({
     index: 'src/index.ts',
     random: 'src/random/index.ts',
+    ocr: 'src/ocr/index.ts',
   }, { splitting: true }),
 );

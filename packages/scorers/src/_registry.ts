@@ -43,6 +43,16 @@ export const SCORERS = {
       return createRandomScorer(options.seed === undefined ? {} : { seed: options.seed });
     },
   },
+  ocr: {
+    id: 'ocr',
+    description: 'Text read in each tile by PaddleOCR (PP-OCRv4, bundled), matched against the question words. Offline default.',
+    needsDownload: false,
+    async create(options) {
+      const { createOcrScorer } = await import('./ocr/index.js');
+      // Family options (maxSide, models, fuzzyThreshold...) pass through; `model`, `seed`, `cacheDir` do not apply.
+      return createOcrScorer(options as import('./ocr/index.js').OcrScorerOptions);
+    },
+  },
 } as const satisfies Record<string, ScorerEntry>;
 
 export type ScorerId = keyof typeof SCORERS;

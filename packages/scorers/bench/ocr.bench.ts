@@ -1,0 +1,115 @@
+/**
+ * OCR scorer speed on the real photos of ../shared/data/images, 2x2 grid, CPU.
+ * Reports time per tile and per megapixel read, split into preprocess / detect / recognize,
+ * and what the OCR read. Run: `pnpm --filter @semclip/scorers bench` (results also go to
+ * bench-results/ocr.json).
+ */
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, bench, describe } from 'vitest';
+import { tileImage } from '@semclip/tiling';
+import type { TileSource } from '@semclip/core';
+import { createOcrEngine, createOcrScorer } from '../src/ocr/index.js';
+import type { OcrEngine, OcrScoreMeta } from '../src/ocr/index.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const IMAGES = path.resolve(here, '../../../../shared/data/images');
+const QUESTION = 'What is the wait time?';
+
+interface Row {
+  image: string;
+  config: string;
+  tiles: number;
+  megapixelsRead: number;
+  totalMs: number;
+  preprocessMs: number;
+  detectMs: number;
+  recognizeMs: number;
+  lines: number;
+  texts: string[][];
+}
+
+const rows: Row[] = [];
+const files = readdirSync(IMAGES).filter((f) => /\.(jpe?g|png)$/i.test(f)).sort();
+const sources = new Map<string, TileSource>();
+let engine960: OcrEngine | undefined;
+
+function megapixelsRead(source: TileSource, maxSide: number): number {
+  return source.grid.tiles.reduce((sum, t) => {
+    const s = Math.min(1, maxSide / Math.max(t.box.width, t.box.height));
+    return sum + (Math.round(t.box.width * s) * Math.round(t.box.height * s)) / 1e6;
+  }, 0);
+}
+
+async function run(file: string, config: string, maxSide: number, detLimitSide: number): Promise<void> {
+  const source = sources.get(file)!;
+  const scorer = await createOcrScorer({ device: 'cpu', maxSide, detLimitSide, cacheSize: 0, warn: () => {} });
+  const t = performance.now();
+  const result = await scorer.score({ question: QUESTION }, source);
+  const totalMs = performance.now() - t;
+  await scorer.dispose();
+  const meta = result.meta as OcrScoreMeta;
+  rows.push({
+    image: file,
+    config,
+    tiles: source.grid.tiles.length,
+    megapixelsRead: megapixelsRead(source, maxSide),
+    totalMs,
+    preprocessMs: result.timings.preprocess,
+    detectMs: result.timings.detect ?? 0,
+    recognizeMs: result.timings.recognize ?? 0,
+    lines: meta.texts.reduce((n, t) => n + t.length, 0),
+    texts: meta.texts.map((t) => t.map((l) => `${l.text} (${l.confidence.toFixed(2)})`)),
+  });
+}
+
+beforeAll(async () => {
+  for (const f of files) sources.set(f, await tileImage(path.join(IMAGES, f), { grid: '2x2' }));
+  // Warm up ONNX Runtime (first-run allocations) so the first image is not penalised.
+  engine960 = await createOcrEngine({ device: 'cpu' });
+  const first = sources.get(files[0]!)!;
+  await engine960.recognize(await first.crop(first.grid.tiles[0]!.box, { maxSide: 640 }));
+});
+
+afterAll(async () => {
+  await engine960?.dispose();
+  const fmt = (n: number) => n.toFixed(0).padStart(7);
+  const lines = [`OCR scorer, 2x2 grid, CPU (${os.cpus().length} cores, ${os.cpus()[0]?.model ?? '?'}), Node ${process.version}`];
+  lines.push('image                 config         MP read  total ms  per tile  per MP  preproc  detect  recog  lines');
+  for (const r of rows) {
+    lines.push(
+      `${r.image.padEnd(21)} ${r.config.padEnd(14)} ${r.megapixelsRead.toFixed(2).padStart(7)} ${fmt(r.totalMs)}  ${fmt(r.totalMs / r.tiles)} ${fmt(r.totalMs / r.megapixelsRead)} ${fmt(r.preprocessMs)} ${fmt(r.detectMs)} ${fmt(r.recognizeMs)} ${String(r.lines).padStart(5)}`,
+    );
+  }
+  for (const config of new Set(rows.map((r) => r.config))) {
+    const sel = rows.filter((r) => r.config === config);
+    const tiles = sel.reduce((n, r) => n + r.tiles, 0);
+    const mp = sel.reduce((n, r) => n + r.megapixelsRead, 0);
+    const sum = (k: 'totalMs' | 'detectMs' | 'recognizeMs' | 'preprocessMs') => sel.reduce((n, r) => n + r[k], 0);
+    lines.push(
+      `mean ${config}: ${(sum('totalMs') / tiles).toFixed(0)} ms/tile, ${(sum('totalMs') / mp).toFixed(0)} ms/MP ` +
+        `(preprocess ${(sum('preprocessMs') / tiles).toFixed(0)}, detect ${(sum('detectMs') / tiles).toFixed(0)}, recognize ${(sum('recognizeMs') / tiles).toFixed(0)} ms/tile)`,
+    );
+  }
+  for (const r of rows.filter((x) => x.config === 'default')) lines.push(`${r.image}: ${JSON.stringify(r.texts)}`);
+  console.log(lines.join('\n'));
+  const out = path.resolve(here, '../bench-results');
+  mkdirSync(out, { recursive: true });
+  writeFileSync(path.join(out, 'ocr.json'), JSON.stringify({ date: new Date().toISOString(), cpus: os.cpus().length, rows }, null, 2));
+});
+
+const once = { iterations: 1, warmupIterations: 0, time: 0, warmupTime: 0 };
+
+describe('ocr scorer, 2x2 grid, maxSide 1280 (default)', () => {
+  for (const f of files) bench(f, () => run(f, 'default', 1280, 1280), once);
+});
+
+describe('ocr scorer, detector at PaddleOCR 960 limit', () => {
+  for (const f of files) bench(f, () => run(f, 'det960', 1280, 960), once);
+});
+
+describe('ocr scorer, tiles at native resolution (maxSide 2048)', () => {
+  bench('queue_time.jpg', () => run('queue_time.jpg', 'native2048', 2048, 2048), once);
+});
