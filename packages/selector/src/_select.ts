@@ -178,6 +178,7 @@ export function select(scores: ScoresInput, grid: TileGrid, options: SelectOptio
     reason = `Kept ${plural(picked.length, 'tile')} of ${pool} scoring within ${fmt(opts.margin)} of the best (tile ${best.index} at ${fmt(best.score)}) and at least ${fmt(opts.threshold)}${cap}${mergeNote}; ${cost}.`;
   }
 
-  const base = { includeOverview: opts.includeOverview, scores: [...values], ranking, strategy, tokens, reason };
-  return regions.length === 0 ? { ...base, kind: 'overview-only', regions: [] } : { ...base, kind: 'regions', regions };
+  const rest = { includeOverview: opts.includeOverview, scores: [...values], ranking, strategy, tokens, reason };
+  // kind and regions first: they are what a reader of the JSON wants to see.
+  return regions.length === 0 ? { kind: 'overview-only', regions: [], ...rest } : { kind: 'regions', regions, ...rest };
 }

@@ -1,0 +1,144 @@
+/**
+ * Argument definitions and parsers shared by commands. Spread `commonArgs` into a command's
+ * `args` so `--json`, `--verbose` and `--progress` show in its `--help`; the entry reads
+ * `--json`/`--verbose` itself for error output. Parse numbers with `intArg`/`numberArg`, which
+ * throw `INVALID_ARGUMENT` naming the flag (exit code 2).
+ */
+import { SemclipError } from '@semclip/core';
+import type { SelectOptions } from '@semclip/selector';
+
+export const commonArgs = {
+  json: { type: 'boolean', description: 'Print one JSON document on stdout (errors too: {"error":{...}})' },
+  verbose: { type: 'boolean', description: 'Show stack traces and causes on errors' },
+  progress: { type: 'boolean', description: 'Draw progress on stderr even when it is not a terminal' },
+} as const;
+
+/** The flags that pick the grid, shared by `tiles`, `select` and `demo`. */
+export const gridArgs = {
+  grid: { type: 'string', description: 'Grid: RxC (rows x columns, like 2x2 or 3x3) or auto', default: '2x2', valueHint: '2x2|3x3|auto' },
+  overlap: { type: 'string', description: 'Overlap between neighbouring tiles, a fraction of the tile size in [0, 0.5)', default: '0', valueHint: 'F' },
+  levels: { type: 'string', description: 'Grid levels: 1, or 2 to split every tile again', default: '1', valueHint: '1|2' },
+} as const;
+
+function bad(flag: string, value: string, expected: string): SemclipError {
+  return new SemclipError('INVALID_ARGUMENT', `--${flag} ${JSON.stringify(value)} is not valid.`, { expected, details: { flag, value } });
+}
+
+/** A string flag as an integer in [min, max]; `undefined` stays `undefined`. */
+export function intArg(flag: string, value: unknown, min: number, max = Number.MAX_SAFE_INTEGER): number | undefined {
+  if (value === undefined) return undefined;
+  const text = String(value).trim();
+  const n = /^[+-]?\d+$/.test(text) ? Number(text) : NaN;
+  if (!Number.isSafeInteger(n) || n < min || n > max) {
+    throw bad(flag, String(value), max === Number.MAX_SAFE_INTEGER ? `an integer of at least ${min}` : `an integer from ${min} to ${max}`);
+  }
+  return n;
+}
+
+/** A string flag as a finite number in [min, max]; `undefined` stays `undefined`. */
+export function numberArg(flag: string, value: unknown, min = -Infinity, max = Infinity, expected?: string): number | undefined {
+  if (value === undefined) return undefined;
+  const text = String(value).trim();
+  const n = text === '' ? NaN : Number(text);
+  if (!Number.isFinite(n) || n < min || n > max) {
+    const range = Number.isFinite(min) && Number.isFinite(max) ? `from ${min} to ${max}` : Number.isFinite(min) ? `of at least ${min}` : 'a finite number';
+    throw bad(flag, String(value), expected ?? `a number ${range}`);
+  }
+  return n;
+}
+
+/** A value from a fixed list. */
+export function choiceArg<const T extends string>(flag: string, value: unknown, choices: readonly T[]): T | undefined {
+  if (value === undefined) return undefined;
+  if (!(choices as readonly string[]).includes(String(value))) throw bad(flag, String(value), `one of ${choices.join(', ')}`);
+  return value as T;
+}
+
+/** A non-empty question; whitespace-only is `INVALID_QUESTION`. */
+export function questionArg(value: unknown): string {
+  const q = typeof value === 'string' ? value.trim() : '';
+  if (q === '') {
+    throw new SemclipError('INVALID_QUESTION', 'The question is empty.', {
+      expected: 'a question about the image, like "What is the wait time?"',
+      hint: 'Quote it so the shell passes it as one argument',
+    });
+  }
+  return q;
+}
+
+/** Parsed `--overlap` and `--levels`. */
+export function gridOptions(args: { overlap?: unknown; levels?: unknown }): { overlap: number; levels: 1 | 2 } {
+  // The range (0 <= overlap < 0.5) is checked by @semclip/tiling, which owns the rule.
+  const overlap = numberArg('overlap', args.overlap ?? '0', -Infinity, Infinity, 'a fraction from 0 to below 0.5, like 0.1') ?? 0;
+  const levels = intArg('levels', args.levels ?? '1', 1, 2) as 1 | 2;
+  return { overlap, levels };
+}
+
+/** The flags of `semclip select` that choose the scorer and the selection (also used by `demo`). */
+export const selectArgs = {
+  scorer: { type: 'string', description: 'Relevance scorer id (random, ocr, clip... as registered in @semclip/scorers). Default: ocr when available, else random', valueHint: 'ID' },
+  model: { type: 'string', description: "Model manifest id for model-backed scorers (default: the scorer's own)", valueHint: 'ID' },
+  seed: { type: 'string', description: 'Seed for the random scorer', valueHint: 'N' },
+  device: { type: 'string', description: 'Where models run: cpu, cuda or auto (CUDA when installed, else CPU)', valueHint: 'cpu|cuda|auto' },
+  k: { type: 'string', description: 'Keep the k best tiles (default 1; 0 = overview only)', valueHint: 'N' },
+  adaptive: { type: 'boolean', description: 'Keep every tile within --margin of the best and at least --threshold, instead of top-k' },
+  margin: { type: 'string', description: 'Adaptive: keep tiles scoring at least best - M (score units; default 0.1)', valueHint: 'M' },
+  threshold: { type: 'string', description: 'Adaptive: never keep a tile scoring below T (score units; default 0)', valueHint: 'T' },
+  'max-tiles': { type: 'string', description: 'Adaptive: keep at most N tiles (default all)', valueHint: 'N' },
+  budget: { type: 'string', description: 'Visual-token budget for overview + regions; regions are capped to what fits', valueHint: 'TOKENS' },
+  'tokens-per-image': { type: 'string', description: 'Visual tokens one image costs the VLM (default 576, LLaVA-1.5)', valueHint: 'N' },
+  overview: { type: 'boolean', default: true, description: 'Send the overview (whole image) first', negativeDescription: 'Send only the selected regions' },
+  merge: { type: 'boolean', description: 'Merge selected neighbouring tiles that form a full rectangle into one crop' },
+  level: { type: 'string', description: 'With --levels 2: which tiles compete: 1, 2 or any (a tile never with its parent)', default: '1', valueHint: '1|2|any' },
+} as const;
+
+interface SelectFlagValues {
+  k?: unknown;
+  adaptive?: unknown;
+  margin?: unknown;
+  threshold?: unknown;
+  'max-tiles'?: unknown;
+  maxTiles?: unknown;
+  budget?: unknown;
+  'tokens-per-image'?: unknown;
+  tokensPerImage?: unknown;
+  overview?: unknown;
+  merge?: unknown;
+  level?: unknown;
+}
+
+/** Selection options from the flags; mixing top-k and adaptive flags fails in the selector with a clear message. */
+export function selectOptionsFrom(args: SelectFlagValues): SelectOptions {
+  const common = {
+    ...(args.budget === undefined ? {} : { budget: intArg('budget', args.budget, 0) as number }),
+    ...((args['tokens-per-image'] ?? args.tokensPerImage) === undefined ? {} : { tokensPerImage: intArg('tokens-per-image', args['tokens-per-image'] ?? args.tokensPerImage, 1) as number }),
+    includeOverview: args.overview !== false,
+    merge: args.merge === true,
+    level: args.level === undefined ? 1 : args.level === 'any' ? ('any' as const) : (intArg('level', args.level, 1, 2) as number),
+  };
+  const maxTiles = args['max-tiles'] ?? args.maxTiles;
+  if (args.adaptive === true) {
+    if (args.k !== undefined) {
+      throw new SemclipError('INVALID_ARGUMENT', '--k and --adaptive cannot be combined: adaptive mode decides the count itself.', {
+        hint: 'Drop --k, or use --max-tiles to cap adaptive selection',
+      });
+    }
+    return {
+      mode: 'adaptive',
+      ...common,
+      ...(args.margin === undefined ? {} : { margin: numberArg('margin', args.margin, 0) as number }),
+      ...(args.threshold === undefined ? {} : { threshold: numberArg('threshold', args.threshold) as number }),
+      ...(maxTiles === undefined ? {} : { maxTiles: intArg('max-tiles', maxTiles, 0) as number }),
+    };
+  }
+  for (const [flag, value] of [
+    ['margin', args.margin],
+    ['threshold', args.threshold],
+    ['max-tiles', maxTiles],
+  ] as const) {
+    if (value !== undefined) {
+      throw new SemclipError('INVALID_ARGUMENT', `--${flag} only applies with --adaptive.`, { hint: `Add --adaptive, or drop --${flag}` });
+    }
+  }
+  return { ...common, ...(args.k === undefined ? {} : { k: intArg('k', args.k, 0) as number }) };
+}

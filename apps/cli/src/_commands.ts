@@ -1,0 +1,23 @@
+import type { CommandDef } from 'citty';
+
+/**
+ * The command table of `semclip`. Each entry imports its module lazily, so `semclip tiles`
+ * never loads ONNX Runtime and `--help` stays fast. A command module default-exports a citty
+ * `defineCommand(...)`; it throws `SemclipError`s and never exits the process (cli.ts prints
+ * errors and sets the exit code).
+ *
+ * To add a command: create `src/commands/<name>.ts` and add one line below, in the order it
+ * should appear in `semclip --help`.
+ */
+// The value type stays loose: each command has its own args type, and citty only needs CommandDef.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type LazyCommand = () => Promise<CommandDef<any>>;
+
+export const COMMANDS: Record<string, LazyCommand> = {
+  tiles: () => import('./commands/tiles.js').then((m) => m.default),
+  select: () => import('./commands/select.js').then((m) => m.default),
+  demo: () => import('./commands/demo.js').then((m) => m.default),
+  // models: () => import('./commands/models.js').then((m) => m.default), // added by the models helper
+  // ask: () => import('./commands/ask.js').then((m) => m.default), // added by the ask helper
+  // eval: () => import('./commands/eval.js').then((m) => m.default), // added by the eval helper
+};

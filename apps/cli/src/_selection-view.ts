@@ -1,0 +1,70 @@
+import type { PipelineResult } from './_pipeline.js';
+import { fmtMs, fmtNumber, print, printTable } from './_output.js';
+
+/**
+ * The `--json` document of `select` and `demo`: the `Selection` itself at the top level
+ * (kind, regions, scores, ranking, strategy, tokens, reason, includeOverview) plus image,
+ * grid, question, scorer, overlay and timings.
+ */
+export function selectionJson(result: PipelineResult): Record<string, unknown> {
+  return {
+    ...result.selection,
+    image: result.image,
+    grid: result.grid,
+    question: result.question,
+    scorer: result.scorer,
+    overlay: result.overlay,
+    timings: result.timings,
+  };
+}
+
+function boxText(b: { x: number; y: number; width: number; height: number }): string {
+  return `${b.x},${b.y} ${b.width}x${b.height}`;
+}
+
+/** The human report: header, ranked tiles, the selection, tokens, reason, overlay, timings. */
+export function printSelection(result: PipelineResult): void {
+  const { selection: s, grid } = result;
+  const seed = result.scorer.meta['seed'];
+  const multiLevel = grid.levels > 1;
+  print(`Image     ${result.image.path ?? '(bytes)'} (${result.image.width}x${result.image.height} ${result.image.format})`);
+  print(`Question  ${result.question}`);
+  print(`Scorer    ${result.scorer.id}${typeof seed === 'number' ? ` (seed ${seed})` : ''}`);
+  print(`Grid      ${grid.rows}x${grid.cols}${multiLevel ? ` x ${grid.levels} levels` : ''}${grid.overlap > 0 ? `, overlap ${grid.overlap}` : ''}, ${grid.tiles.length} tiles`);
+  print();
+
+  const regionOf = new Map<number, number>();
+  s.regions.forEach((r, i) => {
+    for (const t of r.tiles) regionOf.set(t, i + 1);
+  });
+  printTable(
+    [
+      { header: 'rank', value: (r: (typeof s.ranking)[number]) => r.rank },
+      { header: 'tile', value: (r) => r.index },
+      ...(multiLevel ? [{ header: 'level', value: (r: (typeof s.ranking)[number]) => grid.tiles[r.index]?.level ?? '' }] : []),
+      { header: 'row', value: (r) => grid.tiles[r.index]?.row ?? '' },
+      { header: 'col', value: (r) => grid.tiles[r.index]?.col ?? '' },
+      { header: 'score', value: (r) => fmtNumber(r.score), align: 'right' },
+      { header: 'box (x,y wxh)', value: (r) => (grid.tiles[r.index] ? boxText(grid.tiles[r.index]!.box) : '') },
+      { header: 'selected', value: (r) => (regionOf.has(r.index) ? `region ${regionOf.get(r.index)}` : '') },
+    ],
+    s.ranking,
+  );
+  print();
+  if (s.kind === 'overview-only') {
+    print('Selected  overview only');
+  } else {
+    s.regions.forEach((r, i) => {
+      const label = i === 0 ? 'Selected  ' : '          ';
+      print(`${label}region ${i + 1}: tile${r.tiles.length > 1 ? 's' : ''} ${r.tiles.join('+')}, box ${boxText(r.box)}, score ${fmtNumber(r.score)}`);
+    });
+  }
+  const t = s.tokens;
+  print(
+    `Tokens    ${t.used} = ${t.images} image${t.images === 1 ? '' : 's'} x ${t.perImage}${t.budget === null ? '' : ` (budget ${t.budget})`}; overview only ${t.baseline}, all tiles ${t.allTiles}`,
+  );
+  print(`Reason    ${s.reason}`);
+  if (result.overlay) print(`Overlay   ${result.overlay}`);
+  const tm = result.timings;
+  print(`Time      ${fmtMs(tm['total'] ?? 0)} (read ${fmtMs(tm['tile'] ?? 0)}, score ${fmtMs(tm['score'] ?? 0)}, select ${fmtMs(tm['select'] ?? 0)}${result.overlay ? `, overlay ${fmtMs(tm['overlay'] ?? 0)}` : ''})`);
+}
