@@ -1,0 +1,92 @@
+// Benchmark: tileImage + tensors (overview + grid tiles as float32 CHW) for a generated
+// 4000x3000 JPEG and the real queue_time.jpg, next to a plain full-size decode of the same file.
+//
+//   pnpm --filter @semclip/tiling bench            (builds first via turbo's bench -> build)
+//   node bench/tiling.bench.mjs --runs 15 --json   (more runs, machine-readable output)
+//
+// Each timed run starts from the file path (read, hash, header, decode, resample, normalise),
+// with a fresh TiledImage, so nothing is cached between runs except what the OS caches.
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import sharp from 'sharp';
+import { tileImage } from '../dist/index.js';
+
+const args = process.argv.slice(2);
+const runs = Number(args[args.indexOf('--runs') + 1]) || 9;
+const json = args.includes('--json');
+const QUEUE_TIME = fileURLToPath(new URL('../../../../shared/data/images/queue_time.jpg', import.meta.url));
+const CLIP = { mean: [0.48145466, 0.4578275, 0.40821073], std: [0.26862954, 0.26130258, 0.27577711] };
+
+/** A photo-like 4000x3000 JPEG: blurred colour noise (texture at several scales) over a gradient. */
+async function makePhotoLikeJpeg(path) {
+  const width = 4000;
+  const height = 3000;
+  const texture = await sharp({ create: { width: width / 4, height: height / 4, channels: 3, noise: { type: 'gaussian', mean: 128, sigma: 60 } } })
+    .blur(1.2)
+    .resize(width, height, { kernel: 'cubic' })
+    .raw()
+    .toBuffer();
+  const fine = await sharp({ create: { width, height, channels: 3, noise: { type: 'gaussian', mean: 128, sigma: 18 } } }).raw().toBuffer();
+  const mixed = Buffer.alloc(width * height * 3);
+  for (let y = 0, i = 0; y < height; y++) {
+    for (let x = 0; x < width; x++, i += 3) {
+      mixed[i] = Math.min(255, Math.max(0, (texture[i] * 0.6 + (x / width) * 90 + fine[i] * 0.25) | 0));
+      mixed[i + 1] = Math.min(255, Math.max(0, (texture[i + 1] * 0.6 + (y / height) * 90 + fine[i + 1] * 0.25) | 0));
+      mixed[i + 2] = Math.min(255, Math.max(0, (texture[i + 2] * 0.6 + 40 + fine[i + 2] * 0.25) | 0));
+    }
+  }
+  await sharp(mixed, { raw: { width, height, channels: 3 } }).jpeg({ quality: 90 }).toFile(path);
+}
+
+function summary(times) {
+  const s = [...times].sort((a, b) => a - b);
+  return { median: s[Math.floor(s.length / 2)], min: s[0], max: s[s.length - 1] };
+}
+
+async function time(fn) {
+  await fn(); // warm-up: libvips, the file cache, JIT
+  const times = [];
+  for (let i = 0; i < runs; i++) {
+    const t0 = performance.now();
+    await fn();
+    times.push(performance.now() - t0);
+  }
+  return summary(times);
+}
+
+const dir = await mkdtemp(join(tmpdir(), 'semclip-tiling-bench-'));
+try {
+  const generated = join(dir, 'generated-4000x3000.jpg');
+  await makePhotoLikeJpeg(generated);
+  const images = [
+    ['generated 4000x3000', generated],
+    ['queue_time.jpg 4032x3024', QUEUE_TIME],
+  ];
+  const rows = [];
+  for (const [name, path] of images) {
+    const decode = await time(() => sharp(path).raw().toBuffer());
+    rows.push({ image: name, task: 'full-size decode only (sharp -> raw RGB)', ...decode });
+    for (const grid of ['2x2', '3x3']) {
+      for (const side of [224, 336]) {
+        const stats = await time(async () => {
+          const image = await tileImage(path, { grid });
+          await image.tensors({ size: { width: side, height: side }, ...CLIP, overview: 'resize' });
+        });
+        rows.push({ image: name, task: `overview + ${grid} tensors @${side}`, ...stats });
+      }
+    }
+  }
+  const machine = `${cpus().length}x ${cpus()[0]?.model.trim() ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, sharp ${sharp.versions.sharp} (libvips ${sharp.versions.vips})`;
+  if (json) {
+    console.log(JSON.stringify({ machine, date: new Date().toISOString(), runs, rows }, null, 2));
+  } else {
+    console.log(`Machine: ${machine}; ${runs} runs after 1 warm-up; ${new Date().toISOString()}\n`);
+    console.log('| image | task | median ms | min ms | max ms |');
+    console.log('|---|---|---:|---:|---:|');
+    for (const r of rows) console.log(`| ${r.image} | ${r.task} | ${r.median.toFixed(1)} | ${r.min.toFixed(1)} | ${r.max.toFixed(1)} |`);
+  }
+} finally {
+  await rm(dir, { recursive: true, force: true });
+}
