@@ -51,8 +51,19 @@ export interface TinyTokenizer {
   readonly tokenizerJson: Record<string, unknown>;
   readonly tokenizerConfig: Record<string, unknown>;
   readonly vocabSize: number;
-  /** Token id of each special token. */
-  readonly specialIds: Record<(typeof SPECIAL_TOKENS)[number], number>;
+  /** Token id of each special token (the base ones and `extraSpecialTokens`). */
+  readonly specialIds: Record<(typeof SPECIAL_TOKENS)[number], number> & Record<string, number>;
+}
+
+export interface TinyTokenizerOptions {
+  /** BPE merges to learn. Default 150. */
+  readonly merges?: number;
+  /** Written into tokenizer_config.json; `null` leaves it out (the template then lives elsewhere). */
+  readonly chatTemplate?: string | null;
+  /** More special tokens, after the base four (e.g. Idefics3's `<fake_token_around_image>`). */
+  readonly extraSpecialTokens?: readonly string[];
+  /** The end-of-turn token. Default `<|im_end|>`. */
+  readonly eosToken?: string;
 }
 
 /**
@@ -64,7 +75,7 @@ export interface TinyTokenizer {
  * writeFileSync('tokenizer.json', JSON.stringify(tok.tokenizerJson));
  * ```
  */
-export function buildTinyTokenizer(options: { merges?: number; chatTemplate?: string } = {}): TinyTokenizer {
+export function buildTinyTokenizer(options: TinyTokenizerOptions = {}): TinyTokenizer {
   const byteChars = bytesToUnicode();
   const encoder = new TextEncoder();
   const words = new Map<string, number>();
@@ -107,8 +118,9 @@ export function buildTinyTokenizer(options: { merges?: number; chatTemplate?: st
   }
 
   const base = Object.keys(vocab).length;
-  const specialIds = Object.fromEntries(SPECIAL_TOKENS.map((t, i) => [t, base + i])) as TinyTokenizer['specialIds'];
-  const added = SPECIAL_TOKENS.map((content, i) => ({
+  const specials = [...SPECIAL_TOKENS, ...(options.extraSpecialTokens ?? [])];
+  const specialIds = Object.fromEntries(specials.map((t, i) => [t, base + i])) as TinyTokenizer['specialIds'];
+  const added = specials.map((content, i) => ({
     id: base + i,
     content,
     single_word: false,
@@ -146,11 +158,11 @@ export function buildTinyTokenizer(options: { merges?: number; chatTemplate?: st
     add_prefix_space: false,
     added_tokens_decoder: Object.fromEntries(added.map(({ id, ...rest }) => [String(id), rest])),
     bos_token: null,
-    eos_token: '<|im_end|>',
+    eos_token: options.eosToken ?? '<|im_end|>',
     pad_token: '<|endoftext|>',
     unk_token: null,
-    additional_special_tokens: ['<|im_start|>', '<|im_end|>', '<image>'],
-    chat_template: options.chatTemplate ?? LLAVA_CHAT_TEMPLATE,
+    additional_special_tokens: specials.slice(1),
+    ...(options.chatTemplate === null ? {} : { chat_template: options.chatTemplate ?? LLAVA_CHAT_TEMPLATE }),
     clean_up_tokenization_spaces: false,
     errors: 'replace',
     model_max_length: 4096,
@@ -158,5 +170,5 @@ export function buildTinyTokenizer(options: { merges?: number; chatTemplate?: st
     tokenizer_class: 'Qwen2Tokenizer',
   };
 
-  return { tokenizerJson, tokenizerConfig, vocabSize: base + SPECIAL_TOKENS.length, specialIds };
+  return { tokenizerJson, tokenizerConfig, vocabSize: base + specials.length, specialIds };
 }

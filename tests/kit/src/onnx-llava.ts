@@ -17,6 +17,14 @@
  *   strategy: the llava-1.5 settings), tokenizer.json + tokenizer_config.json (byte-level BPE
  *   with an interleave-style chat template containing `<image>`).
  *
+ * With `family: 'idefics3'` it is a tiny SmolVLM / Idefics3 instead: the vision encoder takes
+ * pixel_values [B, N, 3, S, S] and pixel_attention_mask [B, N, S, S] and returns
+ * image_features [B*N, (S/P)^2, D]; config.json is model_type idefics3 (text_config llama,
+ * image_token_id); Idefics3ImageProcessor / Idefics3Processor configs with image_seq_len; the
+ * tokenizer has `<fake_token_around_image>`, `<global-img>` and `<end_of_utterance>`, and the
+ * SmolVLM-style chat template sits in chat_template.json (not tokenizer_config.json), as in
+ * the HuggingFaceTB repositories.
+ *
  * Weights are seeded random: the model checks shapes, determinism and plumbing only, never
  * answer quality.
  */
@@ -28,6 +36,8 @@ import { buildTinyTokenizer } from './onnx-llava-tokenizer.js';
 export interface TinyLlavaOptions {
   /** Weight seed; the same seed always gives byte-identical files. Default 1. */
   readonly seed?: number;
+  /** `llava` (default, LlavaForConditionalGeneration) or `idefics3` (SmolVLM / Idefics3 layout). */
+  readonly family?: 'llava' | 'idefics3';
   /** Repository id the files are meant to be served as. Default `semclip-test/tiny-llava`. */
   readonly repo?: string;
   /** Square input image side in pixels. Default 56. */
@@ -56,6 +66,7 @@ export interface TinyLlavaOptions {
 }
 
 export interface TinyLlavaModel {
+  readonly family: 'llava' | 'idefics3';
   readonly repo: string;
   /** Repository-relative path -> bytes, ready for the fake hub or for writing to disk. */
   readonly files: Readonly<Record<string, Uint8Array>>;
@@ -68,6 +79,14 @@ export interface TinyLlavaModel {
   readonly numHeads: number;
   readonly headDim: number;
 }
+
+/** SmolVLM's chat format: `User:<image>...<end_of_utterance>` then `Assistant:`. */
+export const SMOLVLM_CHAT_TEMPLATE =
+  "<|im_start|>{% for message in messages %}{{ message['role'] | capitalize }}" +
+  "{% if message['content'][0]['type'] == 'image' %}{{ ':' }}{% else %}{{ ': ' }}{% endif %}" +
+  "{% for line in message['content'] %}{% if line['type'] == 'text' %}{{ line['text'] }}" +
+  "{% elif line['type'] == 'image' %}{{ '<image>' }}{% endif %}{% endfor %}<end_of_utterance>\n{% endfor %}" +
+  "{% if add_generation_prompt %}{{ 'Assistant:' }}{% endif %}";
 
 const CLIP_MEAN = [0.48145466, 0.4578275, 0.40821073];
 const CLIP_STD = [0.26862954, 0.26130258, 0.27577711];
@@ -83,14 +102,28 @@ function finish(g: GraphBuilder, value: string, name: string, dims: readonly (nu
   g.output(name, half ? 'float16' : 'float32', dims);
 }
 
-function visionEncoder(rng: () => number, o: { size: number; patch: number; dv: number; d: number; half?: boolean }): Uint8Array {
+function visionEncoder(
+  rng: () => number,
+  o: { size: number; patch: number; dv: number; d: number; half?: boolean; idefics3?: boolean },
+): Uint8Array {
   const g = new GraphBuilder('tiny_llava_vision_encoder');
   const grid = Math.floor(o.size / o.patch);
   const n = grid * grid;
-  g.input('pixel_values', 'float32', ['batch_size', 3, o.size, o.size]);
+  let pixels = 'pixel_values';
+  let scale: string | undefined;
+  if (o.idefics3) {
+    // Idefics3: [batch, images, 3, S, S] with a per-pixel validity mask; images are flattened
+    // into the batch, and the mask's mean (1 for unpadded images) scales the features.
+    g.input('pixel_values', 'float32', ['batch_size', 'num_images', 3, o.size, o.size]);
+    g.input('pixel_attention_mask', 'bool', ['batch_size', 'num_images', o.size, o.size]);
+    pixels = g.node('Reshape', ['pixel_values', g.ints('images_shape', [4], [-1, 3, o.size, o.size])]);
+    scale = g.node('ReduceMean', [g.node('Cast', ['pixel_attention_mask'], undefined, { to: 1 /* FLOAT */ })], undefined, { keepdims: 0 });
+  } else {
+    g.input('pixel_values', 'float32', ['batch_size', 3, o.size, o.size]);
+  }
   const convW = g.weight('patch_embed.weight', [o.dv, 3, o.patch, o.patch], rng, 0.05);
   const convB = g.weight('patch_embed.bias', [o.dv], rng, 0.1);
-  const conv = g.node('Conv', ['pixel_values', convW, convB], undefined, {
+  const conv = g.node('Conv', [pixels, convW, convB], undefined, {
     kernel_shape: [o.patch, o.patch],
     strides: [o.patch, o.patch],
   });
@@ -98,8 +131,9 @@ function visionEncoder(rng: () => number, o: { size: number; patch: number; dv: 
   const tokens = g.node('Transpose', [flat], undefined, { perm: [0, 2, 1] });
   const posed = g.node('Add', [tokens, g.weight('vision_pos', [n, o.dv], rng, 0.5)]);
   const h1 = g.node('Tanh', [g.node('MatMul', [posed, g.weight('projector.linear_1', [o.dv, o.d], rng, 0.5)])]);
-  const features = g.node('MatMul', [h1, g.weight('projector.linear_2', [o.d, o.d], rng, 0.5)]);
-  finish(g, features, 'image_features', ['batch_size', n, o.d], o.half ?? false);
+  let features = g.node('MatMul', [h1, g.weight('projector.linear_2', [o.d, o.d], rng, 0.5)]);
+  if (scale) features = g.node('Mul', [features, scale]);
+  finish(g, features, 'image_features', [o.idefics3 ? 'num_images' : 'batch_size', n, o.d], o.half ?? false);
   return g.toBytes();
 }
 
@@ -202,13 +236,21 @@ export function buildTinyLlava(options: TinyLlavaOptions = {}): TinyLlavaModel {
   const grid = Math.floor(size / patch);
   const visualTokensPerImage = grid * grid;
 
-  const tok = buildTinyTokenizer();
+  const family = options.family ?? 'llava';
+  const idefics3 = family === 'idefics3';
+  const tok = idefics3
+    ? buildTinyTokenizer({
+        chatTemplate: null,
+        extraSpecialTokens: ['<fake_token_around_image>', '<global-img>', '<end_of_utterance>'],
+        eosToken: '<end_of_utterance>',
+      })
+    : buildTinyTokenizer();
   const vocab = tok.vocabSize;
   const imageTokenId = tok.specialIds['<image>'];
-  const eosTokenId = tok.specialIds['<|im_end|>'];
+  const eosTokenId = idefics3 ? tok.specialIds['<end_of_utterance>']! : tok.specialIds['<|im_end|>'];
   const padTokenId = tok.specialIds['<|endoftext|>'];
 
-  const config = {
+  const llavaConfig = {
     architectures: ['LlavaForConditionalGeneration'],
     model_type: 'llava',
     image_token_index: imageTokenId,
@@ -247,10 +289,37 @@ export function buildTinyLlava(options: TinyLlavaOptions = {}): TinyLlavaModel {
     },
     transformers_version: '4.47.0',
   };
+  const idefics3Config = {
+    architectures: ['Idefics3ForConditionalGeneration'],
+    model_type: 'idefics3',
+    image_token_id: imageTokenId,
+    pad_token_id: padTokenId,
+    scale_factor: 1,
+    text_config: { ...llavaConfig.text_config, model_type: 'llama', architectures: ['LlamaForCausalLM'] },
+    vision_config: { model_type: 'idefics3_vision', hidden_size: dv, image_size: size, patch_size: patch, num_attention_heads: 2, num_hidden_layers: 1 },
+    transformers_version: '4.47.0',
+  };
+  const config: Record<string, unknown> = idefics3 ? idefics3Config : llavaConfig;
 
   Object.assign(config, options.configOverrides);
 
   const generationConfig = { eos_token_id: eosTokenId, pad_token_id: padTokenId, do_sample: false };
+  const idefics3Preprocessor = {
+    do_convert_rgb: true,
+    do_image_splitting: true,
+    do_normalize: true,
+    do_pad: true,
+    do_rescale: true,
+    do_resize: true,
+    image_mean: [0.5, 0.5, 0.5],
+    image_std: [0.5, 0.5, 0.5],
+    image_processor_type: 'Idefics3ImageProcessor',
+    max_image_size: { longest_edge: size },
+    processor_class: 'Idefics3Processor',
+    resample: 1,
+    rescale_factor: 1 / 255,
+    size: { longest_edge: size * 4 },
+  };
   const preprocessorConfig = {
     crop_size: { height: size, width: size },
     do_center_crop: true,
@@ -278,21 +347,23 @@ export function buildTinyLlava(options: TinyLlavaOptions = {}): TinyLlavaModel {
   const files: Record<string, Uint8Array> = {
     'config.json': json(config),
     'generation_config.json': json(generationConfig),
-    'preprocessor_config.json': json(preprocessorConfig),
-    'processor_config.json': json(processorConfig),
+    'preprocessor_config.json': json(idefics3 ? idefics3Preprocessor : preprocessorConfig),
+    'processor_config.json': json(idefics3 ? { image_seq_len: visualTokensPerImage, processor_class: 'Idefics3Processor' } : processorConfig),
+    ...(idefics3 ? { 'chat_template.json': json({ chat_template: SMOLVLM_CHAT_TEMPLATE }) } : {}),
     'tokenizer.json': json(tok.tokenizerJson),
     'tokenizer_config.json': json(tok.tokenizerConfig),
-    'onnx/vision_encoder.onnx': visionEncoder(seededRandom(seed * 3 + 1), { size, patch, dv, d }),
+    'onnx/vision_encoder.onnx': visionEncoder(seededRandom(seed * 3 + 1), { size, patch, dv, d, idefics3 }),
     'onnx/embed_tokens.onnx': embedTokens(seededRandom(seed * 3 + 2), vocab, d),
     'onnx/decoder_model_merged.onnx': decoder(seededRandom(seed * 3 + 3), { vocab, d, layers, heads, headDim, maxPos }),
   };
   if (options.fp16Variants) {
-    files['onnx/vision_encoder_fp16.onnx'] = visionEncoder(seededRandom(seed * 3 + 1), { size, patch, dv, d, half: true });
+    files['onnx/vision_encoder_fp16.onnx'] = visionEncoder(seededRandom(seed * 3 + 1), { size, patch, dv, d, half: true, idefics3 });
     files['onnx/embed_tokens_fp16.onnx'] = embedTokens(seededRandom(seed * 3 + 2), vocab, d, true);
   }
   for (const omitted of options.omit ?? []) delete files[omitted];
 
   return {
+    family,
     repo,
     files,
     config,
