@@ -1,18 +1,22 @@
-import { writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { sharedBenchmark, tempDir, tinyImage } from '@semclip/test-kit/benchmarks';
+import { sharedBenchmark, tempDir } from '@semclip/test-kit/benchmarks';
 import { bench, describe } from 'vitest';
 import { loadBenchmark, scorePredictions } from '../src/index.js';
 
 // Real files from ../shared/data/benchmarks, plus a synthetic MMBench-sized TSV
-// (4,000 rows, one ~20 KB base64 image each, ~80 MB) for the TSV parser.
+// (4,000 rows, a ~20 KB base64 cell each, ~80 MB) for the TSV parser; loading never decodes
+// images, so random bytes stand in for JPEGs.
 const tsvDir = await tempDir();
 const tsvFile = join(tsvDir, 'MMBench_big.tsv');
 {
-  const img = (await tinyImage('png', [10, 20, 30], 96, 96)).toString('base64').repeat(8);
   const rows = ['index\tquestion\thint\tA\tB\tC\tD\tanswer\tcategory\timage\tl2-category'];
-  for (let i = 0; i < 4000; i++) rows.push(`${i}\t"What is it?\nPick one."\tnan\ta\tb\tc\td\tA\tcat\t${img}\tl2`);
+  for (let i = 0; i < 4000; i++) {
+    rows.push(`${i}\t"What is it?\nPick one."\tnan\ta\tb\tc\td\tA\tcat\t${randomBytes(15_000).toString('base64')}\tl2`);
+  }
   await writeFile(tsvFile, rows.join('\n'));
+  console.log(`synthetic TSV: ${((await stat(tsvFile)).size / 1e6).toFixed(1)} MB`);
 }
 
 describe('@semclip/eval', () => {
