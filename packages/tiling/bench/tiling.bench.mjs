@@ -40,20 +40,25 @@ async function makePhotoLikeJpeg(path) {
   await sharp(mixed, { raw: { width, height, channels: 3 } }).jpeg({ quality: 90 }).toFile(path);
 }
 
-function summary(times) {
-  const s = [...times].sort((a, b) => a - b);
-  return { median: s[Math.floor(s.length / 2)], min: s[0], max: s[s.length - 1] };
-}
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
+/**
+ * Wall time (median and min over runs) and CPU time (user + system of the whole process, which
+ * includes libvips' threads; median). CPU time is the steadier number on a shared machine.
+ */
 async function time(fn) {
   await fn(); // warm-up: libvips, the file cache, JIT
-  const times = [];
+  const wall = [];
+  const cpu = [];
   for (let i = 0; i < runs; i++) {
+    const c0 = process.cpuUsage();
     const t0 = performance.now();
     await fn();
-    times.push(performance.now() - t0);
+    wall.push(performance.now() - t0);
+    const c = process.cpuUsage(c0);
+    cpu.push((c.user + c.system) / 1000);
   }
-  return summary(times);
+  return { median: median(wall), min: Math.min(...wall), cpu: median(cpu) };
 }
 
 const dir = await mkdtemp(join(tmpdir(), 'semclip-tiling-bench-'));
@@ -83,9 +88,9 @@ try {
     console.log(JSON.stringify({ machine, date: new Date().toISOString(), runs, rows }, null, 2));
   } else {
     console.log(`Machine: ${machine}; ${runs} runs after 1 warm-up; ${new Date().toISOString()}\n`);
-    console.log('| image | task | median ms | min ms | max ms |');
+    console.log('| image | task | wall median ms | wall min ms | CPU ms |');
     console.log('|---|---|---:|---:|---:|');
-    for (const r of rows) console.log(`| ${r.image} | ${r.task} | ${r.median.toFixed(1)} | ${r.min.toFixed(1)} | ${r.max.toFixed(1)} |`);
+    for (const r of rows) console.log(`| ${r.image} | ${r.task} | ${r.median.toFixed(1)} | ${r.min.toFixed(1)} | ${r.cpu.toFixed(1)} |`);
   }
 } finally {
   await rm(dir, { recursive: true, force: true });

@@ -204,6 +204,11 @@ export function computeGrid(size: Size, spec: GridSpec, options: GridOptions = {
 /**
  * A stable cache key for a grid: rows, columns, overlap and levels, e.g. `"2x2:o0:l1"`.
  * `auto` grids are keyed by the rows x cols they resolved to.
+ *
+ * @example
+ * ```ts
+ * gridKeyOf(computeGrid({ width: 800, height: 600 }, { rows: 3, cols: 3 }, { overlap: 0.1 })); // "3x3:o0.1:l1"
+ * ```
  */
 export function gridKeyOf(grid: Pick<TileGrid, 'rows' | 'cols' | 'overlap' | 'levels'>): string {
   return `${grid.rows}x${grid.cols}:o${Number(grid.overlap.toFixed(6))}:l${grid.levels}`;

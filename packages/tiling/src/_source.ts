@@ -256,7 +256,11 @@ export async function loadImage(input: ImageInput, limits?: ImageLimits): Promis
       expected: 'a file path, the bytes of an image file (Uint8Array/Buffer) or raw pixels { data, width, height, channels }',
     });
   }
-  const header = await headerOf(label, bytes, maxPixels, bytes);
+  // The header is read on libuv's pool while the hash runs here.
+  const headerPromise = headerOf(label, bytes, maxPixels, bytes);
+  headerPromise.catch(() => undefined);
+  const id = createHash('sha256').update(bytes).digest('hex');
+  const header = await headerPromise;
   checkAnimated(label, header.format, header.pages);
   return {
     label,
@@ -264,6 +268,6 @@ export async function loadImage(input: ImageInput, limits?: ImageLimits): Promis
     bytes,
     size: { width: header.width, height: header.height },
     shrinkable: header.format === 'jpeg' || header.format === 'webp',
-    id: createHash('sha256').update(bytes).digest('hex'),
+    id,
   };
 }

@@ -55,10 +55,26 @@ export interface OverviewOptions {
 /**
  * A decoded image and its grid. Satisfies `TileSource` from `@semclip/core`, plus batched
  * encoder tensors, encoding for HTTP VLMs and writing tiles to disk.
+ *
+ * @example
+ * ```ts
+ * const image = await tileImage('photo.jpg', { grid: 'auto' });
+ * const batch = await image.tensors({ size: { width: 224, height: 224 }, mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5], overview: false });
+ * const best = image.grid.tiles[2];
+ * const region = await image.encode(best.box, { format: 'jpeg', maxSide: 1024 }); // for an HTTP VLM
+ * const pixels = await image.crop(best.box); // native resolution RGB, e.g. for OCR
+ * const paths = await image.writeTiles('out/tiles'); // overview.png, tile-00-r0c0.png, ...
+ * ```
  */
 export interface TiledImage extends TileSource {
-  /** Decoded size and format facts from the header. */
+  /** Decoder name from the header: `jpeg`, `png`, `webp`, ... or `raw` for pixel input. */
   readonly format: string;
+  /**
+   * How many decodes ran so far: `full` (native resolution), `scaled` (whole image at an output
+   * scale, with JPEG/WebP shrink-on-load), `resized` (whole image resampled from the full decode).
+   * For logs and benchmarks.
+   */
+  readonly decodeStats: Readonly<{ full: number; scaled: number; resized: number }>;
   /** Float32 CHW tensors, batched: [overview?, ...tiles] -> dims [n, 3, h, w], normalised ((x/255 - mean)/std). */
   tensors(options: TensorOptions): Promise<TensorBatch>;
   /** `crop` plus encoding: a region (or the whole image) as JPEG/PNG/WebP bytes. */

@@ -7,8 +7,7 @@ const CLIP_MEAN = [0.48145466, 0.4578275, 0.40821073] as const;
 const CLIP_STD = [0.26862954, 0.26130258, 0.27577711] as const;
 const QUEUE_TIME = new URL('../../../../shared/data/images/queue_time.jpg', import.meta.url).pathname;
 
-type Stats = { full: number; scaled: number; resized: number };
-const stats = (img: TiledImage) => (img as unknown as { decodeStats: Stats }).decodeStats;
+const stats = (img: TiledImage) => img.decodeStats;
 
 /** Value of channel c at (x, y) of image k in an NCHW batch. */
 function at(t: { data: Float32Array; dims: number[] }, k: number, c: number, x: number, y: number): number {
