@@ -25,6 +25,13 @@
  * SmolVLM-style chat template sits in chat_template.json (not tokenizer_config.json), as in
  * the HuggingFaceTB repositories.
  *
+ * With `family: 'qwen2_vl'` it is a tiny Qwen2-VL: the vision encoder takes the flattened
+ * patches pixel_values [patches, 3*2*P*P] and grid_thw [images, 3] and merges 2x2 patches into
+ * image_features [patches/4, D]; the decoder takes multimodal-rotary position_ids [3, B, T]
+ * (averaged position embeddings); Qwen2VLImageProcessor / Qwen2VLProcessor configs, and
+ * `<|vision_start|><|image_pad|><|vision_end|>` in the chat template. Visual tokens per image
+ * follow the image size: (side/28)^2.
+ *
  * Weights are seeded random: the model checks shapes, determinism and plumbing only, never
  * answer quality.
  */
@@ -36,8 +43,8 @@ import { buildTinyTokenizer } from './onnx-llava-tokenizer.js';
 export interface TinyLlavaOptions {
   /** Weight seed; the same seed always gives byte-identical files. Default 1. */
   readonly seed?: number;
-  /** `llava` (default, LlavaForConditionalGeneration) or `idefics3` (SmolVLM / Idefics3 layout). */
-  readonly family?: 'llava' | 'idefics3';
+  /** `llava` (default, LlavaForConditionalGeneration), `idefics3` (SmolVLM / Idefics3) or `qwen2_vl`. */
+  readonly family?: TinyVlmFamily;
   /** Repository id the files are meant to be served as. Default `semclip-test/tiny-llava`. */
   readonly repo?: string;
   /** Square input image side in pixels. Default 56. */
@@ -65,8 +72,10 @@ export interface TinyLlavaOptions {
   readonly omit?: readonly string[];
 }
 
+export type TinyVlmFamily = 'llava' | 'idefics3' | 'qwen2_vl';
+
 export interface TinyLlavaModel {
-  readonly family: 'llava' | 'idefics3';
+  readonly family: TinyVlmFamily;
   readonly repo: string;
   /** Repository-relative path -> bytes, ready for the fake hub or for writing to disk. */
   readonly files: Readonly<Record<string, Uint8Array>>;
@@ -79,6 +88,14 @@ export interface TinyLlavaModel {
   readonly numHeads: number;
   readonly headDim: number;
 }
+
+/** Qwen2-VL's chat format: each image is `<|vision_start|><|image_pad|><|vision_end|>`. */
+export const QWEN2_VL_CHAT_TEMPLATE =
+  "{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\\n' }}" +
+  "{% if message['content'] is string %}{{ message['content'] }}{% else %}" +
+  "{% for content in message['content'] %}{% if content['type'] == 'image' %}{{ '<|vision_start|><|image_pad|><|vision_end|>' }}" +
+  "{% elif content['type'] == 'text' %}{{ content['text'] }}{% endif %}{% endfor %}{% endif %}" +
+  "{{ '<|im_end|>\\n' }}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
 
 /** SmolVLM's chat format: `User:<image>...<end_of_utterance>` then `Assistant:`. */
 export const SMOLVLM_CHAT_TEMPLATE =
@@ -137,6 +154,19 @@ function visionEncoder(
   return g.toBytes();
 }
 
+function qwenVisionEncoder(rng: () => number, o: { patch: number; dv: number; d: number }): Uint8Array {
+  const g = new GraphBuilder('tiny_qwen2_vl_vision_encoder');
+  const patchDim = 3 * 2 * o.patch * o.patch;
+  g.input('pixel_values', 'float32', ['num_patches', patchDim]);
+  g.input('grid_thw', 'int64', ['num_images', 3]);
+  const embedded = g.node('Tanh', [g.node('MatMul', ['pixel_values', g.weight('patch_embed', [patchDim, o.dv], rng, 0.05)])]);
+  // The processor orders patches so each 2x2 merge group is 4 consecutive rows.
+  const merged = g.node('Reshape', [embedded, g.ints('merge_shape', [2], [-1, 4 * o.dv])]);
+  const features = g.node('MatMul', [merged, g.weight('merger', [4 * o.dv, o.d], rng, 0.5)]);
+  finish(g, features, 'image_features', ['num_features', o.d], false);
+  return g.toBytes();
+}
+
 function embedTokens(rng: () => number, vocab: number, d: number, half = false): Uint8Array {
   const g = new GraphBuilder('tiny_llava_embed_tokens');
   g.input('input_ids', 'int64', ['batch_size', 'sequence_length']);
@@ -147,13 +177,13 @@ function embedTokens(rng: () => number, vocab: number, d: number, half = false):
 
 function decoder(
   rng: () => number,
-  o: { vocab: number; d: number; layers: number; heads: number; headDim: number; maxPos: number },
+  o: { vocab: number; d: number; layers: number; heads: number; headDim: number; maxPos: number; mrope?: boolean },
 ): Uint8Array {
   const g = new GraphBuilder('tiny_llava_decoder_model_merged');
   const { heads, headDim, d } = o;
   g.input('inputs_embeds', 'float32', ['batch_size', 'sequence_length', d]);
   g.input('attention_mask', 'int64', ['batch_size', 'total_sequence_length']);
-  g.input('position_ids', 'int64', ['batch_size', 'sequence_length']);
+  g.input('position_ids', 'int64', o.mrope ? [3, 'batch_size', 'sequence_length'] : ['batch_size', 'sequence_length']);
   for (let l = 0; l < o.layers; l++) {
     g.input(`past_key_values.${l}.key`, 'float32', ['batch_size', heads, 'past_sequence_length', headDim]);
     g.input(`past_key_values.${l}.value`, 'float32', ['batch_size', heads, 'past_sequence_length', headDim]);
@@ -179,9 +209,11 @@ function decoder(
   const allowed = g.node('And', [causal, padMask]);
   const bias = g.node('Where', [allowed, g.floats('mask_keep', [], [0]), g.floats('mask_drop', [], [-1e4])]);
 
-  const positions = g.node('Gather', [g.weight('position_embedding', [o.maxPos, d], rng, 0.5), 'position_ids'], undefined, {
+  let positions = g.node('Gather', [g.weight('position_embedding', [o.maxPos, d], rng, 0.5), 'position_ids'], undefined, {
     axis: 0,
   });
+  // Qwen2-VL's three rotary sections (time, height, width) become one averaged embedding.
+  if (o.mrope) positions = g.node('ReduceMean', [positions], undefined, { axes: [0], keepdims: 0 });
   let hidden = g.node('Add', ['inputs_embeds', positions]);
   const headShape = g.ints('head_shape', [4], [0, 0, heads, headDim]);
   const mergeShape = g.ints('merge_shape', [3], [0, 0, heads * headDim]);
@@ -234,19 +266,26 @@ export function buildTinyLlava(options: TinyLlavaOptions = {}): TinyLlavaModel {
   if (d % heads !== 0) throw new Error(`hiddenSize ${d} must be a multiple of numHeads ${heads}`);
   const headDim = d / heads;
   const grid = Math.floor(size / patch);
-  const visualTokensPerImage = grid * grid;
+  // Qwen2-VL merges 2x2 patches; its count is for a size x size image.
+  const visualTokensPerImage = options.family === 'qwen2_vl' ? Math.floor(grid / 2) ** 2 : grid * grid;
 
   const family = options.family ?? 'llava';
   const idefics3 = family === 'idefics3';
+  const qwen = family === 'qwen2_vl';
   const tok = idefics3
     ? buildTinyTokenizer({
         chatTemplate: null,
         extraSpecialTokens: ['<fake_token_around_image>', '<global-img>', '<end_of_utterance>'],
         eosToken: '<end_of_utterance>',
       })
-    : buildTinyTokenizer();
+    : qwen
+      ? buildTinyTokenizer({
+          chatTemplate: QWEN2_VL_CHAT_TEMPLATE,
+          extraSpecialTokens: ['<|vision_start|>', '<|vision_end|>', '<|image_pad|>', '<|video_pad|>'],
+        })
+      : buildTinyTokenizer();
   const vocab = tok.vocabSize;
-  const imageTokenId = tok.specialIds['<image>'];
+  const imageTokenId = qwen ? tok.specialIds['<|image_pad|>']! : tok.specialIds['<image>'];
   const eosTokenId = idefics3 ? tok.specialIds['<end_of_utterance>']! : tok.specialIds['<|im_end|>'];
   const padTokenId = tok.specialIds['<|endoftext|>'];
 
@@ -299,7 +338,20 @@ export function buildTinyLlava(options: TinyLlavaOptions = {}): TinyLlavaModel {
     vision_config: { model_type: 'idefics3_vision', hidden_size: dv, image_size: size, patch_size: patch, num_attention_heads: 2, num_hidden_layers: 1 },
     transformers_version: '4.47.0',
   };
-  const config: Record<string, unknown> = idefics3 ? idefics3Config : llavaConfig;
+  // Qwen2-VL's config is flat: the language model's fields sit at the top level.
+  const qwenConfig = {
+    ...llavaConfig.text_config,
+    architectures: ['Qwen2VLForConditionalGeneration'],
+    model_type: 'qwen2_vl',
+    image_token_id: imageTokenId,
+    video_token_id: tok.specialIds['<|video_pad|>'],
+    vision_start_token_id: tok.specialIds['<|vision_start|>'],
+    vision_end_token_id: tok.specialIds['<|vision_end|>'],
+    rope_scaling: { type: 'mrope', mrope_section: [2, 3, 3] },
+    vision_config: { depth: 1, embed_dim: dv, hidden_size: d, in_chans: 3, patch_size: patch, spatial_merge_size: 2, temporal_patch_size: 2 },
+    transformers_version: '4.47.0',
+  };
+  const config: Record<string, unknown> = idefics3 ? idefics3Config : qwen ? qwenConfig : llavaConfig;
 
   Object.assign(config, options.configOverrides);
 
@@ -319,6 +371,23 @@ export function buildTinyLlava(options: TinyLlavaOptions = {}): TinyLlavaModel {
     resample: 1,
     rescale_factor: 1 / 255,
     size: { longest_edge: size * 4 },
+  };
+  const qwenPreprocessor = {
+    do_convert_rgb: true,
+    do_normalize: true,
+    do_rescale: true,
+    do_resize: true,
+    image_mean: CLIP_MEAN,
+    image_std: CLIP_STD,
+    image_processor_type: 'Qwen2VLImageProcessor',
+    processor_class: 'Qwen2VLProcessor',
+    min_pixels: (patch * 2) ** 2,
+    max_pixels: (patch * 2 * 8) ** 2,
+    merge_size: 2,
+    patch_size: patch,
+    temporal_patch_size: 2,
+    resample: 3,
+    rescale_factor: 1 / 255,
   };
   const preprocessorConfig = {
     crop_size: { height: size, width: size },
@@ -347,14 +416,16 @@ export function buildTinyLlava(options: TinyLlavaOptions = {}): TinyLlavaModel {
   const files: Record<string, Uint8Array> = {
     'config.json': json(config),
     'generation_config.json': json(generationConfig),
-    'preprocessor_config.json': json(idefics3 ? idefics3Preprocessor : preprocessorConfig),
-    'processor_config.json': json(idefics3 ? { image_seq_len: visualTokensPerImage, processor_class: 'Idefics3Processor' } : processorConfig),
+    'preprocessor_config.json': json(idefics3 ? idefics3Preprocessor : qwen ? qwenPreprocessor : preprocessorConfig),
+    ...(qwen ? {} : { 'processor_config.json': json(idefics3 ? { image_seq_len: visualTokensPerImage, processor_class: 'Idefics3Processor' } : processorConfig) }),
     ...(idefics3 ? { 'chat_template.json': json({ chat_template: SMOLVLM_CHAT_TEMPLATE }) } : {}),
     'tokenizer.json': json(tok.tokenizerJson),
     'tokenizer_config.json': json(tok.tokenizerConfig),
-    'onnx/vision_encoder.onnx': visionEncoder(seededRandom(seed * 3 + 1), { size, patch, dv, d, idefics3 }),
+    'onnx/vision_encoder.onnx': qwen
+      ? qwenVisionEncoder(seededRandom(seed * 3 + 1), { patch, dv, d })
+      : visionEncoder(seededRandom(seed * 3 + 1), { size, patch, dv, d, idefics3 }),
     'onnx/embed_tokens.onnx': embedTokens(seededRandom(seed * 3 + 2), vocab, d),
-    'onnx/decoder_model_merged.onnx': decoder(seededRandom(seed * 3 + 3), { vocab, d, layers, heads, headDim, maxPos }),
+    'onnx/decoder_model_merged.onnx': decoder(seededRandom(seed * 3 + 3), { vocab, d, layers, heads, headDim, maxPos, mrope: qwen }),
   };
   if (options.fp16Variants) {
     files['onnx/vision_encoder_fp16.onnx'] = visionEncoder(seededRandom(seed * 3 + 1), { size, patch, dv, d, half: true, idefics3 });

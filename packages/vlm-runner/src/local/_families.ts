@@ -153,14 +153,34 @@ export const FAMILIES: Record<FamilyName, Family> = {
       if (id === undefined) throw new SemclipError('MODEL_INVALID', 'The Qwen2-VL config.json has no image_token_id.', { hint: 'Re-download the model' });
       return id;
     },
-    // Qwen2-VL's token count follows the pixel count; resizing every image to the same square
-    // keeps it at visualTokensPerImage.
+    /**
+     * Qwen2-VL's token count follows the pixel count; resizing every image to the same square
+     * keeps it at visualTokensPerImage. Images go through the image processor one at a time:
+     * transformers.js 4.3.2's Qwen2VLImageProcessor reads a batch of images as the frames of
+     * one video (one image_grid_thw row), so the processor cannot take several. The
+     * placeholders are then expanded the way Qwen2VLProcessor does it, one image at a time.
+     */
     async prepare(ctx, text, images) {
-      const patch = num(ctx.processor.image_processor?.config?.patch_size) ?? 14;
-      const merge = num(ctx.processor.image_processor?.config?.merge_size) ?? 2;
+      const imageProcessor = ctx.processor.image_processor;
+      const patch = num(imageProcessor?.config?.patch_size) ?? 14;
+      const merge = num(imageProcessor?.config?.merge_size) ?? 2;
       const side = Math.max(patch * merge, Math.floor(ctx.imageSide / (patch * merge)) * patch * merge);
       const resized = await Promise.all(rawImages(ctx, images).map((im: Any) => im.resize(side, side)));
-      return ctx.processor(text, resized);
+      const parts: Any[] = [];
+      for (const im of resized) parts.push(await imageProcessor(im));
+      const counts = parts.map((p) => Number((p.image_grid_thw.tolist()[0] as bigint[]).reduce((a, b) => a * b, 1n)) / merge ** 2);
+      const token: string = ctx.processor.constructor.image_token ?? '<|image_pad|>';
+      const chunks = text.split(token);
+      const expanded = chunks.map((chunk, i) => (i === 0 ? chunk : token.repeat(counts[i - 1] ?? 1) + chunk)).join('');
+      return {
+        ...ctx.tokenizer(expanded),
+        ...(parts.length
+          ? {
+              pixel_values: ctx.tf.cat(parts.map((p) => p.pixel_values), 0),
+              image_grid_thw: ctx.tf.cat(parts.map((p) => p.image_grid_thw), 0),
+            }
+          : {}),
+      };
     },
   },
 };

@@ -82,7 +82,13 @@ export type LocalTraceEvent =
       readonly imageTokens: number;
       readonly inputIds: readonly number[];
     }
-  | { readonly kind: 'vision'; readonly batch: number; readonly featureTokens: number };
+  | {
+      readonly kind: 'vision';
+      /** pixel_values' first dimension: images (LLaVA), prompts (Idefics3), patches (Qwen2-VL). */
+      readonly batch: number;
+      /** Image feature vectors returned, one per image placeholder token. */
+      readonly featureTokens: number;
+    };
 
 /** Request extras the local runner understands beyond the core contract. */
 export interface LocalRequestExtras {
