@@ -76,7 +76,8 @@ export function decodeError(label: string, err: unknown, bytes?: Uint8Array): Se
   }
   return new SemclipError('IMAGE_CORRUPT', `${label} is damaged and cannot be decoded (${message.trim() || 'unknown decoder error'}).`, {
     cause: err,
-    hint: 'Re-export or re-download the image; if it opens elsewhere, re-save it as PNG or JPEG and try again',
+    hint:
+      "Re-export or re-download the image; if it opens elsewhere with glitches you accept, pass failOn: 'truncated' (decode despite damaged data) or re-save it as PNG or JPEG",
     details,
   });
 }

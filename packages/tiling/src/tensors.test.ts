@@ -135,6 +135,21 @@ describe('shrink-on-load', () => {
     expect(meanAbsDiff(a.data, b.data) * 255).toBeLessThan(2);
   });
 
+  it.each([
+    ['fill', 'pad'],
+    ['contain', 'crop'],
+    ['cover', 'resize'],
+  ] as const)('with tiles fitted by %s and the overview by %s, matches the full-decode path', async (fit, overview) => {
+    const jpeg = await bigJpeg();
+    const fast = await tileImage(jpeg, { grid: '1x3' }); // tall tiles, so every fit differs
+    const opts = { size: { width: 160, height: 160 }, mean: [0.5, 0.5, 0.5] as const, std: [0.5, 0.5, 0.5] as const, fit, overview };
+    const a = await fast.tensors(opts);
+    expect(stats(fast).full).toBe(0);
+    const exact = await tileImage(await fast.crop({ x: 0, y: 0, width: 2000, height: 1500 }), { grid: '1x3' });
+    const b = await exact.tensors(opts);
+    expect(meanAbsDiff(a.data, b.data) * 127.5).toBeLessThan(2);
+  });
+
   it('matches a full decode + resize on a real photo (queue_time.jpg, 4032x3024)', async () => {
     const fast = await tileImage(QUEUE_TIME, { grid: '2x2' });
     const opts = { size: { width: 336, height: 336 }, mean: [0, 0, 0] as const, std: [1, 1, 1] as const };
