@@ -211,7 +211,7 @@ export async function createLocalRunner(options: LocalRunnerOptions): Promise<Lo
   const tf = await loadTransformers();
   const fileOptions = { local_files_only: true };
   const hint = `Re-download the model (semclip models verify ${label}, then semclip models pull ${label})`;
-  const [processor, tokenizerOrNull, model] = await Promise.all([
+  const loaded = await Promise.allSettled([
     (tf as Any)[family.processorClass].from_pretrained(dir, fileOptions).catch((e: unknown) => {
       throw loadError(label, 'processor (preprocessor_config.json)', e, hint);
     }),
@@ -230,6 +230,14 @@ export async function createLocalRunner(options: LocalRunnerOptions): Promise<Lo
         throw loadError(label, `ONNX sessions (${SESSIONS.map((s) => `onnx/${s}`).join(', ')}) on ${device}`, e, hint);
       }),
   ]);
+  const failed = loaded.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) {
+    // Never leave sessions open behind an error.
+    const sessions = loaded[2];
+    if (sessions.status === 'fulfilled') await sessions.value.dispose().catch(() => undefined);
+    throw failed.reason;
+  }
+  const [processor, tokenizerOrNull, model] = loaded.map((r) => (r as PromiseFulfilledResult<Any>).value) as [Any, Any, Any];
   let disposed = false;
   try {
     const tokenizer: Any = tokenizerOrNull ?? processor.tokenizer;

@@ -4,7 +4,7 @@
  * on onnxruntime-node. Random weights: these tests check shapes, determinism and plumbing
  * (prompt assembly, image-token merging, KV-cache scoring, errors), never answer quality.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -199,6 +199,23 @@ describe('local runner on a tiny random-weight LLaVA (shapes, determinism and pl
     }
   });
 
+  it.each([
+    ['tokenizer.json', '{ not json', /tokenizer/],
+    ['onnx/decoder_model_merged.onnx', 'not an onnx model', /ONNX sessions/],
+    ['config.json', JSON.stringify({ model_type: 'paligemma' }), /paligemma/],
+  ])('reports a broken %s as MODEL_INVALID', async (file, content, message) => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'semclip-broken-'));
+    try {
+      await writeTinyLlava(dir, { seed: 3 });
+      writeFileSync(path.join(dir, file), content);
+      const err = await createLocalRunner({ model: dir, device: 'cpu' }).catch((e: unknown) => e);
+      expect(isSemclipError(err, 'MODEL_INVALID')).toBe(true);
+      expect((err as Error).message).toMatch(message);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('rejects calls after dispose with a clear error', async () => {
     const short = await createLocalRunner({ model: manifest, cacheDir, device: 'cpu' });
     await short.dispose();
@@ -229,6 +246,25 @@ describe('local runner on a tiny random-weight LLaVA (shapes, determinism and pl
     const controller = new AbortController();
     controller.abort();
     await expect(runner.answer({ images: [overview], question: 'Hi?', signal: controller.signal })).rejects.toMatchObject({ code: 'ABORTED' });
+  });
+
+  it('stops a generation in progress when its signal fires, and keeps working afterwards', async () => {
+    const controller = new AbortController();
+    const r = await createLocalRunner({
+      model: manifest,
+      cacheDir,
+      device: 'cpu',
+      onTrace: (e) => {
+        if (e.kind === 'vision') controller.abort();
+      },
+    });
+    try {
+      await expect(r.answer({ images: [overview], question: 'Hi?', maxTokens: 200, signal: controller.signal })).rejects.toMatchObject({ code: 'ABORTED' });
+      const after = await r.answer({ images: [overview], question: 'Hi?', maxTokens: 2 });
+      expect(after.usage.completion).toBeLessThanOrEqual(2);
+    } finally {
+      await r.dispose();
+    }
   });
 
   it('rejects an empty question and a choose without options', async () => {
