@@ -6,11 +6,7 @@
  * through the system's fonts: DejaVu Sans where installed).
  */
 import sharp from 'sharp';
-
-export const DEMO_SIZE = { width: 3000, height: 2000 } as const;
-export const DEMO_QUESTION = 'What is the wait time?';
-/** Where the sign is, in pixels of the demo image (for tests and the README). */
-export const DEMO_SIGN_BOX = { x: 2640, y: 240, width: 220, height: 116 } as const;
+import { DEMO_SIGN_BOX, DEMO_SIZE } from './_demo.js';
 
 const FONT = 'DejaVu Sans, Helvetica, Arial, sans-serif';
 

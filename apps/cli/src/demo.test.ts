@@ -2,7 +2,8 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
-import { DEMO_QUESTION, DEMO_SIGN_BOX, DEMO_SIZE, renderDemoImage } from './_demo-image.js';
+import { DEMO_QUESTION, DEMO_SIGN_BOX, DEMO_SIZE } from './_demo.js';
+import { renderDemoImage } from './_demo-image.js';
 import { semclip, tempDir } from './_cli-harness.js';
 
 async function meanLuma(image: Buffer | string, box: { x: number; y: number; width: number; height: number }): Promise<number> {
@@ -33,7 +34,7 @@ describe('semclip demo', () => {
   it('writes the image and overlay.png and selects with the default scorer', async () => {
     const out = join(await tempDir(), 'demo');
     const res = await semclip(['demo', '--out', out, '--json']);
-    expect(res.code).toBe(0);
+    expect(res.code, res.stderr).toBe(0);
     const json = JSON.parse(res.stdout) as { question: string; kind: string; regions: Array<{ tiles: number[] }>; scorer: { id: string }; overlay: string; image: { path: string; width: number } };
     expect(json.question).toBe(DEMO_QUESTION);
     expect(json.image).toMatchObject({ path: join(out, 'waiting-room.jpg'), width: 3000 });
@@ -50,7 +51,7 @@ describe('semclip demo', () => {
   it('prints a human report', async () => {
     const out = join(await tempDir(), 'demo-human');
     const res = await semclip(['demo', '--out', out, '--scorer', 'random', '--seed', '3']);
-    expect(res.code).toBe(0);
+    expect(res.code, res.stderr).toBe(0);
     expect(res.stdout).toMatch(/^Generated .*waiting-room\.jpg: a 3000x2000 waiting room/m);
     expect(res.stdout).toMatch(/^Question  What is the wait time\?$/m);
     expect(res.stdout).toMatch(/^Overlay   .*overlay\.png$/m);

@@ -2,11 +2,11 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { defineCommand } from 'citty';
 import { commonArgs, gridOptions, intArg } from '../_args.js';
-import { DEMO_QUESTION, renderDemoImage } from '../_demo-image.js';
 import { note, print, printJson, progressEnabled } from '../_output.js';
 import { runPipeline } from '../_pipeline.js';
 import { printSelection, selectionJson } from '../_selection-view.js';
 import { cliSignal } from '../_signal.js';
+import { DEMO_QUESTION } from '../_demo.js';
 
 export default defineCommand({
   meta: {
@@ -24,6 +24,7 @@ export default defineCommand({
     const out = args.out;
     await mkdir(out, { recursive: true });
     const imagePath = join(out, 'waiting-room.jpg');
+    const { renderDemoImage } = await import('../_demo-image.js');
     await writeFile(imagePath, await renderDemoImage());
     const seed = intArg('seed', args.seed, Number.MIN_SAFE_INTEGER);
     const result = await runPipeline({
