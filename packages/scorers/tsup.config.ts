@@ -8,5 +8,7 @@ export default defineConfig(
     index: 'src/index.ts',
     random: 'src/random/index.ts',
     ocr: 'src/ocr/index.ts',
+    clip: 'src/clip/index.ts',
+    siglip: 'src/siglip/index.ts',
   }, { splitting: true }),
 );

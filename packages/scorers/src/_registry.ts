@@ -53,6 +53,27 @@ export const SCORERS = {
       return createOcrScorer(options as import('./ocr/index.js').OcrScorerOptions);
     },
   },
+  clip: {
+    id: 'clip',
+    description: 'Cosine similarity of each tile to the question in OpenAI CLIP (ViT-B/32 by default; clip-vit-large-patch14 is the paper backbone).',
+    needsDownload: true,
+    defaultModel: 'clip-vit-base-patch32',
+    async create(options) {
+      const { createClipScorer } = await import('./clip/index.js');
+      // Family options (modelPath, dtype, template, choices, autoPull, hub...) pass through.
+      return createClipScorer(options as import('./clip/index.js').ClipScorerOptions);
+    },
+  },
+  siglip: {
+    id: 'siglip',
+    description: 'SigLIP pair probability sigmoid(scale * cosine + bias) of each tile and the question (base patch16 224).',
+    needsDownload: true,
+    defaultModel: 'siglip-base-patch16-224',
+    async create(options) {
+      const { createSiglipScorer } = await import('./siglip/index.js');
+      return createSiglipScorer(options as import('./siglip/index.js').SiglipScorerOptions);
+    },
+  },
 } as const satisfies Record<string, ScorerEntry>;
 
 export type ScorerId = keyof typeof SCORERS;

@@ -134,4 +134,32 @@ export function assertFinite(values: ArrayLike<number>, what: string): void {
   }
 }
 
+/** What `@huggingface/transformers` `from_pretrained` needs so its sessions run like ours. */
+export interface TransformersSessionSettings {
+  /** transformers.js device name; it maps `cuda` to the CUDA execution provider and `cpu` to the CPU one. */
+  readonly device: ResolvedDevice;
+  /** transformers.js dtype: picks the ONNX file suffix (`fp32` -> `model.onnx`, `q8` -> `model_quantized.onnx`...). */
+  readonly dtype: string;
+  readonly session_options: ort.InferenceSession.SessionOptions;
+}
+
+/**
+ * Settings for transformers.js model loading on a resolved device: the same optimisation level
+ * and thread count as `createSession`, so a model loaded through transformers.js and one loaded
+ * directly behave alike.
+ */
+export function transformersSessionSettings(
+  device: ResolvedDevice,
+  options: { readonly dtype?: string; readonly intraOpNumThreads?: number } = {},
+): TransformersSessionSettings {
+  return {
+    device,
+    dtype: options.dtype ?? 'fp32',
+    session_options: {
+      graphOptimizationLevel: 'all',
+      ...(options.intraOpNumThreads ? { intraOpNumThreads: options.intraOpNumThreads } : {}),
+    },
+  };
+}
+
 export { ort };
