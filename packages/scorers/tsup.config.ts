@@ -10,5 +10,6 @@ export default defineConfig(
     ocr: 'src/ocr/index.ts',
     clip: 'src/clip/index.ts',
     siglip: 'src/siglip/index.ts',
+    distant: 'src/distant/index.ts',
   }, { splitting: true }),
 );

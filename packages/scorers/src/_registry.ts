@@ -74,6 +74,17 @@ export const SCORERS = {
       return createSiglipScorer(options as import('./siglip/index.js').SiglipScorerOptions);
     },
   },
+  distant: {
+    id: 'distant',
+    description:
+      'A relevance head trained by distant supervision (semclip label + semclip train) over frozen CLIP/SigLIP embeddings; --model names the trained head.',
+    needsDownload: true,
+    async create(options) {
+      const { createDistantScorer } = await import('./distant/index.js');
+      // `model` names the head (a folder under <cache>/heads or a path); modelPath swaps the base towers.
+      return createDistantScorer(options as import('./distant/index.js').DistantScorerOptions);
+    },
+  },
 } as const satisfies Record<string, ScorerEntry>;
 
 export type ScorerId = keyof typeof SCORERS;
