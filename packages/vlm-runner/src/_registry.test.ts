@@ -68,7 +68,10 @@ describe('createRunner', () => {
     await expect(createRunner({} as never)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
   });
 
-  it('lists every backend with its spec form', () => {
-    expect(listRunners().map((r) => [r.kind, r.specForm])).toEqual([['openai', 'openai:<base-url>#<model>']]);
+  it('lists every backend with its spec form, openai first', () => {
+    const entries = listRunners();
+    expect(entries[0]).toMatchObject({ kind: 'openai', specForm: 'openai:<base-url>#<model>' });
+    for (const e of entries) expect(e.specForm.startsWith(`${e.kind}:`)).toBe(true);
+    expect(entries.map((e) => e.kind)).toEqual(Object.keys(RUNNERS));
   });
 });

@@ -37,7 +37,10 @@ export interface RecordedRequest {
 }
 
 export interface FakeOpenAIBehaviour {
-  /** Fixed delay before answering, in ms. */
+  /**
+   * Fixed time from the request's arrival (headers received) to the answer, in ms. The fake's own
+   * body parsing and image decoding count toward it, so every call takes the same time.
+   */
   readonly latencyMs?: number;
   /** Answer with this status and an OpenAI-style error body instead. */
   readonly failStatus?: number;
@@ -96,14 +99,18 @@ export interface FakeOpenAI {
 }
 
 async function decodeImage(url: string): Promise<RecordedImage> {
-  const m = /^data:([^;,]+)?(;base64)?,(.*)$/s.exec(url);
+  const comma = url.indexOf(',');
+  // Parse the short header only; a regex over a megabyte of base64 is slow.
+  const m = url.startsWith('data:') && comma > 0 ? /^data:([^;,]+)?(;base64)?$/.exec(url.slice(0, comma)) : null;
   if (!m) return { mime: undefined, format: undefined, width: 0, height: 0, bytes: 0, url };
-  const data = m[2] ? Buffer.from(m[3] ?? '', 'base64') : Buffer.from(decodeURIComponent(m[3] ?? ''), 'latin1');
+  const payload = url.slice(comma + 1);
+  const data = m[2] ? Buffer.from(payload, 'base64') : Buffer.from(decodeURIComponent(payload), 'latin1');
+  const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
   try {
     const meta = await sharp(data).metadata();
-    return { mime: m[1], format: meta.format, width: meta.width ?? 0, height: meta.height ?? 0, bytes: data.length, data: new Uint8Array(data) };
+    return { mime: m[1], format: meta.format, width: meta.width ?? 0, height: meta.height ?? 0, bytes: data.length, data: bytes };
   } catch {
-    return { mime: m[1], format: undefined, width: 0, height: 0, bytes: data.length, data: new Uint8Array(data) };
+    return { mime: m[1], format: undefined, width: 0, height: 0, bytes: data.length, data: bytes };
   }
 }
 
@@ -172,6 +179,7 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
       sendJson(res, 404, { error: { message: `No route ${req.method} ${path}`, type: 'not_found' } });
       return;
     }
+    const arrived = performance.now();
     const index = arrivals++;
     const applied: FakeOpenAIBehaviour = { ...behaviour, ...(queue.shift() ?? {}) };
     inFlight++;
@@ -210,9 +218,8 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
     const record: RecordedRequest = { index, method: req.method, path, headers: req.headers, body, images, texts, behaviour: applied };
     requests.push(record);
 
-    if (applied.latencyMs) {
-      await new Promise((r) => setTimeout(r, applied.latencyMs));
-    }
+    const wait = (applied.latencyMs ?? 0) - (performance.now() - arrived);
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
     if (res.destroyed || req.socket.destroyed) {
       record.status = 'aborted';
       return;

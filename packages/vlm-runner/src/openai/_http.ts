@@ -54,14 +54,17 @@ export function redact(text: string, secrets: readonly string[]): string {
   return out.replace(/\bsk-[A-Za-z0-9_\-*.]{6,}/g, 'sk-***').replace(/\bBearer\s+\S+/g, 'Bearer ***');
 }
 
-function networkCode(err: unknown): string | undefined {
+/** The first error code in the cause chain, else the innermost message ("bad port"...). */
+function networkCode(err: unknown): { code: string; detail: string } {
   let e: unknown = err;
+  let detail = err instanceof Error ? err.message : String(err);
   for (let depth = 0; depth < 4 && e; depth++) {
     const code = (e as { code?: unknown }).code;
-    if (typeof code === 'string') return code;
+    if (e instanceof Error) detail = e.message;
+    if (typeof code === 'string') return { code, detail };
     e = (e as { cause?: unknown }).cause;
   }
-  return undefined;
+  return { code: 'UNKNOWN', detail };
 }
 
 /** The upstream's own error message from a JSON or text error body (OpenAI, vLLM, llama.cpp, Ollama, FastAPI shapes). */
@@ -85,7 +88,7 @@ export function upstreamMessage(body: string): string {
 
 type Failure =
   | { kind: 'status'; status: number; message: string; retryAfterMs: number | undefined }
-  | { kind: 'network'; code: string; cause: unknown }
+  | { kind: 'network'; code: string; detail: string; cause: unknown }
   | { kind: 'timeout' };
 
 function isRetryableStatus(status: number): boolean {
@@ -93,12 +96,11 @@ function isRetryableStatus(status: number): boolean {
 }
 
 /**
- * POSTs JSON with a per-attempt timeout, a slot from the runner's semaphore, and retries
+ * POSTs a JSON payload (already serialised, see `jsonWithImages`) with a per-attempt timeout, a slot from the runner's semaphore, and retries
  * (jittered exponential backoff, `Retry-After` honoured) on 429, 5xx, dropped connections
  * and, when enabled, timeouts. Other 4xx fail at once. Errors never contain the secrets.
  */
-export async function postJson(settings: HttpSettings, body: unknown, signal?: AbortSignal): Promise<HttpResult> {
-  const payload = JSON.stringify(body);
+export async function postJson(settings: HttpSettings, payload: Uint8Array, signal?: AbortSignal): Promise<HttpResult> {
   const release = await settings.semaphore.acquire(signal);
   try {
     let last: Failure | undefined;
@@ -134,7 +136,7 @@ function describe(f: Failure): string {
 
 type Attempt = { ok: true; status: number; json: unknown } | { ok: false; failure: Failure };
 
-async function attemptOnce(settings: HttpSettings, payload: string, signal?: AbortSignal): Promise<Attempt> {
+async function attemptOnce(settings: HttpSettings, payload: Uint8Array, signal?: AbortSignal): Promise<Attempt> {
   const controller = new AbortController();
   let timedOut = false;
   const timer = setTimeout(() => {
@@ -158,7 +160,7 @@ async function attemptOnce(settings: HttpSettings, payload: string, signal?: Abo
       if (signal?.aborted) throw aborted(signal);
       if (timedOut) return { ok: false, failure: { kind: 'timeout' } };
       if (isSemclipError(err)) throw err;
-      return { ok: false, failure: { kind: 'network', code: networkCode(err) ?? 'UNKNOWN', cause: err } };
+      return { ok: false, failure: { kind: 'network', ...networkCode(err), cause: err } };
     }
     if (res.status < 200 || res.status >= 300) {
       return {
@@ -199,12 +201,19 @@ function toError(settings: HttpSettings, f: Failure, retries: number): SemclipEr
   }
   if (f.kind === 'network') {
     const refused = f.code === 'ECONNREFUSED' || f.code === 'ENOTFOUND' || f.code === 'EAI_AGAIN';
+    const broke = RETRYABLE_NETWORK.has(f.code);
     const what = refused
       ? `Could not connect to ${url} (${f.code}).`
-      : `The connection to ${url} broke (${f.code})${RETRYABLE_NETWORK.has(f.code) ? tries : ''}.`;
+      : broke
+        ? `The connection to ${url} broke (${f.code})${tries}.`
+        : `The request to ${url} failed: ${redact(f.detail, settings.secrets)}.`;
     return new SemclipError('UPSTREAM_ERROR', what, {
       cause: f.cause,
-      hint: refused ? 'Is the server running, and is the base URL right (e.g. http://127.0.0.1:8000/v1)?' : 'Check the server logs; it may have crashed or run out of memory',
+      hint: refused
+        ? 'Is the server running, and is the base URL right (e.g. http://127.0.0.1:8000/v1)?'
+        : broke
+          ? 'Check the server logs; it may have crashed or run out of memory'
+          : 'Check the base URL (host and port) and the network',
       details: { url, code: f.code },
     });
   }
@@ -228,4 +237,40 @@ function toError(settings: HttpSettings, f: Failure, retries: number): SemclipEr
     ...(hint ? { hint } : {}),
     details: { url, status: f.status, upstreamMessage: f.message },
   });
+}
+
+/**
+ * Serialises a request body whose image URLs are huge base64 strings without running them
+ * through JSON.stringify or a UTF-8 encoder: the body is stringified with short placeholders,
+ * and the data URLs (plain ASCII, nothing to escape) are spliced in as bytes. For an overview
+ * plus a crop this is most of the client's CPU per request.
+ */
+export function jsonWithImages(body: (placeholder: (i: number) => string) => unknown, dataUrls: readonly Uint8Array[]): Uint8Array {
+  const nonce = Math.random().toString(36).slice(2, 10);
+  const marker = (i: number): string => `@@semclip-image-${nonce}-${i}@@`;
+  const text = JSON.stringify(body(marker));
+  const parts: Uint8Array[] = [];
+  const pattern = new RegExp(`@@semclip-image-${nonce}-(\\d+)@@`, 'g');
+  let last = 0;
+  for (const m of text.matchAll(pattern)) {
+    parts.push(Buffer.from(text.slice(last, m.index), 'utf8'));
+    const url = dataUrls[Number(m[1])];
+    if (!url) throw new Error(`internal: no image ${m[1]} for the request body`);
+    parts.push(url);
+    last = (m.index as number) + m[0].length;
+  }
+  parts.push(Buffer.from(text.slice(last), 'utf8'));
+  return Buffer.concat(parts, parts.reduce((n, p) => n + p.byteLength, 0));
+}
+
+/** `data:<mime>;base64,<...>` as ASCII bytes. */
+export function dataUrlBytes(mime: string, data: Uint8Array): Uint8Array {
+  const prefix = `data:${mime};base64,`;
+  const b64 = Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('base64');
+  // Writing into a preallocated buffer avoids flattening a prefix + base64 cons string (several
+  // times slower for the ~1 MB strings of a 1024 px JPEG).
+  const out = Buffer.allocUnsafe(prefix.length + b64.length);
+  out.write(prefix, 0, 'latin1');
+  out.write(b64, prefix.length, 'latin1');
+  return out;
 }

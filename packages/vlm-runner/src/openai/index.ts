@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { SemclipError, defineRunner, isSemclipError } from '@semclip/core';
 import type { AnswerRequest, ChooseRequest, EncodedImage, PromptImage, Size, VlmAnswer, VlmCapabilities, VlmChoice, VlmRunner } from '@semclip/core';
 import { buildPrompt } from '../_prompt.js';
@@ -7,7 +8,7 @@ import type { ImageEncoding } from '../_images.js';
 import { Semaphore, aborted } from '../_semaphore.js';
 import { UNSEEN_SCORE, argmax, parseChoice, scoresFromLogprobs } from '../_choose.js';
 import type { TopLogprob } from '../_choose.js';
-import { postJson, redact } from './_http.js';
+import { dataUrlBytes, jsonWithImages, postJson, redact } from './_http.js';
 import type { HttpSettings, RetryInfo } from './_http.js';
 
 export type { RetryInfo } from './_http.js';
@@ -97,13 +98,17 @@ function positiveInt(name: string, value: number | undefined, fallback: number, 
   return v;
 }
 
-/** Checks and normalises the base URL; the display form has no credentials. */
-export function normaliseBaseUrl(baseUrl: string): { url: string; display: string } {
+/**
+ * Checks and normalises the base URL. `fetch` refuses URLs with credentials, so user info
+ * (`http://user:pass@host/v1`) moves into a Basic authorization header; neither the display
+ * form nor any error shows it.
+ */
+export function normaliseBaseUrl(baseUrl: string): { url: string; display: string; basicAuth?: string } {
   let parsed: URL;
   try {
     parsed = new URL(baseUrl);
   } catch (err) {
-    throw new SemclipError('INVALID_ARGUMENT', `"${baseUrl}" is not a URL.`, {
+    throw new SemclipError('INVALID_ARGUMENT', `"${baseUrl.replace(/\/\/[^/@]*@/, '//***@')}" is not a URL.`, {
       cause: err,
       expected: 'an http(s) base URL like http://127.0.0.1:8000/v1',
     });
@@ -113,10 +118,18 @@ export function normaliseBaseUrl(baseUrl: string): { url: string; display: strin
       expected: 'an http(s) base URL like http://127.0.0.1:8000/v1',
     });
   }
+  let basicAuth: string | undefined;
+  if (parsed.username || parsed.password) {
+    const user = decodeURIComponent(parsed.username);
+    const pass = decodeURIComponent(parsed.password);
+    basicAuth = Buffer.from(`${user}:${pass}`).toString('base64');
+    parsed.username = '';
+    parsed.password = '';
+  }
   parsed.hash = '';
   const url = parsed.toString().replace(/\/+$/, '');
   const display = `${parsed.protocol}//${parsed.host}${parsed.pathname}`.replace(/\/+$/, '');
-  return { url, display };
+  return basicAuth === undefined ? { url, display } : { url, display, basicAuth };
 }
 
 interface Completion {
@@ -191,7 +204,7 @@ export function createOpenAIRunner(options: OpenAIRunnerOptions): OpenAIRunner {
   if (!options || typeof options.model !== 'string' || !options.model.trim()) {
     throw new SemclipError('INVALID_ARGUMENT', 'The OpenAI runner needs a model name.', { expected: 'model like "llava-hf/llava-1.5-7b-hf"' });
   }
-  const { url: baseUrl, display } = normaliseBaseUrl(options.baseUrl);
+  const { url: baseUrl, display, basicAuth } = normaliseBaseUrl(options.baseUrl);
   const model = options.model.trim();
   const env = options.env ?? process.env;
   const keyVar = options.apiKeyEnv ?? 'OPENAI_API_KEY';
@@ -217,6 +230,12 @@ export function createOpenAIRunner(options: OpenAIRunnerOptions): OpenAIRunner {
   let logprobsSupported: boolean | undefined = logprobsMode === 'auto' ? undefined : logprobsMode;
   const secrets = apiKey ? [apiKey] : [];
   const headers: Record<string, string> = { ...options.headers };
+  if (basicAuth) {
+    headers.authorization = `Basic ${basicAuth}`;
+    // The password is secret; the user name alone is not (and redacting a short word like "user" would mangle messages).
+    const password = Buffer.from(basicAuth, 'base64').toString().split(':').slice(1).join(':');
+    secrets.push(basicAuth, ...(password ? [password] : []));
+  }
   if (apiKey) headers.authorization = `Bearer ${apiKey}`;
   for (const v of Object.values(options.headers ?? {})) if (v.length >= 8) secrets.push(v);
   const http: HttpSettings = {
@@ -234,6 +253,8 @@ export function createOpenAIRunner(options: OpenAIRunnerOptions): OpenAIRunner {
     ...(options.onRetry ? { onRetry: options.onRetry } : {}),
   };
   const disposeController = new AbortController();
+  // Every queued and in-flight call listens on it; hundreds at once are normal, not a leak.
+  setMaxListeners(0, disposeController.signal);
 
   function linkSignal(signal: AbortSignal | undefined): AbortSignal {
     return signal ? AbortSignal.any([signal, disposeController.signal]) : disposeController.signal;
@@ -246,7 +267,13 @@ export function createOpenAIRunner(options: OpenAIRunnerOptions): OpenAIRunner {
     if (signal?.aborted) throw aborted(signal);
   }
 
-  async function prepare(prompt: BuiltPrompt, signal: AbortSignal): Promise<{ content: unknown[]; sent: EncodedImage[] }> {
+  interface Prepared {
+    readonly text: string;
+    readonly urls: readonly Uint8Array[];
+    readonly sent: readonly EncodedImage[];
+  }
+
+  async function prepare(prompt: BuiltPrompt, signal: AbortSignal): Promise<Prepared> {
     let sent: EncodedImage[];
     if (imageMode === 'composite' && prompt.images.length > 1) {
       const { image } = await compositeImages(
@@ -259,23 +286,29 @@ export function createOpenAIRunner(options: OpenAIRunnerOptions): OpenAIRunner {
       sent = await Promise.all(prompt.images.map((p) => encodeForUpstream(p.image, encoding)));
     }
     if (signal.aborted) throw aborted(signal);
-    const content: unknown[] = sent.map((im) => ({
-      type: 'image_url',
-      image_url: { url: `data:${im.mime};base64,${Buffer.from(im.data.buffer, im.data.byteOffset, im.data.byteLength).toString('base64')}` },
-    }));
-    content.push({ type: 'text', text: prompt.text });
-    return { content, sent };
+    return { text: prompt.text, urls: sent.map((im) => dataUrlBytes(im.mime, im.data)), sent };
   }
 
-  async function complete(content: unknown[], extra: Record<string, unknown>, signal: AbortSignal): Promise<Completion> {
-    const body = {
-      ...options.extraBody,
-      model,
-      messages: [{ role: 'user', content }],
-      temperature: 0,
-      ...extra,
-    };
-    const { json } = await postJson(http, body, signal);
+  async function complete(prepared: Prepared, extra: Record<string, unknown>, signal: AbortSignal): Promise<Completion> {
+    const payload = jsonWithImages(
+      (placeholder) => ({
+        ...options.extraBody,
+        model,
+        messages: [
+          {
+            role: 'user',
+            content: [
+              ...prepared.urls.map((_, i) => ({ type: 'image_url', image_url: { url: placeholder(i) } })),
+              { type: 'text', text: prepared.text },
+            ],
+          },
+        ],
+        temperature: 0,
+        ...extra,
+      }),
+      prepared.urls,
+    );
+    const { json } = await postJson(http, payload, signal);
     return parseCompletion(json, http.displayUrl, secrets);
   }
 
@@ -307,8 +340,9 @@ export function createOpenAIRunner(options: OpenAIRunnerOptions): OpenAIRunner {
       const maxTokens = positiveInt('maxTokens', request.maxTokens, defaultMaxTokens);
       const prompt = buildPrompt(request, { layout, ...(options.templates ? { templates: options.templates } : {}) });
       const signal = linkSignal(request.signal);
-      const { content, sent } = await prepare(prompt, signal);
-      const result = await complete(content, { max_tokens: maxTokens }, signal);
+      const prepared = await prepare(prompt, signal);
+      const sent = prepared.sent;
+      const result = await complete(prepared, { max_tokens: maxTokens }, signal);
       return {
         text: result.text.trim(),
         usage: { ...result.usage, visual: sent.length * visualTokensPerImage },
@@ -324,7 +358,8 @@ export function createOpenAIRunner(options: OpenAIRunnerOptions): OpenAIRunner {
       }
       const prompt = buildPrompt(request, { layout, ...(options.templates ? { templates: options.templates } : {}) });
       const signal = linkSignal(request.signal);
-      const { content, sent } = await prepare(prompt, signal);
+      const prepared = await prepare(prompt, signal);
+      const sent = prepared.sent;
       const visual = sent.length * visualTokensPerImage;
       const done = (index: number, scores: number[], method: 'logprobs' | 'letter', text: string, usage: Completion['usage']): VlmChoice => ({
         index,
@@ -338,7 +373,7 @@ export function createOpenAIRunner(options: OpenAIRunnerOptions): OpenAIRunner {
       if (logprobsSupported !== false) {
         let result: Completion | undefined;
         try {
-          result = await complete(content, { max_tokens: 1, logprobs: true, top_logprobs: topLogprobs }, signal);
+          result = await complete(prepared, { max_tokens: 1, logprobs: true, top_logprobs: topLogprobs }, signal);
         } catch (err) {
           const status = isSemclipError(err, 'UPSTREAM_ERROR') ? err.details?.status : undefined;
           if (logprobsMode === 'auto' && (status === 400 || status === 422)) {
@@ -373,7 +408,7 @@ export function createOpenAIRunner(options: OpenAIRunnerOptions): OpenAIRunner {
         }
       }
 
-      const result = await complete(content, { max_tokens: 16 }, signal);
+      const result = await complete(prepared, { max_tokens: 16 }, signal);
       if (logprobsMode === 'auto' && logprobsSupported === undefined) logprobsSupported = false;
       const index = parseChoice(result.text, prompt.letters, request.options);
       if (index === undefined) {

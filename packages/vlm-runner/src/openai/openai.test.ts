@@ -226,6 +226,16 @@ describe('openai runner: retries and errors', () => {
     expect(err.message).toContain('Is the server running');
   });
 
+  it('reports a request fetch refuses outright (a blocked port) with its reason, without retrying', async () => {
+    const retries: unknown[] = [];
+    const err = await caught(
+      createOpenAIRunner({ baseUrl: 'http://127.0.0.1:9/v1', model: 'm', env: {}, onRetry: (i) => retries.push(i) }).answer({ images: [overview], question: 'q?' }),
+    );
+    expect(err.code).toBe('UPSTREAM_ERROR');
+    expect(err.message).toContain('bad port');
+    expect(retries).toEqual([]);
+  });
+
   it('turns malformed JSON into UPSTREAM_BAD_RESPONSE', async () => {
     fake.setBehaviour({ malformed: true });
     const err = await caught(runner().answer({ images: [overview], question: 'q?' }));
@@ -441,10 +451,15 @@ describe('openai runner: options', () => {
     expect(() => runner(bad)).toThrowError(expect.objectContaining({ code: 'INVALID_ARGUMENT', message: expect.stringContaining(text) }));
   });
 
-  it('hides credentials in the base URL from messages', async () => {
+  it('sends credentials in the base URL as Basic auth and never shows them', async () => {
     const url = fake.url.replace('http://', 'http://user:hunter2pass@');
-    fake.setBehaviour({ failStatus: 400 });
-    const err = await caught(createOpenAIRunner({ baseUrl: url, model: 'm', env: {} }).answer({ images: [overview], question: 'q?' }));
+    fake.setBehaviour({ failStatus: 400, failMessage: 'denied for user:hunter2pass' });
+    const r = createOpenAIRunner({ baseUrl: url, model: 'm', env: {} });
+    expect(r.baseUrl).toBe(fake.url);
+    const err = await caught(r.answer({ images: [overview], question: 'q?' }));
+    expect(fake.requests[0]!.headers.authorization).toBe(`Basic ${Buffer.from('user:hunter2pass').toString('base64')}`);
+    expect(err.code).toBe('UPSTREAM_ERROR');
+    expect(err.message).toContain('denied for user:***');
     expect(err.message).not.toContain('hunter2pass');
   });
 

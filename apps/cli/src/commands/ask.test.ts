@@ -1,0 +1,197 @@
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { runCommand } from 'citty';
+// Relative import: @semclip/test-kit is not (yet) a devDependency of the CLI.
+import { startFakeOpenAI } from '../../../../tests/kit/src/openai-upstream.js';
+import type { FakeOpenAI } from '../../../../tests/kit/src/openai-upstream.js';
+import { makeJpeg, writeTemp } from '../../../../tests/kit/src/images.js';
+import { COMMANDS } from '../_commands.js';
+import { askCommand, parseOptionsArg } from './ask.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const cliRoot = resolve(here, '../..');
+// SEMCLIP_CLI runs the spawned tests against another build of the command (e.g. an installed semclip).
+const cli = process.env.SEMCLIP_CLI ?? resolve(cliRoot, 'dist/cli.js');
+// A real 4032x3024 photo with a small wait-time sign (V* Bench demo image).
+const photo = resolve(cliRoot, '../../../shared/data/images/queue_time.jpg');
+
+let fake: FakeOpenAI;
+// A generated 1600x1200 JPEG keeps most runs quick; the real photo is used where it matters.
+let small: string;
+beforeAll(async () => {
+  fake = await startFakeOpenAI();
+  small = await writeTemp('ask-small.jpg', await makeJpeg({ width: 1600, height: 1200, pattern: 'noise', seed: 1 }));
+});
+afterAll(() => fake.close());
+afterEach(() => {
+  fake.setBehaviour({});
+  fake.reset();
+});
+
+/** Answers with how many images it got and their sizes, so the output proves what was sent. */
+const describeImages = () => ({
+  respond: (r: { images: readonly { width: number; height: number }[] }) => `${r.images.length} images: ${r.images.map((i) => `${i.width}x${i.height}`).join(', ')}`,
+});
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function runCli(args: string[], env: Record<string, string> = {}): Promise<Run> {
+  return new Promise((resolvePromise, reject) => {
+    const { OPENAI_API_KEY: _drop, SEMCLIP_VLM: _drop2, ...base } = process.env;
+    const child = spawn(process.execPath, [cli, ...args], { env: { ...base, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolvePromise({ code, stdout, stderr }));
+  });
+}
+
+describe('parseOptionsArg', () => {
+  it('splits on | and trims', () => {
+    expect(parseOptionsArg(' red | green|blue ')).toEqual(['red', 'green', 'blue']);
+    expect(parseOptionsArg(undefined)).toBeUndefined();
+  });
+
+  it.each(['red', 'red||blue', '|'])('rejects %j', (value) => {
+    expect(() => parseOptionsArg(value)).toThrowError(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
+  });
+});
+
+describe('askCommand in process', () => {
+  async function capture(rawArgs: string[]): Promise<string> {
+    let out = '';
+    const spy = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+      out += String(chunk);
+      return true;
+    });
+    try {
+      await runCommand(askCommand, { rawArgs });
+    } finally {
+      spy.mockRestore();
+    }
+    return out;
+  }
+
+  it('sends the overview and the selected tile, and reports them in JSON', async () => {
+    fake.setBehaviour(describeImages());
+    const out = await capture([small, 'What is the wait time?', '--vlm', `openai:${fake.url}#fake-vlm`, '--scorer', 'random', '--seed', '3', '--json']);
+    const json = JSON.parse(out) as Record<string, any>;
+    expect(json.kind).toBe('answer');
+    // Overview capped at 1024 on the long side; a 2x2 tile (800x600) goes at native resolution.
+    expect(json.answer).toBe('2 images: 1024x768, 800x600');
+    expect(json.images).toHaveLength(2);
+    expect(json.images[1].tiles).toEqual(json.selection.regions[0].tiles);
+    expect(json.tokens).toMatchObject({ visual: 1152, perImage: 576, imagesSent: 2, baseline: 576, allTiles: 5 * 576 });
+    expect(Object.keys(json.timings)).toEqual(['tile', 'score', 'select', 'encode', 'vlm', 'total']);
+    expect(fake.requests).toHaveLength(1);
+    expect(fake.requests[0]!.texts[0]).toMatch(/^Image 2 is a zoomed-in view of the (top|bottom)-(left|right) region of image 1\.\nWhat is the wait time\?$/);
+  });
+
+  it('fails before reading the image when the VLM spec is malformed', async () => {
+    await expect(runCommand(askCommand, { rawArgs: ['/no/such/file.jpg', 'q?', '--vlm', 'openai:http://x/v1'] })).rejects.toMatchObject({
+      code: 'INVALID_ARGUMENT',
+      message: expect.stringContaining('openai:<base-url>#<model>'),
+    });
+    await expect(runCommand(askCommand, { rawArgs: ['/no/such/file.jpg', 'q?', '--vlm', 'gemini:x'] })).rejects.toMatchObject({ code: 'UNKNOWN_RUNNER' });
+    await expect(runCommand(askCommand, { rawArgs: ['/no/such/file.jpg', 'q?'] })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', message: expect.stringContaining('No VLM') });
+    await expect(runCommand(askCommand, { rawArgs: ['/no/such/file.jpg', 'q?', '--vlm', 'local:some-model', '--composite'] })).rejects.toMatchObject({
+      code: 'INVALID_ARGUMENT',
+      message: expect.stringContaining('--composite only applies to openai: runners'),
+    });
+    await expect(runCommand(askCommand, { rawArgs: ['/no/such/file.jpg', 'q?', '--vlm', `openai:${fake.url}#m`, '--mode', 'oracle'] })).rejects.toMatchObject({
+      code: 'INVALID_ARGUMENT',
+    });
+    await expect(runCommand(askCommand, { rawArgs: ['/no/such/file.jpg', 'q?', '--vlm', `openai:${fake.url}#m`, '--options', 'only one'] })).rejects.toMatchObject({
+      code: 'INVALID_ARGUMENT',
+    });
+    expect(fake.requests).toHaveLength(0);
+  });
+});
+
+const registered = (process.env.SEMCLIP_CLI !== undefined || Object.hasOwn(COMMANDS, 'ask')) && existsSync(cli);
+
+// Needs the command registered in src/_commands.ts and the CLI built (the package's test script runs tsup first).
+describe.skipIf(!registered)('semclip ask (built CLI against a fake OpenAI server)', () => {
+  const vlm = () => `openai:${fake.url}#fake-vlm`;
+
+  it('prints the answer, the tiles sent with scores, tokens and time per stage', async () => {
+    fake.setBehaviour(describeImages());
+    const run = await runCli(['ask', photo, 'What is the wait time?', '--vlm', vlm(), '--scorer', 'random', '--grid', '3x3', '--k', '2']);
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    // 3x3 tiles of the 4032x3024 photo are 1344x1008, sent capped at 1024 on the long side.
+    expect(run.stdout).toContain('Answer    3 images: 1024x768, 1024x768, 1024x768');
+    expect(run.stdout).toMatch(/\n +1 +overview +whole image +0,0 4032x3024 +1024x768/);
+    expect(run.stdout).toMatch(/\n +2 +tile \d +[a-z-]+ +0\.\d+ +\d+,\d+ 1344x1008 +1024x768/);
+    expect(run.stdout).toContain('Tokens    1728 visual (3 images sent x 576); overview only 576, all tiles 5760');
+    expect(run.stdout).toMatch(/Time {6}[\d.]+ m?s \(tile [\d.]+ m?s, score [\d.]+ m?s, select [\d.]+ m?s, vlm [\d.]+ m?s, of which encode [\d.]+ m?s\)/);
+    expect(fake.requests[0]!.images.map((i) => i.mime)).toEqual(['image/jpeg', 'image/jpeg', 'image/jpeg']);
+  });
+
+  it('chooses an option by logprobs and prints it as JSON', async () => {
+    fake.setBehaviour({ respond: () => 'B', topLogprobs: () => [{ token: 'B', logprob: -0.2 }, { token: 'A', logprob: -1.8 }] });
+    const run = await runCli(['ask', photo, 'How long is the wait?', '--options', '5 min|15 min|30 min', '--vlm', vlm(), '--scorer', 'random', '--json']);
+    expect(run.code).toBe(0);
+    const json = JSON.parse(run.stdout) as Record<string, any>;
+    expect(json.choice).toMatchObject({ index: 1, letter: 'B', option: '15 min', method: 'logprobs' });
+    expect(json.choice.scores[0]).toBeCloseTo(-1.8, 6);
+    expect(fake.requests[0]!.texts[0]).toContain('A. 5 min\nB. 15 min\nC. 30 min');
+  });
+
+  it.each([
+    ['baseline', 1],
+    ['all-tiles', 5],
+  ])('--mode %s sends %i images and does not score', async (mode, count) => {
+    const run = await runCli(['ask', small, 'q?', '--vlm', vlm(), '--mode', mode, '--json']);
+    expect(run.code).toBe(0);
+    const json = JSON.parse(run.stdout) as Record<string, any>;
+    expect(fake.requests[0]!.images).toHaveLength(count);
+    expect(json.scorer).toBeNull();
+    expect(json.tokens.visual).toBe(count * 576);
+  });
+
+  it('--composite sends one image and counts one image of tokens', async () => {
+    fake.setBehaviour({ singleImage: true, ...describeImages() });
+    const run = await runCli(['ask', small, 'q?', '--vlm', vlm(), '--scorer', 'random', '--composite', '--json']);
+    expect(run.code).toBe(0);
+    const json = JSON.parse(run.stdout) as Record<string, any>;
+    expect(fake.requests[0]!.images).toHaveLength(1);
+    expect(json.tokens.visual).toBe(576);
+    expect(fake.requests[0]!.texts[0]).toMatch(/^The left part of the image is the whole picture; the right part shows its [a-z-]+ region zoomed in\./);
+  });
+
+  it('exits 2 with INVALID_ARGUMENT for a malformed --vlm, without calling anything', async () => {
+    const run = await runCli(['ask', small, 'q?', '--vlm', 'openai:nonsense', '--json']);
+    expect(run.code).toBe(2);
+    expect(JSON.parse(run.stdout).error.code).toBe('INVALID_ARGUMENT');
+    expect(fake.requests).toHaveLength(0);
+  });
+
+  it('exits 1 with the upstream error and never prints the API key', async () => {
+    const key = 'sk-cli-test-0123456789abcdef';
+    fake.setBehaviour({ failStatus: 401, failMessage: `Incorrect API key provided: ${key}` });
+    const run = await runCli(['ask', small, 'q?', '--vlm', vlm(), '--mode', 'baseline', '--verbose'], { OPENAI_API_KEY: key });
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain('semclip: error [UPSTREAM_ERROR]');
+    expect(run.stderr).toContain('401');
+    expect(fake.requests[0]!.headers.authorization).toBe(`Bearer ${key}`);
+    expect(run.stdout + run.stderr).not.toContain(key);
+  });
+
+  it('notes retries on stderr and still answers', async () => {
+    fake.script({ failStatus: 503, retryAfter: 0 });
+    const run = await runCli(['ask', small, 'q?', '--vlm', vlm(), '--mode', 'baseline']);
+    expect(run.code).toBe(0);
+    expect(run.stderr).toMatch(/semclip: note: VLM request failed \(503\); retry 1 in/);
+    expect(run.stdout).toContain('Answer    fake answer');
+  });
+});
