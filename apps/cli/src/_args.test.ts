@@ -66,3 +66,12 @@ describe('exit codes', () => {
     expect(normalizeError(new TypeError('boom'), '').code).toBe('INTERNAL');
   });
 });
+
+describe('missing build output', () => {
+  it('says to build instead of calling it a bug', () => {
+    const err = Object.assign(new Error("Cannot find module '/x/dist/index.js' imported from /y.js"), { code: 'ERR_MODULE_NOT_FOUND' });
+    const out = normalizeError(err, '');
+    expect(out.code).toBe('INTERNAL');
+    expect(out.message).toMatch(/^A part of SemClip is missing: Cannot find module .* build first/);
+  });
+});

@@ -54,6 +54,13 @@ export function normalizeError(err: unknown, usageHint: string): SemclipError {
       details: { cliCode: err.code },
     });
   }
+  if (err instanceof Error && (err as { code?: unknown }).code === 'ERR_MODULE_NOT_FOUND') {
+    // A workspace package without its dist/ (not built yet, or mid-rebuild) or a broken install.
+    return new SemclipError('INTERNAL', `A part of SemClip is missing: ${err.message.split('\n')[0]}`, {
+      cause: err,
+      hint: 'In a clone, build first (pnpm turbo run build --filter=@semclip/cli...); otherwise reinstall @semclip/cli',
+    });
+  }
   return toSemclipError(err);
 }
 

@@ -53,7 +53,7 @@ describe('semclip tiles', () => {
   ] as const)('--grid %s --overlap %s --json prints the image, grid and tile boxes covering the photo', async (grid, overlap, rows, cols) => {
     const res = await semclip(['tiles', PHOTO, '--grid', grid, '--overlap', String(overlap), '--json']);
     expect(res.stderr).toBe('');
-    expect(res.code, res.stderr).toBe(0);
+    expect(res.code, res.stderr + res.stdout).toBe(0);
     const json = JSON.parse(res.stdout) as TilesJson;
     expect(json.image).toMatchObject({ width: 4032, height: 3024 });
     expect(json.grid).toMatchObject({ rows, cols });
@@ -70,7 +70,7 @@ describe('semclip tiles', () => {
   it('--out writes the overview and every tile, at --size', async () => {
     const out = join(tmp, 'tiles-out');
     const res = await semclip(['tiles', PHOTO, '--grid', '2x2', '--out', out, '--size', '64', '--json']);
-    expect(res.code, res.stderr).toBe(0);
+    expect(res.code, res.stderr + res.stdout).toBe(0);
     const json = JSON.parse(res.stdout) as TilesJson;
     const files = (await readdir(out)).sort();
     expect(files).toHaveLength(5);
@@ -87,7 +87,7 @@ describe('semclip tiles', () => {
     await sharp({ create: { width: 300, height: 200, channels: 3, background: { r: 200, g: 120, b: 40 } } }).png().toFile(image);
     const out = join(tmp, 'tiles-native');
     const res = await semclip(['tiles', image, '--grid', '1x2', '--out', out, '--json']);
-    expect(res.code, res.stderr).toBe(0);
+    expect(res.code, res.stderr + res.stdout).toBe(0);
     const json = JSON.parse(res.stdout) as TilesJson;
     for (const t of json.tiles) {
       const meta = await sharp(t.file!).metadata();
@@ -98,7 +98,7 @@ describe('semclip tiles', () => {
   it('--overlay writes a PNG of the grid and the human output lists the tiles', async () => {
     const file = join(tmp, 'grid.png');
     const res = await semclip(['tiles', PHOTO, '--grid', '3x3', '--overlay', file]);
-    expect(res.code, res.stderr).toBe(0);
+    expect(res.code, res.stderr + res.stdout).toBe(0);
     expect(res.stdout).toMatch(/4032x3024 jpeg, grid 3x3, 9 tiles/);
     expect(res.stdout).toMatch(/^\s+8\s+2\s+2\s+2688\s+2016\s+1344\s+1008$/m);
     expect(res.stdout).toContain(`Overlay: ${file}`);
@@ -135,6 +135,7 @@ describe('semclip select', () => {
     const [a, b] = await Promise.all([semclip(args), semclip(args)]);
     expect(a.code, a.stderr).toBe(0);
     expect(a.stderr).toBe('');
+    expect(b.code, b.stderr + b.stdout).toBe(0);
     const ja = JSON.parse(a.stdout) as SelectJson;
     const jb = JSON.parse(b.stdout) as SelectJson;
     expect(withoutTimings(ja)).toEqual(withoutTimings(jb));
@@ -159,12 +160,13 @@ describe('semclip select', () => {
 
   it('a different seed gives different scores', async () => {
     const [a, b] = await Promise.all([semclip(args), semclip(args.map((x) => (x === '1' ? '2' : x)))]);
+    expect([a.code, b.code], a.stdout + b.stdout).toEqual([0, 0]);
     expect((JSON.parse(a.stdout) as SelectJson).scores).not.toEqual((JSON.parse(b.stdout) as SelectJson).scores);
   });
 
   it('passes --k, --budget, --merge and --no-overview to the selector', async () => {
     const res = await semclip([...args, '--k', '4', '--budget', '2304', '--merge', '--no-overview']);
-    expect(res.code, res.stderr).toBe(0);
+    expect(res.code, res.stderr + res.stdout).toBe(0);
     const json = JSON.parse(res.stdout) as SelectJson;
     // The budget pays for 4 images and there is no overview: all 4 tiles, merged into one full-image region.
     expect(json.includeOverview).toBe(false);
@@ -174,7 +176,7 @@ describe('semclip select', () => {
 
   it('--adaptive with a threshold above every score is overview-only', async () => {
     const res = await semclip([...args, '--adaptive', '--threshold', '2']);
-    expect(res.code, res.stderr).toBe(0);
+    expect(res.code, res.stderr + res.stdout).toBe(0);
     const json = JSON.parse(res.stdout) as SelectJson;
     expect(json.kind).toBe('overview-only');
     expect(json.regions).toEqual([]);
@@ -184,7 +186,7 @@ describe('semclip select', () => {
   it('prints the ranked tiles, the selection and the reason, and writes the heat-map overlay', async () => {
     const file = join(tmp, 'heat.png');
     const res = await semclip(['select', PHOTO, 'What is the wait time?', '--scorer', 'random', '--seed', '1', '--grid', '3x3', '--overlay', file]);
-    expect(res.code, res.stderr).toBe(0);
+    expect(res.code, res.stderr + res.stdout).toBe(0);
     expect(res.stdout).toMatch(/^rank\s+tile\s+row\s+col\s+score\s+box \(x,y wxh\)\s+selected$/m);
     expect(res.stdout.match(/^\s+\d+\s+\d+\s+\d\s+\d\s+0\.\d+/gm)).toHaveLength(9);
     expect(res.stdout).toMatch(/^\s+1\s+\d+\s+\d\s+\d\s+\S+\s+\S+ \S+\s+region 1$/m);
@@ -196,7 +198,7 @@ describe('semclip select', () => {
 
   it('--progress draws on stderr and leaves --json stdout clean', async () => {
     const res = await semclip([...args, '--progress']);
-    expect(res.code, res.stderr).toBe(0);
+    expect(res.code, res.stderr + res.stdout).toBe(0);
     expect(res.stderr).toMatch(/semclip \[#+-*\] \d\/3/);
     expect(() => JSON.parse(res.stdout)).not.toThrow();
   });
@@ -205,7 +207,7 @@ describe('semclip select', () => {
 describe('errors and exit codes', () => {
   it('an unknown scorer exits 2 with one line listing the valid scorers', async () => {
     const res = await semclip(['select', PHOTO, 'q?', '--scorer', 'nope']);
-    expect(res.code, res.stderr).toBe(2);
+    expect(res.code, res.stderr + res.stdout).toBe(2);
     expect(res.stdout).toBe('');
     expect(res.stderr.trim().split('\n')).toHaveLength(1);
     expect(res.stderr).toMatch(/^semclip: error \[UNKNOWN_SCORER\]: There is no scorer called "nope"\. Expected one of .*random/);
@@ -222,12 +224,13 @@ describe('errors and exit codes', () => {
     ['--k with --adaptive', ['select', PHOTO, 'q?', '--k', '2', '--adaptive'], 'INVALID_ARGUMENT', 2],
     ['an unknown device', ['select', PHOTO, 'q?', '--device', 'gpu'], 'INVALID_ARGUMENT', 2],
     ['an unknown option', ['tiles', PHOTO, '--gird', '3x3'], 'INVALID_ARGUMENT', 2],
+    ['--size without --out', ['tiles', PHOTO, '--size', '336'], 'INVALID_ARGUMENT', 2],
     ['a missing positional', ['select', PHOTO], 'INVALID_ARGUMENT', 2],
     ['an unknown command', ['tile', PHOTO], 'INVALID_ARGUMENT', 2],
     ['no command', [], 'INVALID_ARGUMENT', 2],
   ] as const)('%s: one line with the code and the exit code', async (_name, argv, code, exit) => {
     const res = await semclip(argv);
-    expect(res.code, res.stderr).toBe(exit);
+    expect(res.code, res.stderr + res.stdout).toBe(exit);
     const lines = res.stderr.trim().split('\n');
     expect(lines.at(-1)).toMatch(new RegExp(`^semclip: error \\[${code}\\]: \\S.*[.]$`));
     if (argv.length > 0) expect(lines).toHaveLength(1);
@@ -240,14 +243,14 @@ describe('errors and exit codes', () => {
     await writeFile(file, bytes.subarray(0, Math.floor(bytes.length / 3)));
     for (const argv of [['tiles', file, '--json'], ['select', file, 'q?', '--scorer', 'random', '--json']]) {
       const res = await semclip(argv);
-      expect(res.code, res.stderr).toBe(2);
+      expect(res.code, res.stderr + res.stdout).toBe(2);
       expect(JSON.parse(res.stdout)).toMatchObject({ error: { code: 'IMAGE_TRUNCATED', message: expect.stringContaining('truncated') } });
     }
   });
 
   it('--json prints the error as JSON on stdout and nothing on stderr', async () => {
     const res = await semclip(['tiles', PHOTO, '--grid', '0x0', '--json']);
-    expect(res.code, res.stderr).toBe(2);
+    expect(res.code, res.stderr + res.stdout).toBe(2);
     expect(res.stderr).toBe('');
     const json = JSON.parse(res.stdout) as { error: { code: string; message: string; hint: string } };
     expect(json.error).toMatchObject({ code: 'INVALID_GRID', message: expect.stringContaining('0x0'), hint: expect.any(String) });
@@ -273,7 +276,7 @@ describe('help and version', () => {
     [['demo'], 'semclip demo', ['--out', '--scorer', '--json']],
   ] as const)('%j --help prints usage and exits 0', async (cmd, name, mentions) => {
     const res = await semclip([...cmd, '--help']);
-    expect(res.code, res.stderr).toBe(0);
+    expect(res.code, res.stderr + res.stdout).toBe(0);
     expect(res.stdout).not.toMatch(ANSI);
     expect(res.stdout).toContain(`USAGE ${name}`);
     for (const m of mentions) expect(res.stdout).toContain(m);
@@ -286,7 +289,7 @@ describe('help and version', () => {
 
   it('--help after other arguments still shows the command usage', async () => {
     const res = await semclip(['select', PHOTO, '--grid', '3x3', '--help']);
-    expect(res.code, res.stderr).toBe(0);
+    expect(res.code, res.stderr + res.stdout).toBe(0);
     expect(res.stdout).toContain('USAGE semclip select');
   });
 

@@ -1,6 +1,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { defineCommand } from 'citty';
+import { SemclipError } from '@semclip/core';
 import { commonArgs, gridArgs, gridOptions, intArg } from '../_args.js';
 import { createProgress, fmtMs, print, printJson, printTable, progressEnabled } from '../_output.js';
 
@@ -21,6 +22,9 @@ export default defineCommand({
     const { tileImage, renderOverlay } = await import('@semclip/tiling');
     const { overlap, levels } = gridOptions(args);
     const size = intArg('size', args.size, 1, 16384);
+    if (size !== undefined && !args.out) {
+      throw new SemclipError('INVALID_ARGUMENT', '--size only applies when tiles are written.', { hint: 'Add --out DIR, or drop --size' });
+    }
     const started = performance.now();
     const tiled = await tileImage(args.image, { grid: args.grid, overlap, levels });
     // Decode now so a damaged file fails even when nothing is written.
