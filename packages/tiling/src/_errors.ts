@@ -1,25 +1,58 @@
+import { open } from 'node:fs/promises';
 import { SemclipError } from '@semclip/core';
 
+/** The first and last bytes of an encoded file and its length: enough to sniff and spot truncation. */
+export interface FileEnds {
+  readonly head: Uint8Array;
+  readonly tail: Uint8Array;
+  readonly length: number;
+}
+
+const HEAD = 64;
+const TAIL = 1024;
+
+export function endsOf(bytes: Uint8Array): FileEnds {
+  return { head: bytes.subarray(0, HEAD), tail: bytes.subarray(Math.max(0, bytes.length - TAIL)), length: bytes.length };
+}
+
+/** Reads the ends of a file (only after a decode failed); undefined if it cannot be read. */
+export async function readEnds(path: string): Promise<FileEnds | undefined> {
+  try {
+    const fh = await open(path, 'r');
+    try {
+      const { size } = await fh.stat();
+      const head = Buffer.alloc(Math.min(HEAD, size));
+      await fh.read(head, 0, head.length, 0);
+      const tail = Buffer.alloc(Math.min(TAIL, size));
+      await fh.read(tail, 0, tail.length, size - tail.length);
+      return { head, tail, length: size };
+    } finally {
+      await fh.close();
+    }
+  } catch {
+    return undefined;
+  }
+}
+
 /**
- * Whether the bytes end where their format says a file ends. Decoders report a cut-off file
- * and a damaged one with similar messages (libpng says "read error" for both), so the missing
- * end marker is the reliable sign of truncation.
+ * Whether a file ends where its format says a file ends. Decoders report a cut-off file and a
+ * damaged one with similar messages (libpng says "read error" for both), so the missing end
+ * marker is the reliable sign of truncation.
  */
-export function looksTruncated(bytes: Uint8Array): boolean {
-  const n = bytes.length;
-  if (n >= 3 && bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff) {
+export function looksTruncated({ head, tail, length }: FileEnds): boolean {
+  const t = tail.length;
+  if (head.length >= 3 && head[0] === 0xff && head[1] === 0xd8 && head[2] === 0xff) {
     // JPEG ends with EOI (FF D9); tolerate a little trailing padding some cameras add.
-    for (let i = n - 2; i >= Math.max(2, n - 1024); i--) if (bytes[i] === 0xff && bytes[i + 1] === 0xd9) return false;
+    for (let i = t - 2; i >= 0; i--) if (tail[i] === 0xff && tail[i + 1] === 0xd9) return false;
     return true;
   }
-  if (n >= 8 && bytes[0] === 0x89 && bytes[1] === 0x50 && bytes[2] === 0x4e && bytes[3] === 0x47) {
-    const tail = Buffer.from(bytes.subarray(Math.max(0, n - 64))).toString('latin1');
-    return !tail.includes('IEND');
+  if (head.length >= 8 && head[0] === 0x89 && head[1] === 0x50 && head[2] === 0x4e && head[3] === 0x47) {
+    return !Buffer.from(tail.subarray(Math.max(0, t - 64))).toString('latin1').includes('IEND');
   }
-  if (n >= 6 && bytes[0] === 0x47 && bytes[1] === 0x49 && bytes[2] === 0x46) return bytes[n - 1] !== 0x3b;
-  if (n >= 12 && Buffer.from(bytes.subarray(0, 4)).toString('latin1') === 'RIFF') {
-    const declared = new DataView(bytes.buffer, bytes.byteOffset, 8).getUint32(4, true) + 8;
-    return declared > n;
+  if (head.length >= 6 && head[0] === 0x47 && head[1] === 0x49 && head[2] === 0x46) return tail[t - 1] !== 0x3b;
+  if (head.length >= 12 && Buffer.from(head.subarray(0, 4)).toString('latin1') === 'RIFF') {
+    const declared = new DataView(head.buffer, head.byteOffset, 8).getUint32(4, true) + 8;
+    return declared > length;
   }
   return false;
 }
@@ -39,9 +72,9 @@ export function fileSizeText(bytes: number): string {
 
 /**
  * Turns a decoder (sharp/libvips) failure into the matching typed error, naming the image.
- * `bytes` (when the encoded file is at hand) lets truncation be told apart from corruption.
+ * The file's ends (when at hand) let truncation be told apart from corruption.
  */
-export function decodeError(label: string, err: unknown, bytes?: Uint8Array): SemclipError {
+export function decodeError(label: string, err: unknown, ends?: FileEnds): SemclipError {
   if (err instanceof SemclipError) return err;
   const message = err instanceof Error ? err.message : String(err);
   const details = { file: label, decoder: message };
@@ -60,14 +93,14 @@ export function decodeError(label: string, err: unknown, bytes?: Uint8Array): Se
       details,
     });
   }
-  if (bytes && looksTruncated(bytes)) {
+  if (ends && looksTruncated(ends)) {
     return new SemclipError('IMAGE_TRUNCATED', `${label} is truncated: the file ends before the image data does (${message}).`, {
       cause: err,
       hint: 'The file was probably cut off during download or copy; fetch or copy it again',
       details,
     });
   }
-  if (/premature end|truncat|unexpected end|end of file|not enough data/i.test(message) && !/corrupt jpeg data/i.test(message) && !bytes) {
+  if (/premature end|truncat|unexpected end|end of file|not enough data/i.test(message) && !/corrupt jpeg data/i.test(message) && !ends) {
     return new SemclipError('IMAGE_TRUNCATED', `${label} is truncated (${message}).`, {
       cause: err,
       hint: 'The file was probably cut off during download or copy; fetch or copy it again',

@@ -1,7 +1,7 @@
 import type { Box, FitMode, Size } from '@semclip/core';
 import sharp from 'sharp';
 import type { OutputInfo, Sharp } from 'sharp';
-import { decodeError } from './_errors.js';
+import { decodeError, endsOf, readEnds } from './_errors.js';
 import type { LoadedImage } from './_source.js';
 
 /** 8-bit sRGB, 3 channels, interleaved, row-major. */
@@ -85,17 +85,22 @@ function rawInput(src: Rgb): Sharp {
 }
 
 /**
- * Decodes an image once per scale and keeps the results. Two ways to get pixels:
+ * Decodes an image once per scale and keeps the results. Three ways to get pixels:
  *
  * - `full()`: every pixel at native resolution (EXIF-oriented, alpha flattened on white,
- *   converted to 8-bit sRGB). Needed for native-resolution crops and for non-JPEG sources.
- * - `scaled(w, h)`: the whole image resampled to w x h in one pipeline straight from the file,
- *   so JPEG and WebP use shrink-on-load: libjpeg decodes at 1/2, 1/4 or 1/8 scale in the DCT
- *   (much less work than a full decode) and libvips resamples the rest of the way once. Crops
- *   at that scale are then cut out without resampling again.
+ *   converted to 8-bit sRGB). Needed for native-resolution crops and for sources that cannot
+ *   be decoded at reduced scale.
+ * - `atShrink(max)`, JPEG files: libjpeg decodes at 1/2, 1/4 or 1/8 scale in the DCT (the
+ *   largest factor up to `max`), with no resampling at all; outputs are then cut from that decode
+ *   with one resize each. Reached through libvips' `file.jpg[shrink=N]` load option.
+ * - `scaled(w, h)`, JPEG/WebP bytes: sharp offers no pure reduced-scale decode from memory, so
+ *   the whole image is resampled to w x h in the same pipeline that decodes it (shrink-on-load
+ *   plus one resample); crops at that scale are then cut out without resampling again.
  */
 export class Decoder {
   private fullPromise: Promise<Rgb> | undefined;
+  /** DCT-scaled decodes by shrink factor (2, 4, 8). */
+  private readonly shrunk = new Map<number, Promise<Rgb>>();
   private readonly scaledCache = new Map<string, { width: number; height: number; promise: Promise<Rgb> }>();
   private meanPromise: Promise<Colour> | undefined;
   /** How many decodes ran, by kind: for tests and benchmarks. */
@@ -123,6 +128,35 @@ export class Decoder {
     return this.source.shrinkable && !this.hasFull;
   }
 
+  /** Whether `atShrink()` decodes at reduced scale (a JPEG file). */
+  get canDecodeShrunk(): boolean {
+    return this.source.jpegPath !== undefined;
+  }
+
+  /**
+   * A decode at the largest scale-down factor (1, 2, 4 or 8) not above `maxShrink`: a cached
+   * one if there is one (the coarsest that qualifies), else a new DCT-scaled decode. Factor 1 is
+   * the full decode.
+   */
+  atShrink(maxShrink: number): { shrink: number; promise: Promise<Rgb> } {
+    const allowed = [8, 4, 2].filter((f) => f <= maxShrink);
+    for (const f of allowed) {
+      const hit = this.shrunk.get(f);
+      if (hit) return { shrink: f, promise: hit };
+    }
+    const f = allowed[0];
+    if (f === undefined || !this.source.jpegPath || this.fullPromise) return { shrink: 1, promise: this.full() };
+    this.stats.scaled++;
+    // Same options as the full decode; the file is read again (from the OS cache) because
+    // sharp takes load options only with a path.
+    const promise = this.run(
+      sharp(`${this.source.jpegPath}[shrink=${f}]`, { failOn: this.failOn, limitInputPixels: this.maxPixels, autoOrient: true }),
+    );
+    this.shrunk.set(f, promise);
+    promise.catch(() => this.shrunk.delete(f));
+    return { shrink: f, promise };
+  }
+
   private pipeline(): Sharp {
     const { source } = this;
     if (source.raw) {
@@ -133,7 +167,7 @@ export class Decoder {
       if (raw.channels <= 2) img = img.pipelineColourspace('b-w');
       return img;
     }
-    return sharp(source.bytes!, {
+    return sharp(source.bytes ?? source.path!, {
       failOn: this.failOn,
       limitInputPixels: this.maxPixels,
       autoOrient: true,
@@ -149,7 +183,8 @@ export class Decoder {
       const { data, info } = await this.finish(img).toBuffer({ resolveWithObject: true });
       return toRgb(data, info);
     } catch (err) {
-      throw decodeError(this.source.label, err, this.source.bytes);
+      const { bytes, path } = this.source;
+      throw decodeError(this.source.label, err, bytes ? endsOf(bytes) : path ? await readEnds(path) : undefined);
     }
   }
 
@@ -214,7 +249,12 @@ export class Decoder {
   mean(): Promise<Colour> {
     if (!this.meanPromise) {
       const any = this.scaledCache.values().next().value as { promise: Promise<Rgb> } | undefined;
-      const src: Promise<Rgb> = this.fullPromise ?? any?.promise ?? this.scaled(...smallSize(this.source.size)).promise;
+      const shrunk = this.shrunk.values().next().value as Promise<Rgb> | undefined;
+      const src: Promise<Rgb> =
+        this.fullPromise ??
+        shrunk ??
+        any?.promise ??
+        (this.canDecodeShrunk ? this.atShrink(8).promise : this.scaled(...smallSize(this.source.size)).promise);
       this.meanPromise = src.then(meanColour);
       this.meanPromise.catch(() => (this.meanPromise = undefined));
     }

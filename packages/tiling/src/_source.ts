@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
-import { readFile, stat } from 'node:fs/promises';
+import { open, stat } from 'node:fs/promises';
 import { SemclipError, isRawImage } from '@semclip/core';
 import type { ImageInput, RawImage, Size } from '@semclip/core';
 import sharp from 'sharp';
 import type { Metadata } from 'sharp';
-import { decodeError, fileSizeText, pngHeaderSize } from './_errors.js';
+import { decodeError, endsOf, fileSizeText, pngHeaderSize, readEnds } from './_errors.js';
 
 /** Default cap on decoded pixels: 16384 x 16384 (268 MP, ~800 MB as RGB). */
 export const DEFAULT_MAX_PIXELS = 16384 * 16384;
@@ -37,13 +37,20 @@ export interface ImageInfo {
 export interface LoadedImage {
   readonly label: string;
   readonly info: ImageInfo;
-  /** Encoded file bytes (absent for raw pixel input). */
+  /** Encoded bytes, for buffer input (and paths libvips cannot open by name). */
   readonly bytes?: Uint8Array;
+  /** The file, for path input: decoded from disk, not held in memory. */
+  readonly path?: string;
   readonly raw?: RawImage;
   /** Pixel size after EXIF orientation. */
   readonly size: Size;
   /** JPEG and WebP decode faster at reduced scale (shrink-on-load). */
   readonly shrinkable: boolean;
+  /**
+   * For JPEG files: the path, when libvips can open it with a load option appended
+   * (`photo.jpg[shrink=4]`), which gives a pure DCT-scaled decode with no resampling.
+   */
+  readonly jpegPath?: string;
 }
 
 function limitsOf(limits: ImageLimits = {}): { maxPixels: number; maxFileBytes: number } {
@@ -164,17 +171,17 @@ function checkAnimated(label: string, format: string, pages: number): void {
   }
 }
 
-async function headerOf(label: string, input: string | Uint8Array, maxPixels: number, bytes?: Uint8Array) {
+async function headerOf(label: string, input: string | Uint8Array, maxPixels: number) {
   let meta: Metadata;
   try {
     // Pixel limits are ours to check (with a message that says what to do); sharp's default
     // limit would otherwise fire first with a bare message.
     meta = await sharp(input, { limitInputPixels: false }).metadata();
   } catch (err) {
-    const head = bytes ?? (typeof input === 'string' ? undefined : input);
-    const png = head ? pngHeaderSize(head) : undefined;
+    const ends = typeof input === 'string' ? await readEnds(input) : endsOf(input);
+    const png = ends ? pngHeaderSize(ends.head) : undefined;
     if (png && (png.width === 0 || png.height === 0)) checkPixels(label, png.width, png.height, maxPixels);
-    throw decodeError(label, err, head);
+    throw decodeError(label, err, ends);
   }
   checkPixels(label, meta.width, meta.height, maxPixels);
   const orientation = meta.orientation;
@@ -207,7 +214,8 @@ export async function readImageInfo(input: ImageInput, limits?: ImageLimits): Pr
   }
   if (typeof input === 'string') {
     const size = await statFile(input, maxFileBytes);
-    return { ...(await headerOf(input, input, maxPixels)), size };
+    const source = openableByName(input) ? input : await readWhole(input, size);
+    return { ...(await headerOf(input, source, maxPixels)), size };
   }
   if (input instanceof Uint8Array) {
     const label = describe(input);
@@ -217,6 +225,48 @@ export async function readImageInfo(input: ImageInput, limits?: ImageLimits): Pr
   throw new SemclipError('INVALID_ARGUMENT', `Cannot read an image from ${typeof input}.`, {
     expected: 'a file path, the bytes of an image file (Uint8Array/Buffer) or raw pixels { data, width, height, channels }',
   });
+}
+
+/** libvips takes `name[options]` as a file name with load options, so names with brackets must be read into memory. */
+function openableByName(path: string): boolean {
+  return !/[[\]]/.test(path);
+}
+
+/** Reads a whole file with one read call into an uninitialised buffer. */
+async function readWhole(path: string, expected: number): Promise<Uint8Array> {
+  const fh = await open(path, 'r');
+  try {
+    const size = Math.max(expected, (await fh.stat()).size);
+    const buf = Buffer.allocUnsafe(size);
+    let offset = 0;
+    while (offset < size) {
+      const { bytesRead } = await fh.read(buf, offset, size - offset, offset);
+      if (bytesRead === 0) break;
+      offset += bytesRead;
+    }
+    return buf.subarray(0, offset);
+  } finally {
+    await fh.close();
+  }
+}
+
+/** sha256 of a file, streamed through one reused 1 MiB buffer (no per-call allocation of the file size). */
+async function hashFile(path: string): Promise<string> {
+  const fh = await open(path, 'r');
+  try {
+    const hash = createHash('sha256');
+    const chunk = Buffer.allocUnsafe(1 << 20);
+    let position = 0;
+    for (;;) {
+      const { bytesRead } = await fh.read(chunk, 0, chunk.length, position);
+      if (bytesRead === 0) break;
+      hash.update(chunk.subarray(0, bytesRead));
+      position += bytesRead;
+    }
+    return hash.digest('hex');
+  } finally {
+    await fh.close();
+  }
 }
 
 /** Reads and checks an input, and hashes its content. The pixels are not decoded here. */
@@ -237,37 +287,56 @@ export async function loadImage(input: ImageInput, limits?: ImageLimits): Promis
     };
   }
   let label: string;
-  let bytes: Uint8Array;
+  let bytes: Uint8Array | undefined;
+  let path: string | undefined;
+  let fileBytes: number;
+  let id: string;
+  let header: Awaited<ReturnType<typeof headerOf>>;
   if (typeof input === 'string') {
     label = input;
-    await statFile(input, maxFileBytes);
+    fileBytes = await statFile(input, maxFileBytes);
     try {
-      bytes = await readFile(input);
+      if (openableByName(input)) {
+        path = input;
+        // Hash and header in parallel; pixels are later decoded from the file itself.
+        const headerPromise = headerOf(label, input, maxPixels);
+        headerPromise.catch(() => undefined);
+        id = await hashFile(input);
+        header = await headerPromise;
+      } else {
+        bytes = await readWhole(input, fileBytes);
+        fileBytes = bytes.length;
+        checkFileSize(label, fileBytes, maxFileBytes);
+        id = createHash('sha256').update(bytes).digest('hex');
+        header = await headerOf(label, bytes, maxPixels);
+      }
     } catch (err) {
+      if (err instanceof SemclipError) throw err;
       throw new SemclipError('IMAGE_NOT_FOUND', `Image file ${input} cannot be read.`, { cause: err, details: { file: input } });
     }
-    checkFileSize(label, bytes.length, maxFileBytes);
   } else if (input instanceof Uint8Array) {
     label = describe(input);
     checkFileSize(label, input.length, maxFileBytes);
     bytes = input;
+    fileBytes = input.length;
+    const headerPromise = headerOf(label, bytes, maxPixels);
+    headerPromise.catch(() => undefined);
+    id = createHash('sha256').update(bytes).digest('hex');
+    header = await headerPromise;
   } else {
     throw new SemclipError('INVALID_ARGUMENT', `Cannot read an image from ${typeof input}.`, {
       expected: 'a file path, the bytes of an image file (Uint8Array/Buffer) or raw pixels { data, width, height, channels }',
     });
   }
-  // The header is read on libuv's pool while the hash runs here.
-  const headerPromise = headerOf(label, bytes, maxPixels, bytes);
-  headerPromise.catch(() => undefined);
-  const id = createHash('sha256').update(bytes).digest('hex');
-  const header = await headerPromise;
   checkAnimated(label, header.format, header.pages);
   return {
     label,
-    info: { ...header, size: bytes.length },
-    bytes,
+    info: { ...header, size: fileBytes },
+    ...(bytes === undefined ? {} : { bytes }),
+    ...(path === undefined ? {} : { path }),
     size: { width: header.width, height: header.height },
     shrinkable: header.format === 'jpeg' || header.format === 'webp',
+    ...(path !== undefined && header.format === 'jpeg' ? { jpegPath: path } : {}),
     id,
   };
 }

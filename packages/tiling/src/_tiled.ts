@@ -184,6 +184,13 @@ export class TiledImageImpl implements TiledImage {
     // The scale the box is resampled at, per axis (fill squashes; contain and cover keep aspect).
     const kx = fit === 'fill' ? sx : s;
     const ky = fit === 'fill' ? sy : s;
+    if (this.decoder.canDecodeShrunk) {
+      // JPEG file: decode at 1/2, 1/4 or 1/8 in the DCT (no resampling), then one resize.
+      const { promise } = this.decoder.atShrink(1 / Math.max(kx, ky));
+      const src = await promise;
+      const bg = background === 'mean' ? (fit === 'contain' ? await this.decoder.mean() : ([0, 0, 0] as const)) : background;
+      return resizeRgb(src, mapBox(box, this.size, src), out, fit, bg, this.label);
+    }
     // Shrink-on-load only pays when the output is at most half the source scale.
     const usePlan = this.decoder.canShrinkOnLoad && Math.max(kx, ky) <= 0.5;
     if (!usePlan) {
@@ -267,6 +274,18 @@ export class TiledImageImpl implements TiledImage {
     const jobs: Array<{ box: Box; fit: FitMode }> = [];
     if (overview !== false) jobs.push({ box: { x: 0, y: 0, ...this.size }, fit: fitOf(overview) });
     for (const i of tiles) jobs.push({ box: this.grid.tiles[i]!.box, fit });
+    if (this.decoder.canDecodeShrunk && jobs.length > 0) {
+      // One decode for the whole call: the coarsest scale every output still gets full detail from.
+      const maxShrink = Math.min(
+        ...jobs.map(({ box, fit: f }) => {
+          const sx = size.width / box.width;
+          const sy = size.height / box.height;
+          const s = f === 'cover' ? Math.max(sx, sy) : Math.min(sx, sy);
+          return 1 / (f === 'fill' ? Math.max(sx, sy) : s);
+        }),
+      );
+      this.decoder.atShrink(maxShrink);
+    }
     const n = jobs.length;
     const plane = size.width * size.height;
     const data = new Float32Array(n * 3 * plane);
@@ -319,6 +338,21 @@ export class TiledImageImpl implements TiledImage {
     }
     return paths;
   }
+}
+
+/**
+ * `box` (in original pixels) in the pixels of a decode of `src` size. Edges are rounded, so at
+ * reduced scale a box may shift by up to half a decoded pixel; at full scale it is exact.
+ */
+function mapBox(box: Box, size: Size, src: Size): Box {
+  if (src.width === size.width && src.height === size.height) return box;
+  const fx = src.width / size.width;
+  const fy = src.height / size.height;
+  const x0 = clamp(Math.round(box.x * fx), 0, src.width - 1);
+  const y0 = clamp(Math.round(box.y * fy), 0, src.height - 1);
+  const x1 = clamp(Math.round((box.x + box.width) * fx), x0 + 1, src.width);
+  const y1 = clamp(Math.round((box.y + box.height) * fy), y0 + 1, src.height);
+  return { x: x0, y: y0, width: x1 - x0, height: y1 - y0 };
 }
 
 function clamp(v: number, lo: number, hi: number): number {

@@ -10,6 +10,7 @@ import {
   makeWebp,
   meanAbsDiff,
   patternPixel,
+  writeTemp,
 } from '@semclip/test-kit/images';
 import sharp from 'sharp';
 import { readImageInfo, tileImage } from './index.js';
@@ -208,6 +209,14 @@ describe('generated edge cases', () => {
     const r1 = await tileImage(raw, { grid: '1x1' });
     const r2 = await tileImage({ ...raw, width: 6, height: 4 }, { grid: '1x1' });
     expect(r1.id).not.toBe(r2.id); // same bytes, other shape
+  });
+
+  it.each(['photo[1].jpg', 'no-extension[2]', 'a]b[c.jpg'])('reads a file named %j (libvips option syntax in the name)', async (name) => {
+    const path = await writeTemp(name, await makeJpeg({ width: 800, height: 600, pattern: 'quadrants' }));
+    expect((await readImageInfo(path)).width).toBe(800);
+    const image = await tileImage(path, { grid: '2x2' });
+    const t = await image.tensors({ size: { width: 16, height: 16 }, mean: [0, 0, 0], std: [1, 1, 1], overview: false });
+    expect(t.data[8 * 16 + 8]! * 255).toBeCloseTo(QUADRANT_COLORS[0][0], -1);
   });
 
   it('exposes the grid key of the grid it used', async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { QUADRANT_COLORS, makeJpeg, makeRaw, meanAbsDiff } from '@semclip/test-kit/images';
+import { QUADRANT_COLORS, makeJpeg, makeRaw, meanAbsDiff, writeTemp } from '@semclip/test-kit/images';
 import { tileImage } from './index.js';
 import type { TiledImage } from './index.js';
 
@@ -148,6 +148,26 @@ describe('shrink-on-load', () => {
     const exact = await tileImage(await fast.crop({ x: 0, y: 0, width: 2000, height: 1500 }), { grid: '1x3' });
     const b = await exact.tensors(opts);
     expect(meanAbsDiff(a.data, b.data) * 127.5).toBeLessThan(2);
+  });
+
+  it('decodes a JPEG file once per call, at 1/2, 1/4 or 1/8 scale in the DCT, and reuses that decode', async () => {
+    const path = await writeTemp('big.jpg', await bigJpeg());
+    const image = await tileImage(path, { grid: '2x2' });
+    // Tiles 1000x750 -> 224: 1/4 scale leaves 250x187... too small vertically, so 1/2 it is.
+    await image.tensors({ size: { width: 224, height: 224 }, mean: CLIP_MEAN, std: CLIP_STD });
+    expect(stats(image)).toEqual({ full: 0, scaled: 1, resized: 0 });
+    // Smaller outputs can use the same decode; per-tile crops too.
+    await image.tensors({ size: { width: 112, height: 112 }, mean: CLIP_MEAN, std: CLIP_STD });
+    await Promise.all(image.grid.tiles.map((t) => image.crop(t.box, { size: { width: 160, height: 160 } })));
+    expect(stats(image)).toEqual({ full: 0, scaled: 1, resized: 0 });
+    // A fresh image asked only for small outputs decodes at 1/8.
+    const small = await tileImage(path, { grid: '2x2' });
+    const t = await small.tensors({ size: { width: 64, height: 64 }, mean: [0, 0, 0], std: [1, 1, 1] });
+    expect(stats(small)).toEqual({ full: 0, scaled: 1, resized: 0 });
+    // ...and matches the full-decode path.
+    const exact = await tileImage(await small.crop({ x: 0, y: 0, width: 2000, height: 1500 }), { grid: '2x2' });
+    const u = await exact.tensors({ size: { width: 64, height: 64 }, mean: [0, 0, 0], std: [1, 1, 1] });
+    expect(meanAbsDiff(t.data, u.data) * 255).toBeLessThan(2);
   });
 
   it('matches a full decode + resize on a real photo (queue_time.jpg, 4032x3024)', async () => {
