@@ -114,6 +114,7 @@ export const FAMILIES: Record<FamilyName, Family> = {
   llava_onevision: {
     ...llavaBase,
     name: 'llava_onevision',
+    modelClass: 'LlavaOnevisionForConditionalGeneration',
     multiImage: () => true,
     // transformers.js has no anyres processor for OneVision: the export's vision encoder decides.
     tokensPerImage: () => undefined,

@@ -216,6 +216,28 @@ describe('local runner on a tiny random-weight LLaVA (shapes, determinism and pl
     }
   });
 
+  it('runs a LLaVA-OneVision config, counting its visual tokens from the vision encoder', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'semclip-onevision-'));
+    try {
+      await writeTinyLlava(dir, {
+        seed: 6,
+        configOverrides: { model_type: 'llava_onevision', architectures: ['LlavaOnevisionForConditionalGeneration'], image_seq_length: undefined },
+      });
+      const ov = await createLocalRunner({ model: dir, device: 'cpu', maxTokens: 3 });
+      try {
+        expect(ov.family).toBe('llava_onevision');
+        expect(ov.capabilities.multiImage).toBe(true);
+        expect(ov.visualTokensPerImage).toBe(tiny.visualTokensPerImage);
+        const answer = await ov.answer({ images: [overview, ...regions], question: 'What is it?' });
+        expect(answer.usage.visual).toBe(3 * tiny.visualTokensPerImage);
+      } finally {
+        await ov.dispose();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('rejects calls after dispose with a clear error', async () => {
     const short = await createLocalRunner({ model: manifest, cacheDir, device: 'cpu' });
     await short.dispose();
