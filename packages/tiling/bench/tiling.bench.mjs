@@ -83,6 +83,13 @@ try {
         rows.push({ image: name, task: `overview + ${grid} tensors @${side}`, ...stats });
       }
     }
+    // The same from bytes in memory (e.g. an HTTP upload): shrink-on-load fused with the resample,
+    // one decode per output scale.
+    const fromBytes = await time(async () => {
+      const image = await tileImage(await readFile(path), { grid: '2x2' });
+      await image.tensors({ size: { width: 336, height: 336 }, ...CLIP, overview: 'resize' });
+    });
+    rows.push({ image: name, task: 'overview + 2x2 tensors @336, input as bytes', ...fromBytes });
   }
   const machine = `${cpus().length}x ${cpus()[0]?.model.trim() ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, sharp ${sharp.versions.sharp} (libvips ${sharp.versions.vips})`;
   if (json) {
