@@ -17,7 +17,7 @@ export const COMMANDS: Record<string, LazyCommand> = {
   tiles: () => import('./commands/tiles.js').then((m) => m.default),
   select: () => import('./commands/select.js').then((m) => m.default),
   demo: () => import('./commands/demo.js').then((m) => m.default),
-  // models: () => import('./commands/models.js').then((m) => m.default), // added by the models helper
-  // ask: () => import('./commands/ask.js').then((m) => m.default), // added by the ask helper
-  // eval: () => import('./commands/eval.js').then((m) => m.default), // added by the eval helper
+  ask: () => import('./commands/ask.js').then((m) => m.default),
+  models: () => import('./commands/models.js').then((m) => m.default),
+  eval: () => import('./commands/eval.js').then((m) => m.default),
 };
