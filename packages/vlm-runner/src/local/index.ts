@@ -292,9 +292,14 @@ export async function createLocalRunner(options: LocalRunnerOptions): Promise<Lo
       // encode one blank image and count. The config's value is only a cross-check (configs
       // have shipped with the wrong feature-select strategy), and OneVision's has none.
       const blank: RgbPixels = { data: new Uint8Array(64 * 64 * 3).fill(128), width: 64, height: 64, channels: 3 };
-      const probe = await family.prepare(ctx, '', [blank], 0);
-      const features = await encodeImage({ pixel_values: probe.pixel_values });
-      const probed = (features.dims as number[]).slice(0, -1).reduce((a, b) => a * b, 1);
+      let probed: number;
+      try {
+        const probe = await family.prepare(ctx, '', [blank], 0);
+        const features = await encodeImage({ pixel_values: probe.pixel_values });
+        probed = (features.dims as number[]).slice(0, -1).reduce((a, b) => a * b, 1);
+      } catch (cause) {
+        throw loadError(label, `vision encoder on a test image (onnx/vision_encoder, ${dtypes.vision_encoder})`, cause, hint);
+      }
       if (tokensPerImage !== undefined && tokensPerImage !== probed) {
         (options.warn ?? ((m: string) => process.emitWarning(m, { code: 'SEMCLIP_MODEL' })))(
           `SemClip: model ${label}: config.json implies ${tokensPerImage} visual tokens per image but its vision encoder returns ${probed}; using ${probed}.`,
