@@ -6,12 +6,19 @@
 //
 // Each timed run starts from the file path (read, hash, header, decode, resample, normalise),
 // with a fresh TiledImage, so nothing is cached between runs except what the OS caches.
+import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
-import { tileImage } from '../dist/index.js';
+
+const dist = new URL('../dist/index.js', import.meta.url);
+if (!existsSync(dist)) {
+  console.error('dist/ is missing: build first (pnpm turbo run build --filter=@semclip/tiling...), or run `pnpm bench` from the root.');
+  process.exit(1);
+}
+const { tileImage } = await import(dist.href);
 
 const args = process.argv.slice(2);
 const runs = Number(args[args.indexOf('--runs') + 1]) || 9;

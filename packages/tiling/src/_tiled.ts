@@ -70,9 +70,10 @@ export interface TiledImage extends TileSource {
   /** Decoder name from the header: `jpeg`, `png`, `webp`, ... or `raw` for pixel input. */
   readonly format: string;
   /**
-   * How many decodes ran so far: `full` (native resolution), `scaled` (whole image at an output
-   * scale, with JPEG/WebP shrink-on-load), `resized` (whole image resampled from the full decode).
-   * For logs and benchmarks.
+   * How many decodes ran so far: `full` (native resolution), `scaled` (the whole image at reduced
+   * scale: a JPEG file decoded at 1/2, 1/4 or 1/8 in the DCT, or JPEG/WebP bytes decoded with
+   * shrink-on-load and resampled to an output scale), `resized` (the whole image resampled from
+   * the full decode). For logs and benchmarks.
    */
   readonly decodeStats: Readonly<{ full: number; scaled: number; resized: number }>;
   /** Float32 CHW tensors, batched: [overview?, ...tiles] -> dims [n, 3, h, w], normalised ((x/255 - mean)/std). */
