@@ -54,3 +54,29 @@ export type { Predictions, PredictionRecord, PredictionFormat } from './score/pr
 export { scorePredictions, scoreItems } from './score/score.js';
 export type { ScoreInput, ScoreReport } from './score/score.js';
 export { scoreToJSON, formatScoreTable } from './score/format.js';
+
+// Running evaluations: methods, resumable JSON-lines results, shards.
+export { runEvaluation, topTiles, randomTile, datasetFingerprint } from './run/engine.js';
+export type {
+  RunEvaluationOptions,
+  RunSummary,
+  RunProgress,
+  EvalTileSource,
+  EvalImageFormat,
+  SelectTiles,
+  TileChoice,
+} from './run/engine.js';
+export { EVAL_METHODS, METHOD_LABELS, SCORED_METHODS, parseMethods, assertMethod } from './run/methods.js';
+export type { EvalMethod } from './run/methods.js';
+export { parseShard, shardOf, selectItems, stableHash } from './run/shard.js';
+export type { Shard } from './run/shard.js';
+export { readResults, parseResults, resultKey, rowToJudgement, diffConfig, RESULTS_FORMAT, RESULTS_VERSION } from './run/results.js';
+export type { EvalResultRow, RunHeader, RunConfig, ResultsFile, ResultVia, JsonValue } from './run/results.js';
+export { majorityVote } from './run/_vote.js';
+export type { TileAnswer } from './run/_vote.js';
+
+// Reports: method x benchmark tables, tokens vs accuracy, chart.
+export { buildReport, loadReport, reportToJSON, formatReportMarkdown, BENCHMARK_LABELS } from './report/report.js';
+export type { EvalReport, ReportCell, ReportMethodRow, ReportRun } from './report/report.js';
+export { renderReportChart } from './report/chart.js';
+export type { ChartOptions } from './report/chart.js';

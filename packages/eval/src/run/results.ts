@@ -1,0 +1,278 @@
+import { open, readFile, stat } from 'node:fs/promises';
+import type { BenchmarkName } from '@semclip/core';
+import { BENCHMARK_NAMES, SemclipError } from '@semclip/core';
+import type { Judgement } from '../answer/judge.js';
+import { EVAL_METHODS, type EvalMethod } from './methods.js';
+
+export type JsonValue = null | boolean | number | string | readonly JsonValue[] | { readonly [key: string]: JsonValue };
+
+/** The first line's `type`: what marks a file as SemClip evaluation results. */
+export const RESULTS_FORMAT = 'semclip-eval-run';
+export const RESULTS_VERSION = 1;
+
+/**
+ * Everything a run's results depend on. A resumed run must match the file's config exactly
+ * (otherwise `RESULTS_INVALID`), so one file never mixes results of different setups.
+ */
+export interface RunConfig {
+  readonly benchmark: BenchmarkName;
+  /** The benchmark data: layout, question count and a fingerprint of the ids and answers. */
+  readonly data: { readonly format: string; readonly items: number; readonly fingerprint: string };
+  readonly vlm: { readonly id: string; readonly model: string; readonly visualTokensPerImage: number };
+  readonly seed: number;
+  /** Seeds of the `random` method: `seed` ... `seed + repeats - 1`. */
+  readonly repeats: number;
+  /** How images are encoded before the VLM sees them. */
+  readonly image: { readonly format: 'jpeg' | 'png' | 'webp'; readonly quality: number; readonly maxSide: number };
+  readonly maxTokens: number | null;
+  /** What the caller wired: grid, scorer, selection... (the CLI records its flags here). */
+  readonly setup: { readonly [key: string]: JsonValue };
+}
+
+/** The first line of a results file. */
+export interface RunHeader {
+  readonly type: typeof RESULTS_FORMAT;
+  readonly version: number;
+  readonly createdAt: string;
+  readonly config: RunConfig;
+  /** Recorded, never compared: data path, VLM spec with its URL, package versions. */
+  readonly info: { readonly [key: string]: JsonValue };
+}
+
+/** How a row's answer was obtained. */
+export type ResultVia = 'choose' | 'text' | 'vote' | 'oracle';
+
+/**
+ * One result line: one (benchmark, item, method, seed). Carries what the metrics need
+ * (`answer`, `predicted`, `correct`, `category`, `group`, `hasImage`), so reports need
+ * nothing but the results files.
+ */
+export interface EvalResultRow {
+  readonly type: 'result';
+  readonly benchmark: BenchmarkName;
+  readonly item: string;
+  readonly method: EvalMethod;
+  readonly seed: number;
+  readonly answer: string;
+  /** The answer read from the reply; `null` when it named nothing (counted wrong). */
+  readonly predicted: string | null;
+  readonly correct: boolean;
+  readonly category?: string;
+  readonly group?: string;
+  readonly hasImage?: boolean;
+  /** The model's reply: its text, or the chosen option index (`choose`). */
+  readonly reply?: string | { readonly index: number };
+  readonly via: ResultVia;
+  /** Whether the overview was sent. */
+  readonly overview: boolean;
+  /** Level-1 tile indices sent with the answer (majority/oracle: the tiles that were asked). */
+  readonly tiles: readonly number[];
+  /** Images in the prompt this row's answer came from. */
+  readonly images: number;
+  /** Visual tokens the method spends on this item (majority: all its calls). */
+  readonly visualTokens: number;
+  /** VLM calls the method needs for this item. */
+  readonly vlmCalls: number;
+  /** VLM time the method needs for this item, in ms (plus scoring, for scored methods). */
+  readonly latencyMs: number;
+  /** Scoring time for scored methods, in ms. */
+  readonly scoreMs?: number;
+  /** Majority: the votes per answer. */
+  readonly votes?: { readonly [answer: string]: number };
+  /** Set when the item could not be answered (e.g. its image is missing); the row counts as wrong. */
+  readonly error?: { readonly code: string; readonly message: string };
+}
+
+/** The key a row is unique by. */
+export function resultKey(row: Pick<EvalResultRow, 'benchmark' | 'item' | 'method' | 'seed'>): string {
+  return `${row.benchmark}\u0000${row.item}\u0000${row.method}\u0000${row.seed}`;
+}
+
+/**
+ * A row as the metrics see it (`summarize`). Rows with an `error` count as missing.
+ *
+ * @example
+ * ```ts
+ * const score = summarize('vstar', rows.filter((r) => r.method === 'semclip').map(rowToJudgement));
+ * ```
+ */
+export function rowToJudgement(row: EvalResultRow): Judgement {
+  return {
+    id: row.item,
+    benchmark: row.benchmark,
+    answer: row.answer,
+    predicted: row.predicted,
+    correct: row.correct,
+    missing: row.error !== undefined,
+    ...(row.category !== undefined ? { category: row.category } : {}),
+    ...(row.group !== undefined ? { group: row.group } : {}),
+    ...(row.hasImage !== undefined ? { hasImage: row.hasImage } : {}),
+    ...(typeof row.reply === 'string' ? { reply: row.reply } : {}),
+  };
+}
+
+/** A results file as read back. */
+export interface ResultsFile {
+  readonly path: string;
+  readonly header: RunHeader;
+  /** One row per key, in file order (a repeated key keeps its first row). */
+  readonly rows: readonly EvalResultRow[];
+  /** Rows whose key was already in the file (left out of `rows`). */
+  readonly duplicates: number;
+  /** Bytes of an unfinished last line (a run killed mid-write); 0 when the file ends cleanly. */
+  readonly truncatedBytes: number;
+  /** Length in bytes of the complete lines. */
+  readonly validBytes: number;
+}
+
+const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+function invalid(path: string, line: number, why: string): SemclipError {
+  return new SemclipError('RESULTS_INVALID', `${path} line ${line}: ${why}.`, {
+    expected: 'a semclip eval results file: a header line, then one JSON result per line (written by semclip eval run)',
+    hint: 'If the file was edited by hand, restore it or start a new one with another --out',
+    details: { path, line },
+  });
+}
+
+function checkHeader(value: unknown, path: string): RunHeader {
+  if (!isObj(value) || value.type !== RESULTS_FORMAT) {
+    throw new SemclipError('RESULTS_INVALID', `${path} is not a semclip eval results file: its first line is not a run header.`, {
+      expected: `a file written by semclip eval run (first line {"type":"${RESULTS_FORMAT}",...})`,
+      hint: 'Pass a results file, or choose another --out so this file is not overwritten',
+      details: { path },
+    });
+  }
+  if (value.version !== RESULTS_VERSION) {
+    throw new SemclipError('RESULTS_INVALID', `${path} has results format version ${String(value.version)}; this version reads ${RESULTS_VERSION}.`, {
+      hint: 'Use the SemClip version that wrote it, or re-run into a new file',
+      details: { path },
+    });
+  }
+  const config = value.config;
+  if (!isObj(config) || !(BENCHMARK_NAMES as readonly string[]).includes(String(config.benchmark))) throw invalid(path, 1, 'the header has no valid config');
+  return value as unknown as RunHeader;
+}
+
+function checkRow(value: unknown, path: string, line: number): EvalResultRow {
+  if (!isObj(value) || value.type !== 'result') throw invalid(path, line, 'not a result row');
+  if (!(BENCHMARK_NAMES as readonly string[]).includes(String(value.benchmark))) throw invalid(path, line, `unknown benchmark ${JSON.stringify(value.benchmark)}`);
+  if (!(EVAL_METHODS as readonly string[]).includes(String(value.method))) throw invalid(path, line, `unknown method ${JSON.stringify(value.method)}`);
+  if (typeof value.item !== 'string' || !Number.isSafeInteger(value.seed) || typeof value.correct !== 'boolean' || typeof value.answer !== 'string') {
+    throw invalid(path, line, 'a result row needs item, seed, answer and correct');
+  }
+  if (!(value.predicted === null || typeof value.predicted === 'string')) throw invalid(path, line, 'predicted must be a string or null');
+  return value as unknown as EvalResultRow;
+}
+
+/**
+ * Reads a results file. A last line without its newline (a run killed mid-write) is left
+ * out and reported in `truncatedBytes`; any other line that is not a result is
+ * `RESULTS_INVALID` with its line number.
+ *
+ * @example
+ * ```ts
+ * const { header, rows } = await readResults('results.jsonl');
+ * console.log(header.config.vlm.model, rows.length);
+ * ```
+ */
+export async function readResults(path: string): Promise<ResultsFile> {
+  let buf: Buffer;
+  try {
+    buf = await readFile(path);
+  } catch (cause) {
+    throw new SemclipError('RESULTS_INVALID', `Cannot read results file ${path}: ${cause instanceof Error ? cause.message : String(cause)}.`, {
+      cause,
+      expected: 'a results file written by semclip eval run',
+      details: { path },
+    });
+  }
+  const parsed = parseResults(buf, path);
+  if (!parsed) {
+    throw new SemclipError('RESULTS_INVALID', `${path} is empty.`, { expected: 'a results file written by semclip eval run', details: { path } });
+  }
+  return parsed;
+}
+
+/** Parses a results file's bytes; `undefined` when it holds no complete line yet. */
+export function parseResults(buf: Uint8Array, path: string): ResultsFile | undefined {
+  const lastNewline = buf.lastIndexOf(0x0a);
+  const validBytes = lastNewline + 1;
+  const truncatedBytes = buf.length - validBytes;
+  if (validBytes === 0) return undefined;
+  const text = Buffer.from(buf.buffer, buf.byteOffset, validBytes).toString('utf8');
+  const lines = text.split('\n');
+  lines.pop(); // after the final newline
+  let header: RunHeader | undefined;
+  const rows: EvalResultRow[] = [];
+  const seen = new Set<string>();
+  let duplicates = 0;
+  lines.forEach((raw, i) => {
+    const line = i + 1;
+    if (raw.trim() === '') return;
+    let value: unknown;
+    try {
+      value = JSON.parse(raw);
+    } catch {
+      if (!header) checkHeader(undefined, path);
+      throw invalid(path, line, 'not valid JSON');
+    }
+    if (!header) {
+      header = checkHeader(value, path);
+      return;
+    }
+    const row = checkRow(value, path, line);
+    const key = resultKey(row);
+    if (seen.has(key)) {
+      duplicates++;
+      return;
+    }
+    seen.add(key);
+    rows.push(row);
+  });
+  if (!header) return undefined;
+  return { path, header, rows, duplicates, truncatedBytes, validBytes };
+}
+
+/** Canonical JSON (object keys sorted), for comparing configs. */
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (isObj(value)) {
+    return `{${Object.keys(value)
+      .sort()
+      .filter((k) => value[k] !== undefined)
+      .map((k) => `${JSON.stringify(k)}:${canonicalJson(value[k])}`)
+      .join(',')}}`;
+  }
+  return JSON.stringify(value) ?? 'null';
+}
+
+/** Paths (`vlm.model`, `setup.grid`...) where two configs differ, with both values. */
+export function diffConfig(a: unknown, b: unknown, prefix = ''): Array<{ path: string; file: unknown; now: unknown }> {
+  if (isObj(a) && isObj(b)) {
+    const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])].sort();
+    return keys.flatMap((k) => diffConfig(a[k], b[k], prefix ? `${prefix}.${k}` : k));
+  }
+  return canonicalJson(a) === canonicalJson(b) ? [] : [{ path: prefix || '(config)', file: a, now: b }];
+}
+
+/** Size of a file, or -1 when it does not exist. */
+export async function fileSize(path: string): Promise<number> {
+  try {
+    return (await stat(path)).size;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return -1;
+    throw err;
+  }
+}
+
+/** Cuts a file back to `length` bytes (dropping a half-written last line) and syncs it. */
+export async function truncateFile(path: string, length: number): Promise<void> {
+  const fh = await open(path, 'r+');
+  try {
+    await fh.truncate(length);
+    await fh.datasync();
+  } finally {
+    await fh.close();
+  }
+}
