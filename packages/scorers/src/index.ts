@@ -6,3 +6,6 @@ export type { Device, ResolvedDevice, Warn } from './backends/onnx.js';
 export type { OcrScorerOptions, OcrScoreMeta, OcrLine } from './ocr/index.js';
 // Types only: reading a distant scorer's options never loads ONNX Runtime.
 export type { DistantScorerOptions } from './distant/index.js';
+// Types only: configuring a CLIP/SigLIP scorer never loads transformers.js.
+export type { ClipScorer, ClipScorerOptions, ChoiceMode, DualEncoderInfo, DualEncoderStats } from './clip/index.js';
+export type { SiglipScorer, SiglipScorerOptions } from './siglip/index.js';

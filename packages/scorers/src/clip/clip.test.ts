@@ -57,6 +57,18 @@ describe('clip scorer: hub pull -> load -> score (random weights: shapes, determ
     expect(scorer.info.imageSize).toEqual({ width: 32, height: 32 });
   });
 
+  it('says which command repairs a pulled model whose file is damaged (MODEL_INVALID)', async () => {
+    // Same size, wrong bytes: the cache's quick presence check passes, ONNX Runtime cannot load it.
+    const copy = await mkdtemp(path.join(await tempRoot(), 'damaged-cache-'));
+    await cp(cacheDir, copy, { recursive: true });
+    const onnx = path.join(copy, 'models', 'semclip-test', 'tiny-clip', 'onnx', 'text_model.onnx');
+    await writeFile(onnx, new Uint8Array(files['onnx/text_model.onnx']!.byteLength).fill(3));
+    await expect(createClipScorer({ model: manifest as never, cacheDir: copy, device: 'cpu', warn: () => {} })).rejects.toMatchObject({
+      code: 'MODEL_INVALID',
+      message: expect.stringMatching(/semclip models verify tiny-clip, then semclip models pull tiny-clip/),
+    });
+  });
+
   it.each([
     ['3x3', () => grid3, 9],
     ['2x2', () => grid2, 4],
