@@ -485,6 +485,14 @@ function towerConfig(size: Required<TowerSize>): Record<string, number> {
  * A random-weight CLIP (`model_type: clip`) in the Xenova/transformers.js layout, with the real CLIP
  * tokenizer (49408 tokens, 77-token context). Text tower: input_ids -> text_embeds [B, dim];
  * vision tower: pixel_values [B, 3, S, S] -> image_embeds [B, dim].
+ *
+ * @example
+ * ```ts
+ * const { files } = makeTinyClip({ seed: 7, dim: 16, imageSize: 32 });
+ * const hub = await startFakeHub({ repos: { 'test/tiny-clip': { revision, files } } });
+ * const manifest = manifestFor('test/tiny-clip', revision, files, { id: 'tiny-clip', family: 'clip' });
+ * const scorer = await createClipScorer({ model: manifest, cacheDir, autoPull: true, hub: { endpoint: hub.url } });
+ * ```
  */
 export function makeTinyClip(options: TinyModelOptions = {}): TinyModel {
   const r = resolve(options, 'clip');
@@ -565,6 +573,13 @@ export function makeTinyClip(options: TinyModelOptions = {}): TinyModel {
  * generated Unigram tokenizer (64-token context, padded to max length as SigLIP was trained).
  * Both towers output `pooler_output` [B, dim]; logit scale and bias are not part of these files
  * (as in the published exports), see the scorer's docs.
+ *
+ * @example
+ * ```ts
+ * const { files } = makeTinySiglip({ seed: 1, probe: true, dim: 3 });
+ * await writeModelFiles(dir, files);
+ * const scorer = await createSiglipScorer({ modelPath: dir, logitScale: Math.log(10), logitBias: -10 });
+ * ```
  */
 export function makeTinySiglip(options: TinyModelOptions = {}): TinyModel {
   const r = resolve(options, 'siglip');

@@ -16,7 +16,7 @@ import { checkModelFolder, loadModel, locateModel, towerOutputs } from './_model
 import type { Family, LoadedModel, ModelLocation } from './_model.js';
 import { pixelSpecFrom, tilePixels } from './_pixels.js';
 import type { PixelSpec } from './_pixels.js';
-import { checkChoiceMode, checkTemplate, pickInputs, queryTexts, tokenize } from './_text.js';
+import { checkChoiceMode, checkTemplate, pickInputs, queryTexts, textCacheKey, tokenize } from './_text.js';
 import type { ChoiceMode } from './_text.js';
 
 export type { ChoiceMode } from './_text.js';
@@ -222,11 +222,18 @@ export async function createDualEncoder(spec: FamilySpec, options: DualEncoderOp
 
   /** Normalised text embedding per text; encodes the ones not cached in one run. */
   async function encodeTexts(texts: readonly string[], t: StageTimings): Promise<{ vectors: Float32Array[]; truncated: boolean; cacheHits: number }> {
-    const found: (TextEntry | undefined)[] = texts.map((text) => textCache.get(text));
-    const missing = [...new Set(texts.filter((_, i) => found[i] === undefined))];
+    // Keyed by what is tokenized: a huge text is cached by its kept prefix, not its full length.
+    const keys = texts.map((text) => textCacheKey(text, maxTokens));
+    const found: (TextEntry | undefined)[] = keys.map((key) => textCache.get(key));
+    const missing = [...new Map(keys.flatMap((key, i) => (found[i] === undefined ? [[key, texts[i]!] as const] : []))).entries()];
     if (missing.length > 0) {
       let start = performance.now();
-      const batch = tokenize(loaded.tokenizer, missing, maxTokens, spec.padding);
+      const batch = tokenize(
+        loaded.tokenizer,
+        missing.map(([, text]) => text),
+        maxTokens,
+        spec.padding,
+      );
       t.preprocess += performance.now() - start;
       start = performance.now();
       assertAlive();
@@ -236,23 +243,23 @@ export async function createDualEncoder(spec: FamilySpec, options: DualEncoderOp
       const { data, dim } = embeddings(out, outputs.text, missing.length, 'text tower', loc);
       checkDim(dim, 'text tower');
       normaliseRows(data, missing.length, dim);
-      missing.forEach((text, i) => {
+      missing.forEach(([key], i) => {
         const entry: TextEntry = { vector: data.slice(i * dim, (i + 1) * dim), truncated: batch.truncated[i]! };
-        textCache.set(text, entry);
-        texts.forEach((t2, j) => {
-          if (t2 === text) found[j] = entry;
+        textCache.set(key, entry);
+        keys.forEach((k2, j) => {
+          if (k2 === key) found[j] = entry;
         });
       });
     }
     const entries = found as TextEntry[];
-    entries.forEach((e, i) => {
-      if (e.truncated) {
-        warn(
-          `SemClip: a ${spec.family} query text of ${texts[i]!.length} characters is longer than the model's ${maxTokens}-token context; it was truncated.`,
-        );
-      }
-    });
-    return { vectors: entries.map((e) => e.vector), truncated: entries.some((e) => e.truncated), cacheHits: texts.length - missing.length };
+    const cut = texts.filter((_, i) => entries[i]!.truncated);
+    if (cut.length > 0) {
+      const longest = Math.max(...cut.map((x) => x.length));
+      warn(
+        `SemClip: ${cut.length === 1 ? `a ${spec.family} query text of ${longest} characters is` : `${cut.length} ${spec.family} query texts (up to ${longest} characters) are`} longer than the model's ${maxTokens}-token context; truncated.`,
+      );
+    }
+    return { vectors: entries.map((e) => e.vector), truncated: cut.length > 0, cacheHits: texts.length - missing.length };
   }
 
   /** Normalised embedding per tile; tiles not cached go through the vision tower in one batch. */
@@ -332,7 +339,7 @@ export async function createDualEncoder(spec: FamilySpec, options: DualEncoderOp
           ...(loc.manifest ? { repo: loc.manifest.repo, revision: loc.manifest.revision } : {}),
           dtype: loc.dtype,
           device,
-          texts,
+          texts: texts.map((x) => (x.length > 1000 ? `${x.slice(0, 1000)}\u2026` : x)),
           choices,
           truncated: text.truncated,
           textCacheHits: text.cacheHits,

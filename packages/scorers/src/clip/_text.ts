@@ -61,6 +61,15 @@ export function queryTexts(query: ScoreQuery, template: string | undefined, mode
   return options.map((o) => fill(`${question} ${o}`));
 }
 
+/**
+ * What identifies a text's embedding: the text itself, or for a text longer than what
+ * `tokenize` keeps, the kept prefix plus a marker (the embedding depends on nothing else).
+ */
+export function textCacheKey(text: string, maxTokens: number): string {
+  const limit = maxTokens * CHARS_PER_TOKEN;
+  return text.length > limit ? `${text.slice(0, limit)}\u0000` : text;
+}
+
 export interface TokenBatch {
   readonly inputs: Record<string, Tensor>;
   /** Per text: whether it was longer than the context and truncated. */

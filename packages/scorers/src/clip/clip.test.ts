@@ -167,10 +167,18 @@ describe('clip scorer: hub pull -> load -> score (random weights: shapes, determ
     expect(r.meta).toMatchObject({ truncated: true });
     expect(r.scores.every(Number.isFinite)).toBe(true);
     expect(warn).toHaveBeenCalledTimes(1);
-    expect(warn.mock.calls[0]![0]).toMatch(/77-token context; it was truncated/);
+    expect(warn.mock.calls[0]![0]).toMatch(/100\d{3} characters is longer than the model's 77-token context; truncated/);
+    expect((r.meta!.texts as string[])[0]!.length).toBeLessThanOrEqual(1001);
+    // Asked again: served from the text cache (keyed by the kept prefix), still reported.
+    const runs = scorer.stats().textRuns;
+    const again = await scorer.score({ question: long }, grid2);
+    expect(scorer.stats().textRuns).toBe(runs);
+    expect(again.meta).toMatchObject({ truncated: true });
+    expect(again.scores).toEqual(r.scores);
+    expect(warn).toHaveBeenCalledTimes(2);
     const short = await scorer.score({ question: 'What is written on the sign?' }, grid2);
     expect(short.meta).toMatchObject({ truncated: false });
-    expect(warn).toHaveBeenCalledTimes(1);
+    expect(warn).toHaveBeenCalledTimes(2);
     // A single 100k-character word is cut before tokenizing, so it costs no more than a long sentence.
     const word = await scorer.score({ question: 'a'.repeat(100_000) }, grid2);
     expect(word.meta).toMatchObject({ truncated: true });
