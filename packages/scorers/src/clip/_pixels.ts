@@ -22,6 +22,11 @@ export interface PixelSpec {
    * 256 for a "resize 256, crop 224" model). Unused for `fill`.
    */
   readonly resizeShort: number;
+  /**
+   * For `fill` processors that squash to one size and then centre-crop to a smaller one: the
+   * squash size. Absent when the crop is the whole resized image (or there is no crop).
+   */
+  readonly resizeTo?: Size;
   /** PIL resample code from the config (3 = bicubic); tiles are resampled with lanczos3 instead, see README. */
   readonly resample: number;
 }
@@ -90,9 +95,14 @@ export function pixelSpecFrom(processor: ProcessorConfigLike, where: string): Pi
   if (crop) {
     const cw = crop.width ?? crop.shortest!;
     const ch = crop.height ?? crop.shortest!;
-    if (cw !== ch) throw bad(`non-square crop ${cw}x${ch}`);
-    const short = resize?.shortest ?? (resize?.width !== undefined ? Math.min(resize.width, resize.height!) : cw);
-    if (cw > short) throw bad(`crop ${cw} larger than the resize ${short}`);
+    if (resize?.width !== undefined && resize.height !== undefined) {
+      // Squash to width x height, then centre-crop.
+      if (cw > resize.width || ch > resize.height) throw bad(`crop ${cw}x${ch} larger than the resize ${resize.width}x${resize.height}`);
+      const resizeTo = cw === resize.width && ch === resize.height ? {} : { resizeTo: { width: resize.width, height: resize.height } };
+      return { size: { width: cw, height: ch }, fit: 'fill', mean, std, resizeShort: Math.min(resize.width, resize.height), resample, ...resizeTo };
+    }
+    const short = resize?.shortest ?? Math.min(cw, ch);
+    if (cw > short || ch > short) throw bad(`crop ${cw}x${ch} larger than the resize ${short}`);
     return { size: { width: cw, height: ch }, fit: 'cover', mean, std, resizeShort: short, resample };
   }
   if (!resize) throw bad(`size ${JSON.stringify(processor.size)}`);
@@ -140,6 +150,19 @@ export function processorCropBox(box: Box, short: number, crop: Size): Box {
   return { x: x0, y: y0, width: Math.max(1, x1 - x0), height: Math.max(1, y1 - y0) };
 }
 
+/** The part of `box` a squash to `resized` followed by a centre crop to `crop` keeps, in source pixels. */
+export function squashCropBox(box: Box, resized: Size, crop: Size): Box {
+  const fx = box.width / resized.width;
+  const fy = box.height / resized.height;
+  const left = Math.floor((resized.width - crop.width) / 2);
+  const top = Math.floor((resized.height - crop.height) / 2);
+  const x0 = Math.round(box.x + left * fx);
+  const y0 = Math.round(box.y + top * fy);
+  const x1 = Math.round(box.x + (left + crop.width) * fx);
+  const y1 = Math.round(box.y + (top + crop.height) * fy);
+  return { x: x0, y: y0, width: Math.max(1, x1 - x0), height: Math.max(1, y1 - y0) };
+}
+
 function normalise(raw: RawImage, out: Float32Array, offset: number, mean: Triple, std: Triple): void {
   const plane = raw.width * raw.height;
   const ch = raw.channels;
@@ -164,7 +187,7 @@ export async function tilePixels(source: TileSource, tiles: readonly number[], s
   const { width, height } = spec.size;
   const dims: [number, number, number, number] = [tiles.length, 3, height, width];
   if (tiles.length === 0) return { data: new Float32Array(0), dims };
-  if (hasTensors(source) && spec.fit === 'fill') {
+  if (hasTensors(source) && spec.fit === 'fill' && !spec.resizeTo) {
     const batch = await source.tensors({ size: spec.size, mean: spec.mean, std: spec.std, overview: false, tiles, fit: 'fill' });
     if (batch.data.length !== tiles.length * 3 * width * height) {
       throw new SemclipError('INTERNAL', `The tile source returned ${batch.data.length} values for ${tiles.length} tiles of ${width}x${height}.`);
@@ -177,7 +200,12 @@ export async function tilePixels(source: TileSource, tiles: readonly number[], s
     tiles.map(async (index, k) => {
       const tile = source.grid.tiles[index];
       if (!tile) throw new SemclipError('INTERNAL', `Tile ${index} is not in the grid.`);
-      const box = spec.fit === 'cover' ? processorCropBox(tile.box, spec.resizeShort, spec.size) : tile.box;
+      const box =
+        spec.fit === 'cover'
+          ? processorCropBox(tile.box, spec.resizeShort, spec.size)
+          : spec.resizeTo
+            ? squashCropBox(tile.box, spec.resizeTo, spec.size)
+            : tile.box;
       const raw = await source.crop(box, { size: spec.size, fit: 'fill' });
       if (raw.width !== width || raw.height !== height) {
         throw new SemclipError('INTERNAL', `The tile source cropped ${raw.width}x${raw.height} instead of ${width}x${height}.`);

@@ -126,6 +126,15 @@ describe('tile pixels match transformers.js preprocessing', () => {
     expect(d.mad).toBeLessThan(0.05);
   });
 
+  it('cuts the centre crop of a squash-then-crop processor (size {height, width} larger than crop_size)', async () => {
+    const proc = await processorFor({ ...makeTinySiglip({ imageSize: 224, patchSize: 32 }).preprocessor, size: { height: 256, width: 256 }, do_center_crop: true, crop_size: { height: 224, width: 224 } });
+    const spec = pixelSpecFrom(proc, 'test');
+    expect(spec).toMatchObject({ fit: 'fill', resizeTo: { width: 256, height: 256 }, size: { width: 224, height: 224 } });
+    const d = await compare(await tileImage(await photoAt(1024, undefined, 1.5), { grid: '2x2' }), 1, spec, proc);
+    expect(d.bestShift).toEqual([0, 0]);
+    expect(d.mad).toBeLessThan(0.05);
+  });
+
   it.each([
     ['a rescale factor other than 1/255', { rescale_factor: 1 / 127.5 }],
     ['a zero std', { image_std: [0, 1, 1] }],
