@@ -98,6 +98,50 @@ export interface FakeOpenAI {
   close(): Promise<void>;
 }
 
+/**
+ * Format and size from the header bytes of a JPEG, PNG, GIF or WebP: microseconds instead of a
+ * sharp call per image, so the fake's own CPU does not distort the runner's benchmarks.
+ * Undefined for anything else (sharp reads it then).
+ */
+export function headerSize(data: Uint8Array): { format: string; width: number; height: number } | undefined {
+  const u16 = (o: number) => ((data[o] ?? 0) << 8) | (data[o + 1] ?? 0);
+  const le16 = (o: number) => (data[o] ?? 0) | ((data[o + 1] ?? 0) << 8);
+  const le24 = (o: number) => le16(o) | ((data[o + 2] ?? 0) << 16);
+  const u32 = (o: number) => ((u16(o) << 16) >>> 0) + u16(o + 2);
+  const ascii = (o: number, n: number) => String.fromCharCode(...data.subarray(o, o + n));
+  if (data[0] === 0xff && data[1] === 0xd8) {
+    let o = 2;
+    while (o + 9 < data.length) {
+      if (data[o] !== 0xff) return undefined;
+      const marker = data[o + 1] as number;
+      if (marker === 0xff) {
+        o++;
+        continue;
+      }
+      const len = u16(o + 2);
+      // SOF0-SOF15 except DHT (C4), JPG (C8) and DAC (CC) carry the frame size. EXIF
+      // orientation is ignored: the runner sends upright pixels without EXIF.
+      if (marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc) {
+        return { format: 'jpeg', height: u16(o + 5), width: u16(o + 7) };
+      }
+      o += 2 + len;
+    }
+    return undefined;
+  }
+  if (ascii(1, 3) === 'PNG' && ascii(12, 4) === 'IHDR') return { format: 'png', width: u32(16), height: u32(20) };
+  if (ascii(0, 4) === 'GIF8') return { format: 'gif', width: le16(6), height: le16(8) };
+  if (ascii(0, 4) === 'RIFF' && ascii(8, 4) === 'WEBP') {
+    const chunk = ascii(12, 4);
+    if (chunk === 'VP8X') return { format: 'webp', width: le24(24) + 1, height: le24(27) + 1 };
+    if (chunk === 'VP8L') {
+      const b = (i: number) => data[21 + i] ?? 0;
+      return { format: 'webp', width: 1 + (((b(1) & 0x3f) << 8) | b(0)), height: 1 + (((b(3) & 0xf) << 10) | (b(2) << 2) | ((b(1) & 0xc0) >> 6)) };
+    }
+    if (chunk === 'VP8 ') return { format: 'webp', width: le16(26) & 0x3fff, height: le16(28) & 0x3fff };
+  }
+  return undefined;
+}
+
 async function decodeImage(url: string): Promise<RecordedImage> {
   const comma = url.indexOf(',');
   // Parse the short header only; a regex over a megabyte of base64 is slow.
@@ -106,6 +150,8 @@ async function decodeImage(url: string): Promise<RecordedImage> {
   const payload = url.slice(comma + 1);
   const data = m[2] ? Buffer.from(payload, 'base64') : Buffer.from(decodeURIComponent(payload), 'latin1');
   const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  const header = headerSize(bytes);
+  if (header) return { mime: m[1], ...header, bytes: data.length, data: bytes };
   try {
     const meta = await sharp(data).metadata();
     return { mime: m[1], format: meta.format, width: meta.width ?? 0, height: meta.height ?? 0, bytes: data.length, data: bytes };

@@ -1,4 +1,4 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { PromptImage } from '@semclip/core';
 import { isSemclipError } from '@semclip/core';
 import { startFakeOpenAI } from '@semclip/test-kit/openai-upstream';
@@ -402,11 +402,13 @@ describe('openai runner: concurrency, abort, dispose', () => {
     fake.setBehaviour({ latencyMs: 300 });
     const r = runner({ concurrency: 1 });
     const first = r.answer({ images: [overview], question: 'first?' });
+    // Only once the first holds the slot is the second sure to wait for it.
+    await vi.waitFor(() => expect(fake.requests).toHaveLength(1));
     const ctl = new AbortController();
     const second = r.answer({ images: [overview], question: 'second?', signal: ctl.signal });
     setTimeout(() => ctl.abort(), 50);
-    expect((await caught(second)).code).toBe('ABORTED');
-    await first;
+    const [secondErr] = await Promise.all([caught(second), first]);
+    expect(secondErr.code).toBe('ABORTED');
     expect(fake.requests.map((q) => q.texts[0])).toEqual(['first?']);
   });
 
