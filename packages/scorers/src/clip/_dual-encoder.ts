@@ -152,6 +152,15 @@ export async function createDualEncoder(spec: FamilySpec, options: DualEncoderOp
     throw new SemclipError('INVALID_ARGUMENT', `textCacheSize ${String(textCacheSize)} is not valid.`, { expected: 'an integer >= 0' });
   }
   const tileLimits = options.tileCache === false ? { maxEntries: 0 } : { maxEntries: options.tileCache?.maxEntries ?? 4096, maxBytes: options.tileCache?.maxBytes ?? 64 * 1024 * 1024 };
+  if (!Number.isInteger(tileLimits.maxEntries) || tileLimits.maxEntries < 0 || !(tileLimits.maxBytes === undefined || tileLimits.maxBytes >= 0)) {
+    throw new SemclipError('INVALID_ARGUMENT', `tileCache ${JSON.stringify(options.tileCache)} is not valid.`, {
+      expected: '{ maxEntries: integer >= 0, maxBytes: number >= 0 } or false',
+    });
+  }
+  const threads = options.intraOpNumThreads;
+  if (threads !== undefined && !(Number.isInteger(threads) && threads >= 1)) {
+    throw new SemclipError('INVALID_ARGUMENT', `intraOpNumThreads ${String(threads)} is not valid.`, { expected: 'a positive integer' });
+  }
   const device = resolveDevice(options.device ?? 'auto', warn);
 
   const loc = await locateModel(spec.family, spec.defaultModel, options);

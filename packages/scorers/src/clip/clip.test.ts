@@ -423,6 +423,8 @@ describe('clip scorer: errors', () => {
     ['negative text cache', { textCacheSize: -1 }],
     ['unknown dtype', { dtype: 'fp8' }],
     ['unknown device', { device: 'tpu' }],
+    ['negative tile cache', { tileCache: { maxEntries: -1 } }],
+    ['zero threads', { intraOpNumThreads: 0 }],
   ])('rejects a bad option: %s', async (_what, opts) => {
     const { dir } = await modelDir('clip', { seed: 1 });
     await expect(createClipScorer({ modelPath: dir, ...(opts as object) })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
