@@ -1,0 +1,129 @@
+/**
+ * `semclip label` in process against the fake OpenAI-compatible upstream and a generated
+ * ScienceQA folder, where the fake VLM is right only for planned tiles (see the test kit's
+ * trainer-data). The crash/resume path under kill -9 is tested in @semclip/trainer.
+ */
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { runCommand } from 'citty';
+// Relative imports: @semclip/test-kit is not a devDependency of the CLI.
+import { startFakeOpenAI } from '../../../../tests/kit/src/openai-upstream.js';
+import type { FakeOpenAI } from '../../../../tests/kit/src/openai-upstream.js';
+import { labelResponder, writeLabelScienceQa } from '../../../../tests/kit/src/trainer-data.js';
+import type { LabelFixtureItem } from '../../../../tests/kit/src/trainer-data.js';
+import { fmtDuration, labelCommand } from './label.js';
+
+let root: string;
+let data: string;
+let fixture: LabelFixtureItem[];
+let fake: FakeOpenAI;
+let n = 0;
+
+beforeAll(async () => {
+  root = await mkdtemp(path.join(tmpdir(), 'semclip-cli-label-'));
+  data = path.join(root, 'scienceqa');
+  fixture = await writeLabelScienceQa(data, { items: 12, seed: 4, textOnly: 1 });
+  fake = await startFakeOpenAI({ behaviour: { respond: labelResponder(fixture) } });
+});
+afterAll(async () => {
+  await fake?.close();
+  await rm(root, { recursive: true, force: true });
+});
+afterEach(() => {
+  fake.setBehaviour({ respond: labelResponder(fixture) });
+  fake.reset();
+});
+
+async function capture(rawArgs: string[]): Promise<{ stdout: string; stderr: string }> {
+  let stdout = '';
+  let stderr = '';
+  const out = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+    stdout += String(chunk);
+    return true;
+  });
+  const err = vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
+    stderr += String(chunk);
+    return true;
+  });
+  try {
+    await runCommand(labelCommand, { rawArgs });
+  } finally {
+    out.mockRestore();
+    err.mockRestore();
+  }
+  return { stdout, stderr };
+}
+
+const vlm = () => `openai:${fake.url}#fake-vlm`;
+const outFile = () => path.join(root, `labels-${++n}.jsonl`);
+
+describe('semclip label', () => {
+  it('labels the ScienceQA train split (image questions) and prints the summary as JSON', async () => {
+    const out = outFile();
+    const { stdout } = await capture(['--data', data, '--vlm', vlm(), '--out', out, '--concurrency', '4', '--json']);
+    const summary = JSON.parse(stdout);
+    const want = fixture.filter((f) => f.right.length > 0 && f.right.length < 4);
+    expect(summary).toMatchObject({
+      out,
+      benchmark: 'scienceqa',
+      items: 12,
+      written: 12,
+      labelled: want.length,
+      pairs: want.reduce((s, f) => s + f.right.length * (4 - f.right.length), 0),
+      requests: 48,
+      vlm: { model: 'fake-vlm' },
+    });
+    expect(summary.skippedAllPositive + summary.skippedAllNegative).toBe(12 - want.length);
+    const lines = (await readFile(out, 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+    expect(lines[0]).toMatchObject({ type: 'header', benchmark: 'scienceqa', split: 'train', grid: '2x2' });
+    expect(lines).toHaveLength(13);
+    expect(fake.maxInFlight).toBeLessThanOrEqual(4);
+  });
+
+  it('resumes the same file without asking again, and says what it did in human form', async () => {
+    const out = outFile();
+    await capture(['--data', data, '--vlm', vlm(), '--out', out, '--limit', '5', '--json']);
+    fake.reset();
+    const { stdout } = await capture(['--data', data, '--vlm', vlm(), '--out', out]);
+    expect(stdout).toContain('items           12 (5 already done, 7 this run)');
+    expect(stdout).toMatch(/positive rate\s+\d+\.\d%/);
+    expect(stdout).toContain(`semclip train --labels ${out}`);
+    expect(fake.requests).toHaveLength(28);
+  });
+
+  it('draws a progress bar with the rate and an ETA when asked', async () => {
+    fake.setBehaviour({ respond: labelResponder(fixture), latencyMs: 10 });
+    const { stderr } = await capture(['--data', data, '--vlm', vlm(), '--out', outFile(), '--limit', '6', '--concurrency', '2', '--progress', '--json']);
+    expect(stderr).toMatch(/label \[[#-]+\] \d+\/6 \d+\.\d+ items\/s ETA \d+s/);
+    expect(stderr).toMatch(/label \[#+\] 6\/6/);
+  });
+
+  it.each([
+    ['no --vlm', ['--data', 'x'], 'INVALID_ARGUMENT'],
+    ['an unknown benchmark', ['--data', 'x', '--vlm', 'openai:http://127.0.0.1:9/v1#m', '--benchmark', 'nope'], 'UNKNOWN_BENCHMARK'],
+    ['a zero concurrency', ['--data', 'x', '--vlm', 'openai:http://127.0.0.1:9/v1#m', '--concurrency', '0'], 'INVALID_ARGUMENT'],
+    ['a bad grid', ['--data', 'x', '--vlm', 'openai:http://127.0.0.1:9/v1#m', '--grid', '0x0'], 'INVALID_GRID'],
+    ['missing data', ['--data', '/nonexistent/sqa', '--vlm', 'openai:http://127.0.0.1:9/v1#m'], 'DATASET_NOT_FOUND'],
+  ])('fails clearly with %s', async (_name, args, code) => {
+    const saved = process.env.SEMCLIP_VLM;
+    delete process.env.SEMCLIP_VLM;
+    try {
+      await expect(capture(args)).rejects.toMatchObject({ code });
+    } finally {
+      if (saved !== undefined) process.env.SEMCLIP_VLM = saved;
+    }
+  });
+});
+
+describe('fmtDuration', () => {
+  it.each([
+    [0, '0s'],
+    [45_400, '45s'],
+    [192_000, '3m 12s'],
+    [3_720_000, '1h 02m'],
+  ])('%i ms -> %s', (ms, text) => {
+    expect(fmtDuration(ms)).toBe(text);
+  });
+});

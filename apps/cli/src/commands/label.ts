@@ -1,0 +1,155 @@
+/**
+ * `semclip label`: distant supervision. Every tile of every training item is shown to a VLM with
+ * the overview; the tiles with which it answers right are positives, the others negatives. Writes
+ * (and resumes) a JSON-lines labels file for `semclip train`.
+ */
+import { defineCommand } from 'citty';
+import { SemclipError } from '@semclip/core';
+import { commonArgs, intArg } from '../_args.js';
+import { createProgress, fmtMs, note, print, printJson, progressEnabled } from '../_output.js';
+import { cliSignal } from '../_signal.js';
+
+/** "1h 02m", "3m 12s", "45s": an ETA for the progress line. */
+export function fmtDuration(ms: number): string {
+  const s = Math.max(0, Math.round(ms / 1000));
+  if (s < 60) return `${s}s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m}m ${String(s % 60).padStart(2, '0')}s`;
+  return `${Math.floor(m / 60)}h ${String(m % 60).padStart(2, '0')}m`;
+}
+
+function pct(x: number): string {
+  return `${(x * 100).toFixed(1)}%`;
+}
+
+export const labelCommand = defineCommand({
+  meta: {
+    name: 'label',
+    description:
+      'Label tiles for training by distant supervision: ask a VLM each question once per tile (overview + that tile) and record which tiles make it answer right. ' +
+      'Resumable: run it again to continue. Example: semclip label --data data/scienceqa --vlm openai:http://127.0.0.1:8000/v1#llava-hf/llava-1.5-7b-hf --out labels.jsonl',
+  },
+  args: {
+    data: {
+      type: 'string',
+      required: true,
+      description: 'Question file or folder as the benchmark ships it (ScienceQA: the folder with problems.json and pid_splits.json; see `semclip eval score --help` for every layout)',
+      valueHint: 'PATH',
+    },
+    benchmark: { type: 'string', description: 'Benchmark the data is in: scienceqa (default), vstar, gqa, pope, mmbench, mmstar, seedbench', default: 'scienceqa', valueHint: 'NAME' },
+    vlm: {
+      type: 'string',
+      description: 'The VLM that judges the tiles: openai:<base-url>#<model> or local:<model-id>. Default: $SEMCLIP_VLM',
+      valueHint: 'SPEC',
+    },
+    grid: { type: 'string', description: 'Grid every image is cut into: RxC (like 2x2) or auto', default: '2x2', valueHint: '2x2|3x3|auto' },
+    out: { type: 'string', description: 'Labels file (JSON lines); an existing one is resumed', default: 'labels.jsonl', valueHint: 'FILE' },
+    concurrency: { type: 'string', description: 'VLM requests in flight at once (default 16)', valueHint: 'N' },
+    limit: { type: 'string', description: 'Label only the first N items', valueHint: 'N' },
+    split: { type: 'string', description: 'ScienceQA split of pid_splits.json (default train, as the method trains on)', valueHint: 'NAME' },
+    images: { type: 'string', description: 'Folder of the benchmark images when not in the default place', valueHint: 'DIR' },
+    annotations: { type: 'string', description: "Ground truth for LLaVA's POPE/GQA question files (see semclip eval score --help)", valueHint: 'PATH' },
+    'all-questions': { type: 'boolean', description: 'ScienceQA: keep text-only questions too (they have no image and are reported as failed)' },
+    timeout: { type: 'string', description: 'Seconds to wait for the VLM per attempt (default 120)', valueHint: 'S' },
+    retries: { type: 'string', description: 'Retries on 429, 5xx and dropped connections (default 3)', valueHint: 'N' },
+    'max-side': { type: 'string', description: 'Long-side cap in pixels of each image sent (default 1024)', valueHint: 'PX' },
+    ...commonArgs,
+  },
+  async run({ args }) {
+    const concurrency = intArg('concurrency', args.concurrency, 1, 1024) ?? 16;
+    const limit = intArg('limit', args.limit, 1);
+    const timeoutS = intArg('timeout', args.timeout, 1, 86400);
+    const retries = intArg('retries', args.retries, 0, 20);
+    const maxSide = intArg('max-side', args['max-side'], 16, 16384);
+    const spec = args.vlm ?? process.env.SEMCLIP_VLM;
+    if (!spec) {
+      throw new SemclipError('INVALID_ARGUMENT', 'No VLM given.', {
+        expected: '--vlm openai:<base-url>#<model>, e.g. --vlm openai:http://127.0.0.1:8000/v1#llava-hf/llava-1.5-7b-hf',
+        hint: 'Pass --vlm or set SEMCLIP_VLM',
+      });
+    }
+    const [{ loadBenchmark, assertBenchmark }, { parseGrid }, vlmRunner, { labelDataset }] = await Promise.all([
+      import('@semclip/eval'),
+      import('@semclip/tiling'),
+      import('@semclip/vlm-runner'),
+      import('@semclip/trainer'),
+    ]);
+    const benchmark = assertBenchmark(args.benchmark ?? 'scienceqa');
+    parseGrid(args.grid ?? '2x2');
+    const runnerConfig = vlmRunner.parseRunnerSpec(spec);
+    if (runnerConfig.kind !== 'openai') {
+      const httpOnly = (['timeout', 'retries'] as const).filter((f) => args[f] !== undefined);
+      if (httpOnly.length > 0) {
+        throw new SemclipError('INVALID_ARGUMENT', `--${httpOnly.join(', --')} only appl${httpOnly.length === 1 ? 'ies' : 'y'} to openai: runners.`, { hint: `Drop --${httpOnly.join(', --')}` });
+      }
+    }
+    const split = benchmark === 'scienceqa' ? (args.split ?? 'train') : args.split;
+    const signal = cliSignal();
+    const dataset = await loadBenchmark(benchmark, args.data, {
+      ...(split === undefined ? {} : { split }),
+      ...(benchmark === 'scienceqa' && !args['all-questions'] ? { subset: 'img' as const } : {}),
+      ...(args.images ? { images: args.images } : {}),
+      ...(args.annotations ? { annotations: args.annotations } : {}),
+    });
+    for (const w of dataset.warnings) note(w);
+    if (!dataset.hasAnswers) {
+      throw new SemclipError('DATASET_INVALID', `${dataset.source} holds no ground truth, so the VLM's answers cannot be checked.`, {
+        hint: 'Point --annotations at the ground truth, or use a split with answers',
+      });
+    }
+    const imageFormat = maxSide === undefined ? undefined : { format: 'jpeg' as const, maxSide, quality: 90 };
+    const runner = await vlmRunner.createRunner(
+      runnerConfig,
+      runnerConfig.kind === 'openai'
+        ? {
+            // The runner's own limit must not be tighter than ours.
+            concurrency,
+            ...(timeoutS === undefined ? {} : { timeoutMs: timeoutS * 1000 }),
+            ...(retries === undefined ? {} : { retries }),
+            ...(imageFormat ? { image: imageFormat } : {}),
+            onRetry: (info) => note(`VLM request failed (${info.reason}); retry ${info.attempt} in ${fmtMs(info.delayMs)}`),
+          }
+        : {},
+    );
+    const total = limit === undefined ? dataset.items.length : Math.min(limit, dataset.items.length);
+    const bar = createProgress('label', total, { enabled: progressEnabled(args) });
+    try {
+      const summary = await labelDataset({
+        items: dataset.items,
+        runner,
+        out: args.out ?? 'labels.jsonl',
+        source: { benchmark, path: args.data, ...(split === undefined ? {} : { split }) },
+        grid: args.grid ?? '2x2',
+        concurrency,
+        ...(limit === undefined ? {} : { limit }),
+        ...(imageFormat ? { imageFormat } : {}),
+        signal,
+        onProgress: (p) => {
+          const eta = p.etaMs === undefined ? '' : ` ETA ${fmtDuration(p.etaMs)}`;
+          bar.update(p.done, `${p.rate.toFixed(2)} items/s${eta}${p.skipped ? `, ${p.skipped} skipped` : ''}${p.failed ? `, ${p.failed} failed` : ''}`);
+        },
+        onItemError: (id, err) => note(`item ${id} skipped: ${err.message}`),
+      });
+      bar.done();
+      if (args.json) {
+        printJson({ ...summary, benchmark, data: dataset.source, vlm: { id: runner.id, model: runner.model } });
+        return;
+      }
+      print(`Labelled ${summary.out}`);
+      print(`  items           ${summary.items} (${summary.resumed} already done, ${summary.written} this run${summary.failed ? `, ${summary.failed} failed` : ''})`);
+      print(`  labelled        ${summary.labelled}`);
+      print(`  skipped         ${summary.skippedAllPositive} all-positive, ${summary.skippedAllNegative} all-negative`);
+      print(`  pairs           ${summary.pairs}`);
+      print(`  positive rate   ${pct(summary.positiveRate)}`);
+      print(`  VLM requests    ${summary.requests} in ${fmtMs(summary.elapsedMs)}`);
+      if (summary.droppedBytes > 0) note(`dropped a partly written last line (${summary.droppedBytes} bytes) left by an interrupted run; that item was labelled again`);
+      if (summary.failed > 0) note(`${summary.failed} item(s) could not be read; fix them and run again to label them`);
+      if (summary.labelled > 0) print(`Next: semclip train --labels ${summary.out} --base clip-vit-base-patch32`);
+    } finally {
+      bar.done();
+      await runner.dispose();
+    }
+  },
+});
+
+export default labelCommand;
