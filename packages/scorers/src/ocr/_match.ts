@@ -61,7 +61,14 @@ export interface TileTextScore {
 const CJK = /[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}\p{Script=Hangul}]/u;
 const TOKEN = /\p{N}+(?:[.,:]\p{N}+)*|[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}\p{Script=Hangul}]+|\p{L}+/gu;
 
-/** Lowercase, compatibility-decomposed (NFKD: full-width forms, ligatures), accents removed. */
+/**
+ * Lowercase, compatibility-decomposed (NFKD: full-width forms, ligatures), accents removed.
+ *
+ * @example
+ * ```ts
+ * normalizeText('Café ＷＡＩＴ'); // 'cafe wait'
+ * ```
+ */
 export function normalizeText(text: string): string {
   return text.normalize('NFKD').replace(/\p{M}+/gu, '').toLowerCase();
 }
@@ -79,6 +86,12 @@ function isNumeric(token: string): boolean {
 /**
  * Splits normalised text into words: runs of letters, numbers (with inner `.`, `,` or `:`),
  * and overlapping character pairs of Chinese/Japanese/Korean runs (which have no spaces).
+ *
+ * @example
+ * ```ts
+ * tokenize('STAND-BY: 25MIN'); // ['stand', 'by', '25', 'min']
+ * tokenize('等待时间');          // ['等待', '待时', '时间']
+ * ```
  */
 export function tokenize(text: string): string[] {
   const out: string[] = [];
@@ -124,6 +137,12 @@ export interface ContentWords {
 /**
  * The distinct content words of a question and its options, in order of appearance, at
  * most `maxWords` of them, reading at most `maxChars` characters of each text.
+ *
+ * @example
+ * ```ts
+ * contentWords(['What is the wait time?', '10 minutes'], 32, 4000);
+ * // { words: ['wait', 'time', '10', 'minutes'], truncated: false }
+ * ```
  */
 export function contentWords(texts: readonly string[], maxWords: number, maxChars: number): ContentWords {
   const seen = new Set<string>();
@@ -169,6 +188,13 @@ export function levenshtein(a: string, b: string): number {
  *   both have at least 3 characters and it reaches `threshold`;
  * - or, when one contains the other and the shorter has at least 3 characters (OCR often
  *   drops spaces: "waittime"), `0.5 + 0.5 * shorter / longer`.
+ *
+ * @example
+ * ```ts
+ * wordSimilarity('minutes', 'minvtes', 0.75); // 0.857 (one letter misread)
+ * wordSimilarity('wait', 'waittime', 0.75);   // 0.75 (run together)
+ * wordSimilarity('25', '26', 0.75);           // 0 (numbers match exactly or not at all)
+ * ```
  */
 export function wordSimilarity(word: string, token: string, threshold: number): number {
   if (word === token) return 1;
@@ -193,6 +219,13 @@ export function wordSimilarity(word: string, token: string, threshold: number): 
  * Scores one tile: the mean over question words of the best (similarity x line
  * confidence) among the tile's tokens, plus `densityWeight * min(1, chars / densityChars)`.
  * A tile with no text scores exactly 0; with no question words, only the density counts.
+ *
+ * @example
+ * ```ts
+ * const r = scoreTileText(['wait', 'time'], [{ text: 'WAIT TIME 25 MIN', confidence: 0.9 }],
+ *   { fuzzyThreshold: 0.75, densityWeight: 0.05, densityChars: 200 });
+ * // r.score = 0.9 + 0.05 * 13 / 200
+ * ```
  */
 export function scoreTileText(words: readonly string[], lines: readonly TextLine[], options: MatchOptions): TileTextScore {
   let chars = 0;

