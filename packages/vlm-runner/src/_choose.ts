@@ -26,6 +26,12 @@ function logSumExp(values: readonly number[]): number {
  * Per-option scores from the first generated token's top log-probabilities: tokens that
  * spell the same letter ("A", " A") are pooled (their probabilities add). Returns undefined
  * when no option letter is among them.
+ *
+ * @example
+ * ```ts
+ * scoresFromLogprobs([{ token: 'B', logprob: -0.2 }, { token: ' B', logprob: -2 }, { token: 'A', logprob: -1.9 }], ['A', 'B', 'C']);
+ * // [-1.9, -0.05, UNSEEN_SCORE]
+ * ```
  */
 export function scoresFromLogprobs(top: readonly TopLogprob[], letters: readonly string[]): number[] | undefined {
   const byLetter = new Map<string, number[]>();
@@ -63,6 +69,13 @@ function normalise(text: string): string {
  * "the answer is B"; exactly one "(B)" in the text; exactly one option's text in the text.
  * Returns undefined when none applies, so a model that did not follow the format is not
  * silently scored as a pick.
+ *
+ * @example
+ * ```ts
+ * parseChoice('The answer is C.', ['A', 'B', 'C'], ['red', 'green', 'blue']); // 2
+ * parseChoice('green', ['A', 'B', 'C'], ['red', 'green', 'blue']); // 1
+ * parseChoice('I cannot tell', ['A', 'B'], ['yes', 'no']); // undefined
+ * ```
  */
 export function parseChoice(text: string, letters: readonly string[], options: readonly string[]): number | undefined {
   const t = text.trim().replace(/^[*_`"']+/, '');

@@ -73,6 +73,12 @@ async function encodeSharp(pipeline: SharpPipeline, encoding: Required<ImageEnco
  * Encodes a prompt image for an upstream: already-encoded images in the right format and
  * within `maxSide` pass through untouched (no second JPEG generation); anything else is
  * decoded, flattened to RGB, downscaled to fit `maxSide` and encoded.
+ *
+ * @example
+ * ```ts
+ * const jpeg = await encodeForUpstream(rawCrop, { maxSide: 672, quality: 85 });
+ * // { mime: 'image/jpeg', data, width: 672, height: 504 }
+ * ```
  */
 export async function encodeForUpstream(image: RawImage | EncodedImage, options: ImageEncoding = {}): Promise<EncodedImage> {
   const encoding = resolveEncoding(options);
@@ -118,6 +124,12 @@ export interface CompositeLayout {
  * part is scaled to the same height, parts are separated by a thin white line. The height is
  * the tallest part's, lowered where needed so the composite's long side fits `maxSide`.
  * Width = sum of the scaled parts' widths + one separator between each pair.
+ *
+ * @example
+ * ```ts
+ * const { image, layout } = await compositeImages([overview, crop], { maxSide: 2048 });
+ * // layout for an 800x600 overview and a 300x200 crop: { width: 1708, height: 600, separator: 8, parts: [{ x: 0, width: 800 }, { x: 808, width: 900 }] }
+ * ```
  */
 export async function compositeImages(
   images: readonly (RawImage | EncodedImage)[],
