@@ -1,6 +1,14 @@
+import { createRequire } from 'node:module';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { dirname, extname } from 'node:path';
 import { defineCommand } from 'citty';
-import { commonArgs } from '../_args.js';
-import { print, printJson } from '../_output.js';
+import { SemclipError } from '@semclip/core';
+import type { RelevanceScorer, VlmRunner } from '@semclip/core';
+import { choiceArg, commonArgs, gridArgs, gridOptions, intArg, selectArgs, selectOptionsFrom } from '../_args.js';
+import { createProgress, fmtMs, note, print, printJson, progressEnabled } from '../_output.js';
+import type { Progress } from '../_output.js';
+import { defaultScorerId } from '../_pipeline.js';
+import { cliSignal } from '../_signal.js';
 
 const score = defineCommand({
   meta: {
@@ -58,10 +66,274 @@ const score = defineCommand({
   },
 });
 
-/** `semclip eval`: benchmark evaluation. `score` grades existing prediction files. */
+const LOGPROBS = ['auto', 'on', 'off'] as const;
+
+/** Versions of the packages a run used, recorded in the results header (not compared). */
+function versions(): Record<string, string> {
+  const require = createRequire(import.meta.url);
+  const out: Record<string, string> = {};
+  for (const name of ['@semclip/eval', '@semclip/vlm-runner', '@semclip/scorers', '@semclip/tiling', '@semclip/selector']) {
+    try {
+      out[name] = (require(`${name}/package.json`) as { version: string }).version;
+    } catch {
+      // A package without ./package.json in its exports: leave it out.
+    }
+  }
+  return out;
+}
+
+function fmtEta(ms: number | null): string {
+  if (ms === null) return 'ETA ?';
+  const s = Math.round(ms / 1000);
+  if (s < 60) return `ETA ${s}s`;
+  const m = Math.floor(s / 60);
+  return m < 60 ? `ETA ${m}m${String(s % 60).padStart(2, '0')}s` : `ETA ${Math.floor(m / 60)}h${String(m % 60).padStart(2, '0')}m`;
+}
+
+const { seed: _scorerSeed, ...selectionArgs } = selectArgs;
+
+const run = defineCommand({
+  meta: {
+    name: 'run',
+    description:
+      'Run methods on a benchmark against a VLM and append one result per (item, method, seed) to a JSON-lines file; rerun the same command to resume. ' +
+      'Example: semclip eval run --benchmark vstar --data vstar_bench --vlm openai:http://127.0.0.1:8000/v1#llava-hf/llava-1.5-7b-hf --method all --out vstar.jsonl',
+  },
+  args: {
+    benchmark: { type: 'string', required: true, description: 'Benchmark: vstar, gqa, scienceqa, pope, mmbench, mmstar or seedbench', valueHint: 'NAME' },
+    data: { type: 'string', required: true, description: 'Question file or folder as the benchmark ships it (see semclip eval score --help)', valueHint: 'PATH' },
+    vlm: { type: 'string', description: 'The VLM: openai:<base-url>#<model> or local:<model>. Default: $SEMCLIP_VLM', valueHint: 'SPEC' },
+    method: {
+      type: 'string',
+      default: 'baseline,semclip',
+      description: 'Methods, comma-separated, or all: baseline, semclip, random, majority, subimage-only, oracle, all-tiles',
+      valueHint: 'M[,M...]|all',
+    },
+    out: { type: 'string', default: 'results.jsonl', description: 'Results file (JSON lines); an existing one is resumed', valueHint: 'FILE' },
+    seed: { type: 'string', default: '0', description: 'Seed of the random sub-images (seeds S..S+R-1) and of the random scorer', valueHint: 'S' },
+    repeats: { type: 'string', default: '3', description: 'Random sub-image repeats (mean and std over them)', valueHint: 'R' },
+    limit: { type: 'string', description: 'Only the first N questions (before sharding)', valueHint: 'N' },
+    shard: { type: 'string', description: 'Run shard i of n (1-based, by a stable hash of the question id); merge the files with semclip eval report', valueHint: 'i/n' },
+    concurrency: { type: 'string', default: '4', description: 'VLM requests in flight at once', valueHint: 'C' },
+    annotations: { type: 'string', description: "Ground truth for LLaVA's POPE/GQA question files (default: beside --data)", valueHint: 'PATH' },
+    images: { type: 'string', description: 'Image folder, when not where the benchmark keeps it', valueHint: 'DIR' },
+    split: { type: 'string', description: 'ScienceQA problems.json: split of pid_splits.json (default test)', valueHint: 'NAME' },
+    subset: { type: 'string', description: 'ScienceQA: img (questions with an image, SQA-IMG) or all', valueHint: 'img|all' },
+    composite: { type: 'boolean', description: 'Pack overview and tiles side by side into one image (servers that take one image per request)' },
+    'max-tokens': { type: 'string', description: 'Longest free-text answer in tokens (default: the runner default)', valueHint: 'N' },
+    'max-side': { type: 'string', description: 'Long-side cap in pixels of each image sent (default 1024)', valueHint: 'PX' },
+    quality: { type: 'string', description: 'JPEG quality of the images sent, 1-100 (default 90)', valueHint: 'Q' },
+    timeout: { type: 'string', description: 'Seconds to wait for the VLM per attempt (default 120)', valueHint: 'S' },
+    retries: { type: 'string', description: 'Retries on 429, 5xx and dropped connections (default 3)', valueHint: 'N' },
+    logprobs: { type: 'string', description: 'Multiple choice by logprobs (choose): auto, on, off (off = parse the answer text)', default: 'auto', valueHint: 'auto|on|off' },
+    ...gridArgs,
+    ...selectionArgs,
+    ...commonArgs,
+  },
+  async run({ args }) {
+    const evalPkg = await import('@semclip/eval');
+    const benchmark = evalPkg.assertBenchmark(args.benchmark);
+    const methods = evalPkg.parseMethods(args.method ?? 'baseline,semclip');
+    const seed = intArg('seed', args.seed ?? '0', Number.MIN_SAFE_INTEGER) as number;
+    const repeats = intArg('repeats', args.repeats ?? '3', 1, 1000) as number;
+    const limit = intArg('limit', args.limit, 1);
+    const shard = args.shard === undefined ? undefined : evalPkg.parseShard(args.shard);
+    const concurrency = intArg('concurrency', args.concurrency ?? '4', 1, 1024) as number;
+    const { overlap, levels } = gridOptions(args);
+    const selectOptions = selectOptionsFrom(args);
+    const device = choiceArg('device', args.device, ['cpu', 'cuda', 'auto'] as const);
+    const logprobs = choiceArg('logprobs', args.logprobs ?? 'auto', LOGPROBS) as (typeof LOGPROBS)[number];
+    const subset = choiceArg('subset', args.subset, ['img', 'all'] as const);
+    const maxTokens = intArg('max-tokens', args['max-tokens'], 1, 65536);
+    const maxSide = intArg('max-side', args['max-side'], 16, 16384) ?? 1024;
+    const quality = intArg('quality', args.quality, 1, 100) ?? 90;
+    const timeoutS = intArg('timeout', args.timeout, 1, 86400);
+    const retries = intArg('retries', args.retries, 0, 20);
+    const tokensPerImage = intArg('tokens-per-image', args['tokens-per-image'], 1);
+    const spec = args.vlm ?? process.env.SEMCLIP_VLM;
+    if (!spec) {
+      throw new SemclipError('INVALID_ARGUMENT', 'No VLM given.', {
+        expected: '--vlm openai:<base-url>#<model>, e.g. --vlm openai:http://127.0.0.1:8000/v1#llava-hf/llava-1.5-7b-hf',
+        hint: 'Pass --vlm or set SEMCLIP_VLM',
+      });
+    }
+    const [{ tileImage }, { createScorer, getScorerEntry }, { select, defineSelectOptions }, vlmRunner] = await Promise.all([
+      import('@semclip/tiling'),
+      import('@semclip/scorers'),
+      import('@semclip/selector'),
+      import('@semclip/vlm-runner'),
+    ]);
+    // Everything the flags can get wrong fails before the data is read or the server is called.
+    const runnerConfig = vlmRunner.parseRunnerSpec(spec);
+    defineSelectOptions(selectOptions);
+    const scorerId = args.scorer ?? (await defaultScorerId());
+    getScorerEntry(scorerId);
+    const needsScorer = methods.some((m) => evalPkg.SCORED_METHODS.includes(m));
+
+    const dataset = await evalPkg.loadBenchmark(benchmark, args.data, {
+      ...(args.annotations ? { annotations: args.annotations } : {}),
+      ...(args.images ? { images: args.images } : {}),
+      ...(args.split ? { split: args.split } : {}),
+      ...(subset ? { subset } : {}),
+    });
+    for (const w of dataset.warnings) note(w);
+
+    const signal = cliSignal();
+    const showProgress = progressEnabled(args);
+    let bar: Progress | undefined;
+    let runner: VlmRunner | undefined;
+    let scorer: RelevanceScorer | undefined;
+    try {
+      runner = await vlmRunner.createRunner(
+        runnerConfig,
+        runnerConfig.kind === 'openai'
+          ? {
+              concurrency,
+              imageMode: args.composite ? 'composite' : 'separate',
+              image: { format: 'jpeg', maxSide, quality },
+              ...(tokensPerImage === undefined ? {} : { visualTokensPerImage: tokensPerImage }),
+              ...(timeoutS === undefined ? {} : { timeoutMs: timeoutS * 1000 }),
+              ...(retries === undefined ? {} : { retries }),
+              logprobs: logprobs === 'auto' ? 'auto' : logprobs === 'on',
+              onRetry: (info) => note(`VLM request failed (${info.reason}); retry ${info.attempt} in ${fmtMs(info.delayMs)}`),
+            }
+          : { ...(device === undefined ? {} : { device }) },
+      );
+      const vlm = runner;
+      if (needsScorer) {
+        scorer = await createScorer(scorerId, {
+          ...(args.model === undefined ? {} : { model: args.model }),
+          seed,
+          ...(device === undefined ? {} : { device }),
+          warn: note,
+        });
+      }
+      const summary = await evalPkg.runEvaluation({
+        dataset,
+        methods,
+        runner: vlm,
+        ...(scorer ? { scorer } : {}),
+        openImage: (image) => tileImage(image, { grid: args.grid ?? '2x2', overlap, levels }),
+        select: (scores, source) => select(scores, source.grid, { ...selectOptions, tokensPerImage: vlm.visualTokensPerImage }),
+        out: args.out ?? 'results.jsonl',
+        seed,
+        repeats,
+        concurrency,
+        ...(limit === undefined ? {} : { limit }),
+        ...(shard === undefined ? {} : { shard }),
+        imageFormat: { format: 'jpeg', quality, maxSide },
+        ...(maxTokens === undefined ? {} : { maxTokens }),
+        // What the results depend on beyond the engine's own config; a resume must match it.
+        setup: {
+          grid: args.grid ?? '2x2',
+          overlap,
+          levels,
+          scorer: scorerId,
+          ...(args.model === undefined ? {} : { scorerModel: args.model }),
+          selection: JSON.parse(JSON.stringify(selectOptions)) as Record<string, never>,
+          composite: args.composite === true,
+          logprobs,
+        },
+        info: {
+          vlm: runnerConfig.kind === 'openai' ? `openai:${runnerConfig.baseUrl}#${runnerConfig.model}` : spec,
+          versions: versions(),
+          command: `semclip eval ${process.argv.slice(3).join(' ')}`.trim(),
+        },
+        signal,
+        onProgress: (p) => {
+          if (!showProgress) return;
+          bar ??= createProgress('eval', p.itemsTotal, { enabled: true });
+          bar.update(p.itemsDone, `${p.rate > 0 ? `${p.rate.toFixed(p.rate < 10 ? 2 : 1)} items/s` : '- items/s'}, ${fmtEta(p.etaMs)}, ${p.vlmCalls} calls`);
+        },
+      });
+      bar?.done();
+      const report = await evalPkg.loadReport([summary.out]);
+      if (args.json) {
+        printJson({
+          out: summary.out,
+          benchmark: summary.benchmark,
+          methods: summary.methods,
+          items: summary.items,
+          keys: summary.keys,
+          written: summary.written,
+          skipped: summary.skipped,
+          vlm_calls: summary.vlmCalls,
+          errors: summary.errors,
+          repaired_bytes: summary.repairedBytes,
+          resumed: summary.resumed,
+          elapsed_ms: summary.elapsedMs,
+          report: evalPkg.reportToJSON(report),
+        });
+        return;
+      }
+      if (summary.repairedBytes > 0) note(`dropped a half-written last line (${summary.repairedBytes} bytes) from ${summary.out}; its item was run again`);
+      print(
+        `${summary.benchmark}: ${summary.items} questions x ${summary.methods.join(', ')}: wrote ${summary.written} results, ${summary.skipped} already in ${summary.out}; ${summary.vlmCalls} VLM calls in ${fmtMs(summary.elapsedMs)}`,
+      );
+      if (summary.errors > 0) note(`${summary.errors} questions could not be answered (missing or broken images...); they count as wrong and their rows say why (error)`);
+      print();
+      print(evalPkg.formatReportMarkdown(report).trimEnd());
+    } finally {
+      bar?.done();
+      await scorer?.dispose();
+      await runner?.dispose();
+    }
+  },
+});
+
+/** Writes the chart: SVG, plus PNG via sharp (FILE.png beside FILE.svg, or the other way round). */
+async function writeChart(file: string, svg: string): Promise<string[]> {
+  const ext = extname(file).toLowerCase();
+  if (ext !== '.svg' && ext !== '.png') {
+    throw new SemclipError('INVALID_ARGUMENT', `--chart ${JSON.stringify(file)} is neither .svg nor .png.`, { expected: 'a file name ending in .svg or .png' });
+  }
+  const base = file.slice(0, file.length - ext.length);
+  await mkdir(dirname(file), { recursive: true });
+  await writeFile(`${base}.svg`, svg);
+  const written = [`${base}.svg`];
+  try {
+    const { default: sharp } = await import('sharp');
+    await sharp(Buffer.from(svg), { density: 144 }).png().toFile(`${base}.png`);
+    written.push(`${base}.png`);
+  } catch (err) {
+    if (ext === '.png') throw new SemclipError('INTERNAL', `Could not render ${file}: ${err instanceof Error ? err.message : String(err)}.`, { cause: err, hint: `The SVG is in ${base}.svg` });
+    note(`no PNG chart (sharp could not render it: ${err instanceof Error ? err.message : String(err)}); the SVG is in ${base}.svg`);
+  }
+  return written;
+}
+
+const report = defineCommand({
+  meta: {
+    name: 'report',
+    description:
+      'Tabulate results files (shards, resumed runs, several benchmarks) like the paper: methods as rows, benchmarks as columns plus Avg, then visual tokens vs accuracy. ' +
+      'Example: semclip eval report vstar-1.jsonl vstar-2.jsonl pope.jsonl --chart chart.svg',
+  },
+  args: {
+    files: { type: 'positional', required: true, description: 'Results files written by semclip eval run', valueHint: 'FILE...' },
+    format: { type: 'string', default: 'md', description: 'md (markdown tables) or json', valueHint: 'md|json' },
+    chart: { type: 'string', description: 'Also draw accuracy against visual tokens: FILE.svg, and FILE.png beside it (or FILE.png and FILE.svg)', valueHint: 'FILE' },
+    ...commonArgs,
+  },
+  async run({ args }) {
+    const format = args.json ? 'json' : choiceArg('format', args.format ?? 'md', ['md', 'json'] as const);
+    const files = (args._ as string[] | undefined)?.length ? (args._ as string[]) : [args.files];
+    const { loadReport, reportToJSON, formatReportMarkdown, renderReportChart } = await import('@semclip/eval');
+    const report = await loadReport(files);
+    const charts = args.chart ? await writeChart(args.chart, renderReportChart(report)) : [];
+    if (format === 'json') {
+      printJson({ ...reportToJSON(report), charts });
+      return;
+    }
+    print(formatReportMarkdown(report).trimEnd());
+    for (const c of charts) note(`chart written to ${c}`);
+  },
+});
+
+/** `semclip eval`: benchmark evaluation. `run` evaluates methods against a VLM, `report` tabulates results, `score` grades existing prediction files. */
 export const evalCommand = defineCommand({
   meta: { name: 'eval', description: 'Evaluate on benchmarks (V*, GQA, ScienceQA, POPE, MMBench, MMStar, SEED-Bench)' },
-  subCommands: { score },
+  subCommands: { run, report, score },
 });
 
 export default evalCommand;

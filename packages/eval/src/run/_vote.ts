@@ -10,6 +10,16 @@ export interface TileAnswer {
  * Majority vote over per-tile answers. Answers that name nothing (`null`) do not vote.
  * Ties go to the tied answer given by the lowest-index tile (row-major, top-left first), so
  * the vote needs no extra VLM call and no scorer. No votes at all gives `null`.
+ *
+ * @example
+ * ```ts
+ * majorityVote([
+ *   { tile: 0, predicted: 'B', correct: false },
+ *   { tile: 1, predicted: 'A', correct: true },
+ *   { tile: 2, predicted: 'A', correct: true },
+ *   { tile: 3, predicted: 'C', correct: false },
+ * ]); // { predicted: 'A', votes: { B: 1, A: 2, C: 1 } }
+ * ```
  */
 export function majorityVote(answers: readonly TileAnswer[]): { predicted: string | null; votes: Record<string, number> } {
   const votes: Record<string, number> = {};

@@ -199,19 +199,41 @@ function stemOf(question: string, options: readonly string[]): string {
   return question.endsWith(`\n${block}`) ? question.slice(0, -(block.length + 1)) : question;
 }
 
-/** The tile `random` sends for one item and seed: a stable hash, so every resume and shard agrees. */
+/**
+ * The tile `random` sends for one item and seed: a stable hash, so every resume and shard agrees.
+ *
+ * @example
+ * ```ts
+ * randomTile(0, 'vstar', 'direct_attributes/sa_4690', 4); // the same index in 0..3 on every machine
+ * ```
+ */
 export function randomTile(seed: number, benchmark: string, itemId: string, tiles: number): number {
   return stableHash(`${seed}\u0000${benchmark}\u0000${itemId}`) % tiles;
 }
 
-/** The best `k` level-1 tiles by score (ties: lower index first), with the overview. */
+/**
+ * The best `k` level-1 tiles by score (ties: lower index first), with the overview: the
+ * default selection of `runEvaluation` when no `select` is given.
+ *
+ * @example
+ * ```ts
+ * topTiles(await scorer.score({ question }, tiled), tiled, 1).regions[0]?.tiles; // [2]
+ * ```
+ */
 export function topTiles(scores: TileScores, source: TileSource, k = 1): TileChoice {
   const level1 = source.grid.tiles.filter((t) => t.level === 1);
   const ranked = [...level1].sort((a, b) => (scores.scores[b.index] ?? -Infinity) - (scores.scores[a.index] ?? -Infinity) || a.index - b.index);
   return { includeOverview: true, regions: ranked.slice(0, k).map((t) => ({ tiles: [t.index], box: t.box })) };
 }
 
-/** A short stable fingerprint of a benchmark's ids and answers: a resume against other data is refused. */
+/**
+ * A short stable fingerprint of a benchmark's ids and answers: a resume against other data is refused.
+ *
+ * @example
+ * ```ts
+ * datasetFingerprint(await loadBenchmark('pope', 'pope/rev_e3e3926')); // '3f1c...' (16 hex digits)
+ * ```
+ */
 export function datasetFingerprint(dataset: BenchmarkDataset): string {
   const h = createHash('sha256');
   h.update(dataset.benchmark);
@@ -414,6 +436,9 @@ export async function runEvaluation(options: RunEvaluationOptions): Promise<RunS
 
     let fatal: unknown;
     let next = 0;
+    // Writes are synced in the background (group commit), so a worker moves on to the next item
+    // at once; an item counts as done only once its rows are on disk.
+    const writes: Promise<void>[] = [];
     // A few more items than call slots, so slots stay busy while items load and score.
     const workers = Array.from({ length: Math.min(todo.length, concurrency + 2) }, async () => {
       while (fatal === undefined && !signal.aborted) {
@@ -421,18 +446,27 @@ export async function runEvaluation(options: RunEvaluationOptions): Promise<RunS
         if (!job) return;
         try {
           const rows = await evaluateItem(ctx, job.item, job.wanted);
-          if (rows.some((r) => r.error)) errors++;
-          await writer.append(rows.map((r) => JSON.stringify(r)));
-          written += rows.length;
-          itemsDone++;
-          doneThisRun++;
-          report();
+          writes.push(
+            writer.append(rows.map((r) => JSON.stringify(r))).then(
+              () => {
+                if (rows.some((r) => r.error)) errors++;
+                written += rows.length;
+                itemsDone++;
+                doneThisRun++;
+                report();
+              },
+              (err: unknown) => {
+                if (fatal === undefined) fatal = err;
+              },
+            ),
+          );
         } catch (err) {
           if (fatal === undefined) fatal = err;
         }
       }
     });
     await Promise.all(workers);
+    await Promise.all(writes);
     options.signal?.removeEventListener('abort', onAbort);
     if (options.signal?.aborted) throwIfAborted(options.signal);
     if (fatal !== undefined) throw fatal;

@@ -29,7 +29,14 @@ export const METHOD_LABELS: Readonly<Record<EvalMethod, string>> = {
 /** Methods that need a relevance scorer (they rank the tiles). */
 export const SCORED_METHODS: readonly EvalMethod[] = ['semclip', 'subimage-only'];
 
-/** Narrows a string to a method, or throws `UNKNOWN_METHOD` listing the valid ones. */
+/**
+ * Narrows a string to a method, or throws `UNKNOWN_METHOD` listing the valid ones.
+ *
+ * @example
+ * ```ts
+ * assertMethod('oracle'); // 'oracle'
+ * ```
+ */
 export function assertMethod(name: string): EvalMethod {
   if ((EVAL_METHODS as readonly string[]).includes(name)) return name as EvalMethod;
   throw new SemclipError('UNKNOWN_METHOD', `Unknown evaluation method ${JSON.stringify(name)}.`, {

@@ -83,7 +83,14 @@ export interface EvalResultRow {
   readonly error?: { readonly code: string; readonly message: string };
 }
 
-/** The key a row is unique by. */
+/**
+ * The key a row is unique by: (benchmark, item, method, seed).
+ *
+ * @example
+ * ```ts
+ * const done = new Set((await readResults('vstar.jsonl')).rows.map(resultKey));
+ * ```
+ */
 export function resultKey(row: Pick<EvalResultRow, 'benchmark' | 'item' | 'method' | 'seed'>): string {
   return `${row.benchmark}\u0000${row.item}\u0000${row.method}\u0000${row.seed}`;
 }
@@ -194,7 +201,14 @@ export async function readResults(path: string): Promise<ResultsFile> {
   return parsed;
 }
 
-/** Parses a results file's bytes; `undefined` when it holds no complete line yet. */
+/**
+ * Parses a results file's bytes; `undefined` when it holds no complete line yet.
+ *
+ * @example
+ * ```ts
+ * const file = parseResults(await readFile('vstar.jsonl'), 'vstar.jsonl');
+ * ```
+ */
 export function parseResults(buf: Uint8Array, path: string): ResultsFile | undefined {
   const lastNewline = buf.lastIndexOf(0x0a);
   const validBytes = lastNewline + 1;
@@ -247,7 +261,14 @@ export function canonicalJson(value: unknown): string {
   return JSON.stringify(value) ?? 'null';
 }
 
-/** Paths (`vlm.model`, `setup.grid`...) where two configs differ, with both values. */
+/**
+ * Paths (`vlm.model`, `setup.grid`...) where two configs differ, with both values.
+ *
+ * @example
+ * ```ts
+ * diffConfig({ seed: 0 }, { seed: 7 }); // [{ path: 'seed', file: 0, now: 7 }]
+ * ```
+ */
 export function diffConfig(a: unknown, b: unknown, prefix = ''): Array<{ path: string; file: unknown; now: unknown }> {
   if (isObj(a) && isObj(b)) {
     const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])].sort();

@@ -11,6 +11,11 @@ export interface Shard {
  * FNV-1a (32-bit) of a string's UTF-16 code units, finished with a murmur3 mix so nearby
  * ids spread evenly. Stable across machines and Node versions: shards and random tiles
  * depend on it.
+ *
+ * @example
+ * ```ts
+ * stableHash('semclip'); // 1215954098
+ * ```
  */
 export function stableHash(text: string): number {
   let h = 0x811c9dc5;
@@ -54,7 +59,14 @@ export function parseShard(spec: string | Shard): Shard {
   return { index, count };
 }
 
-/** The shard (1-based) an item id falls in: a stable hash of the id, so every machine agrees. */
+/**
+ * The shard (1-based) an item id falls in: a stable hash of the id, so every machine agrees.
+ *
+ * @example
+ * ```ts
+ * shardOf('direct_attributes/sa_4690', 4); // 1..4
+ * ```
+ */
 export function shardOf(itemId: string, count: number): number {
   return (stableHash(itemId) % count) + 1;
 }

@@ -1,0 +1,219 @@
+import { spawn } from 'node:child_process';
+import { appendFile, readFile, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { runCommand } from 'citty';
+import sharp from 'sharp';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { readResults, resultKey, EVAL_METHODS } from '@semclip/eval';
+import { createScorer } from '@semclip/scorers';
+import { select } from '@semclip/selector';
+import { tileImage } from '@semclip/tiling';
+// The test kit is source-only; imported by path (apps/cli does not list @semclip/test-kit).
+import { tempDir } from '../../../../tests/kit/src/benchmarks.js';
+import { EVAL_IMAGE, tileOracleVlm, tileSizeMap, writeEvalVstar, type EvalFixtureItem } from '../../../../tests/kit/src/eval-fixtures.js';
+import { startFakeOpenAI, type FakeOpenAI } from '../../../../tests/kit/src/openai-upstream.js';
+import { CLI, REPO_ROOT } from '../_cli-harness.js';
+import { evalCommand } from './eval.js';
+
+const N = 10;
+let dir: string;
+let data: string;
+let fixture: EvalFixtureItem[];
+let fake: FakeOpenAI;
+let vlm: ReturnType<typeof tileOracleVlm>;
+let out: string[];
+
+beforeAll(async () => {
+  dir = await tempDir('semclip-cli-eval-');
+  fixture = await writeEvalVstar(join(dir, 'vstar'), N);
+  data = join(dir, 'vstar', 'annotations.jsonl');
+  const probe = await tileImage(join(dir, 'vstar', 'direct_attributes', 'q0.png'), { grid: '2x2' });
+  vlm = tileOracleVlm(fixture, tileSizeMap(probe.grid.tiles, EVAL_IMAGE));
+  fake = await startFakeOpenAI({ behaviour: { respond: vlm.respond } });
+});
+afterAll(async () => {
+  await fake?.close();
+  await rm(dir, { recursive: true, force: true });
+});
+beforeEach(() => {
+  out = [];
+  fake.setBehaviour({ respond: vlm.respond });
+  fake.reset();
+  vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => (out.push(String(chunk)), true));
+});
+afterEach(() => vi.restoreAllMocks());
+
+let n = 0;
+const file = (name = 'r') => join(dir, `${name}-${++n}.jsonl`);
+const vlmSpec = () => `openai:${fake.url}#fake-vlm`;
+const runArgs = (results: string, ...extra: string[]) => ['run', '--benchmark', 'vstar', '--data', data, '--vlm', vlmSpec(), '--scorer', 'random', '--seed', '1', '--out', results, ...extra];
+const cli = (...rawArgs: string[]) => runCommand(evalCommand, { rawArgs });
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+const json = (): any => JSON.parse(out.join(''));
+const byId = (id: string) => fixture.find((f) => f.id === id) as EvalFixtureItem;
+
+describe('semclip eval run', () => {
+  it('runs every method end to end; SemClip is right exactly when the scorer ranks the right tile first', async () => {
+    const results = file();
+    await cli(...runArgs(results, '--method', 'all', '--repeats', '2', '--concurrency', '6', '--json'));
+    const doc = json();
+    expect(doc).toMatchObject({ benchmark: 'vstar', items: N, written: N * (EVAL_METHODS.length + 1), skipped: 0, errors: 0, resumed: false });
+    // Baseline + one call per tile, + sub-image only + all tiles; SemClip k=1 reuses a tile call.
+    expect(doc.vlm_calls).toBe(N * (1 + 4 + 2));
+    const { header, rows } = await readResults(results);
+    expect(header.config.setup).toMatchObject({ grid: '2x2', scorer: 'random', levels: 1 });
+    expect(header.info.vlm).toBe(`openai:${fake.url}#fake-vlm`);
+    expect(new Set(rows.map((r) => r.method))).toEqual(new Set(EVAL_METHODS));
+
+    // Expected SemClip answers, computed from the same random scorer and the selector.
+    const scorer = await createScorer('random', { seed: 1 });
+    for (const item of fixture) {
+      const tiled = await tileImage(join(dir, 'vstar', `${item.id}.png`), { grid: '2x2' });
+      const scores = await scorer.score({ question: item.question, options: item.options ?? [] }, tiled);
+      const top = select(scores, tiled.grid, { k: 1 }).regions[0]?.tiles[0];
+      const row = rows.find((r) => r.item === item.id && r.method === 'semclip');
+      expect(row?.tiles, item.id).toEqual([top]);
+      expect(row?.correct, item.id).toBe(top === item.rightTile);
+    }
+    const acc = (m: string) => doc.report.methods.find((x: { method: string }) => x.method === m).cells.vstar.value;
+    expect(acc('baseline')).toBe(0);
+    expect(acc('oracle')).toBe((100 * fixture.filter((f) => f.rightTile !== null).length) / N);
+    expect(acc('all-tiles')).toBe(acc('oracle'));
+    expect(doc.report.methods.find((x: { method: string }) => x.method === 'random').cells.vstar.seeds).toEqual([1, 2]);
+  });
+
+  it('prints a progress bar with rate and ETA, then the report tables', async () => {
+    const writes: string[] = [];
+    vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => (writes.push(String(chunk)), true));
+    await cli(...runArgs(file(), '--method', 'baseline,semclip', '--progress'));
+    const err = writes.join('');
+    expect(err).toMatch(/eval \[#+-*\] \d+\/10 .*items\/s, ETA \d+s, \d+ calls/);
+    const text = out.join('');
+    expect(text).toMatch(/vstar: 10 questions x baseline, semclip: wrote 20 results, 0 already in .*; 20 VLM calls in/);
+    expect(text).toContain('| Method | V* | Avg |');
+  });
+
+  it('refuses to resume with a changed configuration and names the difference', async () => {
+    const results = file();
+    await cli(...runArgs(results, '--method', 'baseline', '--limit', '2'));
+    await expect(cli(...runArgs(results, '--method', 'baseline', '--grid', '1x2'))).rejects.toMatchObject({
+      code: 'RESULTS_INVALID',
+      message: expect.stringContaining('setup.grid: "2x2" in the file, "1x2" now'),
+    });
+    await expect(cli(...runArgs(results, '--method', 'baseline', '--scorer', 'ocr'))).rejects.toMatchObject({ code: 'RESULTS_INVALID' });
+    expect((await readResults(results)).rows).toHaveLength(2);
+  });
+
+  it('splits a run into shards whose union is the full run', async () => {
+    const full = file('full');
+    const parts = [file('s1'), file('s2'), file('s3')];
+    await cli(...runArgs(full, '--method', 'baseline,random', '--json'));
+    for (const [i, p] of parts.entries()) await cli(...runArgs(p, '--method', 'baseline,random', '--shard', `${i + 1}/3`, '--json'));
+    const shards = await Promise.all(parts.map((p) => readResults(p)));
+    const keys = shards.flatMap((s) => s.rows.map(resultKey));
+    expect(new Set(keys).size).toBe(keys.length);
+    expect(new Set(keys)).toEqual(new Set((await readResults(full)).rows.map(resultKey)));
+    out = [];
+    await cli('report', ...parts, '--format', 'json');
+    const merged = json();
+    out = [];
+    await cli('report', full, '--json');
+    const whole = json();
+    const accs = (d: { methods: Array<{ method: string; cells: { vstar: { value: number; count: number } } }> }) =>
+      d.methods.map((m) => [m.method, m.cells.vstar.value, m.cells.vstar.count]);
+    expect(accs(merged)).toEqual(accs(whole));
+  });
+
+  it.each([
+    [['--method', 'zoom'], 'UNKNOWN_METHOD'],
+    [['--shard', '0/2'], 'INVALID_ARGUMENT'],
+    [['--concurrency', '0'], 'INVALID_ARGUMENT'],
+    [['--benchmark', 'mmmu'], 'UNKNOWN_BENCHMARK'],
+    [['--vlm', 'http://x'], 'INVALID_ARGUMENT'],
+  ])('rejects %j before calling the VLM', async (extra, code) => {
+    await expect(cli(...runArgs(file(), ...extra))).rejects.toMatchObject({ code });
+    expect(fake.requests).toHaveLength(0);
+  });
+});
+
+describe('semclip eval report', () => {
+  it('prints markdown or JSON tables and draws the chart as SVG and PNG', async () => {
+    const results = file();
+    await cli(...runArgs(results, '--method', 'all', '--repeats', '2'));
+    out = [];
+    const chart = join(dir, 'charts', 'acc.svg');
+    vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    await cli('report', results, '--chart', chart);
+    const md = out.join('');
+    expect(md.split('\n')).toContain('| Method | V* | Avg |');
+    expect(md).toMatch(/\| Random sub-image \| \d+\.\d ± \d+\.\d \| \d+\.\d ± \d+\.\d \|/);
+    expect(md).toContain('| Method | Visual tokens / question | VLM calls / question | VLM latency / question | Avg |');
+    expect(md).toMatch(/\| Majority vote \| 4608 \| 4 \|/);
+    expect(await sharp(chart).metadata()).toMatchObject({ format: 'svg' });
+    expect(await sharp(join(dir, 'charts', 'acc.png')).metadata()).toMatchObject({ format: 'png', width: 1520, height: 960 });
+    out = [];
+    await cli('report', results, '--format', 'json', '--chart', join(dir, 'charts', 'b.png'));
+    const doc = json();
+    expect(doc.benchmarks).toEqual(['vstar']);
+    expect(doc.methods.map((m: { method: string }) => m.method)).toEqual([...EVAL_METHODS]);
+    expect(doc.charts).toEqual([join(dir, 'charts', 'b.svg'), join(dir, 'charts', 'b.png')]);
+  });
+
+  it('rejects a chart file that is neither SVG nor PNG, and files that are not results', async () => {
+    const results = file();
+    await cli(...runArgs(results, '--method', 'baseline', '--limit', '1'));
+    await expect(cli('report', results, '--chart', join(dir, 'c.jpg'))).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    await expect(cli('report', data)).rejects.toMatchObject({ code: 'RESULTS_INVALID' });
+  });
+});
+
+describe('semclip eval run, killed and rerun (built CLI)', () => {
+  it('loses and duplicates nothing after SIGKILL, and never re-asks a written key', async () => {
+    await stat(CLI); // built by the test script (tsup && vitest run)
+    const results = file('killed');
+    fake.setBehaviour({ respond: vlm.respond, latencyMs: 40 });
+    const args = [CLI, 'eval', ...runArgs(results, '--method', 'baseline,semclip,oracle', '--concurrency', '2')];
+    const child = spawn(process.execPath, args, { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += String(d)));
+    const exited = new Promise<NodeJS.Signals | number | null>((resolve) => child.on('exit', (code, signal) => resolve(signal ?? code)));
+    // Kill it once a few items are on disk, mid-run.
+    for (let i = 0; i < 600; i++) {
+      const text = await readFile(results, 'utf8').catch(() => '');
+      if (text.split('\n').length > 1 + 3 * 3) break;
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    child.kill('SIGKILL');
+    expect(await exited, stderr).toBe('SIGKILL');
+    // As if the kill had landed mid-write: a torn last line.
+    await appendFile(results, '{"type":"result","benchmark":"vstar","item":"dire');
+    const before = await readResults(results);
+    expect(before.truncatedBytes).toBeGreaterThan(0);
+    const written = new Set(before.rows.map(resultKey));
+    expect(written.size).toBeGreaterThanOrEqual(9);
+    expect(written.size).toBeLessThan(N * 3);
+    const doneItems = new Set(fixture.map((f) => f.id).filter((id) => ['baseline', 'semclip', 'oracle'].every((m) => written.has(resultKey({ benchmark: 'vstar', item: id, method: m as 'baseline', seed: 1 })))));
+
+    fake.setBehaviour({ respond: vlm.respond });
+    fake.reset();
+    const rerun = spawn(process.execPath, [...args, '--json'], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    rerun.stdout.on('data', (d: Buffer) => (stdout += String(d)));
+    expect(await new Promise((resolve) => rerun.on('exit', resolve))).toBe(0);
+    const doc = JSON.parse(stdout);
+    expect(doc.repaired_bytes).toBeGreaterThan(0);
+    expect(doc.skipped).toBe(written.size);
+
+    const after = await readResults(results);
+    const keys = after.rows.map(resultKey);
+    const expected = fixture.flatMap((f) => ['baseline', 'semclip', 'oracle'].map((m) => resultKey({ benchmark: 'vstar', item: f.id, method: m as 'baseline', seed: 1 })));
+    expect(after.duplicates).toBe(0);
+    expect(after.truncatedBytes).toBe(0);
+    expect(new Set(keys)).toEqual(new Set(expected));
+    expect(keys).toHaveLength(expected.length);
+    // Rows written before the kill are untouched, and their items were not asked again.
+    for (const r of before.rows) expect(after.rows.find((x) => resultKey(x) === resultKey(r))).toEqual(r);
+    const reasked = fake.requests.map((r) => vlm.classify(r).item.id).filter((id) => doneItems.has(id));
+    expect(reasked).toEqual([]);
+  });
+});
