@@ -20,7 +20,7 @@ import { loadBenchmark, runEvaluation, type RunEvaluationOptions } from '../src/
 // against the test kit's fake in this thread (it decodes every image it receives, so its CPU
 // competes with the engine's), and the same number of calls is sent through the runner with
 // no engine at all: the floor of this machine. Finally a finished run is resumed: it must make
-// no VLM call.
+// no VLM call. SEMCLIP_BENCH_ITEMS and SEMCLIP_BENCH_LATENCY_MS change the size and latency.
 const ITEMS = Number(process.env.SEMCLIP_BENCH_ITEMS ?? 500);
 const LATENCY_MS = Number(process.env.SEMCLIP_BENCH_LATENCY_MS ?? 20);
 const CONCURRENCY = 16;

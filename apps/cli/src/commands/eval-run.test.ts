@@ -101,7 +101,11 @@ describe('semclip eval run', () => {
       message: expect.stringContaining('setup.grid: "2x2" in the file, "1x2" now'),
     });
     await expect(cli(...runArgs(results, '--method', 'baseline', '--scorer', 'ocr'))).rejects.toMatchObject({ code: 'RESULTS_INVALID' });
+    await expect(cli(...runArgs(results, '--method', 'baseline', '--adaptive'))).rejects.toMatchObject({ code: 'RESULTS_INVALID', message: expect.stringContaining('setup.selection.mode') });
     expect((await readResults(results)).rows).toHaveLength(2);
+    // Spelling out a default is the same configuration; methods and --limit may change.
+    await cli(...runArgs(results, '--method', 'baseline,random', '--limit', '3', '--k', '1'));
+    expect((await readResults(results)).rows).toHaveLength(3 + 3 * 3);
   });
 
   it('splits a run into shards whose union is the full run', async () => {

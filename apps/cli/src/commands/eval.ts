@@ -7,6 +7,7 @@ import type { RelevanceScorer, VlmRunner } from '@semclip/core';
 import { choiceArg, commonArgs, gridArgs, gridOptions, intArg, selectArgs, selectOptionsFrom } from '../_args.js';
 import { createProgress, fmtMs, note, print, printJson, progressEnabled } from '../_output.js';
 import type { Progress } from '../_output.js';
+import type { SelectOptions } from '@semclip/selector';
 import { defaultScorerId } from '../_pipeline.js';
 import { cliSignal } from '../_signal.js';
 
@@ -92,6 +93,32 @@ function fmtEta(ms: number | null): string {
 
 const { seed: _scorerSeed, ...selectionArgs } = selectArgs;
 
+/**
+ * The selection as the results header records it, defaults filled in, so `--k 1` and no
+ * `--k` are the same configuration when a run is resumed.
+ */
+function selectionSetup(
+  options: SelectOptions,
+  defaults: { DEFAULT_MARGIN: number; DEFAULT_THRESHOLD: number },
+): { [key: string]: string | number | boolean | null } {
+  const common = {
+    includeOverview: options.includeOverview !== false,
+    merge: options.merge === true,
+    level: options.level ?? 1,
+    budget: options.budget ?? null,
+  };
+  if (options.mode === 'adaptive') {
+    return {
+      mode: 'adaptive',
+      margin: options.margin ?? defaults.DEFAULT_MARGIN,
+      threshold: options.threshold ?? defaults.DEFAULT_THRESHOLD,
+      maxTiles: options.maxTiles ?? null,
+      ...common,
+    };
+  }
+  return { mode: 'top-k', k: options.k ?? 1, ...common };
+}
+
 const run = defineCommand({
   meta: {
     name: 'run',
@@ -157,12 +184,13 @@ const run = defineCommand({
         hint: 'Pass --vlm or set SEMCLIP_VLM',
       });
     }
-    const [{ tileImage }, { createScorer, getScorerEntry }, { select, defineSelectOptions }, vlmRunner] = await Promise.all([
+    const [{ tileImage }, { createScorer, getScorerEntry }, selector, vlmRunner] = await Promise.all([
       import('@semclip/tiling'),
       import('@semclip/scorers'),
       import('@semclip/selector'),
       import('@semclip/vlm-runner'),
     ]);
+    const { select, defineSelectOptions } = selector;
     // Everything the flags can get wrong fails before the data is read or the server is called.
     const runnerConfig = vlmRunner.parseRunnerSpec(spec);
     defineSelectOptions(selectOptions);
@@ -230,7 +258,7 @@ const run = defineCommand({
           levels,
           scorer: scorerId,
           ...(args.model === undefined ? {} : { scorerModel: args.model }),
-          selection: JSON.parse(JSON.stringify(selectOptions)) as Record<string, never>,
+          selection: selectionSetup(selectOptions, selector),
           composite: args.composite === true,
           logprobs,
         },

@@ -280,9 +280,19 @@ function mdTable(header: readonly string[], rows: readonly (readonly string[])[]
   return [`| ${header.join(' | ')} |`, `| ${align.join(' | ')} |`, ...rows.map((r) => `| ${r.join(' | ')} |`)];
 }
 
+function describeValue(v: JsonValue): string {
+  if (v !== null && typeof v === 'object' && !Array.isArray(v)) {
+    return `(${Object.entries(v as { [k: string]: JsonValue })
+      .filter(([, x]) => x !== null)
+      .map(([k, x]) => `${k} ${describeValue(x)}`)
+      .join(', ')})`;
+  }
+  return typeof v === 'string' ? v : JSON.stringify(v);
+}
+
 function describeConfig(c: RunConfig): string {
   const setup = Object.entries(c.setup)
-    .map(([k, v]) => `${k} ${typeof v === 'string' ? v : JSON.stringify(v)}`)
+    .map(([k, v]) => `${k} ${describeValue(v)}`)
     .join(', ');
   return `${c.vlm.id} (${c.vlm.visualTokensPerImage} visual tokens per image)${setup ? `; ${setup}` : ''}; seed ${c.seed}, ${c.repeats} random repeats`;
 }
