@@ -1,0 +1,497 @@
+import { SemclipError } from '@semclip/core';
+import type { Box, EncodedImage, PromptImage, Selection } from '@semclip/core';
+import { buildPrompt, compositeImages, describePosition } from '@semclip/vlm-runner';
+import type { Context } from 'hono';
+import { mediaType, parseJson, readBody, unsupportedMediaType } from './_body.js';
+import { HttpError } from './_errors.js';
+import { imageFromUrl } from './_image-input.js';
+import { checkQuestion, runSelection, timed } from './_pipeline.js';
+import type { WorkContext } from './_pipeline.js';
+import { chatSemclipSchema, validate } from './_schemas.js';
+import type { SelectionFields } from './_schemas.js';
+import type { ServerState } from './_state.js';
+
+interface ChatPart {
+  type?: unknown;
+  text?: unknown;
+  image_url?: unknown;
+  [key: string]: unknown;
+}
+
+interface ChatMessage {
+  role?: unknown;
+  content?: unknown;
+  [key: string]: unknown;
+}
+
+function chatError(message: string, param: string): SemclipError {
+  return new SemclipError('INVALID_ARGUMENT', message, { details: { param } });
+}
+
+/** The image URL of an `image_url` part (`{ url }` or a bare string). */
+function partUrl(part: ChatPart): string | undefined {
+  const iu = part.image_url;
+  if (typeof iu === 'string') return iu;
+  if (iu && typeof iu === 'object' && typeof (iu as { url?: unknown }).url === 'string') return (iu as { url: string }).url;
+  return undefined;
+}
+
+/**
+ * Checks the shape and the counts of a chat request before anything else looks at it: a
+ * 10,000-part message is refused after one pass over the parsed JSON.
+ */
+function checkChatShape(body: unknown, limits: WorkContext['config']['limits']): { messages: ChatMessage[]; images: number } {
+  if (!body || typeof body !== 'object' || Array.isArray(body)) throw chatError('The request body must be a JSON object.', 'body');
+  const messages = (body as { messages?: unknown }).messages;
+  if (!Array.isArray(messages) || messages.length === 0) throw chatError('"messages" must be a non-empty array.', 'messages');
+  if (messages.length > limits.maxMessages) {
+    throw chatError(`The request has ${messages.length} messages, over the limit of ${limits.maxMessages}.`, 'messages');
+  }
+  let parts = 0;
+  let images = 0;
+  for (let i = 0; i < messages.length; i++) {
+    const m = messages[i] as ChatMessage;
+    if (!m || typeof m !== 'object' || typeof m.role !== 'string') throw chatError(`messages[${i}] must be an object with a string "role".`, `messages[${i}]`);
+    const content = m.content;
+    if (Array.isArray(content)) {
+      parts += content.length;
+      if (parts > limits.maxParts) {
+        throw chatError(`The request has more than ${limits.maxParts} content parts.`, `messages[${i}].content`);
+      }
+      for (let j = 0; j < content.length; j++) {
+        const p = content[j] as ChatPart;
+        if (!p || typeof p !== 'object' || typeof p.type !== 'string') throw chatError(`messages[${i}].content[${j}] must be an object with a string "type".`, `messages[${i}].content[${j}]`);
+        if (p.type === 'image_url') {
+          images++;
+          if (partUrl(p) === undefined) throw chatError(`messages[${i}].content[${j}] has no image_url.url.`, `messages[${i}].content[${j}].image_url`);
+        }
+      }
+    } else if (content !== undefined && content !== null && typeof content !== 'string') {
+      throw chatError(`messages[${i}].content must be a string, an array of parts or null.`, `messages[${i}].content`);
+    }
+  }
+  if (images > limits.maxImages) throw chatError(`The request has ${images} images, over the limit of ${limits.maxImages}.`, 'messages');
+  return { messages: messages as ChatMessage[], images };
+}
+
+interface SentImageInfo {
+  role: 'overview' | 'region' | 'composite';
+  box?: Box;
+  position?: string;
+  tiles?: readonly number[];
+  score?: number;
+  width: number;
+  height: number;
+  bytes: number;
+}
+
+function dataUrl(image: EncodedImage): string {
+  return `data:${image.mime};base64,${Buffer.from(image.data.buffer, image.data.byteOffset, image.data.byteLength).toString('base64')}`;
+}
+
+interface Prepared {
+  /** The body to send upstream. */
+  readonly payload: Uint8Array;
+  readonly stream: boolean;
+  /** The `semclip` field for the response; undefined = passthrough. */
+  readonly semclip: Record<string, unknown> | undefined;
+}
+
+/** Parses, checks and (when the last user turn has an image and a question) applies SemClip. */
+async function prepare(c: Context, ctx: WorkContext, state: ServerState): Promise<Prepared> {
+  const type = mediaType(c.req.raw);
+  if (type !== 'application/json' && type !== '') throw unsupportedMediaType(type, 'application/json');
+  const raw = await readBody(c.req.raw, ctx.config.limits.maxBodyBytes);
+  const body = parseJson(raw) as Record<string, unknown>;
+  const { messages } = checkChatShape(body, ctx.config.limits);
+  const stream = body.stream === true;
+  const hasOption = Object.hasOwn(body, 'semclip');
+  const option = hasOption ? validate(chatSemclipSchema, body.semclip, '"semclip" field') : true;
+  if (body.model !== undefined && typeof body.model !== 'string') throw chatError('"model" must be a string.', 'model');
+  const model = (body.model as string | undefined) || state.upstreamModel;
+  if (!model) throw chatError('"model" is required (this server has no default model; start it with --model).', 'model');
+
+  const lastUser = findLastUser(messages);
+  const content = lastUser?.content;
+  const imageParts = Array.isArray(content) ? (content as ChatPart[]).filter((p) => p.type === 'image_url') : [];
+  const texts = Array.isArray(content) ? (content as ChatPart[]).filter((p) => p.type === 'text' && typeof p.text === 'string').map((p) => p.text as string) : [];
+  const question = texts.join('\n').trim();
+  const skip =
+    option === false ? 'disabled by the request' : imageParts.length === 0 ? 'no image in the last user message' : !question ? 'no question text in the last user message' : undefined;
+  if (skip) {
+    // Untouched: the client's own bytes go upstream unless a field had to be removed or added.
+    if (!hasOption && body.model !== undefined) return { payload: raw, stream, semclip: undefined };
+    const { semclip: _drop, ...rest } = body;
+    return { payload: Buffer.from(JSON.stringify({ ...rest, model })), stream, semclip: undefined };
+  }
+  if (imageParts.length > 1) {
+    throw chatError(
+      `The last user message has ${imageParts.length} images; SemClip selects regions of one image per turn. Send one image, or "semclip": false to forward the message as it is.`,
+      'messages',
+    );
+  }
+  checkQuestion(question, ctx.config.limits.maxQuestionChars);
+  const part = imageParts[0] as ChatPart;
+  const fields: SelectionFields = typeof option === 'object' ? option : {};
+  const bytes = await imageFromUrl(partUrl(part) as string, 'image_url', ctx.config, ctx.signal);
+  const run = await runSelection(ctx, { bytes, question, fields });
+  const selection = run.selection as Selection;
+
+  const encoding = { format: 'jpeg' as const, quality: ctx.config.imageQuality, maxSide: ctx.config.imageMaxSide };
+  const planned: Array<{ role: 'overview' | 'region'; box?: Box; tiles?: readonly number[]; score?: number }> = [
+    ...(selection.includeOverview ? [{ role: 'overview' as const }] : []),
+    ...selection.regions.map((r) => ({ role: 'region' as const, box: r.box, tiles: r.tiles, score: r.score })),
+  ];
+  const encoded = await timed(ctx, 'encode', () => Promise.all(planned.map((p) => run.tiled.encode(p.box ?? 'overview', encoding))));
+  const sent: SentImageInfo[] = planned.map((p, i) => {
+    const e = encoded[i] as EncodedImage;
+    const where = p.box ? { box: p.box, position: describePosition(p.box, run.tiled.size), ...(p.tiles ? { tiles: p.tiles } : {}), ...(p.score === undefined ? {} : { score: p.score }) } : {};
+    return { role: p.role, ...where, width: e.width, height: e.height, bytes: e.data.byteLength };
+  });
+  const composite = ctx.config.composite && encoded.length > 1;
+  let images: EncodedImage[] = encoded;
+  if (composite) {
+    const { image } = await timed(ctx, 'encode', () => compositeImages(encoded, encoding));
+    images = [image];
+    sent.unshift({ role: 'composite', width: image.width, height: image.height, bytes: image.data.byteLength });
+  }
+  const promptImages: PromptImage[] = planned.map((p, i) => ({
+    role: p.role,
+    image: encoded[i] as EncodedImage,
+    ...(p.box ? { box: p.box } : {}),
+  }));
+  const text = buildPrompt({ images: promptImages, question, imageSize: run.tiled.size }, { layout: composite ? 'composite' : 'separate' }).text;
+
+  const detail = part.image_url && typeof part.image_url === 'object' ? (part.image_url as { detail?: unknown }).detail : undefined;
+  const newContent = [
+    ...images.map((im) => ({ type: 'image_url', image_url: { url: dataUrl(im), ...(detail === undefined ? {} : { detail }) } })),
+    { type: 'text', text },
+  ];
+  const newMessages = messages.map((m) => (m === lastUser ? { ...m, content: newContent } : m));
+  const { semclip: _drop, ...rest } = body;
+  const payload = Buffer.from(JSON.stringify({ ...rest, model, messages: newMessages }));
+  const semclip = {
+    applied: true,
+    scorer: run.scorer,
+    image: { width: run.info.width, height: run.info.height, format: run.info.format },
+    grid: { rows: run.tiled.grid.rows, cols: run.tiled.grid.cols, levels: run.tiled.grid.levels, key: run.tiled.gridKey },
+    selection,
+    sent,
+    composite,
+    timings: ctx.timings,
+  };
+  return { payload, stream, semclip };
+}
+
+function findLastUser(messages: readonly ChatMessage[]): ChatMessage | undefined {
+  for (let i = messages.length - 1; i >= 0; i--) if (messages[i]?.role === 'user') return messages[i];
+  return undefined;
+}
+
+/** Upstream status to what the client sees: 4xx keep their status, 401/403 and 5xx are 502, 429 stays 429. */
+function upstreamStatusError(status: number, text: string, retryAfter: string | null): Error {
+  let message = text.replace(/\s+/g, ' ').trim().slice(0, 300);
+  try {
+    const parsed = JSON.parse(text) as { error?: { message?: unknown } | string; message?: unknown; detail?: unknown };
+    const e = parsed.error;
+    message = typeof e === 'string' ? e : typeof e?.message === 'string' ? e.message : typeof parsed.message === 'string' ? parsed.message : typeof parsed.detail === 'string' ? parsed.detail : message;
+  } catch {
+    // not JSON: the text it is
+  }
+  if (status === 429) {
+    const seconds = Number(retryAfter);
+    return new SemclipError('UPSTREAM_RATE_LIMITED', `The upstream is rate-limiting requests (429): ${message || '(no message)'}`, {
+      hint: 'Retry later',
+      details: Number.isFinite(seconds) ? { retryAfterMs: seconds * 1000 } : {},
+    });
+  }
+  if (status === 401 || status === 403) {
+    return new SemclipError('UPSTREAM_ERROR', `The upstream refused this server's credentials (${status}): ${message || '(no message)'}`, {
+      hint: "The server's operator should check SEMCLIP_UPSTREAM_API_KEY",
+    });
+  }
+  if (status >= 400 && status < 500) {
+    return new HttpError(status, 'UPSTREAM_ERROR', `The upstream answered ${status}: ${message || '(no message)'}`);
+  }
+  return new SemclipError('UPSTREAM_ERROR', `The upstream failed (${status}): ${message || '(no message)'}`, { hint: "Check the upstream server's logs" });
+}
+
+function networkError(err: unknown, url: string): SemclipError {
+  let e: unknown = err;
+  let code: string | undefined;
+  for (let i = 0; i < 4 && e && !code; i++) {
+    const c = (e as { code?: unknown }).code;
+    if (typeof c === 'string') code = c;
+    e = (e as { cause?: unknown }).cause;
+  }
+  const refused = code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'EAI_AGAIN';
+  return new SemclipError('UPSTREAM_ERROR', refused ? `Could not connect to the upstream ${url} (${code}).` : `The connection to the upstream ${url} broke (${code ?? (err as Error).message}).`, {
+    cause: err,
+    hint: refused ? 'Is the upstream server running at the configured --upstream URL?' : "Check the upstream server's logs",
+  });
+}
+
+/**
+ * POST /v1/chat/completions: an OpenAI-compatible proxy. The last user message's image and
+ * question go through SemClip, and the upstream gets the overview plus the selected crops (or
+ * one composite image); the response carries the selection under `semclip`. Streams pass
+ * through chunk by chunk, with a final `semclip` chunk before `data: [DONE]`.
+ */
+export async function chatRoute(c: Context, state: ServerState, ctx: WorkContext): Promise<Response> {
+  const upstream = state.upstreamUrl;
+  if (!upstream) {
+    throw new HttpError(503, 'NOT_CONFIGURED', 'This server has no upstream configured; start it with --upstream <OpenAI-compatible URL> (e.g. http://127.0.0.1:8000/v1).');
+  }
+  const prepared = await state.work.run(() => prepare(c, ctx, state), ctx.signal);
+  const release = await state.upstream.acquire(ctx.signal);
+  let released = false;
+  const done = (): void => {
+    if (!released) {
+      released = true;
+      release();
+    }
+  };
+  try {
+    return await forward(c, state, ctx, prepared, upstream, done);
+  } catch (err) {
+    done();
+    throw err;
+  }
+}
+
+async function forward(c: Context, state: ServerState, ctx: WorkContext, prepared: Prepared, upstream: string, done: () => void): Promise<Response> {
+  const config = ctx.config;
+  const controller = new AbortController();
+  let timedOut = false;
+  const onAbort = (): void => controller.abort(ctx.signal.reason);
+  ctx.signal.addEventListener('abort', onAbort, { once: true });
+  let timer = setTimeout(() => {
+    timedOut = true;
+    controller.abort();
+  }, config.limits.upstreamTimeoutMs);
+  const cleanup = (): void => {
+    clearTimeout(timer);
+    ctx.signal.removeEventListener('abort', onAbort);
+    done();
+  };
+  const headers: Record<string, string> = {
+    'content-type': 'application/json',
+    accept: prepared.stream ? 'text/event-stream' : 'application/json',
+    'x-request-id': state.requestId(c),
+  };
+  if (config.upstreamApiKey) headers.authorization = `Bearer ${config.upstreamApiKey}`;
+  const started = performance.now();
+  const fail = (err: unknown): never => {
+    if (ctx.signal.aborted) throw ctx.signal.reason instanceof Error ? ctx.signal.reason : new SemclipError('ABORTED', 'The client went away.');
+    if (timedOut) {
+      state.metrics.upstreamErrors.inc({ kind: 'timeout' });
+      throw new SemclipError('UPSTREAM_TIMEOUT', `The upstream did not answer within ${config.limits.upstreamTimeoutMs} ms.`, {
+        hint: 'The model may be overloaded; retry later, or raise the server\'s upstream timeout',
+      });
+    }
+    if (err instanceof SemclipError || err instanceof HttpError) throw err;
+    state.metrics.upstreamErrors.inc({ kind: 'connection' });
+    throw networkError(err, upstream);
+  };
+
+  let res: Response;
+  try {
+    res = await config.fetch(`${upstream}/chat/completions`, { method: 'POST', headers, body: prepared.payload, signal: controller.signal });
+  } catch (err) {
+    cleanup();
+    return fail(err);
+  }
+  const outHeaders: Record<string, string> = { 'x-semclip': prepared.semclip ? 'applied' : 'passthrough' };
+  if (!res.ok) {
+    let text = '';
+    try {
+      text = await res.text();
+    } catch {
+      // the status is what matters
+    }
+    cleanup();
+    state.metrics.upstreamErrors.inc({ kind: 'status' });
+    throw upstreamStatusError(res.status, text, res.headers.get('retry-after'));
+  }
+  const contentType = res.headers.get('content-type') ?? '';
+
+  if (!prepared.semclip) {
+    // Passthrough: the upstream's answer goes back untouched, streamed as it arrives.
+    if (!res.body) {
+      cleanup();
+      return new Response(null, { status: res.status, headers: outHeaders });
+    }
+    ctx.timings.upstream = performance.now() - started;
+    return new Response(relay(res.body, state, ctx, controller, () => timedOut, cleanup, (t) => (timer = t), undefined), {
+      status: res.status,
+      headers: { ...outHeaders, 'content-type': contentType || 'application/json', ...(contentType.includes('event-stream') ? { 'cache-control': 'no-cache' } : {}) },
+    });
+  }
+
+  if (prepared.stream && contentType.includes('text/event-stream') && res.body) {
+    return new Response(relay(res.body, state, ctx, controller, () => timedOut, cleanup, (t) => (timer = t), prepared.semclip), {
+      status: 200,
+      headers: { ...outHeaders, 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' },
+    });
+  }
+
+  let json: unknown;
+  try {
+    const text = await res.text();
+    try {
+      json = JSON.parse(text) as unknown;
+    } catch (err) {
+      state.metrics.upstreamErrors.inc({ kind: 'bad_response' });
+      throw new SemclipError('UPSTREAM_BAD_RESPONSE', `The upstream answered ${res.status} with a body that is not JSON: "${text.slice(0, 120)}".`, {
+        cause: err,
+        hint: 'Check that --upstream points at an OpenAI-compatible API (it usually ends in /v1)',
+      });
+    }
+  } catch (err) {
+    cleanup();
+    return fail(err);
+  }
+  cleanup();
+  const upstreamMs = performance.now() - started;
+  ctx.timings.upstream = upstreamMs;
+  state.metrics.stage('upstream', upstreamMs);
+  if (!json || typeof json !== 'object' || Array.isArray(json)) {
+    state.metrics.upstreamErrors.inc({ kind: 'bad_response' });
+    throw new SemclipError('UPSTREAM_BAD_RESPONSE', 'The upstream answered with JSON that is not a chat completion object.', { hint: 'Check the upstream server' });
+  }
+  return new Response(JSON.stringify({ ...(json as Record<string, unknown>), semclip: prepared.semclip }), {
+    status: 200,
+    headers: { ...outHeaders, 'content-type': 'application/json' },
+  });
+}
+
+const encoder = new TextEncoder();
+
+function sse(value: unknown): Uint8Array {
+  return encoder.encode(`data: ${JSON.stringify(value)}\n\n`);
+}
+
+/**
+ * Relays an upstream body chunk by chunk. With `semclip` (an SSE stream SemClip worked on) it
+ * cuts the stream into events and puts a `semclip` chunk right before `data: [DONE]` (or at
+ * the end when the upstream sends no [DONE]). A stream that breaks, or stalls longer than the
+ * upstream timeout, ends with an OpenAI-style `error` event, which the official clients raise.
+ */
+function relay(
+  body: ReadableStream<Uint8Array>,
+  state: ServerState,
+  ctx: WorkContext,
+  controller: AbortController,
+  timedOut: () => boolean,
+  cleanup: () => void,
+  setTimer: (t: NodeJS.Timeout) => void,
+  semclip: Record<string, unknown> | undefined,
+): ReadableStream<Uint8Array> {
+  const reader = body.getReader();
+  const decoder = new TextDecoder();
+  let buffer = '';
+  let sawDone = false;
+  let finished = false;
+  const started = performance.now();
+  const idle = ctx.config.limits.upstreamTimeoutMs;
+  const finish = (): void => {
+    if (finished) return;
+    finished = true;
+    const ms = performance.now() - started + (ctx.timings.upstream ?? 0);
+    state.metrics.stage('upstream', ms);
+    cleanup();
+  };
+  const semclipChunk = (): Uint8Array =>
+    sse({ id: 'semclip', object: 'chat.completion.chunk', created: Math.floor(Date.now() / 1000), model: 'semclip', choices: [], semclip });
+
+  return new ReadableStream<Uint8Array>({
+    async pull(out) {
+      let chunk: Awaited<ReturnType<typeof reader.read>>;
+      try {
+        // Each chunk restarts the stall timer: a slow but steady stream is fine, a silent one is not.
+        setTimer(
+          setTimeout(() => {
+            controller.abort();
+          }, idle),
+        );
+        chunk = await reader.read();
+      } catch (err) {
+        if (ctx.signal.aborted) {
+          finish();
+          out.error(err);
+          return;
+        }
+        const stalled = timedOut() || controller.signal.aborted;
+        state.metrics.upstreamErrors.inc({ kind: 'stream' });
+        const message = stalled
+          ? `The upstream stream stalled for more than ${idle} ms and was cut off.`
+          : `The upstream stream broke off before it was complete (${(err as Error).message}).`;
+        if (buffer.trim() && semclip) out.enqueue(encoder.encode(`${buffer}\n\n`));
+        out.enqueue(sse({ error: { message, type: 'server_error', param: null, code: stalled ? 'UPSTREAM_TIMEOUT' : 'UPSTREAM_ERROR' } }));
+        finish();
+        out.close();
+        return;
+      }
+      if (chunk.done) {
+        if (semclip) {
+          const rest = buffer + decoder.decode();
+          if (rest.trim()) out.enqueue(encoder.encode(rest.endsWith('\n\n') ? rest : `${rest}\n\n`));
+          if (!sawDone) {
+            out.enqueue(semclipChunk());
+            out.enqueue(encoder.encode('data: [DONE]\n\n'));
+          }
+        }
+        finish();
+        out.close();
+        return;
+      }
+      if (!semclip) {
+        out.enqueue(chunk.value);
+        return;
+      }
+      buffer += decoder.decode(chunk.value, { stream: true });
+      // Events end with a blank line; pass each complete one on as soon as it is complete.
+      let emitted = false;
+      for (;;) {
+        const m = /\r?\n\r?\n/.exec(buffer);
+        if (!m) break;
+        const end = m.index + m[0].length;
+        const event = buffer.slice(0, end);
+        buffer = buffer.slice(end);
+        if (/^data:\s*\[DONE\]\s*$/m.test(event)) {
+          sawDone = true;
+          out.enqueue(semclipChunk());
+        }
+        out.enqueue(encoder.encode(event));
+        emitted = true;
+      }
+      if (!emitted) out.enqueue(new Uint8Array(0));
+    },
+    cancel(reason) {
+      controller.abort(reason);
+      reader.cancel(reason).catch(() => undefined);
+      finish();
+    },
+  });
+}
+
+/** GET /v1/models: the upstream's list, passed through. */
+export async function modelsRoute(c: Context, state: ServerState, ctx: WorkContext): Promise<Response> {
+  const upstream = state.upstreamUrl;
+  if (!upstream) throw new HttpError(503, 'NOT_CONFIGURED', 'This server has no upstream configured; start it with --upstream <OpenAI-compatible URL>.');
+  const signal = AbortSignal.any([ctx.signal, AbortSignal.timeout(Math.min(ctx.config.limits.upstreamTimeoutMs, 30_000))]);
+  const headers: Record<string, string> = { accept: 'application/json', 'x-request-id': state.requestId(c) };
+  if (ctx.config.upstreamApiKey) headers.authorization = `Bearer ${ctx.config.upstreamApiKey}`;
+  let res: Response;
+  let text: string;
+  try {
+    res = await ctx.config.fetch(`${upstream}/models`, { headers, signal });
+    text = await res.text();
+  } catch (err) {
+    if (ctx.signal.aborted) throw err;
+    if (signal.aborted) throw new SemclipError('UPSTREAM_TIMEOUT', 'The upstream did not list its models in time.');
+    throw networkError(err, upstream);
+  }
+  if (!res.ok) throw upstreamStatusError(res.status, text, res.headers.get('retry-after'));
+  return new Response(text, { status: 200, headers: { 'content-type': res.headers.get('content-type') ?? 'application/json' } });
+}
