@@ -59,7 +59,15 @@ export interface HeadManifest {
 
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 
-/** Checks a head name (a folder name under `heads/`). */
+/**
+ * Checks a head name (a folder name under `heads/`); INVALID_ARGUMENT otherwise.
+ *
+ * @example
+ * ```ts
+ * checkHeadName('sqa-clip-b32'); // 'sqa-clip-b32'
+ * checkHeadName('../x');         // throws INVALID_ARGUMENT
+ * ```
+ */
 export function checkHeadName(name: string): string {
   if (typeof name !== 'string' || !NAME_RE.test(name) || name.includes('..')) {
     throw new SemclipError('INVALID_ARGUMENT', `Head name ${JSON.stringify(name)} is not valid.`, {
@@ -101,7 +109,13 @@ async function isFile(p: string): Promise<boolean> {
 
 /**
  * Finds a head's `head.json`: a path to a head.json file or to a folder holding one, else a
- * name under `headsRoot()`. NOT_DOWNLOADED-style errors name `semclip train`.
+ * name under `headsRoot()`. MODEL_NOT_DOWNLOADED errors name `semclip train`.
+ *
+ * @example
+ * ```ts
+ * await resolveHeadManifestPath('sqa-clip-b32');    // ~/.cache/semclip/heads/sqa-clip-b32/head.json
+ * await resolveHeadManifestPath('./my-head');       // ./my-head/head.json
+ * ```
  */
 export async function resolveHeadManifestPath(nameOrPath: string, options: { readonly cacheDir?: string; readonly env?: NodeJS.ProcessEnv } = {}): Promise<string> {
   if (typeof nameOrPath !== 'string' || nameOrPath.trim() === '') {
@@ -143,7 +157,14 @@ function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-/** Validates a parsed head.json; MODEL_INVALID lists every problem. */
+/**
+ * Validates a parsed head.json; MODEL_INVALID lists every problem.
+ *
+ * @example
+ * ```ts
+ * const manifest = parseHeadManifest(JSON.parse(text), 'head.json');
+ * ```
+ */
 export function parseHeadManifest(value: unknown, source = HEAD_MANIFEST_FILE): HeadManifest {
   const problems: string[] = [];
   if (!isRecord(value)) {
@@ -182,7 +203,15 @@ export function parseHeadManifest(value: unknown, source = HEAD_MANIFEST_FILE): 
   return v as unknown as HeadManifest;
 }
 
-/** Reads and validates a head.json. */
+/**
+ * Reads and validates a head.json.
+ *
+ * @example
+ * ```ts
+ * const m = await readHeadManifest(await resolveHeadManifestPath('sqa-clip-b32'));
+ * console.log(m.base.model, m.base.revision, m.training?.bestEpoch);
+ * ```
+ */
 export async function readHeadManifest(file: string): Promise<HeadManifest> {
   let text: string;
   try {

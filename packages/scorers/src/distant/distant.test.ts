@@ -157,7 +157,7 @@ describe('distant scorer: base from the fake hub + a trained head', () => {
     const dir = path.join(headsRoot({ cacheDir }), 'tampered');
     await writeHead(dir, { name: 'tampered', head: identityHead(DIM), base: baseRef });
     const bytes = await readFile(path.join(dir, 'head.onnx'));
-    bytes[bytes.length - 5] ^= 0xff;
+    bytes[bytes.length - 5] = bytes[bytes.length - 5]! ^ 0xff;
     await writeFile(path.join(dir, 'head.onnx'), bytes);
     await expect(open('tampered')).rejects.toMatchObject({ code: 'MODEL_CHECKSUM_MISMATCH' });
   });

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { SemclipError, isSemclipError, throwIfAborted } from '@semclip/core';
-import type { BenchmarkItem, BenchmarkName, GridSpec, VlmRunner } from '@semclip/core';
+import type { BenchmarkItem, BenchmarkName, EncodedImage, GridSpec, VlmRunner } from '@semclip/core';
 import { MULTIPLE_CHOICE_INSTRUCTION, SHORT_ANSWER_INSTRUCTION, judge } from '@semclip/eval';
 import { select } from '@semclip/selector';
 import { parseGrid, tileImage } from '@semclip/tiling';
@@ -103,6 +103,26 @@ class Gate {
       else this.active -= 1;
     }
   }
+}
+
+type Asked = Pick<TiledImage, 'size' | 'grid' | 'encode'>;
+
+/** The image as askWithSelection sees it, encoding each region once: every request of an item sends the same overview. */
+function memoEncode(tiled: TiledImage): Asked {
+  const done = new Map<string, Promise<EncodedImage>>();
+  return {
+    size: tiled.size,
+    grid: tiled.grid,
+    encode(box, options) {
+      const key = JSON.stringify([box, options ?? null]);
+      let p = done.get(key);
+      if (!p) {
+        p = tiled.encode(box, options);
+        done.set(key, p);
+      }
+      return p;
+    },
+  };
 }
 
 function gridText(spec: string | GridSpec): string {
@@ -225,19 +245,21 @@ export async function labelDataset(options: LabelOptions): Promise<LabelSummary>
     let written = 0;
     let requests = 0;
     let fatal: unknown;
+    // Running counts for progress (recounting every record per item would be quadratic).
+    let labelledCount = records.filter((r) => r.type === 'labelled').length;
+    let skippedCount = records.length - labelledCount;
 
     const report = () => {
       if (!options.onProgress) return;
       const elapsedMs = performance.now() - started;
       const rate = elapsedMs > 0 ? (written / elapsedMs) * 1000 : 0;
       const left = unique.length - records.length - failed;
-      const c = countRecords(records);
       options.onProgress({
         done: records.length,
         total: unique.length,
         resumed,
-        labelled: c.labelled,
-        skipped: c.skippedAllNegative + c.skippedAllPositive,
+        labelled: labelledCount,
+        skipped: skippedCount,
         failed,
         requests,
         elapsedMs,
@@ -246,7 +268,7 @@ export async function labelDataset(options: LabelOptions): Promise<LabelSummary>
       });
     };
 
-    const ask = async (item: BenchmarkItem, tiled: TiledImage, tile: number): Promise<{ correct: boolean; reply: string }> => {
+    const ask = async (item: BenchmarkItem, tiled: Asked, tile: number): Promise<{ correct: boolean; reply: string }> => {
       const oneHot = tiled.grid.tiles.map((_, i) => (i === tile ? 1 : 0));
       const selection = select(oneHot, tiled.grid, { k: 1 });
       const multipleChoice = item.options !== undefined && item.options.length > 0;
@@ -286,7 +308,8 @@ export async function labelDataset(options: LabelOptions): Promise<LabelSummary>
         throw err;
       }
       const tiles = tiled.grid.tiles.filter((t) => t.level === 1);
-      const answers = await Promise.all(tiles.map((t) => ask(item, tiled, t.index)));
+      const asked = memoEncode(tiled);
+      const answers = await Promise.all(tiles.map((t) => ask(item, asked, t.index)));
       const correct = answers.map((a) => a.correct);
       const positives = tiles.flatMap((t, i) => (correct[i] ? [t.index] : []));
       const negatives = tiles.flatMap((t, i) => (correct[i] ? [] : [t.index]));
@@ -315,6 +338,8 @@ export async function labelDataset(options: LabelOptions): Promise<LabelSummary>
       throwIfAborted(controller.signal);
       await log.append(record);
       records.push(record);
+      if (record.type === 'labelled') labelledCount += 1;
+      else skippedCount += 1;
       written += 1;
       report();
     };

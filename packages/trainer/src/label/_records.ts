@@ -77,6 +77,14 @@ export interface LabelCounts {
   readonly positiveRate: number;
 }
 
+/**
+ * Labelled / skipped counts, pairs and the positive rate over item records.
+ *
+ * @example
+ * ```ts
+ * const { pairs, positiveRate } = countRecords((await readLabels('labels.jsonl')).records);
+ * ```
+ */
 export function countRecords(records: readonly ItemRecord[]): LabelCounts {
   let labelled = 0;
   let allPos = 0;

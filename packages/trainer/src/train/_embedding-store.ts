@@ -29,7 +29,14 @@ function crc32(bytes: Uint8Array): number {
   return (c ^ 0xffffffff) >>> 0;
 }
 
-/** sha256 of the parts, joined by NUL: a cache key. */
+/**
+ * sha256 of the parts, joined by NUL: a cache key.
+ *
+ * @example
+ * ```ts
+ * embeddingKey('tile', imageHash, '2x2', '3');
+ * ```
+ */
 export function embeddingKey(...parts: readonly string[]): string {
   return createHash('sha256').update(parts.join('\u0000')).digest('hex');
 }

@@ -41,6 +41,15 @@ export interface PairData {
   readonly pairNeg: Uint32Array;
 }
 
+/**
+ * The untrained head: both projections the identity, so it scores the base model's cosine.
+ *
+ * @example
+ * ```ts
+ * const params = identityParams(768);          // Float32Array weights, as training uses
+ * const exact = identityParams(8, 'f64');      // Float64Array, for gradient checks
+ * ```
+ */
 export function identityParams(dim: number): HeadParams<Float32Array>;
 export function identityParams(dim: number, kind: 'f64'): HeadParams<Float64Array>;
 export function identityParams(dim: number, kind: 'f32' | 'f64' = 'f32'): HeadParams {
@@ -61,32 +70,85 @@ function project(w: FloatArray, d: number, x: ArrayLike<number>, xo: number, out
   let sq = 0;
   for (let r = 0; r < d; r++) {
     const row = r * d;
-    let s0 = 0;
-    let s1 = 0;
-    let s2 = 0;
-    let s3 = 0;
-    let k = 0;
-    for (; k + 3 < d; k += 4) {
-      s0 += w[row + k]! * x[xo + k]!;
-      s1 += w[row + k + 1]! * x[xo + k + 1]!;
-      s2 += w[row + k + 2]! * x[xo + k + 2]!;
-      s3 += w[row + k + 3]! * x[xo + k + 3]!;
-    }
-    for (; k < d; k++) s0 += w[row + k]! * x[xo + k]!;
-    const s = s0 + s1 + s2 + s3;
+    let s = 0;
+    for (let k = 0; k < d; k++) s += w[row + k]! * x[xo + k]!;
     out[o + r] = s;
     sq += s * s;
   }
   return Math.sqrt(sq + HEAD_NORM_EPS);
 }
 
-/** grad += g x^T (g: d values at go, x: d values at xo). */
-function accumulateOuter(grad: Float64Array, d: number, g: Float64Array, go: number, x: ArrayLike<number>, xo: number): void {
-  for (let r = 0; r < d; r++) {
-    const gr = g[go + r]!;
-    if (gr === 0) continue;
-    const row = r * d;
-    for (let k = 0; k < d; k++) grad[row + k]! += gr * x[xo + k]!;
+/**
+ * `project` for many rows of `src` at once, four per pass over W: each weight is read once per
+ * four vectors, which is what bounds the speed at 512-768 dimensions (W does not fit in L2).
+ * Row s of `out` gets W src[rows[s]]; norms[s] its n.
+ */
+function projectRows(w: FloatArray, d: number, src: FloatArray, rows: readonly number[], out: Float64Array, norms: Float64Array): void {
+  const count = rows.length;
+  for (let g = 0; g < count; g += 4) {
+    const last = Math.min(count, g + 4) - 1;
+    // Short groups repeat their last row; the repeats are computed and not stored.
+    const o0 = rows[g]! * d;
+    const o1 = rows[Math.min(g + 1, last)]! * d;
+    const o2 = rows[Math.min(g + 2, last)]! * d;
+    const o3 = rows[Math.min(g + 3, last)]! * d;
+    let q0 = 0;
+    let q1 = 0;
+    let q2 = 0;
+    let q3 = 0;
+    for (let r = 0; r < d; r++) {
+      const row = r * d;
+      let s0 = 0;
+      let s1 = 0;
+      let s2 = 0;
+      let s3 = 0;
+      for (let k = 0; k < d; k++) {
+        const wk = w[row + k]!;
+        s0 += wk * src[o0 + k]!;
+        s1 += wk * src[o1 + k]!;
+        s2 += wk * src[o2 + k]!;
+        s3 += wk * src[o3 + k]!;
+      }
+      out[g * d + r] = s0;
+      q0 += s0 * s0;
+      if (g + 1 <= last) {
+        out[(g + 1) * d + r] = s1;
+        q1 += s1 * s1;
+      }
+      if (g + 2 <= last) {
+        out[(g + 2) * d + r] = s2;
+        q2 += s2 * s2;
+      }
+      if (g + 3 <= last) {
+        out[(g + 3) * d + r] = s3;
+        q3 += s3 * s3;
+      }
+    }
+    norms[g] = Math.sqrt(q0 + HEAD_NORM_EPS);
+    if (g + 1 <= last) norms[g + 1] = Math.sqrt(q1 + HEAD_NORM_EPS);
+    if (g + 2 <= last) norms[g + 2] = Math.sqrt(q2 + HEAD_NORM_EPS);
+    if (g + 3 <= last) norms[g + 3] = Math.sqrt(q3 + HEAD_NORM_EPS);
+  }
+}
+
+/** grad += sum_s coef[s] src[rows[s]]^T, four rows per pass over grad (coef: row s at s * d). */
+function accumulateRows(grad: Float64Array, d: number, coef: Float64Array, src: FloatArray, rows: readonly number[]): void {
+  const count = rows.length;
+  for (let g = 0; g < count; g += 4) {
+    const n = Math.min(4, count - g);
+    const o0 = rows[g]! * d;
+    const o1 = rows[g + Math.min(1, n - 1)]! * d;
+    const o2 = rows[g + Math.min(2, n - 1)]! * d;
+    const o3 = rows[g + Math.min(3, n - 1)]! * d;
+    for (let r = 0; r < d; r++) {
+      const c0 = coef[g * d + r]!;
+      const c1 = n > 1 ? coef[(g + 1) * d + r]! : 0;
+      const c2 = n > 2 ? coef[(g + 2) * d + r]! : 0;
+      const c3 = n > 3 ? coef[(g + 3) * d + r]! : 0;
+      if (c0 === 0 && c1 === 0 && c2 === 0 && c3 === 0) continue;
+      const row = r * d;
+      for (let k = 0; k < d; k++) grad[row + k]! += c0 * src[o0 + k]! + c1 * src[o1 + k]! + c2 * src[o2 + k]! + c3 * src[o3 + k]!;
+    }
   }
 }
 
@@ -176,12 +238,8 @@ export function batchLossAndGrad(
   const { a, b, ga, gb, na, nb } = ws;
   ga.fill(0, 0, textRows.length * d);
   gb.fill(0, 0, tileRows.length * d);
-  textRows.forEach((row, s) => {
-    na[s] = project(params.wt, d, data.texts, row * d, a, s * d);
-  });
-  tileRows.forEach((row, s) => {
-    nb[s] = project(params.wv, d, data.tiles, row * d, b, s * d);
-  });
+  projectRows(params.wt, d, data.texts, textRows, a, na);
+  projectRows(params.wv, d, data.tiles, tileRows, b, nb);
   let loss = 0;
   let active = 0;
   const inv = 1 / B;
@@ -219,8 +277,8 @@ export function batchLossAndGrad(
     backprop(ta, tn, sn, inv);
   }
   if (grads && active > 0) {
-    textRows.forEach((row, s) => accumulateOuter(grads.wt, d, ga, s * d, data.texts, row * d));
-    tileRows.forEach((row, s) => accumulateOuter(grads.wv, d, gb, s * d, data.tiles, row * d));
+    accumulateRows(grads.wt, d, ga, data.texts, textRows);
+    accumulateRows(grads.wv, d, gb, data.tiles, tileRows);
   }
   return { loss: loss * inv, active };
 }

@@ -106,7 +106,14 @@ function check(name: string, value: number, ok: boolean, expected: string): void
   if (!ok) throw new SemclipError('INVALID_ARGUMENT', `${name} ${String(value)} is not valid.`, { expected, details: { [name]: value } });
 }
 
-/** Validates hyperparameters over the defaults. */
+/**
+ * Validates hyperparameters and fills in the defaults; INVALID_ARGUMENT names a bad one.
+ *
+ * @example
+ * ```ts
+ * resolveHyperparameters({ lr: 3e-5 }); // { lr: 3e-5, batchSize: 64, epochs: 10, margin: 0.2, seed: 0, holdout: 0.1, weightDecay: 0 }
+ * ```
+ */
 export function resolveHyperparameters(options: Partial<Hyperparameters> = {}): Hyperparameters {
   const defined = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as Partial<Hyperparameters>;
   const h = { ...DEFAULT_HYPERPARAMETERS, ...defined };
