@@ -18,7 +18,7 @@ import type { Device, ResolvedDevice, Warn } from '../backends/onnx.js';
 import { checkModelFolder, loadModel, locateModel, requiredFiles, towerOutputs } from '../clip/_model.js';
 import type { Family, ModelLocation } from '../clip/_model.js';
 import { pixelSpecFrom, tilePixels } from '../clip/_pixels.js';
-import { checkChoiceMode, checkTemplate, pickInputs, queryTexts, tokenize } from '../clip/_text.js';
+import { checkChoiceMode, checkTemplate, pickInputs, queryTexts, textCacheKey, tokenize } from '../clip/_text.js';
 import type { ChoiceMode } from '../clip/_text.js';
 
 /** Model defaults per family, as the clip and siglip scorers use them. */
@@ -163,6 +163,13 @@ export async function createBaseEncoder(options: BaseEncoderOptions): Promise<Ba
   }
   const tileLimits =
     options.tileCache === false ? { maxEntries: 0 } : { maxEntries: options.tileCache?.maxEntries ?? 4096, maxBytes: options.tileCache?.maxBytes ?? 64 * 1024 * 1024 };
+  if (!Number.isInteger(tileLimits.maxEntries) || tileLimits.maxEntries < 0 || !(tileLimits.maxBytes === undefined || tileLimits.maxBytes >= 0)) {
+    throw new SemclipError('INVALID_ARGUMENT', `tileCache ${JSON.stringify(options.tileCache)} is not valid.`, { expected: '{ maxEntries: integer >= 0, maxBytes: number >= 0 } or false' });
+  }
+  const threads = options.intraOpNumThreads;
+  if (threads !== undefined && !(Number.isInteger(threads) && threads >= 1)) {
+    throw new SemclipError('INVALID_ARGUMENT', `intraOpNumThreads ${String(threads)} is not valid.`, { expected: 'a positive integer' });
+  }
   const device = resolveDevice(options.device ?? 'auto', warn);
   const loc = await locateModel(family, defaults.model, options);
   const config = await checkModelFolder(family, loc);
@@ -231,11 +238,18 @@ export async function createBaseEncoder(options: BaseEncoderOptions): Promise<Ba
     alive();
     const t = timings ?? { preprocess: 0, encode: 0, score: 0 };
     const texts = queryTexts(query, template, choices);
-    const found = texts.map((text) => textCache.get(text));
-    const missing = [...new Set(texts.filter((_, i) => found[i] === undefined))];
+    // Keyed as the clip scorer keys its text cache: a huge text by the prefix tokenize keeps.
+    const keys = texts.map((text) => textCacheKey(text, maxTokens));
+    const found = keys.map((key) => textCache.get(key));
+    const missing = [...new Map(keys.flatMap((key, i) => (found[i] === undefined ? [[key, texts[i]!] as const] : []))).entries()];
     if (missing.length > 0) {
       let start = performance.now();
-      const batch = tokenize(loaded.tokenizer, missing, maxTokens, defaults.padding);
+      const batch = tokenize(
+        loaded.tokenizer,
+        missing.map(([, text]) => text),
+        maxTokens,
+        defaults.padding,
+      );
       t.preprocess += performance.now() - start;
       start = performance.now();
       const out = await loaded.text(pickInputs(batch.inputs, textInputs));
@@ -243,11 +257,11 @@ export async function createBaseEncoder(options: BaseEncoderOptions): Promise<Ba
       t.encode += performance.now() - start;
       const data = take(out, outputs.text, missing.length, 'text tower');
       const d = data.length / missing.length;
-      missing.forEach((text, i) => {
+      missing.forEach(([key], i) => {
         const entry = { vector: data.slice(i * d, (i + 1) * d), truncated: batch.truncated[i]! };
-        textCache.set(text, entry);
-        texts.forEach((t2, j) => {
-          if (t2 === text) found[j] = entry;
+        textCache.set(key, entry);
+        keys.forEach((k2, j) => {
+          if (k2 === key) found[j] = entry;
         });
       });
     }

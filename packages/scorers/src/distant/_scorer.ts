@@ -165,7 +165,7 @@ export async function createDistantScorer(options: DistantScorerOptions = {}): P
           ...(base.info.repo ? { repo: base.info.repo, revision: base.info.revision } : {}),
           dtype: base.info.dtype,
           device,
-          texts: text.texts,
+          texts: text.texts.map((x) => (x.length > 1000 ? `${x.slice(0, 1000)}\u2026` : x)),
           truncated: text.truncated,
           textCacheHits: text.cacheHits,
           cacheHits: tiles.cacheHits,

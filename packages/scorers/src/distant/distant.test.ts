@@ -196,6 +196,20 @@ describe('distant scorer: base from the fake hub + a trained head', () => {
     }
   });
 
+  it('truncates a 100k-character question to the context, says so, and keeps meta small', async () => {
+    const warnings: string[] = [];
+    const scorer = await open('random', { warn: (m: string) => warnings.push(m) });
+    try {
+      const r = await scorer.score({ question: `What is on the sign ${'near the bottles '.repeat(6000)}` }, grid);
+      expect(r.scores.every(Number.isFinite)).toBe(true);
+      expect(r.meta).toMatchObject({ truncated: true });
+      expect((r.meta!.texts as string[])[0]!.length).toBeLessThanOrEqual(1001);
+      expect(warnings.some((w) => w.includes('77-token context'))).toBe(true);
+    } finally {
+      await scorer.dispose();
+    }
+  });
+
   it('rejects a disposed scorer and an aborted call', async () => {
     const scorer = await open('identity');
     const ctl = new AbortController();
