@@ -113,6 +113,7 @@ export const labelCommand = defineCommand({
     );
     const total = limit === undefined ? dataset.items.length : Math.min(limit, dataset.items.length);
     const bar = createProgress('label', total, { enabled: progressEnabled(args) });
+    let itemErrors = 0;
     try {
       const summary = await labelDataset({
         items: dataset.items,
@@ -128,7 +129,12 @@ export const labelCommand = defineCommand({
           const eta = p.etaMs === undefined ? '' : ` ETA ${fmtDuration(p.etaMs)}`;
           bar.update(p.done, `${p.rate.toFixed(2)} items/s${eta}${p.skipped ? `, ${p.skipped} skipped` : ''}${p.failed ? `, ${p.failed} failed` : ''}`);
         },
-        onItemError: (id, err) => note(`item ${id} skipped: ${err.message}`),
+        onItemError: (id, err) => {
+          // A dataset with thousands of missing images should not bury the progress in notes.
+          itemErrors += 1;
+          if (itemErrors <= 10) note(`item ${id} skipped: ${err.message}`);
+          else if (itemErrors === 11) note('more items could not be read; the summary counts them (--json lists the first 20)');
+        },
       });
       bar.done();
       if (args.json) {
