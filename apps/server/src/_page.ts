@@ -58,6 +58,7 @@ export const PAGE_HTML = /* html */ `<!doctype html>
   th, td { text-align: left; padding: 6px 4px; border-bottom: 1px solid var(--line); }
   th { color: var(--muted); font-weight: 600; }
   td.num { font-variant-numeric: tabular-nums; text-align: right; width: 70px; }
+  td.barcell { width: 48%; }
   .bar { height: 8px; border-radius: 4px; background: linear-gradient(90deg, #30127a, #21918c, #90d743, #fdae32, #e62828); }
   tr.sel td { color: var(--accent); font-weight: 700; }
   .reason { color: var(--muted); font-size: 13px; line-height: 1.5; margin-top: 10px; }
@@ -156,7 +157,7 @@ export const PAGE_HTML = /* html */ `<!doctype html>
     const ranked = r.grid.tiles.map((t) => ({ ...t, score: (r.scores || [])[t.index] })).filter((t) => t.score !== undefined).sort((a, b) => b.score - a.score);
     const lo = Math.min(...ranked.map((t) => t.score));
     const hi = Math.max(...ranked.map((t) => t.score));
-    const rows = ranked.map((t) => '<tr class="' + (selected.has(t.index) ? 'sel' : '') + '"><td>#' + t.index + (selected.has(t.index) ? ' \\u2713' : '') + '</td><td>r' + t.row + 'c' + t.col + '</td><td><div class="bar" style="width:' + (hi > lo ? 8 + 92 * (t.score - lo) / (hi - lo) : 50) + '%"></div></td><td class="num">' + fmt(t.score) + '</td></tr>').join('');
+    const rows = ranked.map((t) => '<tr class="' + (selected.has(t.index) ? 'sel' : '') + '"><td>#' + t.index + (selected.has(t.index) ? ' \\u2713' : '') + '</td><td>r' + t.row + 'c' + t.col + '</td><td class="barcell"><div class="bar" style="width:' + (hi > lo ? 8 + 92 * (t.score - lo) / (hi - lo) : 50) + '%"></div></td><td class="num">' + fmt(t.score) + '</td></tr>').join('');
     const crops = (r.crops || []).map((c) => '<figure><img alt="selected region" src="data:' + c.mime + ';base64,' + c.data + '"><figcaption>tiles ' + c.tiles.join('+') + ' \\u00b7 ' + c.position + ' \\u00b7 ' + c.box.width + '\\u00d7' + c.box.height + ' px \\u00b7 score ' + fmt(c.score) + '</figcaption></figure>').join('');
     const t = r.timings || {};
     const chips = ['decode', 'tile', 'score', 'select', 'encode', 'overlay', 'upstream', 'total'].filter((k) => t[k] !== undefined).map((k) => '<span class="chip">' + k + ' <b>' + ms(t[k]) + '</b></span>').join('');

@@ -45,9 +45,12 @@ const BLOCKED_V6: ReadonlyArray<[string, number]> = [
   ['ff00::', 8],
 ];
 
-const blocked = new BlockList();
-for (const [net, prefix] of BLOCKED_V4) blocked.addSubnet(net, prefix, 'ipv4');
-for (const [net, prefix] of BLOCKED_V6) blocked.addSubnet(net, prefix, 'ipv6');
+// Two lists: a BlockList also matches IPv4 addresses against IPv6 rules in their mapped form,
+// so one list holding ::ffff:0:0/96 would block every IPv4 address.
+const blockedV4 = new BlockList();
+const blockedV6 = new BlockList();
+for (const [net, prefix] of BLOCKED_V4) blockedV4.addSubnet(net, prefix, 'ipv4');
+for (const [net, prefix] of BLOCKED_V6) blockedV6.addSubnet(net, prefix, 'ipv6');
 
 function family(address: string): 'ipv4' | 'ipv6' {
   return isIP(address) === 6 ? 'ipv6' : 'ipv4';
@@ -75,7 +78,7 @@ export function allowListOf(entries: readonly string[]): BlockList {
 export function isAddressAllowed(address: string, allow?: BlockList): boolean {
   const type = family(address);
   if (allow?.check(address, type)) return true;
-  return !blocked.check(address, type);
+  return !(type === 'ipv4' ? blockedV4 : blockedV6).check(address, type);
 }
 
 function refused(url: string, why: string): SemclipError {

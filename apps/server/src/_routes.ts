@@ -144,6 +144,7 @@ export async function answerRoute(c: Context, state: ServerState, ctx: WorkConte
     image: imageJson(run),
     grid: gridJson(run.tiled),
     scorer: scorerJson(run),
+    scores: run.scores?.scores ?? [],
     selection: run.selection ?? null,
     images: result.images,
     visual_tokens: result.visualTokens,
