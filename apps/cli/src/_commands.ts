@@ -20,4 +20,6 @@ export const COMMANDS: Record<string, LazyCommand> = {
   ask: () => import('./commands/ask.js').then((m) => m.default),
   models: () => import('./commands/models.js').then((m) => m.default),
   eval: () => import('./commands/eval.js').then((m) => m.default),
+  label: () => import('./commands/label.js').then((m) => m.default),
+  train: () => import('./commands/train.js').then((m) => m.default),
 };
