@@ -1,0 +1,138 @@
+/**
+ * `semclip serve`: the SemClip HTTP server (`@semclip/server`): the selection API, the
+ * OpenAI-compatible proxy and the web page. Configuration comes from the flags, then the
+ * `SEMCLIP_*` environment, then the defaults (a flag beats its variable). The key clients must
+ * send is read from SEMCLIP_API_KEY only, never from a flag, so it stays out of `ps` and shell
+ * history. SIGTERM and Ctrl-C drain in-flight requests, then exit 0.
+ */
+import { once } from 'node:events';
+import { defineCommand } from 'citty';
+import { SemclipError } from '@semclip/core';
+import { choiceArg, intArg } from '../_args.js';
+import { note } from '../_output.js';
+import { cliSignal } from '../_signal.js';
+
+const LOG_MODES = ['json', 'off'] as const;
+
+export const serveArgs = {
+  port: { type: 'string', description: 'Port to listen on (default 8080; 0 = any free port). Env: SEMCLIP_PORT', valueHint: 'N' },
+  host: { type: 'string', description: 'Address to bind (default 127.0.0.1; 0.0.0.0 for every interface). Env: SEMCLIP_HOST', valueHint: 'ADDR' },
+  upstream: {
+    type: 'string',
+    description: 'OpenAI-compatible API root the chat proxy forwards to, e.g. http://127.0.0.1:8000/v1 (vLLM, llama-server, Ollama). Env: SEMCLIP_UPSTREAM; key: SEMCLIP_UPSTREAM_API_KEY',
+    valueHint: 'URL',
+  },
+  model: { type: 'string', description: 'Upstream model for requests that name none, and for /v1/answer. Env: SEMCLIP_MODEL', valueHint: 'NAME' },
+  scorer: { type: 'string', description: 'Default scorer (random, ocr, clip...; default ocr). Env: SEMCLIP_SCORER', valueHint: 'ID' },
+  scorers: { type: 'string', description: 'Scorers to load, comma-separated; requests pick among them (default: the default scorer). Env: SEMCLIP_SCORERS', valueHint: 'A,B' },
+  'scorer-model': { type: 'string', description: "Model manifest id for model-backed scorers (default: each scorer's own)", valueHint: 'ID' },
+  device: { type: 'string', description: 'Where scorer models run: cpu, cuda or auto', valueHint: 'cpu|cuda|auto' },
+  seed: { type: 'string', description: 'Seed for the random scorer', valueHint: 'N' },
+  vlm: {
+    type: 'string',
+    description: 'The VLM behind /v1/answer: openai:<url>#<model> or local:<id> (default: --upstream with --model). Env: SEMCLIP_VLM',
+    valueHint: 'SPEC',
+  },
+  grid: { type: 'string', description: 'Default grid: RxC or auto (default 2x2). Env: SEMCLIP_GRID', valueHint: '2x2|3x3|auto' },
+  k: { type: 'string', description: 'Default number of regions selected (default 1). Env: SEMCLIP_K', valueHint: 'N' },
+  merge: { type: 'boolean', description: 'Merge selected neighbouring tiles into one crop by default' },
+  composite: { type: 'boolean', description: 'Send the upstream one image (overview and crops side by side), for one-image servers. Env: SEMCLIP_COMPOSITE=1' },
+  'allow-remote-images': {
+    type: 'boolean',
+    description: 'Accept http(s) image URLs (fetched with private/loopback/metadata addresses refused). Env: SEMCLIP_ALLOW_REMOTE_IMAGES=1',
+  },
+  'max-body': { type: 'string', description: 'Largest request body, e.g. 32mb or 16MiB (default 32 MiB). Env: SEMCLIP_MAX_BODY', valueHint: 'SIZE' },
+  'max-pixels': { type: 'string', description: 'Largest image in pixels, checked from its header (default 50000000). Env: SEMCLIP_MAX_PIXELS', valueHint: 'N' },
+  concurrency: { type: 'string', description: 'Requests worked on at once (default: CPU cores, at most 4). Env: SEMCLIP_CONCURRENCY', valueHint: 'N' },
+  queue: { type: 'string', description: 'Requests waiting for a slot before 429 (default 32). Env: SEMCLIP_QUEUE', valueHint: 'N' },
+  timeout: { type: 'string', description: 'Per-request deadline in seconds (default 120). Env: SEMCLIP_TIMEOUT', valueHint: 'S' },
+  'upstream-timeout': { type: 'string', description: 'Seconds the upstream may take (a stream: between chunks) (default 120)', valueHint: 'S' },
+  log: { type: 'string', description: 'Request logs on stdout: json (one object per line) or off', default: 'json', valueHint: 'json|off' },
+  verbose: { type: 'boolean', description: 'Show stack traces and causes on errors' },
+} as const;
+
+type ServeArgs = { [K in keyof typeof serveArgs]?: unknown };
+
+/** The flags as a partial server config; only flags that were given are set. */
+export async function configFromFlags(args: ServeArgs): Promise<import('@semclip/server').ServerConfig> {
+  const { parseByteSize } = await import('@semclip/server');
+  const str = (v: unknown): string | undefined => (typeof v === 'string' && v.trim() !== '' ? v.trim() : undefined);
+  const seed = intArg('seed', args.seed, Number.MIN_SAFE_INTEGER);
+  const device = choiceArg('device', args.device, ['cpu', 'cuda', 'auto'] as const);
+  const scorerModel = str(args['scorer-model']);
+  const timeout = intArg('timeout', args.timeout, 1, 86_400);
+  const upstreamTimeout = intArg('upstream-timeout', args['upstream-timeout'], 1, 86_400);
+  const maxBody = str(args['max-body']);
+  const limits = {
+    ...(maxBody === undefined ? {} : { maxBodyBytes: parseByteSize(maxBody, '--max-body') }),
+    ...(args['max-pixels'] === undefined ? {} : { maxPixels: intArg('max-pixels', args['max-pixels'], 1) }),
+    ...(args.concurrency === undefined ? {} : { concurrency: intArg('concurrency', args.concurrency, 1, 1024) }),
+    ...(args.queue === undefined ? {} : { maxQueue: intArg('queue', args.queue, 0, 100_000) }),
+    ...(timeout === undefined ? {} : { requestTimeoutMs: timeout * 1000 }),
+    ...(upstreamTimeout === undefined ? {} : { upstreamTimeoutMs: upstreamTimeout * 1000 }),
+  };
+  const scorers = str(args.scorers)?.split(',').map((s) => s.trim()).filter(Boolean);
+  return {
+    ...(str(args.host) === undefined ? {} : { host: str(args.host) }),
+    ...(args.port === undefined ? {} : { port: intArg('port', args.port, 0, 65535) }),
+    ...(str(args.upstream) === undefined ? {} : { upstream: str(args.upstream) }),
+    ...(str(args.model) === undefined ? {} : { model: str(args.model) }),
+    ...(str(args.scorer) === undefined ? {} : { scorer: str(args.scorer) }),
+    ...(scorers ? { scorers } : {}),
+    ...(seed !== undefined || device !== undefined || scorerModel !== undefined
+      ? { scorerOptions: { ...(seed === undefined ? {} : { seed }), ...(device === undefined ? {} : { device }), ...(scorerModel === undefined ? {} : { model: scorerModel }), warn: note } }
+      : { scorerOptions: { warn: note } }),
+    ...(str(args.vlm) === undefined ? {} : { vlm: str(args.vlm) }),
+    ...(str(args.grid) === undefined ? {} : { grid: str(args.grid) }),
+    ...(args.k === undefined ? {} : { k: intArg('k', args.k, 0, 1024) }),
+    ...(typeof args.merge === 'boolean' ? { merge: args.merge } : {}),
+    ...(typeof args.composite === 'boolean' ? { composite: args.composite } : {}),
+    ...(typeof args['allow-remote-images'] === 'boolean' ? { allowRemoteImages: args['allow-remote-images'] } : {}),
+    ...(Object.keys(limits).length > 0 ? { limits } : {}),
+  };
+}
+
+export const serveCommand = defineCommand({
+  meta: {
+    name: 'serve',
+    description:
+      'Run the SemClip HTTP server: POST /v1/select, POST /v1/answer, an OpenAI-compatible /v1/chat/completions proxy, /metrics, and a web page at /. Flags override SEMCLIP_* variables.',
+  },
+  args: serveArgs,
+  async run({ args }) {
+    const logMode = choiceArg('log', args.log ?? 'json', LOG_MODES) as (typeof LOG_MODES)[number];
+    const { createServer, mergeServerConfigs, serverConfigFromEnv } = await import('@semclip/server');
+    const config = mergeServerConfigs(serverConfigFromEnv(process.env), await configFromFlags(args), {
+      ...(logMode === 'json' ? { log: (entry) => process.stdout.write(`${JSON.stringify(entry)}\n`) } : {}),
+    });
+    const signal = cliSignal();
+    if (signal.aborted) throw new SemclipError('ABORTED', 'Interrupted before the server started.');
+    note(`loading ${config.scorers?.map((s) => (typeof s === 'string' ? s : s.id)).join(', ') ?? config.scorer ?? 'ocr'} ...`);
+    const server = await createServer(config);
+    let stopping: Promise<void> | undefined;
+    const stop = (why: string): Promise<void> => {
+      stopping ??= (async () => {
+        note(`${why}: finishing ${server.inFlight} request(s) in flight, then exiting`);
+        await server.close();
+      })();
+      return stopping;
+    };
+    const onTerm = (): void => void stop('SIGTERM');
+    process.once('SIGTERM', onTerm);
+    try {
+      const { url } = await server.listen();
+      note(`serving on ${url} (page: ${url}/, API: ${url}/v1/select, OpenAI-compatible: ${url}/v1)`);
+      // Ctrl-C aborts the CLI's signal (a second one exits at once); SIGTERM is handled above.
+      await Promise.race([once(signal, 'abort').then(() => stop('interrupted')), new Promise<void>((resolve) => process.once('SIGTERM', () => resolve()))]);
+      await stopping;
+    } catch (err) {
+      await server.close({ graceMs: 0 });
+      throw err;
+    } finally {
+      process.off('SIGTERM', onTerm);
+    }
+    note('stopped');
+  },
+});
+
+export default serveCommand;
