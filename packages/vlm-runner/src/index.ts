@@ -15,3 +15,23 @@ export type { AskMode, AskResult, AskTimings, AskWithSelectionOptions, SentImage
 
 export { createOpenAIRunner } from './openai/index.js';
 export type { OpenAIRunner, OpenAIRunnerOptions, OpenAIRequestExtras, RetryInfo } from './openai/index.js';
+
+// Types only (erased at runtime): naming the local runner's types never loads transformers.js or
+// ONNX Runtime. The runner itself: createRunner('local:<model>') or `@semclip/vlm-runner/local`.
+export type {
+  LocalRunner,
+  LocalRunnerOptions,
+  LocalRequestExtras,
+  LocalTraceEvent,
+  LocalSession,
+  LocalDtype,
+  LocalModelFamily,
+  Device,
+  ResolvedDevice,
+  EmbedImagesOptions,
+  EmbedTextOptions,
+  ImageEmbeddings,
+  TextEmbedding,
+  TextRepresentation,
+} from './local/index.js';
+export type { AnswerLogprobs, AnswerLogprobsRequest, AnswerLogprobsRunner } from './_answer-logprobs.js';

@@ -70,6 +70,12 @@ export interface TinyLlavaOptions {
   readonly configOverrides?: Readonly<Record<string, unknown>>;
   /** Files to leave out (e.g. `onnx/embed_tokens.onnx`) to test incomplete downloads. */
   readonly omit?: readonly string[];
+  /**
+   * Give the decoder one more output, `last_hidden_state` [batch, sequence, hidden]: the final
+   * layer's hidden states (the input of lm_head), as exports made with hidden states do.
+   * Default false: logits and present.* only, like the usual transformers.js exports.
+   */
+  readonly exposeHiddenStates?: boolean;
 }
 
 export type TinyVlmFamily = 'llava' | 'idefics3' | 'qwen2_vl';
@@ -177,7 +183,7 @@ function embedTokens(rng: () => number, vocab: number, d: number, half = false):
 
 function decoder(
   rng: () => number,
-  o: { vocab: number; d: number; layers: number; heads: number; headDim: number; maxPos: number; mrope?: boolean },
+  o: { vocab: number; d: number; layers: number; heads: number; headDim: number; maxPos: number; mrope?: boolean; hiddenStates?: boolean },
 ): Uint8Array {
   const g = new GraphBuilder('tiny_llava_decoder_model_merged');
   const { heads, headDim, d } = o;
@@ -238,6 +244,10 @@ function decoder(
   for (let l = 0; l < o.layers; l++) {
     g.output(`present.${l}.key`, 'float32', ['batch_size', heads, 'total_sequence_length', headDim]);
     g.output(`present.${l}.value`, 'float32', ['batch_size', heads, 'total_sequence_length', headDim]);
+  }
+  if (o.hiddenStates) {
+    g.node('Identity', [hidden], ['last_hidden_state']);
+    g.output('last_hidden_state', 'float32', ['batch_size', 'sequence_length', d]);
   }
   return g.toBytes();
 }
@@ -425,7 +435,7 @@ export function buildTinyLlava(options: TinyLlavaOptions = {}): TinyLlavaModel {
       ? qwenVisionEncoder(seededRandom(seed * 3 + 1), { patch, dv, d })
       : visionEncoder(seededRandom(seed * 3 + 1), { size, patch, dv, d, idefics3 }),
     'onnx/embed_tokens.onnx': embedTokens(seededRandom(seed * 3 + 2), vocab, d),
-    'onnx/decoder_model_merged.onnx': decoder(seededRandom(seed * 3 + 3), { vocab, d, layers, heads, headDim, maxPos, mrope: qwen }),
+    'onnx/decoder_model_merged.onnx': decoder(seededRandom(seed * 3 + 3), { vocab, d, layers, heads, headDim, maxPos, mrope: qwen, hiddenStates: options.exposeHiddenStates ?? false }),
   };
   if (options.fp16Variants) {
     files['onnx/vision_encoder_fp16.onnx'] = visionEncoder(seededRandom(seed * 3 + 1), { size, patch, dv, d, half: true, idefics3 });

@@ -41,6 +41,11 @@ export interface Family {
   imageTokenId(ctx: FamilyContext): number;
   /** Tokenises the templated text with one expanded placeholder per image, and preprocesses the images. */
   prepare(ctx: FamilyContext, text: string, images: readonly RgbPixels[], tokensPerImage: number): Promise<Record<string, Any>>;
+  /**
+   * The vision encoder's inputs for a batch of images and no text, one view per image, for
+   * `embedImages`: the encoder then returns images x tokensPerImage feature vectors in image order.
+   */
+  visionInputs(ctx: FamilyContext, images: readonly RgbPixels[]): Promise<Record<string, Any>>;
 }
 
 function num(v: unknown): number | undefined {
@@ -79,7 +84,27 @@ const llavaBase = {
     const encoded = ctx.tokenizer(expanded, { add_special_tokens: addSpecialTokens(ctx, text) });
     return { ...encoded, pixel_values };
   },
+  async visionInputs(ctx: FamilyContext, images: readonly RgbPixels[]): Promise<Record<string, Any>> {
+    const { pixel_values } = await ctx.processor(rawImages(ctx, images));
+    return { pixel_values };
+  },
 };
+
+/**
+ * Qwen2-VL's pixels, one image at a time (see `prepare`), each resized to the imageSide square
+ * first; `counts` are the image tokens of each.
+ */
+async function qwenPixels(ctx: FamilyContext, images: readonly RgbPixels[]): Promise<{ parts: Any[]; counts: number[] }> {
+  const imageProcessor = ctx.processor.image_processor;
+  const patch = num(imageProcessor?.config?.patch_size) ?? 14;
+  const merge = num(imageProcessor?.config?.merge_size) ?? 2;
+  const side = Math.max(patch * merge, Math.floor(ctx.imageSide / (patch * merge)) * patch * merge);
+  const resized = await Promise.all(rawImages(ctx, images).map((im: Any) => im.resize(side, side)));
+  const parts: Any[] = [];
+  for (const im of resized) parts.push(await imageProcessor(im));
+  const counts = parts.map((p) => Number((p.image_grid_thw.tolist()[0] as bigint[]).reduce((a, b) => a * b, 1n)) / merge ** 2);
+  return { parts, counts };
+}
 
 function placeholder(ctx: FamilyContext): string {
   const token: unknown = ctx.tokenizer.decode([llavaBase.imageTokenId(ctx)], { skip_special_tokens: false });
@@ -136,6 +161,12 @@ export const FAMILIES: Record<FamilyName, Family> = {
     async prepare(ctx, text, images) {
       return ctx.processor(text, rawImages(ctx, images), { do_image_splitting: false });
     },
+    // The image processor alone takes a list of images as one sample of several views:
+    // pixel_values [1, images, 3, S, S], which the vision encoder flattens in image order.
+    async visionInputs(ctx, images) {
+      const { pixel_values, pixel_attention_mask } = await ctx.processor.image_processor(rawImages(ctx, images), { do_image_splitting: false });
+      return { pixel_values, pixel_attention_mask };
+    },
   },
   qwen2_vl: {
     name: 'qwen2_vl',
@@ -162,14 +193,7 @@ export const FAMILIES: Record<FamilyName, Family> = {
      * placeholders are then expanded the way Qwen2VLProcessor does it, one image at a time.
      */
     async prepare(ctx, text, images) {
-      const imageProcessor = ctx.processor.image_processor;
-      const patch = num(imageProcessor?.config?.patch_size) ?? 14;
-      const merge = num(imageProcessor?.config?.merge_size) ?? 2;
-      const side = Math.max(patch * merge, Math.floor(ctx.imageSide / (patch * merge)) * patch * merge);
-      const resized = await Promise.all(rawImages(ctx, images).map((im: Any) => im.resize(side, side)));
-      const parts: Any[] = [];
-      for (const im of resized) parts.push(await imageProcessor(im));
-      const counts = parts.map((p) => Number((p.image_grid_thw.tolist()[0] as bigint[]).reduce((a, b) => a * b, 1n)) / merge ** 2);
+      const { parts, counts } = await qwenPixels(ctx, images);
       const token: string = ctx.processor.constructor.image_token ?? '<|image_pad|>';
       const chunks = text.split(token);
       const expanded = chunks.map((chunk, i) => (i === 0 ? chunk : token.repeat(counts[i - 1] ?? 1) + chunk)).join('');
@@ -181,6 +205,13 @@ export const FAMILIES: Record<FamilyName, Family> = {
               image_grid_thw: ctx.tf.cat(parts.map((p) => p.image_grid_thw), 0),
             }
           : {}),
+      };
+    },
+    async visionInputs(ctx, images) {
+      const { parts } = await qwenPixels(ctx, images);
+      return {
+        pixel_values: ctx.tf.cat(parts.map((p) => p.pixel_values), 0),
+        image_grid_thw: ctx.tf.cat(parts.map((p) => p.image_grid_thw), 0),
       };
     },
   },

@@ -5,14 +5,16 @@
 import os from 'node:os';
 import path from 'node:path';
 import { SemclipError, defineRunner, isSemclipError, throwIfAborted } from '@semclip/core';
-import type { AnswerRequest, ChooseRequest, Size, VlmAnswer, VlmCapabilities, VlmChoice, VlmRunner } from '@semclip/core';
+import type { AnswerRequest, ChooseRequest, EncodedImage, RawImage, Size, VlmAnswer, VlmCapabilities, VlmChoice, VlmRunner } from '@semclip/core';
 import { ensureModel, getManifest } from '@semclip/hub';
 import type { ModelManifest } from '@semclip/hub';
 import { buildPrompt } from '../_prompt.js';
 import type { BuiltPrompt, PromptTemplates } from '../_prompt.js';
 import { argmax } from '../_choose.js';
+import type { TopLogprob } from '../_choose.js';
+import type { AnswerLogprobs, AnswerLogprobsRequest } from '../_answer-logprobs.js';
 import { Semaphore } from '../_semaphore.js';
-import { loadTransformers, pretrainedSessionOptions, resolveDevice } from '../backends/onnx.js';
+import { assertFinite, loadTransformers, pretrainedSessionOptions, resolveDevice } from '../backends/onnx.js';
 import type { Device, ResolvedDevice, Warn } from '../backends/onnx.js';
 import { familyOf } from './_families.js';
 import type { Any, Family, FamilyContext, FamilyName } from './_families.js';
@@ -21,8 +23,12 @@ import type { LocalDtype } from './_files.js';
 import { toRgb } from './_pixels.js';
 import type { RgbPixels } from './_pixels.js';
 import { logProbAt, logitsOf, pastFrom } from './_score.js';
+import { hiddenStateOutput, lastTokenState, meanPoolGroups } from './_embed.js';
+import type { TextRepresentation } from './_embed.js';
 
 export type { LocalDtype } from './_files.js';
+export type { TextRepresentation } from './_embed.js';
+export type { AnswerLogprobs, AnswerLogprobsRequest } from '../_answer-logprobs.js';
 export type { FamilyName as LocalModelFamily } from './_families.js';
 export type { Device, ResolvedDevice } from '../backends/onnx.js';
 
@@ -76,7 +82,7 @@ export interface LocalRunnerOptions {
 export type LocalTraceEvent =
   | {
       readonly kind: 'prompt';
-      readonly call: 'answer' | 'choose';
+      readonly call: 'answer' | 'choose' | 'answerLogprobs';
       readonly images: number;
       readonly promptTokens: number;
       readonly imageTokens: number;
@@ -96,6 +102,50 @@ export interface LocalRequestExtras {
   readonly imageSize?: Size;
 }
 
+/** Options of `embedImages`. */
+export interface EmbedImagesOptions {
+  readonly signal?: AbortSignal;
+}
+
+/** What `embedImages` returns. */
+export interface ImageEmbeddings {
+  /**
+   * One vector per image, in order: the mean over the image's visual tokens of what the vision
+   * encoder (with the projector) returns, i.e. the features merged into the language model's
+   * input embeddings. Not normalised.
+   */
+  readonly vectors: readonly Float32Array[];
+  /** The language model's hidden size. */
+  readonly dim: number;
+  /** Visual tokens pooled per image. */
+  readonly tokensPerImage: number;
+  /** Vision-encoder runs it took (1: every image in one batch). */
+  readonly visionRuns: number;
+  readonly latencyMs: number;
+}
+
+/** Options of `embedText`. */
+export interface EmbedTextOptions {
+  /**
+   * `auto` (default): the final layer's hidden state at the last token when the ONNX decoder
+   * outputs hidden states (`last_hidden_state` / `hidden_states`), else the mean of the text's
+   * input embeddings (embed_tokens). Asking for `last-hidden-state` from a decoder without
+   * such an output fails with UNSUPPORTED_CAPABILITY.
+   */
+  readonly representation?: TextRepresentation | 'auto';
+  readonly signal?: AbortSignal;
+}
+
+/** What `embedText` returns. */
+export interface TextEmbedding {
+  /** Not normalised; same length as the image vectors. */
+  readonly vector: Float32Array;
+  readonly representation: TextRepresentation;
+  /** Tokens the text took. */
+  readonly tokens: number;
+  readonly latencyMs: number;
+}
+
 /** The runner this backend returns: a `VlmRunner` plus what it loaded. */
 export interface LocalRunner extends VlmRunner {
   readonly kind: 'local';
@@ -105,8 +155,48 @@ export interface LocalRunner extends VlmRunner {
   readonly dtypes: Readonly<Record<LocalSession, LocalDtype>>;
   /** The folder the model files were loaded from. */
   readonly dir: string;
+  /** What `embedText` uses by default: `last-hidden-state` when the decoder outputs hidden states, else `mean-input-embeddings`. */
+  readonly textRepresentation: TextRepresentation;
   answer(request: AnswerRequest & LocalRequestExtras): Promise<VlmAnswer>;
   choose(request: ChooseRequest & LocalRequestExtras): Promise<VlmChoice>;
+  /**
+   * Embeds images the way the model sees them: every image through the vision encoder (and
+   * projector) in one batched run, each image's visual tokens mean-pooled into one vector in
+   * the language model's input space. What the `vlm-embed` scorer compares questions with.
+   *
+   * @example
+   * ```ts
+   * const { vectors, dim } = await runner.embedImages([tileA, tileB]); // 2 vectors of length dim
+   * ```
+   */
+  embedImages(images: readonly (RawImage | EncodedImage)[], options?: EmbedImagesOptions): Promise<ImageEmbeddings>;
+  /**
+   * The model's representation of a text (see `EmbedTextOptions.representation`), in the same
+   * space and of the same length as `embedImages`' vectors.
+   *
+   * @example
+   * ```ts
+   * const { vector, representation } = await runner.embedText('What is the wait time?');
+   * representation; // 'mean-input-embeddings' for the usual exports
+   * ```
+   */
+  embedText(text: string, options?: EmbedTextOptions): Promise<TextEmbedding>;
+  /**
+   * Scores how likely each candidate answer start is after each prompt (prompts share the text
+   * and differ in their images): the exact log-likelihood of every candidate's tokens, prompts
+   * batched `batchSize` per forward pass when their tokens agree. What the `vlm-yesno` scorer uses.
+   *
+   * @example
+   * ```ts
+   * const [first] = await runner.answerLogprobs({
+   *   prompts: [[{ role: 'overview', image: tile }]],
+   *   question: 'Is there a dog? Answer Yes or No.',
+   *   candidates: ['Yes', 'No'],
+   * });
+   * first.logprobs; // [{ token: 'Yes', logprob: -0.4 }, { token: 'No', logprob: -1.3 }]
+   * ```
+   */
+  answerLogprobs(request: AnswerLogprobsRequest): Promise<AnswerLogprobs[]>;
 }
 
 function positiveInt(name: string, value: number | undefined, fallback: number): number {
@@ -331,7 +421,7 @@ export async function createLocalRunner(options: LocalRunnerOptions): Promise<Lo
     };
 
     /** Chat template -> tokens with expanded image placeholders -> model inputs. */
-    const prepareCall = async (prompt: BuiltPrompt, call: 'answer' | 'choose', signal: AbortSignal | undefined) => {
+    const prepareCall = async (prompt: BuiltPrompt, call: 'answer' | 'choose' | 'answerLogprobs', signal: AbortSignal | undefined) => {
       const images = await Promise.all(prompt.images.map((p, i) => toRgb(p.image, i)));
       throwIfAborted(signal);
       const messages = [{ role: 'user', content: [...images.map(() => ({ type: 'image' })), { type: 'text', text: prompt.text }] }];
@@ -364,6 +454,17 @@ export async function createLocalRunner(options: LocalRunnerOptions): Promise<Lo
 
     const buildOptions = { layout: 'separate' as const, ...(options.templates ? { templates: options.templates } : {}) };
 
+    const hiddenOutput = hiddenStateOutput(model.sessions.decoder_model_merged?.outputNames);
+    const textRepresentation: TextRepresentation = hiddenOutput ? 'last-hidden-state' : 'mean-input-embeddings';
+    const floatData = (t: Any): Float32Array => (t.type === 'float32' ? t.data : t.to('float32').data) as Float32Array;
+    const int64 = (rows: readonly (readonly bigint[])[]) => {
+      const width = rows[0]?.length ?? 0;
+      const data = new BigInt64Array(rows.length * width);
+      rows.forEach((row, i) => data.set(row, i * width));
+      return new tf.Tensor('int64', data, [rows.length, width]);
+    };
+    const ones = (batch: number, n: number) => new tf.Tensor('int64', new BigInt64Array(batch * n).fill(1n), [batch, n]);
+
     const runner: LocalRunner = defineRunner({
       kind: 'local' as const,
       id,
@@ -373,7 +474,8 @@ export async function createLocalRunner(options: LocalRunnerOptions): Promise<Lo
       dtypes,
       dir,
       visualTokensPerImage,
-      capabilities: { multiImage, logprobs: true, embeddings: false } satisfies VlmCapabilities,
+      textRepresentation,
+      capabilities: { multiImage, logprobs: true, embeddings: true } satisfies VlmCapabilities,
 
       async answer(request: AnswerRequest & LocalRequestExtras): Promise<VlmAnswer> {
         checkOpen(request.signal);
@@ -470,6 +572,209 @@ export async function createLocalRunner(options: LocalRunnerOptions): Promise<Lo
             latencyMs: performance.now() - start,
           };
         }, request.signal);
+      },
+
+      async embedImages(images: readonly (RawImage | EncodedImage)[], embedOptions: EmbedImagesOptions = {}): Promise<ImageEmbeddings> {
+        const signal = embedOptions.signal;
+        checkOpen(signal);
+        const start = performance.now();
+        if (!Array.isArray(images) || images.length === 0) {
+          throw new SemclipError('INVALID_ARGUMENT', 'embedImages() needs at least one image.', { expected: 'an array of RawImage or EncodedImage' });
+        }
+        const rgb = await Promise.all(images.map((im, i) => toRgb(im, i)));
+        throwIfAborted(signal);
+        return lock.run(async () => {
+          checkOpen(signal);
+          let features: Any;
+          // The wrapped encode_image checks the count and reports the batch to onTrace.
+          expectedFeatureTokens = rgb.length * visualTokensPerImage;
+          try {
+            features = await model.encode_image(await family.visionInputs(ctx, rgb));
+          } catch (err) {
+            throw wrapRunError(err, 'encoding images');
+          } finally {
+            expectedFeatureTokens = undefined;
+          }
+          const dims: number[] = features.dims;
+          const dim = dims.at(-1) as number;
+          const data = floatData(features);
+          assertFinite(data, `Model ${label}: the image features`);
+          return {
+            vectors: meanPoolGroups(data, rgb.length, visualTokensPerImage, dim),
+            dim,
+            tokensPerImage: visualTokensPerImage,
+            visionRuns: 1,
+            latencyMs: performance.now() - start,
+          };
+        }, signal);
+      },
+
+      async embedText(text: string, embedOptions: EmbedTextOptions = {}): Promise<TextEmbedding> {
+        const signal = embedOptions.signal;
+        checkOpen(signal);
+        const start = performance.now();
+        const trimmed = typeof text === 'string' ? text.trim() : '';
+        if (!trimmed) throw new SemclipError('INVALID_QUESTION', 'The text to embed is empty.', { expected: 'a non-empty string' });
+        const wanted = embedOptions.representation ?? 'auto';
+        if (wanted !== 'auto' && wanted !== 'last-hidden-state' && wanted !== 'mean-input-embeddings') {
+          throw new SemclipError('INVALID_ARGUMENT', `Text representation "${String(wanted)}" is not known.`, {
+            expected: "'auto', 'last-hidden-state' or 'mean-input-embeddings'",
+          });
+        }
+        const representation: TextRepresentation = wanted === 'auto' ? textRepresentation : wanted;
+        if (representation === 'last-hidden-state' && !hiddenOutput) {
+          throw new SemclipError('UNSUPPORTED_CAPABILITY', `Model ${label}: its ONNX decoder has no hidden-state output (last_hidden_state or hidden_states).`, {
+            hint: "Use representation 'mean-input-embeddings' (or 'auto'), or export the decoder with hidden states",
+            details: { outputs: model.sessions.decoder_model_merged?.outputNames },
+          });
+        }
+        return lock.run(async () => {
+          checkOpen(signal);
+          // The mean of input embeddings leaves out special tokens (a BOS would pull every
+          // question the same way); the decoder sees the text as the tokenizer writes it.
+          const encoded = tokenizer(trimmed, representation === 'mean-input-embeddings' ? { add_special_tokens: false } : {});
+          const tokens: number = encoded.input_ids.dims[1];
+          if (!(tokens > 0)) throw new SemclipError('INVALID_QUESTION', 'The text to embed tokenises to nothing.', { expected: 'a non-empty string' });
+          let vector: Float32Array;
+          try {
+            if (representation === 'mean-input-embeddings') {
+              const embeds = await model.encode_text({ input_ids: encoded.input_ids });
+              const dims: number[] = embeds.dims;
+              const data = floatData(embeds);
+              assertFinite(data, `Model ${label}: the input embeddings`);
+              vector = meanPoolGroups(data, 1, tokens, dims.at(-1) as number)[0]!;
+            } else {
+              const out = await model({ input_ids: encoded.input_ids, attention_mask: encoded.attention_mask ?? ones(1, tokens) });
+              const states = out[hiddenOutput as string];
+              if (!states) throw new SemclipError('MODEL_OUTPUT_INVALID', `Model ${label}: the decoder returned no ${hiddenOutput}.`);
+              const data = floatData(states);
+              assertFinite(data, `Model ${label}: the decoder's ${hiddenOutput}`);
+              vector = lastTokenState(states.dims, data, `Model ${label}: the decoder's ${hiddenOutput}`);
+            }
+          } catch (err) {
+            throw wrapRunError(err, 'embedding the text');
+          }
+          return { vector, representation, tokens, latencyMs: performance.now() - start };
+        }, signal);
+      },
+
+      async answerLogprobs(request: AnswerLogprobsRequest): Promise<AnswerLogprobs[]> {
+        const signal = request?.signal;
+        checkOpen(signal);
+        if (!request || !Array.isArray(request.prompts) || request.prompts.length === 0) {
+          throw new SemclipError('INVALID_ARGUMENT', 'answerLogprobs() needs at least one prompt.', { expected: 'prompts: an array of image lists' });
+        }
+        if (!Array.isArray(request.candidates) || request.candidates.length === 0 || request.candidates.some((c) => typeof c !== 'string' || c === '')) {
+          throw new SemclipError('INVALID_ARGUMENT', 'answerLogprobs() needs candidate answers.', { expected: 'candidates like ["Yes", "No"]' });
+        }
+        const batchSize = positiveInt('batchSize', request.batchSize, 4);
+        // Spellings with the same tokens are scored once.
+        const spellings = request.candidates.map((c) => ({ text: c, ids: Array.from(tokenizer.encode(c, { add_special_tokens: false }) as number[], Number) }));
+        const sequences = [...new Map(spellings.map((s) => [s.ids.join(','), s.ids])).values()];
+        if (sequences.some((ids) => ids.length === 0)) {
+          throw new SemclipError('INVALID_ARGUMENT', 'A candidate answer tokenises to nothing.', { expected: 'non-empty candidates' });
+        }
+        const prompts = request.prompts.map((images) =>
+          buildPrompt(
+            {
+              images,
+              question: request.question,
+              ...(request.instruction === undefined ? {} : { instruction: request.instruction }),
+              ...(request.imageSize ? { imageSize: request.imageSize } : {}),
+            },
+            buildOptions,
+          ),
+        );
+        return lock.run(async () => {
+          checkOpen(signal);
+          try {
+            return await scoreBatches();
+          } finally {
+            expectedFeatureTokens = undefined;
+          }
+        }, signal);
+
+        async function scoreBatches(): Promise<AnswerLogprobs[]> {
+          const results: AnswerLogprobs[] = [];
+          type Prepared = { inputs: Record<string, Any>; promptTokens: number; imageTokens: number; ids: bigint[] };
+          let carried: Prepared | undefined;
+          let next = 0;
+          while (carried || next < prompts.length) {
+            throwIfAborted(signal);
+            // A batch: up to batchSize consecutive prompts with identical tokens (same text, same
+            // image token counts); a prompt that differs starts the next batch.
+            const batch: Prepared[] = carried ? [carried] : [];
+            carried = undefined;
+            while (next < prompts.length && batch.length < batchSize) {
+              const prepared = await prepareCall(prompts[next]!, 'answerLogprobs', signal);
+              next++;
+              const entry = { ...prepared, ids: Array.from(prepared.inputs.input_ids.data as BigInt64Array) };
+              if (batch.length > 0 && entry.ids.join(',') !== batch[0]!.ids.join(',')) {
+                carried = entry;
+                break;
+              }
+              batch.push(entry);
+            }
+            const B = batch.length;
+            const T = batch[0]!.promptTokens;
+            const first = batch[0]!.inputs;
+            const inputs: Record<string, Any> = {};
+            for (const [key, value] of Object.entries(first)) {
+              if (key === 'input_ids' || key === 'attention_mask') continue;
+              inputs[key] = B === 1 ? value : value?.dims ? tf.cat(batch.map((b) => b.inputs[key]), 0) : value;
+            }
+            inputs.input_ids = int64(batch.map((b) => b.ids));
+            inputs.attention_mask = ones(B, T);
+            expectedFeatureTokens = batch.reduce((n, b) => n + b.imageTokens, 0);
+            const scores: number[][] = batch.map(() => sequences.map(() => 0));
+            const argmaxIds: number[] = [];
+            try {
+              const prefill = await model(inputs);
+              expectedFeatureTokens = undefined;
+              const logits = logitsOf(prefill, `Model ${label}`);
+              for (let b = 0; b < B; b++) {
+                const row = b * T + T - 1;
+                sequences.forEach((ids, k) => (scores[b]![k] = logProbAt(logits, row, ids[0]!, `Model ${label}`)));
+                const offset = row * logits.vocab;
+                let best = 0;
+                for (let v = 1; v < logits.vocab; v++) if (logits.data[offset + v]! > logits.data[offset + best]!) best = v;
+                argmaxIds.push(best);
+              }
+              for (const [k, ids] of sequences.entries()) {
+                if (ids.length === 1) continue;
+                throwIfAborted(signal);
+                const rest = ids.slice(0, -1).map(BigInt);
+                let out: Any;
+                let offset: number;
+                let seq: number;
+                if (family.cacheContinuation) {
+                  // Continue from the prompts' KV cache: only the candidate's tokens are run.
+                  out = await model({ input_ids: int64(batch.map(() => rest)), attention_mask: ones(B, T + rest.length), past_key_values: pastFrom(prefill) });
+                  offset = 0;
+                  seq = rest.length;
+                } else {
+                  out = await model({ ...inputs, input_ids: int64(batch.map((b) => [...b.ids, ...rest])), attention_mask: ones(B, T + rest.length) });
+                  offset = T - 1;
+                  seq = T + rest.length;
+                }
+                const more = logitsOf(out, `Model ${label}`);
+                for (let b = 0; b < B; b++) {
+                  for (let j = 1; j < ids.length; j++) scores[b]![k]! += logProbAt(more, b * seq + offset + j - 1, ids[j]!, `Model ${label}`);
+                }
+              }
+            } catch (err) {
+              throw wrapRunError(err, 'scoring the answers');
+            } finally {
+              expectedFeatureTokens = undefined;
+            }
+            batch.forEach((b, i) => {
+              const logprobs: TopLogprob[] = spellings.map((s) => ({ token: s.text, logprob: scores[i]![sequences.findIndex((ids) => ids.join(',') === s.ids.join(','))]! }));
+              const text = String(tokenizer.decode([argmaxIds[i]!], { skip_special_tokens: true }) ?? '');
+              results.push({ method: 'logits', logprobs, text, usage: { prompt: b.promptTokens, visual: b.imageTokens } });
+            });
+          }
+          return results;
+        }
       },
 
       async dispose(): Promise<void> {

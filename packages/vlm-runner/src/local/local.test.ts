@@ -71,7 +71,7 @@ describe('local runner on a tiny random-weight LLaVA (shapes, determinism and pl
     expect(runner.dtypes).toEqual({ vision_encoder: 'fp32', embed_tokens: 'fp32', decoder_model_merged: 'fp32' });
     expect(runner.visualTokensPerImage).toBe(tiny.visualTokensPerImage);
     expect(runner.dir).toBe(path.join(cacheDir, 'models', tiny.repo));
-    expect(runner.capabilities).toEqual({ multiImage: true, logprobs: true, embeddings: false });
+    expect(runner.capabilities).toEqual({ multiImage: true, logprobs: true, embeddings: true });
   });
 
   it.each(imageSets)('answers deterministically with %i image(s), merging images x visualTokensPerImage image tokens', async (n, images) => {

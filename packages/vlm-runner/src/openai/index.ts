@@ -8,10 +8,12 @@ import type { ImageEncoding } from '../_images.js';
 import { Semaphore, aborted } from '../_semaphore.js';
 import { UNSEEN_SCORE, argmax, parseChoice, scoresFromLogprobs } from '../_choose.js';
 import type { TopLogprob } from '../_choose.js';
+import type { AnswerLogprobs, AnswerLogprobsRequest } from '../_answer-logprobs.js';
 import { dataUrlBytes, jsonWithImages, postJson, redact } from './_http.js';
 import type { HttpSettings, RetryInfo } from './_http.js';
 
 export type { RetryInfo } from './_http.js';
+export type { AnswerLogprobs, AnswerLogprobsRequest } from '../_answer-logprobs.js';
 
 /** Options of the OpenAI-compatible backend (vLLM, llama.cpp's llama-server, Ollama, OpenAI...). */
 export interface OpenAIRunnerOptions {
@@ -88,6 +90,25 @@ export interface OpenAIRunner extends VlmRunner {
   readonly logprobsSupported: boolean | undefined;
   answer(request: AnswerRequest & OpenAIRequestExtras): Promise<VlmAnswer>;
   choose(request: ChooseRequest & OpenAIRequestExtras): Promise<VlmChoice>;
+  /**
+   * One request per prompt (prompts share the text and differ in their images), all at once
+   * but bounded by the runner's `concurrency`: the first answer token's `top_logprobs` where
+   * the server gives them (`method: 'logprobs'`), else just the answer's first `maxTokens`
+   * tokens (`method: 'text'`); `logprobs` follows the runner's option (`auto` remembers a
+   * server without them). `candidates` are not sent: the caller finds them among the top tokens.
+   * What the `vlm-yesno` scorer uses.
+   *
+   * @example
+   * ```ts
+   * const [first] = await runner.answerLogprobs({
+   *   prompts: [[{ role: 'overview', image: tileJpeg }]],
+   *   question: 'Is there a dog? Answer Yes or No.',
+   *   candidates: ['Yes', 'No'],
+   * });
+   * first.logprobs; // [{ token: 'Yes', logprob: -0.1 }, { token: 'No', logprob: -2.4 }, ...]
+   * ```
+   */
+  answerLogprobs(request: AnswerLogprobsRequest): Promise<AnswerLogprobs[]>;
 }
 
 function positiveInt(name: string, value: number | undefined, fallback: number, min = 1): number {
@@ -419,6 +440,66 @@ export function createOpenAIRunner(options: OpenAIRunnerOptions): OpenAIRunner {
       }
       const scores = prompt.letters.map((_, i) => (i === index ? 0 : UNSEEN_SCORE));
       return done(index, scores, 'letter', result.text, result.usage);
+    },
+
+    async answerLogprobs(request: AnswerLogprobsRequest): Promise<AnswerLogprobs[]> {
+      checkOpen(request?.signal);
+      if (!request || !Array.isArray(request.prompts) || request.prompts.length === 0) {
+        throw new SemclipError('INVALID_ARGUMENT', 'answerLogprobs() needs at least one prompt.', { expected: 'prompts: an array of image lists' });
+      }
+      const maxTokens = positiveInt('maxTokens', request.maxTokens, 3);
+      const buildOptions = { layout, ...(options.templates ? { templates: options.templates } : {}) };
+      const prompts = request.prompts.map((images) =>
+        buildPrompt(
+          {
+            images,
+            question: request.question,
+            ...(request.instruction === undefined ? {} : { instruction: request.instruction }),
+            ...(request.imageSize ? { imageSize: request.imageSize } : {}),
+          },
+          buildOptions,
+        ),
+      );
+      const signal = linkSignal(request.signal);
+      // Every prompt at once: postJson takes a slot of the runner's semaphore per request.
+      return Promise.all(
+        prompts.map(async (prompt): Promise<AnswerLogprobs> => {
+          const prepared = await prepare(prompt, signal);
+          const visual = prepared.sent.length * visualTokensPerImage;
+          if (logprobsSupported !== false) {
+            let result: Completion | undefined;
+            try {
+              result = await complete(prepared, { max_tokens: maxTokens, logprobs: true, top_logprobs: topLogprobs }, signal);
+            } catch (err) {
+              const status = isSemclipError(err, 'UPSTREAM_ERROR') ? err.details?.status : undefined;
+              if (logprobsMode === 'auto' && (status === 400 || status === 422)) result = undefined;
+              else if (logprobsMode === true && (status === 400 || status === 422)) {
+                throw new SemclipError('UNSUPPORTED_CAPABILITY', `${display} refused a request with logprobs: ${(err as SemclipError).details?.upstreamMessage as string}`, {
+                  cause: err,
+                  hint: "Use logprobs: 'auto' or false (--logprobs auto|off) for this server",
+                });
+              } else throw err;
+            }
+            if (result?.top && result.top.length > 0) {
+              logprobsSupported = true;
+              return { method: 'logprobs', logprobs: result.top, text: result.text.trim(), usage: { ...result.usage, visual } };
+            }
+            if (result && logprobsMode === true) {
+              throw new SemclipError('UNSUPPORTED_CAPABILITY', `${display} ignored logprobs: the response has no top_logprobs.`, {
+                hint: "Use logprobs: 'auto' or false (--logprobs auto|off) for this server",
+              });
+            }
+            if (result) {
+              // Answered, without logprobs: the text is all there is.
+              if (logprobsMode === 'auto') logprobsSupported = false;
+              return { method: 'text', logprobs: undefined, text: result.text.trim(), usage: { ...result.usage, visual } };
+            }
+          }
+          const result = await complete(prepared, { max_tokens: maxTokens }, signal);
+          if (logprobsMode === 'auto' && logprobsSupported === undefined) logprobsSupported = false;
+          return { method: 'text', logprobs: undefined, text: result.text.trim(), usage: { ...result.usage, visual } };
+        }),
+      );
     },
 
     dispose(): void {

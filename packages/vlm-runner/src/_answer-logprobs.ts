@@ -1,0 +1,46 @@
+import type { PromptImage, Size, TokenUsage } from '@semclip/core';
+import type { TopLogprob } from './_choose.js';
+
+/**
+ * Several prompts that share one text and differ in their images, scored by how likely each
+ * answer starts: what the `vlm-yesno` scorer asks a runner for, one prompt per tile.
+ */
+export interface AnswerLogprobsRequest {
+  /** One entry per prompt: its images (usually one tile, with role `overview`). */
+  readonly prompts: readonly (readonly PromptImage[])[];
+  /** The text after the images, the same for every prompt. */
+  readonly question: string;
+  readonly instruction?: string;
+  /**
+   * Answer spellings to score (`Yes`, ` yes`...). The local runner returns the exact
+   * log-likelihood of each as the start of the answer; HTTP runners return the server's
+   * `top_logprobs` of the first answer token instead, whatever they contain.
+   */
+  readonly candidates: readonly string[];
+  /** Size of the original image, for region positions in the prompt. */
+  readonly imageSize?: Size;
+  /** Local runner: prompts per forward pass (default 4). HTTP runners bound requests by their own concurrency. */
+  readonly batchSize?: number;
+  /** HTTP runners: tokens generated for the text fallback (default 3). */
+  readonly maxTokens?: number;
+  readonly signal?: AbortSignal;
+}
+
+/** How one prompt's answer was scored. */
+export interface AnswerLogprobs {
+  /**
+   * `logits`: the local runner's exact log-likelihood of each candidate; `logprobs`: the
+   * server's top log-probabilities of the first token; `text`: neither, only `text`.
+   */
+  readonly method: 'logits' | 'logprobs' | 'text';
+  /** Per candidate (`logits`) or per top token (`logprobs`); `undefined` for `text`. */
+  readonly logprobs: readonly TopLogprob[] | undefined;
+  /** The start of the greedy answer (local: its first token; HTTP: up to `maxTokens` tokens). */
+  readonly text: string;
+  readonly usage: TokenUsage;
+}
+
+/** A runner that can score answer starts: the local and openai backends. */
+export interface AnswerLogprobsRunner {
+  answerLogprobs(request: AnswerLogprobsRequest): Promise<AnswerLogprobs[]>;
+}

@@ -1,0 +1,276 @@
+/**
+ * `vlm-embed`: the method's first scorer, the VLM's own embeddings. Each tile goes through the
+ * VLM's vision encoder and projector (all tiles of an image in one batched run) and its visual
+ * tokens are mean-pooled; the question is represented in the same space (the decoder's
+ * final-layer last-token hidden state when the export has it, else the mean of its input
+ * embeddings); the score is their cosine.
+ */
+import { SemclipError, defineScorer, throwIfAborted } from '@semclip/core';
+import type { RelevanceScorer, ScoreOptions, ScoreQuery, StageTimings, TileScores, TileSource } from '@semclip/core';
+import type { LocalRunner, TextRepresentation } from '../local/index.js';
+import { LruCache } from './_cache.js';
+import type { LruStats } from './_cache.js';
+import { cosine, normalised } from './_math.js';
+import { resolveRunner } from './_runner.js';
+import type { VlmScorerRunnerOptions } from './_runner.js';
+
+/** What vlm-embed needs from a runner: the local runner's embedding methods. */
+export type EmbeddingRunner = Pick<LocalRunner, 'id' | 'model' | 'embedImages' | 'embedText' | 'textRepresentation' | 'dispose'> &
+  Partial<Pick<LocalRunner, 'dir' | 'dtypes'>>;
+
+export interface VlmEmbedScorerOptions extends VlmScorerRunnerOptions {
+  /** The question's representation: `auto` (default: the decoder's hidden state when exported, else mean input embeddings). */
+  readonly representation?: TextRepresentation | 'auto';
+  /** Tiles are cut at native resolution, the long side capped here (the image processor then resizes). Default 1024. */
+  readonly tileMaxSide?: number;
+  /** Tile embeddings kept (LRU by model, image hash, grid, tile). Default 4096 entries / 64 MiB; `false` disables. */
+  readonly tileCache?: { readonly maxEntries?: number; readonly maxBytes?: number } | false;
+  /** Question embeddings kept (LRU by text). Default 256; 0 disables. */
+  readonly textCacheSize?: number;
+}
+
+/** Counters since creation (or the last `clearCache`). */
+export interface VlmEmbedStats {
+  /** Vision-encoder runs: one per `score()` that had any tile to embed. */
+  readonly visionRuns: number;
+  readonly tilesEncoded: number;
+  readonly textRuns: number;
+  readonly tileCache: LruStats;
+  readonly textCache: LruStats;
+}
+
+/** What `score()` puts in `meta`. */
+export interface VlmEmbedMeta {
+  readonly model: string;
+  readonly runner: string;
+  /** How the question was represented. */
+  readonly questionRepresentation: TextRepresentation;
+  readonly pooling: 'mean';
+  readonly tokensPerImage: number | undefined;
+  readonly embeddingDim: number;
+  /** Tiles whose embedding came from the cache. */
+  readonly cacheHits: number;
+  readonly tilesEncoded: number;
+  /** Vision-encoder runs this call (0 or 1). */
+  readonly visionRuns: number;
+  readonly textCacheHit: boolean;
+}
+
+/** The vlm-embed scorer: a `RelevanceScorer` with its counters and caches exposed. */
+export interface VlmEmbedScorer extends RelevanceScorer {
+  readonly id: 'vlm-embed';
+  readonly runner: EmbeddingRunner;
+  stats(): VlmEmbedStats;
+  clearCache(): void;
+}
+
+function isEmbeddingRunner(r: unknown): r is EmbeddingRunner {
+  const x = r as Partial<EmbeddingRunner> | null;
+  return !!x && typeof x.embedImages === 'function' && typeof x.embedText === 'function';
+}
+
+/** The text the question is embedded as: the question, then the options as `A. ...` lines. */
+export function queryText(query: ScoreQuery): string {
+  const question = typeof query?.question === 'string' ? query.question.trim() : '';
+  if (!question) throw new SemclipError('INVALID_QUESTION', 'The question is empty.', { expected: 'a non-empty question string' });
+  const options = Array.isArray(query.options) ? query.options.filter((o) => typeof o === 'string' && o.trim()) : [];
+  return [question, ...options.map((o, i) => `${String.fromCharCode(65 + (i % 26))}. ${o.trim()}`)].join('\n');
+}
+
+function checkSource(source: TileSource): void {
+  if (!source || !source.grid || !Array.isArray(source.grid.tiles) || typeof source.id !== 'string' || typeof source.crop !== 'function') {
+    throw new SemclipError('INVALID_ARGUMENT', 'The tile source is not a TileSource.', { hint: 'Pass the result of tileImage() from @semclip/tiling' });
+  }
+}
+
+function positiveInt(name: string, value: number | undefined, fallback: number, min = 1): number {
+  const v = value ?? fallback;
+  if (!Number.isInteger(v) || v < min) {
+    throw new SemclipError('INVALID_ARGUMENT', `VLM scorer option ${name} is ${String(value)}.`, { expected: `an integer of at least ${min}` });
+  }
+  return v;
+}
+
+/**
+ * Creates the `vlm-embed` scorer: cosine between each tile's mean-pooled visual tokens (the
+ * VLM's vision encoder + projector output) and the VLM's representation of the question. Needs
+ * a local runner (`local:` spec, `model`, or a runner with `embedImages`/`embedText`); HTTP
+ * servers give no embeddings (UNSUPPORTED_CAPABILITY). Tile embeddings are cached by model,
+ * image content hash, grid and tile, so a second question about the same image runs no
+ * vision encoder at all.
+ *
+ * @example
+ * ```ts
+ * import { tileImage } from '@semclip/tiling';
+ * import { createVlmEmbedScorer } from '@semclip/vlm-runner/scorers';
+ *
+ * const scorer = await createVlmEmbedScorer({ model: 'llava-interleave-qwen-0.5b', device: 'auto' });
+ * const tiled = await tileImage('queue.jpg', { grid: '3x3' });
+ * const { scores, meta } = await scorer.score({ question: 'What is the wait time?' }, tiled);
+ * meta?.questionRepresentation; // 'mean-input-embeddings' (or 'last-hidden-state')
+ * await scorer.dispose(); // also disposes the runner it created
+ * ```
+ */
+export async function createVlmEmbedScorer(options: VlmEmbedScorerOptions): Promise<VlmEmbedScorer> {
+  if (!options || typeof options !== 'object') {
+    throw new SemclipError('INVALID_ARGUMENT', 'createVlmEmbedScorer() needs options.', { expected: '{ runner } , { vlm: "local:<model>" } or { model }' });
+  }
+  const tileMaxSide = positiveInt('tileMaxSide', options.tileMaxSide, 1024, 16);
+  const textCacheSize = positiveInt('textCacheSize', options.textCacheSize, 256, 0);
+  const tileLimits =
+    options.tileCache === false ? { maxEntries: 0 } : { maxEntries: options.tileCache?.maxEntries ?? 4096, maxBytes: options.tileCache?.maxBytes ?? 64 * 1024 * 1024 };
+  if (!Number.isInteger(tileLimits.maxEntries) || tileLimits.maxEntries < 0 || !(tileLimits.maxBytes === undefined || tileLimits.maxBytes >= 0)) {
+    throw new SemclipError('INVALID_ARGUMENT', `tileCache ${JSON.stringify(options.tileCache)} is not valid.`, {
+      expected: '{ maxEntries: integer >= 0, maxBytes: number >= 0 } or false',
+    });
+  }
+  const wanted = options.representation ?? 'auto';
+  if (wanted !== 'auto' && wanted !== 'last-hidden-state' && wanted !== 'mean-input-embeddings') {
+    throw new SemclipError('INVALID_ARGUMENT', `Question representation "${String(wanted)}" is not known.`, {
+      expected: "'auto', 'last-hidden-state' or 'mean-input-embeddings'",
+    });
+  }
+  const resolved = await resolveRunner(options, 'vlm-embed');
+  if (!isEmbeddingRunner(resolved.runner)) {
+    if (resolved.owned) await resolved.runner.dispose();
+    throw new SemclipError('UNSUPPORTED_CAPABILITY', `The vlm-embed scorer needs the VLM's embeddings, which runner ${resolved.runner.id} does not give.`, {
+      hint: 'Score with a local model (--vlm local:<model-id>, e.g. local:llava-interleave-qwen-0.5b); for an HTTP server use --scorer vlm-yesno',
+      details: { runner: resolved.runner.id },
+    });
+  }
+  const runner = resolved.runner;
+  const representation: TextRepresentation = wanted === 'auto' ? runner.textRepresentation : wanted;
+  if (representation !== 'mean-input-embeddings' && runner.textRepresentation !== 'last-hidden-state') {
+    if (resolved.owned) await runner.dispose();
+    throw new SemclipError('UNSUPPORTED_CAPABILITY', `Model ${runner.model}: its ONNX decoder has no hidden-state output, so the question cannot be represented by the last hidden state.`, {
+      hint: "Use representation 'auto' or 'mean-input-embeddings'",
+    });
+  }
+  const modelKey = [runner.id, runner.model, runner.dir ?? '', runner.dtypes?.vision_encoder ?? '', tileMaxSide].join('|');
+  const tileCache = new LruCache<string, Float32Array>(tileLimits, (v) => v.byteLength + 96);
+  const textCache = new LruCache<string, Float32Array>({ maxEntries: textCacheSize });
+  /** Embeds in flight per image, so concurrent questions about one image embed its tiles once. */
+  const pending = new Map<string, Promise<unknown>>();
+  let visionRuns = 0;
+  let tilesEncoded = 0;
+  let textRuns = 0;
+  let tokensPerImage: number | undefined;
+  let disposed = false;
+
+  function assertAlive(): void {
+    if (disposed) {
+      throw new SemclipError('INVALID_ARGUMENT', 'This vlm-embed scorer was disposed.', { hint: 'Create a new scorer (createVlmEmbedScorer) to score again' });
+    }
+  }
+
+  async function embedQuestion(text: string, t: StageTimings, signal: AbortSignal | undefined): Promise<{ vector: Float32Array; hit: boolean }> {
+    const key = `${representation}|${text}`;
+    const cached = textCache.get(key);
+    if (cached) return { vector: cached, hit: true };
+    const start = performance.now();
+    const { vector } = await runner.embedText(text, { representation, ...(signal ? { signal } : {}) });
+    textRuns += 1;
+    t.encode += performance.now() - start;
+    const unit = normalised(vector);
+    textCache.set(key, unit);
+    return { vector: unit, hit: false };
+  }
+
+  async function embedTiles(source: TileSource, t: StageTimings, signal: AbortSignal | undefined): Promise<{ vectors: Float32Array[]; cacheHits: number; encoded: number }> {
+    const n = source.grid.tiles.length;
+    const imageKey = `${modelKey}|${source.id}|${source.gridKey}`;
+    const keyOf = (i: number) => `${imageKey}|${i}`;
+    const inFlight = pending.get(imageKey);
+    if (inFlight) await inFlight.catch(() => undefined);
+    const vectors: (Float32Array | undefined)[] = Array.from({ length: n }, (_, i) => tileCache.get(keyOf(i)));
+    const missing = vectors.flatMap((v, i) => (v === undefined ? [i] : []));
+    if (missing.length === 0) return { vectors: vectors as Float32Array[], cacheHits: n, encoded: 0 };
+    const work = (async () => {
+      let start = performance.now();
+      const crops = await Promise.all(missing.map((i) => source.crop(source.grid.tiles[i]!.box, { maxSide: tileMaxSide })));
+      t.preprocess += performance.now() - start;
+      throwIfAborted(signal);
+      assertAlive();
+      start = performance.now();
+      const embedded = await runner.embedImages(crops, signal ? { signal } : {});
+      visionRuns += embedded.visionRuns;
+      tilesEncoded += missing.length;
+      tokensPerImage = embedded.tokensPerImage;
+      t.encode += performance.now() - start;
+      if (embedded.vectors.length !== missing.length) {
+        throw new SemclipError('MODEL_OUTPUT_INVALID', `Runner ${runner.id} returned ${embedded.vectors.length} image embeddings for ${missing.length} tiles.`);
+      }
+      missing.forEach((tile, k) => {
+        const v = normalised(embedded.vectors[k]!);
+        vectors[tile] = v;
+        tileCache.set(keyOf(tile), v);
+      });
+    })();
+    pending.set(imageKey, work);
+    try {
+      await work;
+    } finally {
+      if (pending.get(imageKey) === work) pending.delete(imageKey);
+    }
+    return { vectors: vectors as Float32Array[], cacheHits: n - missing.length, encoded: missing.length };
+  }
+
+  const scorer: VlmEmbedScorer = defineScorer({
+    id: 'vlm-embed' as const,
+    runner,
+    async score(query: ScoreQuery, source: TileSource, scoreOptions: ScoreOptions = {}): Promise<TileScores> {
+      assertAlive();
+      const signal = scoreOptions.signal;
+      throwIfAborted(signal);
+      const text = queryText(query);
+      checkSource(source);
+      const timings: StageTimings = { preprocess: 0, encode: 0, score: 0 };
+      // The runner serialises its own calls; cropping still overlaps with the question's embedding.
+      const [question, tiles] = await Promise.all([embedQuestion(text, timings, signal), embedTiles(source, timings, signal)]);
+      throwIfAborted(signal);
+      const start = performance.now();
+      const dim = question.vector.length;
+      const scores = tiles.vectors.map((v, i) => {
+        if (v.length !== dim) {
+          throw new SemclipError('MODEL_OUTPUT_INVALID', `Tile ${i}'s embedding has ${v.length} dimensions but the question's has ${dim}.`, {
+            hint: 'The vision encoder and the language model of this export disagree on the hidden size; re-download the model',
+          });
+        }
+        return cosine(question.vector, v);
+      });
+      timings.score = performance.now() - start;
+      const meta: VlmEmbedMeta = {
+        model: runner.model,
+        runner: runner.id,
+        questionRepresentation: representation,
+        pooling: 'mean',
+        tokensPerImage,
+        embeddingDim: dim,
+        cacheHits: tiles.cacheHits,
+        tilesEncoded: tiles.encoded,
+        visionRuns: tiles.encoded > 0 ? 1 : 0,
+        textCacheHit: question.hit,
+      };
+      return { scorer: 'vlm-embed', scores, timings, meta: { ...meta } };
+    },
+    stats(): VlmEmbedStats {
+      return { visionRuns, tilesEncoded, textRuns, tileCache: tileCache.stats(), textCache: textCache.stats() };
+    },
+    clearCache(): void {
+      tileCache.clear();
+      textCache.clear();
+      visionRuns = 0;
+      tilesEncoded = 0;
+      textRuns = 0;
+    },
+    async dispose(): Promise<void> {
+      if (disposed) return;
+      disposed = true;
+      tileCache.clear();
+      textCache.clear();
+      await Promise.allSettled([...pending.values()]);
+      if (resolved.owned) await runner.dispose();
+    },
+  });
+  return scorer;
+}

@@ -1,0 +1,202 @@
+/**
+ * vlm-embed end to end: tiny random-weight LLaVAs from the test kit, served by the fake hub,
+ * pulled by @semclip/hub, loaded by the local runner, scoring a tiled image. One model's decoder
+ * outputs `last_hidden_state`, the other's does not, so both question representations run.
+ * Random weights: shapes, determinism, batching, caching and plumbing only, never relevance.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { pullModel } from '@semclip/hub';
+import type { ModelManifest } from '@semclip/hub';
+import { tileImage } from '@semclip/tiling';
+import type { TiledImage } from '@semclip/tiling';
+import { buildTinyLlava } from '@semclip/test-kit/onnx-llava';
+import { fakeRevision, manifestFor, startFakeHub } from '@semclip/test-kit/hub-server';
+import type { FakeHub } from '@semclip/test-kit/hub-server';
+import { makeJpeg } from '@semclip/test-kit/images';
+import { startFakeOpenAI } from '@semclip/test-kit/openai-upstream';
+import { createLocalRunner } from '../local/index.js';
+import type { LocalRunner, LocalTraceEvent } from '../local/index.js';
+import { createOpenAIRunner } from '../openai/index.js';
+import { createVlmEmbedScorer, createVlmScorer } from './index.js';
+import type { VlmEmbedMeta, VlmEmbedScorer } from './index.js';
+
+const plainTiny = buildTinyLlava({ seed: 9, repo: 'semclip-test/tiny-llava-embed' });
+const hiddenTiny = buildTinyLlava({ seed: 9, repo: 'semclip-test/tiny-llava-embed-hidden', exposeHiddenStates: true });
+
+let hub: FakeHub;
+let cacheDir: string;
+let plainManifest: ModelManifest;
+let hiddenManifest: ModelManifest;
+let image: Uint8Array;
+let tiled: TiledImage;
+
+function manifest(tiny: typeof plainTiny, id: string): ModelManifest {
+  return manifestFor(tiny.repo, fakeRevision(tiny.repo), tiny.files, { id, task: 'image-text-to-text', family: 'llava' }) as unknown as ModelManifest;
+}
+
+beforeAll(async () => {
+  hub = await startFakeHub({
+    repos: {
+      [plainTiny.repo]: { revision: fakeRevision(plainTiny.repo), files: plainTiny.files },
+      [hiddenTiny.repo]: { revision: fakeRevision(hiddenTiny.repo), files: hiddenTiny.files },
+    },
+  });
+  cacheDir = mkdtempSync(path.join(os.tmpdir(), 'semclip-vlm-embed-'));
+  plainManifest = manifest(plainTiny, 'tiny-llava-embed');
+  hiddenManifest = manifest(hiddenTiny, 'tiny-llava-embed-hidden');
+  await Promise.all([pullModel(plainManifest, { cacheDir, endpoint: hub.url }), pullModel(hiddenManifest, { cacheDir, endpoint: hub.url })]);
+  image = await makeJpeg({ width: 320, height: 240, pattern: 'quadrants' });
+  tiled = await tileImage(image, { grid: '2x2' });
+});
+
+afterAll(async () => {
+  await hub?.close();
+  if (cacheDir) rmSync(cacheDir, { recursive: true, force: true });
+});
+
+describe('vlm-embed on a tiny random-weight LLaVA (shapes, determinism, caching, plumbing only)', () => {
+  let runner: LocalRunner;
+  let scorer: VlmEmbedScorer;
+  const trace: LocalTraceEvent[] = [];
+
+  beforeAll(async () => {
+    runner = await createLocalRunner({ model: plainManifest, cacheDir, device: 'cpu', onTrace: (e) => trace.push(e) });
+    scorer = await createVlmEmbedScorer({ runner });
+  });
+  afterAll(async () => {
+    await scorer?.dispose();
+    await runner?.dispose();
+  });
+
+  it('gives one finite cosine per tile from one batched vision-encoder run', async () => {
+    trace.length = 0;
+    const result = await scorer.score({ question: 'What colour is the top-left corner?' }, tiled);
+    expect(result.scorer).toBe('vlm-embed');
+    expect(result.scores).toHaveLength(4);
+    for (const s of result.scores) {
+      expect(Number.isFinite(s)).toBe(true);
+      expect(Math.abs(s)).toBeLessThanOrEqual(1 + 1e-6);
+    }
+    // Four flat-coloured quadrants are four different pictures.
+    expect(new Set(result.scores.map((s) => s.toFixed(6))).size).toBe(4);
+    const vision = trace.filter((e) => e.kind === 'vision');
+    expect(vision).toEqual([{ kind: 'vision', batch: 4, featureTokens: 4 * plainTiny.visualTokensPerImage }]);
+    const meta = result.meta as unknown as VlmEmbedMeta;
+    expect(meta).toMatchObject({
+      model: 'tiny-llava-embed',
+      questionRepresentation: 'mean-input-embeddings',
+      pooling: 'mean',
+      tokensPerImage: plainTiny.visualTokensPerImage,
+      embeddingDim: (plainTiny.config.text_config as { hidden_size: number }).hidden_size,
+      cacheHits: 0,
+      tilesEncoded: 4,
+      visionRuns: 1,
+      textCacheHit: false,
+    });
+    expect(result.timings.encode).toBeGreaterThan(0);
+  });
+
+  it('serves a second question about the same image from the tile cache (no vision run)', async () => {
+    trace.length = 0;
+    const second = await scorer.score({ question: 'Where is the yellow part?' }, tiled);
+    expect(trace.filter((e) => e.kind === 'vision')).toHaveLength(0);
+    expect(second.meta).toMatchObject({ cacheHits: 4, tilesEncoded: 0, visionRuns: 0, textCacheHit: false });
+    expect(scorer.stats()).toMatchObject({ visionRuns: 1, tilesEncoded: 4, textRuns: 2 });
+    // The same question again: both caches hit, the same scores.
+    const first = await scorer.score({ question: 'What colour is the top-left corner?' }, tiled);
+    expect(first.meta).toMatchObject({ cacheHits: 4, textCacheHit: true });
+    expect(scorer.stats().textRuns).toBe(2);
+  });
+
+  it('is deterministic across scorers and runners, and keys the cache by grid', async () => {
+    const question = { question: 'What colour is the top-left corner?' };
+    const a = await scorer.score(question, tiled);
+    const fresh = await createVlmEmbedScorer({ model: plainManifest, cacheDir, device: 'cpu' });
+    try {
+      const b = await fresh.score(question, tiled);
+      expect(b.scores).toEqual(a.scores);
+      expect(b.meta).toMatchObject({ tilesEncoded: 4 });
+    } finally {
+      await fresh.dispose();
+    }
+    trace.length = 0;
+    const regrid = await tileImage(image, { grid: '1x3' });
+    const c = await scorer.score(question, regrid);
+    expect(c.scores).toHaveLength(3);
+    expect(c.meta).toMatchObject({ cacheHits: 0, tilesEncoded: 3, visionRuns: 1 });
+    expect(trace.filter((e) => e.kind === 'vision').map((e) => (e as { batch: number }).batch)).toEqual([3]);
+  });
+
+  it('checks its input and stays usable after a bad call', async () => {
+    await expect(scorer.score({ question: '  ' }, tiled)).rejects.toMatchObject({ code: 'INVALID_QUESTION' });
+    await expect(scorer.score({ question: 'q?' }, {} as never)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    const ctl = new AbortController();
+    ctl.abort();
+    await expect(scorer.score({ question: 'q?' }, tiled, { signal: ctl.signal })).rejects.toMatchObject({ code: 'ABORTED' });
+    expect((await scorer.score({ question: 'q?' }, tiled)).scores).toHaveLength(4);
+  });
+
+  it('never disposes a runner it was given', async () => {
+    const borrowed = await createVlmEmbedScorer({ runner });
+    await borrowed.dispose();
+    await expect(borrowed.score({ question: 'q?' }, tiled)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    expect((await runner.embedText('still open')).vector.length).toBeGreaterThan(0);
+  });
+});
+
+describe('vlm-embed question representation', () => {
+  it("uses the decoder's last hidden state when the export outputs it, and records it", async () => {
+    const scorer = await createVlmScorer('vlm-embed', { model: hiddenManifest, cacheDir, device: 'cpu' });
+    const plain = await createVlmScorer('vlm-embed', { vlm: `local:${path.join(cacheDir, 'models', plainTiny.repo)}`, device: 'cpu' });
+    try {
+      const question = { question: 'What colour is the top-left corner?' };
+      const h = await scorer.score(question, tiled);
+      expect(h.meta).toMatchObject({ questionRepresentation: 'last-hidden-state', tilesEncoded: 4, visionRuns: 1 });
+      expect(h.scores.every(Number.isFinite)).toBe(true);
+      const p = await plain.score(question, tiled);
+      expect(p.meta).toMatchObject({ questionRepresentation: 'mean-input-embeddings' });
+      // Same weights, so the same tile vectors; only the question's vector differs.
+      expect(h.scores).not.toEqual(p.scores);
+      const forced = await createVlmEmbedScorer({ model: hiddenManifest, cacheDir, device: 'cpu', representation: 'mean-input-embeddings' });
+      try {
+        const m = await forced.score(question, tiled);
+        expect(m.meta).toMatchObject({ questionRepresentation: 'mean-input-embeddings' });
+        m.scores.forEach((s, i) => expect(s).toBeCloseTo(p.scores[i]!, 5));
+      } finally {
+        await forced.dispose();
+      }
+    } finally {
+      await scorer.dispose();
+      await plain.dispose();
+    }
+  });
+
+  it('refuses last-hidden-state for a decoder without it, and an HTTP runner', async () => {
+    await expect(createVlmEmbedScorer({ model: plainManifest, cacheDir, device: 'cpu', representation: 'last-hidden-state' })).rejects.toMatchObject({
+      code: 'UNSUPPORTED_CAPABILITY',
+    });
+    const fake = await startFakeOpenAI();
+    try {
+      const http = createOpenAIRunner({ baseUrl: fake.url, model: 'fake-vlm' });
+      await expect(createVlmEmbedScorer({ runner: http })).rejects.toMatchObject({
+        code: 'UNSUPPORTED_CAPABILITY',
+        message: expect.stringContaining('vlm-yesno'),
+      });
+      await expect(createVlmScorer('vlm-embed', { vlm: `openai:${fake.url}#fake-vlm` })).rejects.toMatchObject({ code: 'UNSUPPORTED_CAPABILITY' });
+      expect(fake.requests).toHaveLength(0);
+    } finally {
+      await fake.close();
+    }
+  });
+
+  it('names the pull command for a model that is not in the cache', async () => {
+    const missing = { ...plainManifest, id: 'tiny-llava-missing', repo: 'semclip-test/tiny-llava-missing' } as ModelManifest;
+    await expect(createVlmEmbedScorer({ model: missing, cacheDir, device: 'cpu' })).rejects.toMatchObject({
+      code: 'MODEL_NOT_DOWNLOADED',
+      message: expect.stringContaining('semclip models pull tiny-llava-missing'),
+    });
+  });
+});

@@ -1,0 +1,17 @@
+/**
+ * `@semclip/vlm-runner/scorers`: the relevance scorers that use a vision-language model itself
+ * (`vlm-embed`, `vlm-yesno`). Importing this entry loads no model code; a local runner loads
+ * transformers.js when one is created.
+ */
+export { VLM_SCORERS, createVlmScorer, getVlmScorerEntry, isVlmScorerId, listVlmScorers } from './_registry.js';
+export type { VlmScorerEntry, VlmScorerId, VlmScorerOptions } from './_registry.js';
+
+export { createVlmEmbedScorer, queryText } from './_embed-scorer.js';
+export type { EmbeddingRunner, VlmEmbedMeta, VlmEmbedScorer, VlmEmbedScorerOptions, VlmEmbedStats } from './_embed-scorer.js';
+
+export { createVlmYesNoScorer, yesNoPrompt, DEFAULT_YESNO_PROMPT, UNPARSED_SCORE } from './_yesno-scorer.js';
+export type { VlmYesNoMeta, VlmYesNoScorer, VlmYesNoScorerOptions, YesNoMethod } from './_yesno-scorer.js';
+
+export { cosine, normalised, parseYesNo, yesNoToken, yesProbability, YES_SPELLINGS, NO_SPELLINGS } from './_math.js';
+export type { VlmScorerRunnerOptions } from './_runner.js';
+export type { LruStats } from './_cache.js';
