@@ -4,10 +4,9 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { runCommand } from 'citty';
-// Relative import: @semclip/test-kit is not (yet) a devDependency of the CLI.
-import { startFakeOpenAI } from '../../../../tests/kit/src/openai-upstream.js';
-import type { FakeOpenAI } from '../../../../tests/kit/src/openai-upstream.js';
-import { makeJpeg, writeTemp } from '../../../../tests/kit/src/images.js';
+import { startFakeOpenAI } from '@semclip/test-kit/openai-upstream';
+import type { FakeOpenAI } from '@semclip/test-kit/openai-upstream';
+import { makeJpeg, writeTemp } from '@semclip/test-kit/images';
 import { COMMANDS } from '../_commands.js';
 import { askCommand, parseOptionsArg } from './ask.js';
 

@@ -10,6 +10,7 @@ import { choiceArg, commonArgs, gridArgs, gridOptions, intArg, questionArg, sele
 import { createProgress, fmtMs, fmtNumber, note, print, printJson, printTable, progressEnabled } from '../_output.js';
 import { defaultScorerId } from '../_pipeline.js';
 import { cliSignal } from '../_signal.js';
+import { checkScorerId, dtypeArg, scoringRunnerConfig, vlmScorerArgs } from './select.js';
 
 const MODES = ['baseline', 'semclip', 'all-tiles'] as const;
 const LOGPROBS = ['auto', 'on', 'off'] as const;
@@ -58,6 +59,13 @@ export const askCommand = defineCommand({
     logprobs: { type: 'string', description: 'Multiple choice by logprobs: auto (try, fall back to the letter), on, off', default: 'auto', valueHint: 'auto|on|off' },
     ...gridArgs,
     ...selectArgs,
+    ...vlmScorerArgs,
+    device: { ...selectArgs.device, description: 'Where local models run (the local: VLM and model-backed scorers): cpu, cuda or auto (CUDA when installed, else CPU)' },
+    'scorer-vlm': {
+      type: 'string',
+      description: 'With --scorer vlm-embed|vlm-yesno: the VLM that scores, if not the one that answers (e.g. local:<model-id> for vlm-embed with an openai: --vlm)',
+      valueHint: 'SPEC',
+    },
     ...commonArgs,
   },
   async run({ args }) {
@@ -75,6 +83,7 @@ export const askCommand = defineCommand({
     const timeoutS = intArg('timeout', args.timeout, 1, 86400);
     const retries = intArg('retries', args.retries, 0, 20);
     const tokensPerImage = intArg('tokens-per-image', args['tokens-per-image'], 1);
+    const dtype = await dtypeArg(args.dtype);
     const spec = args.vlm ?? process.env.SEMCLIP_VLM;
     if (!spec) {
       throw new SemclipError('INVALID_ARGUMENT', 'No VLM given.', {
@@ -83,7 +92,7 @@ export const askCommand = defineCommand({
       });
     }
 
-    const [{ tileImage }, { createScorer, getScorerEntry }, { select, defineSelectOptions }, vlmRunner] = await Promise.all([
+    const [{ tileImage }, { createScorer }, { select, defineSelectOptions }, vlmRunner] = await Promise.all([
       import('@semclip/tiling'),
       import('@semclip/scorers'),
       import('@semclip/selector'),
@@ -102,13 +111,25 @@ export const askCommand = defineCommand({
     }
     defineSelectOptions(selectOptions);
     const scorerId = mode === 'semclip' ? (args.scorer ?? (await defaultScorerId())) : undefined;
-    if (scorerId) getScorerEntry(scorerId);
+    const vlmScorer = scorerId ? (await checkScorerId(scorerId)).vlm : false;
+    if (!vlmScorer && args['scorer-vlm'] !== undefined) {
+      throw new SemclipError('INVALID_ARGUMENT', '--scorer-vlm only applies with --scorer vlm-embed or vlm-yesno (and --mode semclip).', { hint: 'Drop --scorer-vlm, or pick a VLM scorer' });
+    }
+    // The scoring VLM: --scorer-vlm, else the runner that answers.
+    const scorerSpec = vlmScorer ? (args['scorer-vlm'] ?? spec) : undefined;
+    const scorerConfig = scorerId && scorerSpec ? await scoringRunnerConfig(scorerId, scorerSpec, '--scorer-vlm') : undefined;
+    const anyLocal = runnerConfig.kind === 'local' || scorerConfig?.kind === 'local';
+    if (dtype !== undefined && !anyLocal) {
+      throw new SemclipError('INVALID_ARGUMENT', `--dtype only applies to local: VLMs, not ${runnerConfig.kind}:.`, { hint: 'Drop --dtype' });
+    }
+    const localOverrides = { ...(device === undefined ? {} : { device }), ...(dtype === undefined ? {} : { dtype }), warn: note };
 
     const signal = cliSignal();
     const steps = mode === 'semclip' ? 4 : 2;
     const bar = createProgress('ask', steps, { enabled: progressEnabled(args) });
     let scorer: RelevanceScorer | undefined;
     let runner: VlmRunner | undefined;
+    let scoringRunner: VlmRunner | undefined;
     const t0 = performance.now();
     try {
       const vlmInstance = await vlmRunner.createRunner(
@@ -123,7 +144,7 @@ export const askCommand = defineCommand({
               logprobs: logprobs === 'auto' ? 'auto' : logprobs === 'on',
               onRetry: (info) => note(`VLM request failed (${info.reason}); retry ${info.attempt} in ${fmtMs(info.delayMs)}`),
             }
-          : { ...(device === undefined ? {} : { device }) },
+          : localOverrides,
       );
       runner = vlmInstance;
 
@@ -140,12 +161,20 @@ export const askCommand = defineCommand({
       let t3 = t1;
       if (mode === 'semclip' && scorerId) {
         bar.update(1, `scoring (${scorerId})`);
-        scorer = await createScorer(scorerId, {
-          ...(args.model === undefined ? {} : { model: args.model }),
-          ...(seed === undefined ? {} : { seed }),
-          ...(device === undefined ? {} : { device }),
-          warn: note,
-        });
+        if (vlmScorer && scorerConfig) {
+          const { createVlmScorer } = await import('@semclip/vlm-runner/scorers');
+          if (args['scorer-vlm'] !== undefined) {
+            scoringRunner = await vlmRunner.createRunner(scorerConfig, scorerConfig.kind === 'local' ? localOverrides : {});
+          }
+          scorer = await createVlmScorer(scorerId, { runner: scoringRunner ?? vlmInstance });
+        } else {
+          scorer = await createScorer(scorerId, {
+            ...(args.model === undefined ? {} : { model: args.model }),
+            ...(seed === undefined ? {} : { seed }),
+            ...(device === undefined ? {} : { device }),
+            warn: note,
+          });
+        }
         const scored = await scorer.score({ question, ...(options ? { options } : {}) }, tiled, { signal });
         scorerMeta = { ...(scored.meta ?? {}), timings: scored.timings };
         t2 = performance.now();
@@ -249,6 +278,7 @@ export const askCommand = defineCommand({
     } finally {
       bar.done();
       await scorer?.dispose();
+      await scoringRunner?.dispose();
       await runner?.dispose();
     }
   },

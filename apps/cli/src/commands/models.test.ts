@@ -4,8 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { renderUsage, runCommand } from 'citty';
-// The test kit is source-only; imported by path until apps/cli lists @semclip/test-kit as a devDependency.
-import { startFakeHub, manifestFor, fakeRevision, type FakeHub } from '../../../../tests/kit/src/hub-server.js';
+import { startFakeHub, manifestFor, fakeRevision, type FakeHub } from '@semclip/test-kit/hub-server';
 import { modelsCommand, fmtBytes } from './models.js';
 
 const REPO = 'semclip-test/tiny-cli';

@@ -18,7 +18,7 @@ import { assertFinite, loadTransformers, pretrainedSessionOptions, resolveDevice
 import type { Device, ResolvedDevice, Warn } from '../backends/onnx.js';
 import { familyOf } from './_families.js';
 import type { Any, Family, FamilyContext, FamilyName } from './_families.js';
-import { findChatTemplate, isDirectory, isDirectoryPath, pickDtypes, readJson } from './_files.js';
+import { LOCAL_DTYPES, findChatTemplate, isDirectory, isDirectoryPath, pickDtypes, readJson } from './_files.js';
 import type { LocalDtype } from './_files.js';
 import { toRgb } from './_pixels.js';
 import type { RgbPixels } from './_pixels.js';
@@ -35,6 +35,39 @@ export type { Device, ResolvedDevice } from '../backends/onnx.js';
 /** The three ONNX sessions of an image-text-to-text model, as transformers.js names them. */
 export type LocalSession = 'vision_encoder' | 'embed_tokens' | 'decoder_model_merged';
 const SESSIONS: readonly LocalSession[] = ['vision_encoder', 'embed_tokens', 'decoder_model_merged'];
+/** The session names `dtype` may be given per. */
+export const LOCAL_SESSIONS: readonly LocalSession[] = SESSIONS;
+export { LOCAL_DTYPES } from './_files.js';
+
+/**
+ * Reads a dtype as written on a command line: one variant for every session (`q4`), or
+ * `session=variant` pairs separated by commas (`vision_encoder=fp16,decoder_model_merged=q4`).
+ * INVALID_ARGUMENT names what is wrong.
+ *
+ * @example
+ * ```ts
+ * parseDtypeSpec('q4'); // 'q4'
+ * parseDtypeSpec('vision_encoder=fp16,decoder_model_merged=q4'); // { vision_encoder: 'fp16', decoder_model_merged: 'q4' }
+ * ```
+ */
+export function parseDtypeSpec(text: string): LocalDtype | Partial<Record<LocalSession, LocalDtype>> {
+  const value = typeof text === 'string' ? text.trim() : '';
+  const expected = `one of ${LOCAL_DTYPES.join(', ')}, or session=dtype pairs like vision_encoder=fp16,decoder_model_merged=q4 (sessions: ${SESSIONS.join(', ')})`;
+  const isDtype = (d: string): d is LocalDtype => (LOCAL_DTYPES as readonly string[]).includes(d);
+  if (!value.includes('=')) {
+    if (isDtype(value)) return value;
+    throw new SemclipError('INVALID_ARGUMENT', `dtype "${value}" is not a weight variant.`, { expected });
+  }
+  const out: Partial<Record<LocalSession, LocalDtype>> = {};
+  for (const part of value.split(',')) {
+    const [session = '', dtype = '', ...extra] = part.split('=').map((x) => x.trim());
+    if (extra.length > 0 || !(SESSIONS as readonly string[]).includes(session) || !isDtype(dtype) || Object.hasOwn(out, session)) {
+      throw new SemclipError('INVALID_ARGUMENT', `dtype "${value}" is not valid at "${part.trim()}".`, { expected });
+    }
+    out[session as LocalSession] = dtype;
+  }
+  return out;
+}
 
 /** Options of the local (in-process ONNX) backend. */
 export interface LocalRunnerOptions {
