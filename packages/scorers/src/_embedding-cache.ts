@@ -3,6 +3,8 @@
  * embeddings keyed by (model, image content hash, grid, tile). A Map keeps insertion order, so
  * re-inserting on every hit makes its first key the least recently used.
  */
+import { SemclipError } from '@semclip/core';
+import type { TileSource } from '@semclip/core';
 
 export interface LruLimits {
   /** Most entries kept. */
@@ -88,5 +90,79 @@ export class LruCache<K, V> {
 
   stats(): LruStats {
     return { entries: this.map.size, bytes: this.bytes, hits: this.hits, misses: this.misses, evictions: this.evictions };
+  }
+}
+
+/** What `TileEmbeddingCache.embed` gives: one vector per tile, in tile order. */
+export interface CachedTileEmbeddings {
+  readonly vectors: Float32Array[];
+  /** Tiles found in the cache. */
+  readonly cacheHits: number;
+  /** Tiles passed to `encode`. */
+  readonly encoded: number;
+}
+
+/**
+ * Tile embeddings of one model in an LRU keyed by (model key, image content hash, grid, tile),
+ * with the encodes in flight per image: a second call about an image whose tiles are being
+ * encoded waits for that encode and then reads the cache, so concurrent questions about one
+ * image encode its tiles once.
+ *
+ * @example
+ * ```ts
+ * const tiles = new TileEmbeddingCache({ maxEntries: 4096, maxBytes: 64 * 1024 * 1024 }, 'repo@rev:fp32');
+ * const { vectors, cacheHits } = await tiles.embed(source, async (missing) => encodeInOneBatch(missing));
+ * ```
+ */
+export class TileEmbeddingCache {
+  private readonly lru: LruCache<string, Float32Array>;
+  private readonly pending = new Map<string, Promise<unknown>>();
+
+  constructor(
+    limits: LruLimits,
+    private readonly modelKey: string,
+  ) {
+    this.lru = new LruCache<string, Float32Array>(limits, (v) => v.byteLength + 96);
+  }
+
+  /**
+   * One embedding per tile of `source.grid`: cached ones from the LRU, all others from a single
+   * `encode(missing)` call, which returns one vector per missing tile index, in that order.
+   */
+  async embed(source: TileSource, encode: (missing: readonly number[]) => Promise<readonly Float32Array[]>): Promise<CachedTileEmbeddings> {
+    const n = source.grid.tiles.length;
+    const imageKey = `${this.modelKey}|${source.id}|${source.gridKey}`;
+    const keyOf = (i: number) => `${imageKey}|${i}`;
+    const inFlight = this.pending.get(imageKey);
+    if (inFlight) await inFlight.catch(() => undefined);
+    const vectors: (Float32Array | undefined)[] = Array.from({ length: n }, (_, i) => this.lru.get(keyOf(i)));
+    const missing = vectors.flatMap((v, i) => (v === undefined ? [i] : []));
+    if (missing.length === 0) return { vectors: vectors as Float32Array[], cacheHits: n, encoded: 0 };
+    const work = (async () => {
+      const fresh = await encode(missing);
+      if (fresh.length !== missing.length) {
+        throw new SemclipError('INTERNAL', `Encoding ${missing.length} tiles gave ${fresh.length} embeddings.`);
+      }
+      missing.forEach((tile, k) => {
+        vectors[tile] = fresh[k]!;
+        this.lru.set(keyOf(tile), fresh[k]!);
+      });
+    })();
+    this.pending.set(imageKey, work);
+    try {
+      await work;
+    } finally {
+      if (this.pending.get(imageKey) === work) this.pending.delete(imageKey);
+    }
+    return { vectors: vectors as Float32Array[], cacheHits: n - missing.length, encoded: missing.length };
+  }
+
+  stats(): LruStats {
+    return this.lru.stats();
+  }
+
+  /** Drops every entry and resets the counters (encodes in flight still finish and store theirs). */
+  clear(): void {
+    this.lru.clear();
   }
 }

@@ -159,6 +159,13 @@ describe('clip scorer: hub pull -> load -> score (random weights: shapes, determ
     await expect(scorer.score({ question: 'q', options: [1, 2] } as never, grid2)).rejects.toMatchObject({ code: 'INVALID_QUESTION' });
   });
 
+  it('checks the question and the tile source before either tower runs (a bad question encodes no tile)', async () => {
+    scorer.clearCache();
+    await expect(scorer.score({ question: ' ' }, grid2)).rejects.toMatchObject({ code: 'INVALID_QUESTION' });
+    await expect(scorer.score({ question: 'q' }, {} as never)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', message: /not a TileSource/ });
+    expect(scorer.stats()).toMatchObject({ visionRuns: 0, textRuns: 0, tilesEncoded: 0 });
+  });
+
   it('truncates a 100k-character question to the 77-token context, says so and marks meta.truncated', async () => {
     warn.mockClear();
     const long = `What is written on the sign ${'next to the bottles '.repeat(5000)}`;

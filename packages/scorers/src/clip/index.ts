@@ -1,20 +1,17 @@
 import { createDualEncoder } from './_dual-encoder.js';
 import type { DualEncoderOptions, DualEncoderScorer, FamilySpec } from './_dual-encoder.js';
+import { TOWER_DEFAULTS } from './_embedder.js';
 
 export type { ChoiceMode, DualEncoderInfo, DualEncoderOptions, DualEncoderScorer, DualEncoderStats } from './_dual-encoder.js';
 
 /** The CLIP model used when none is given: ViT-B/32 (fast on CPU, hashes pinned). */
-export const DEFAULT_CLIP_MODEL = 'clip-vit-base-patch32';
+export const DEFAULT_CLIP_MODEL = TOWER_DEFAULTS.clip.model;
 
 export type ClipScorerOptions = DualEncoderOptions;
 export type ClipScorer = DualEncoderScorer;
 
 const CLIP: FamilySpec = {
   family: 'clip',
-  defaultModel: DEFAULT_CLIP_MODEL,
-  defaultMaxTokens: 77,
-  // CLIP's text tower is causal and pools at the end token, so padding to the longest text is exact.
-  padding: true,
   scoreFn: () => ({ fn: (cosine) => cosine, meta: { similarity: 'cosine' } }),
 };
 

@@ -1,11 +1,12 @@
 import { SemclipError } from '@semclip/core';
 import { createDualEncoder } from '../clip/_dual-encoder.js';
 import type { DualEncoderOptions, DualEncoderScorer, FamilySpec } from '../clip/_dual-encoder.js';
+import { TOWER_DEFAULTS } from '../clip/_embedder.js';
 
 export type { ChoiceMode, DualEncoderInfo, DualEncoderStats } from '../clip/_dual-encoder.js';
 
 /** The SigLIP model used when none is given. */
-export const DEFAULT_SIGLIP_MODEL = 'siglip-base-patch16-224';
+export const DEFAULT_SIGLIP_MODEL = TOWER_DEFAULTS.siglip.model;
 
 /**
  * SigLIP's `logit_scale` and `logit_bias` when neither the options nor config.json give them:
@@ -43,10 +44,6 @@ function sigmoid(x: number): number {
 function siglipSpec(options: SiglipScorerOptions): FamilySpec {
   return {
     family: 'siglip',
-    defaultModel: DEFAULT_SIGLIP_MODEL,
-    defaultMaxTokens: 64,
-    // SigLIP was trained on texts padded to 64 tokens and pools the last position.
-    padding: 'max_length',
     scoreFn(config) {
       const scale =
         finite(options.logitScale, 'logitScale', 'the options') ?? finite(config.logit_scale, 'logit_scale', 'config.json') ?? SIGLIP_DEFAULT_LOGIT_SCALE;
