@@ -1,7 +1,7 @@
 import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer as createHttpServer } from 'node:http';
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { getRequestListener } from '@hono/node-server';
 import { Hono } from 'hono';
@@ -56,6 +56,39 @@ function readVersion(): string {
   } catch {
     return '0.0.0';
   }
+}
+
+/** Reads and drops a request body, up to `limit` bytes and 10 s; past either, the connection is closed after the answer. */
+async function discardBody(c: Context, limit: number): Promise<void> {
+  const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
+  if (!incoming || incoming.readableEnded || incoming.destroyed) return;
+  await new Promise<void>((resolve) => {
+    let bytes = 0;
+    const done = (): void => {
+      clearTimeout(timer);
+      incoming.off('data', onData);
+      incoming.off('end', done);
+      incoming.off('error', done);
+      incoming.off('close', done);
+      resolve();
+    };
+    const onData = (chunk: Buffer): void => {
+      bytes += chunk.length;
+      if (bytes > limit) {
+        c.header('connection', 'close');
+        done();
+      }
+    };
+    const timer = setTimeout(() => {
+      c.header('connection', 'close');
+      done();
+    }, 10_000);
+    incoming.on('data', onData);
+    incoming.once('end', done);
+    incoming.once('error', done);
+    incoming.once('close', done);
+    incoming.resume();
+  });
 }
 
 function digest(text: string): Buffer {
@@ -205,7 +238,12 @@ export async function createServer(input: ServerConfig = {}): Promise<SemclipSer
     }
   });
 
-  app.onError((err, c) => errorResponse(c, err));
+  app.onError(async (err, c) => {
+    // A refused request's body is read and thrown away before the 429 goes out: the client gets
+    // its answer instead of a reset connection, and nothing is kept (bounded by maxBodyBytes and time).
+    if (err instanceof HttpError && err.status === 429 && !c.req.raw.bodyUsed) await discardBody(c, config.limits.maxBodyBytes);
+    return errorResponse(c, err);
+  });
 
   app.notFound((c) => errorResponse(c, new HttpError(404, 'NOT_FOUND', `There is no route ${c.req.method} ${c.req.path}. See GET / for the page, POST /v1/select, POST /v1/answer, POST /v1/chat/completions.`)));
 

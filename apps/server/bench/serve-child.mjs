@@ -1,0 +1,15 @@
+// The server under load, in its own process so its memory is measured alone. Loopback only.
+import { createServer } from '../dist/index.js';
+
+const server = await createServer({
+  scorer: 'random',
+  host: '127.0.0.1',
+  port: 0,
+  limits: {
+    ...(process.env.BENCH_CONCURRENCY ? { concurrency: Number(process.env.BENCH_CONCURRENCY) } : {}),
+    ...(process.env.BENCH_QUEUE ? { maxQueue: Number(process.env.BENCH_QUEUE) } : {}),
+  },
+});
+const { url } = await server.listen();
+process.stdout.write(`${JSON.stringify({ url, concurrency: server.config.limits.concurrency, maxQueue: server.config.limits.maxQueue })}\n`);
+process.on('SIGTERM', () => void server.close({ graceMs: 1000 }).then(() => process.exit(0)));
