@@ -69,7 +69,14 @@ function isEmbeddingRunner(r: unknown): r is EmbeddingRunner {
   return !!x && typeof x.embedImages === 'function' && typeof x.embedText === 'function';
 }
 
-/** The text the question is embedded as: the question, then the options as `A. ...` lines. */
+/**
+ * The text the question is embedded as: the question, then the options as `A. ...` lines.
+ *
+ * @example
+ * ```ts
+ * queryText({ question: 'Which colour?', options: ['red', 'blue'] }); // 'Which colour?\nA. red\nB. blue'
+ * ```
+ */
 export function queryText(query: ScoreQuery): string {
   const question = typeof query?.question === 'string' ? query.question.trim() : '';
   if (!question) throw new SemclipError('INVALID_QUESTION', 'The question is empty.', { expected: 'a non-empty question string' });

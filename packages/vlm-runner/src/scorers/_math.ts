@@ -4,7 +4,14 @@
  */
 import type { TopLogprob } from '../_choose.js';
 
-/** L2-normalised copy (a zero vector stays zero). Sums in float64. */
+/**
+ * L2-normalised copy (a zero vector stays zero). Sums in float64.
+ *
+ * @example
+ * ```ts
+ * normalised([3, 4]); // Float32Array [0.6, 0.8]
+ * ```
+ */
 export function normalised(v: ArrayLike<number>): Float32Array {
   let sum = 0;
   for (let i = 0; i < v.length; i++) sum += v[i]! * v[i]!;
@@ -37,7 +44,15 @@ export function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
 export const YES_SPELLINGS = ['Yes', 'yes', 'YES', ' Yes', ' yes'] as const;
 export const NO_SPELLINGS = ['No', 'no', 'NO', ' No', ' no'] as const;
 
-/** `yes`/`no` for a token that spells one ("Yes", " yes", "▁Yes", "YES.", "Ġno"), else undefined. */
+/**
+ * `yes`/`no` for a token that spells one ("Yes", " yes", "▁Yes", "YES.", "Ġno"), else undefined.
+ *
+ * @example
+ * ```ts
+ * yesNoToken('▁Yes'); // 'yes'
+ * yesNoToken('Not'); // undefined
+ * ```
+ */
 export function yesNoToken(token: string): 'yes' | 'no' | undefined {
   const core = token
     .replace(/^[\s▁Ġ"'*_`(\[]+/u, '')

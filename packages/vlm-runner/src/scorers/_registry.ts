@@ -20,6 +20,13 @@ export interface VlmScorerEntry {
  * The table of VLM-based scorers, in the style of @semclip/scorers' `SCORERS` (which holds the
  * light ones: random, OCR, CLIP, SigLIP, distant). They live here so that using the light
  * scorers never loads a VLM stack; each entry imports its scorer lazily.
+ *
+ * @example
+ * ```ts
+ * import { VLM_SCORERS } from '@semclip/vlm-runner/scorers';
+ * VLM_SCORERS['vlm-yesno'].runners; // ['local', 'openai']
+ * const scorer = await VLM_SCORERS['vlm-embed'].create({ vlm: 'local:llava-interleave-qwen-0.5b' });
+ * ```
  */
 export const VLM_SCORERS = {
   'vlm-embed': {
@@ -48,17 +55,40 @@ export const VLM_SCORERS = {
 
 export type VlmScorerId = keyof typeof VLM_SCORERS;
 
-/** Every VLM scorer, in table order. */
+/**
+ * Every VLM scorer, in table order.
+ *
+ * @example
+ * ```ts
+ * listVlmScorers().map((s) => s.id); // ['vlm-embed', 'vlm-yesno']
+ * ```
+ */
 export function listVlmScorers(): readonly VlmScorerEntry[] {
   return Object.values(VLM_SCORERS);
 }
 
-/** True for the ids in `VLM_SCORERS`. */
+/**
+ * True for the ids in `VLM_SCORERS`.
+ *
+ * @example
+ * ```ts
+ * isVlmScorerId('vlm-embed'); // true
+ * isVlmScorerId('clip'); // false: a light scorer, in @semclip/scorers
+ * ```
+ */
 export function isVlmScorerId(id: string): id is VlmScorerId {
   return Object.hasOwn(VLM_SCORERS, id);
 }
 
-/** Looks a VLM scorer up by id; UNKNOWN_SCORER lists the valid ids. */
+/**
+ * Looks a VLM scorer up by id; UNKNOWN_SCORER lists the valid ids.
+ *
+ * @example
+ * ```ts
+ * getVlmScorerEntry('vlm-embed').needsDownload; // true
+ * getVlmScorerEntry('nope'); // throws UNKNOWN_SCORER: Expected one of vlm-embed, vlm-yesno.
+ * ```
+ */
 export function getVlmScorerEntry(id: string): VlmScorerEntry {
   if (!isVlmScorerId(id)) {
     throw new SemclipError('UNKNOWN_SCORER', `There is no VLM scorer called "${id}".`, {

@@ -68,7 +68,15 @@ function positiveInt(name: string, value: number | undefined, fallback: number, 
   return v;
 }
 
-/** The per-tile prompt text for a query. */
+/**
+ * The per-tile prompt text for a query.
+ *
+ * @example
+ * ```ts
+ * yesNoPrompt(DEFAULT_YESNO_PROMPT, { question: 'Which colour?', options: ['red', 'blue'] });
+ * // "Does this image contain the information needed to answer the question: 'Which colour? (options: red; blue)'? Answer Yes or No."
+ * ```
+ */
 export function yesNoPrompt(template: string, query: ScoreQuery): string {
   const question = typeof query?.question === 'string' ? query.question.trim() : '';
   if (!question) throw new SemclipError('INVALID_QUESTION', 'The question is empty.', { expected: 'a non-empty question string' });
