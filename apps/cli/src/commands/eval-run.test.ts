@@ -8,10 +8,9 @@ import { readResults, resultKey, EVAL_METHODS } from '@semclip/eval';
 import { createScorer } from '@semclip/scorers';
 import { select } from '@semclip/selector';
 import { tileImage } from '@semclip/tiling';
-// The test kit is source-only; imported by path (apps/cli does not list @semclip/test-kit).
-import { tempDir } from '../../../../tests/kit/src/benchmarks.js';
-import { EVAL_IMAGE, tileOracleVlm, tileSizeMap, writeEvalVstar, type EvalFixtureItem } from '../../../../tests/kit/src/eval-fixtures.js';
-import { startFakeOpenAI, type FakeOpenAI } from '../../../../tests/kit/src/openai-upstream.js';
+import { tempDir } from '@semclip/test-kit/benchmarks';
+import { EVAL_IMAGE, tileOracleVlm, tileSizeMap, writeEvalVstar, type EvalFixtureItem } from '@semclip/test-kit/eval-fixtures';
+import { startFakeOpenAI, type FakeOpenAI } from '@semclip/test-kit/openai-upstream';
 import { CLI, REPO_ROOT } from '../_cli-harness.js';
 import { evalCommand } from './eval.js';
 

@@ -1,7 +1,6 @@
 import { renderUsage, runCommand } from 'citty';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-// The test kit is source-only; imported by path until apps/cli lists @semclip/test-kit as a devDependency.
-import { sharedBenchmark } from '../../../../tests/kit/src/benchmarks.js';
+import { sharedBenchmark } from '@semclip/test-kit/benchmarks';
 import { evalCommand } from './eval.js';
 
 let out: string[];

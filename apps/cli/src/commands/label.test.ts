@@ -8,11 +8,10 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { runCommand } from 'citty';
-// Relative imports: @semclip/test-kit is not a devDependency of the CLI.
-import { startFakeOpenAI } from '../../../../tests/kit/src/openai-upstream.js';
-import type { FakeOpenAI } from '../../../../tests/kit/src/openai-upstream.js';
-import { labelResponder, writeLabelScienceQa } from '../../../../tests/kit/src/trainer-data.js';
-import type { LabelFixtureItem } from '../../../../tests/kit/src/trainer-data.js';
+import { startFakeOpenAI } from '@semclip/test-kit/openai-upstream';
+import type { FakeOpenAI } from '@semclip/test-kit/openai-upstream';
+import { labelResponder, writeLabelScienceQa } from '@semclip/test-kit/trainer-data';
+import type { LabelFixtureItem } from '@semclip/test-kit/trainer-data';
 import { fmtDuration, labelCommand } from './label.js';
 
 let root: string;

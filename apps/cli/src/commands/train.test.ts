@@ -9,12 +9,11 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { runCommand } from 'citty';
 import type { CommandDef } from 'citty';
-// Relative imports: @semclip/test-kit is not a devDependency of the CLI.
-import { fakeRevision, manifestFor, startFakeHub } from '../../../../tests/kit/src/hub-server.js';
-import type { FakeHub } from '../../../../tests/kit/src/hub-server.js';
-import { makeTinyClip } from '../../../../tests/kit/src/onnx-models.js';
-import { startFakeOpenAI } from '../../../../tests/kit/src/openai-upstream.js';
-import { labelResponder, writeLabelScienceQa } from '../../../../tests/kit/src/trainer-data.js';
+import { fakeRevision, manifestFor, startFakeHub } from '@semclip/test-kit/hub-server';
+import type { FakeHub } from '@semclip/test-kit/hub-server';
+import { makeTinyClip } from '@semclip/test-kit/onnx-models';
+import { startFakeOpenAI } from '@semclip/test-kit/openai-upstream';
+import { labelResponder, writeLabelScienceQa } from '@semclip/test-kit/trainer-data';
 import { labelCommand } from './label.js';
 import { trainCommand } from './train.js';
 
