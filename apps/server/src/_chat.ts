@@ -322,14 +322,17 @@ async function forward(c: Context, state: ServerState, ctx: WorkContext, prepare
       return new Response(null, { status: res.status, headers: outHeaders });
     }
     ctx.timings.upstream = performance.now() - started;
-    return new Response(relay(res.body, state, ctx, controller, () => timedOut, cleanup, (t) => (timer = t), undefined), {
+    clearTimeout(timer);
+    return new Response(relay(res.body, state, ctx, controller, cleanup, undefined), {
       status: res.status,
       headers: { ...outHeaders, 'content-type': contentType || 'application/json', ...(contentType.includes('event-stream') ? { 'cache-control': 'no-cache' } : {}) },
     });
   }
 
   if (prepared.stream && contentType.includes('text/event-stream') && res.body) {
-    return new Response(relay(res.body, state, ctx, controller, () => timedOut, cleanup, (t) => (timer = t), prepared.semclip), {
+    // From here the stall timer of relay() watches the stream; the time-to-headers timer is done.
+    clearTimeout(timer);
+    return new Response(relay(res.body, state, ctx, controller, cleanup, prepared.semclip), {
       status: 200,
       headers: { ...outHeaders, 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' },
     });
@@ -382,9 +385,7 @@ function relay(
   state: ServerState,
   ctx: WorkContext,
   controller: AbortController,
-  timedOut: () => boolean,
   cleanup: () => void,
-  setTimer: (t: NodeJS.Timeout) => void,
   semclip: Record<string, unknown> | undefined,
 ): ReadableStream<Uint8Array> {
   const reader = body.getReader();
@@ -407,13 +408,14 @@ function relay(
   return new ReadableStream<Uint8Array>({
     async pull(out) {
       let chunk: Awaited<ReturnType<typeof reader.read>>;
+      // Each read has the stall limit: a slow but steady stream is fine, a silent one is not. The
+      // timer runs only while waiting on the upstream, never while the client is slow to read.
+      let stalled = false;
+      const timer = setTimeout(() => {
+        stalled = true;
+        controller.abort();
+      }, idle);
       try {
-        // Each chunk restarts the stall timer: a slow but steady stream is fine, a silent one is not.
-        setTimer(
-          setTimeout(() => {
-            controller.abort();
-          }, idle),
-        );
         chunk = await reader.read();
       } catch (err) {
         if (ctx.signal.aborted) {
@@ -421,7 +423,6 @@ function relay(
           out.error(err);
           return;
         }
-        const stalled = timedOut() || controller.signal.aborted;
         state.metrics.upstreamErrors.inc({ kind: 'stream' });
         const message = stalled
           ? `The upstream stream stalled for more than ${idle} ms and was cut off.`
@@ -431,6 +432,8 @@ function relay(
         finish();
         out.close();
         return;
+      } finally {
+        clearTimeout(timer);
       }
       if (chunk.done) {
         if (semclip) {

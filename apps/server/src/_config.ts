@@ -195,7 +195,15 @@ function httpUrl(name: string, value: string | undefined): string | undefined {
   return value.replace(/\/+$/, '');
 }
 
-/** Fills defaults and checks every value; `INVALID_ARGUMENT` names the option. */
+/**
+ * Fills defaults and checks every value; `INVALID_ARGUMENT` names the option.
+ *
+ * @example
+ * ```ts
+ * const { limits } = resolveServerConfig({ limits: { maxQueue: 8 } });
+ * limits.maxBodyBytes; // 33554432 (the default, 32 MiB)
+ * ```
+ */
 export function resolveServerConfig(config: ServerConfig = {}): ResolvedServerConfig {
   if (typeof config !== 'object' || config === null) throw invalid('config', config, 'an object');
   const l = config.limits ?? {};

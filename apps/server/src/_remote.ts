@@ -74,7 +74,16 @@ export function allowListOf(entries: readonly string[]): BlockList {
   return list;
 }
 
-/** True when a fetch may connect to `address` (an IP literal). */
+/**
+ * True when a remote-image fetch may connect to `address` (an IP literal): false for loopback,
+ * private, link-local, metadata and other special-purpose ranges, unless `allow` lists it.
+ *
+ * @example
+ * ```ts
+ * isAddressAllowed('169.254.169.254'); // false (cloud metadata)
+ * isAddressAllowed('93.184.215.14'); // true
+ * ```
+ */
 export function isAddressAllowed(address: string, allow?: BlockList): boolean {
   const type = family(address);
   if (allow?.check(address, type)) return true;

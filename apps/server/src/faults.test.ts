@@ -89,6 +89,29 @@ describe('upstream faults', () => {
     }
   });
 
+  it('a steady stream longer than the upstream timeout is not cut off (the limit is per gap)', async () => {
+    const up = await startRawUpstream(async (_r, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      for (let i = 0; i < 8; i++) {
+        res.write(sseEvent(chatChunk(`${i} `)));
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      res.end(sseEvent('[DONE]'));
+    });
+    const t = await startTestServer({ upstream: up.url, limits: { upstreamTimeoutMs: 300 } });
+    try {
+      const res = await postJson(`${t.url}/v1/chat/completions`, chatBody(true));
+      const events = (await res.text()).split('\n\n').filter(Boolean);
+      expect(events.filter((e) => e.includes('"content"'))).toHaveLength(8);
+      expect(events.at(-2)).toContain('"semclip":{"applied":true');
+      expect(events.at(-1)).toBe('data: [DONE]');
+      expect(events.join('')).not.toContain('"error"');
+    } finally {
+      await t.close();
+      await up.close();
+    }
+  });
+
   it.each([
     ['slow beyond the timeout', 504, 'UPSTREAM_TIMEOUT', { latencyMs: 3000 }, /did not answer within 300 ms/],
     ['a 500', 502, 'UPSTREAM_ERROR', { failStatus: 500, failMessage: 'CUDA out of memory' }, /failed \(500\): CUDA out of memory/],
