@@ -22,4 +22,5 @@ export const COMMANDS: Record<string, LazyCommand> = {
   eval: () => import('./commands/eval.js').then((m) => m.default),
   label: () => import('./commands/label.js').then((m) => m.default),
   train: () => import('./commands/train.js').then((m) => m.default),
+  serve: () => import('./commands/serve.js').then((m) => m.default),
 };
