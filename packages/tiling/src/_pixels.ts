@@ -267,11 +267,34 @@ function smallSize(size: Size): [number, number] {
   return [Math.max(1, Math.round(size.width * s)), Math.max(1, Math.round(size.height * s))];
 }
 
-/** One sharp resample of `box` of `src` into `out` with the given fit (the exact path). */
-export async function resizeRgb(src: Rgb, box: Box | undefined, out: Size, fit: FitMode, background: Colour, label: string): Promise<Rgb> {
+/**
+ * Hugging Face's geometry for a `cover` fit of a region of size `box` into `out` (CLIPImageProcessor
+ * and transformers.js: resize the short side, then centre-crop): the region is resized by
+ * s = max(out.width / box.width, out.height / box.height), each side to floor(side * s) (rounded
+ * to 2 decimals first, as transformers.js does, so 224.00000000000003 stays 224), then the crop
+ * starts at floor((resized - out) / 2) on each axis (`top = (height - crop_height) // 2`).
+ * sharp's own `cover` crop rounds that offset up instead, shifting the pixels by one.
+ */
+export function coverGeometry(box: Size, out: Size): { readonly resized: Size; readonly cut: Box } {
+  const s = Math.max(out.width / box.width, out.height / box.height);
+  const width = Math.max(out.width, Math.floor(Number((box.width * s).toFixed(2))));
+  const height = Math.max(out.height, Math.floor(Number((box.height * s).toFixed(2))));
+  return {
+    resized: { width, height },
+    cut: { x: Math.floor((width - out.width) / 2), y: Math.floor((height - out.height) / 2), width: out.width, height: out.height },
+  };
+}
+
+/**
+ * One sharp resample of `box` of `src` into `out` with the given fit (the exact path). With `cut`,
+ * only that part of the resampled `out` is returned (in the same lazy pipeline, so a huge `out`
+ * is never held whole).
+ */
+export async function resizeRgb(src: Rgb, box: Box | undefined, out: Size, fit: Exclude<FitMode, 'cover'>, background: Colour, label: string, cut?: Box): Promise<Rgb> {
   const whole = !box || (box.x === 0 && box.y === 0 && box.width === src.width && box.height === src.height);
   const b = box ?? { x: 0, y: 0, width: src.width, height: src.height };
-  if (b.width === out.width && b.height === out.height) return extractRgb(src, b.x, b.y, b.width, b.height);
+  const c = cut ?? { x: 0, y: 0, ...out };
+  if (b.width === out.width && b.height === out.height) return extractRgb(src, b.x + c.x, b.y + c.y, c.width, c.height);
   let img = rawInput(src);
   if (!whole) img = img.extract({ left: b.x, top: b.y, width: b.width, height: b.height });
   img = img.resize(out.width, out.height, {
@@ -280,6 +303,7 @@ export async function resizeRgb(src: Rgb, box: Box | undefined, out: Size, fit: 
     position: 'centre',
     background: { r: background[0], g: background[1], b: background[2] },
   });
+  if (cut && (c.width !== out.width || c.height !== out.height)) img = img.extract({ left: c.x, top: c.y, width: c.width, height: c.height });
   try {
     const { data, info } = await img.raw().toBuffer({ resolveWithObject: true });
     return toRgb(data, info);

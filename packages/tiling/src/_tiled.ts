@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { SemclipError } from '@semclip/core';
 import type { Box, CropOptions, EncodedImage, FitMode, OverviewMode, RawImage, Size, TileGrid, TileSource } from '@semclip/core';
 import sharp from 'sharp';
-import { Decoder, extractRgb, padRgb, resizeRgb } from './_pixels.js';
+import { Decoder, coverGeometry, extractRgb, padRgb, resizeRgb } from './_pixels.js';
 import type { Colour, Rgb } from './_pixels.js';
 import { normaliseInto } from './_tensor.js';
 
@@ -172,32 +172,35 @@ export class TiledImageImpl implements TiledImage {
   /**
    * Pixels of `box` fitted into `out`, each output pixel resampled once: either cut from a
    * whole-image decode at the right scale (shrink-on-load for JPEG/WebP), or extracted from the
-   * full-resolution decode and resized in one sharp call.
+   * full-resolution decode and resized in one sharp call. `cover` is done as Hugging Face's
+   * processors do it (see `coverGeometry`): the box is resized to cover `out` and the centre crop
+   * is cut from that at rounded-down offsets.
    */
-  private async render(box: Box, out: Size, fit: FitMode, background: Colour | 'mean'): Promise<Rgb> {
+  private async render(box: Box, out: Size, fitMode: FitMode, background: Colour | 'mean'): Promise<Rgb> {
     const { width: W, height: H } = this.size;
-    if (box.width === out.width && box.height === out.height) {
-      return extractRgb(await this.decoder.full(), box.x, box.y, box.width, box.height);
+    const cover = fitMode === 'cover' ? coverGeometry(box, out) : undefined;
+    const fit = fitMode === 'cover' ? 'fill' : fitMode;
+    const size = cover?.resized ?? out;
+    const cut = cover?.cut ?? { x: 0, y: 0, ...out };
+    if (box.width === size.width && box.height === size.height) {
+      return extractRgb(await this.decoder.full(), box.x + cut.x, box.y + cut.y, cut.width, cut.height);
     }
-    const sx = out.width / box.width;
-    const sy = out.height / box.height;
-    const s = fit === 'cover' ? Math.max(sx, sy) : Math.min(sx, sy);
-    // The scale the box is resampled at, per axis (fill squashes; contain and cover keep aspect).
-    const kx = fit === 'fill' ? sx : s;
-    const ky = fit === 'fill' ? sy : s;
+    const sx = size.width / box.width;
+    const sy = size.height / box.height;
+    // The scale the box is resampled at, per axis (fill squashes; contain keeps aspect).
+    const kx = fit === 'fill' ? sx : Math.min(sx, sy);
+    const ky = fit === 'fill' ? sy : Math.min(sx, sy);
+    const bg = async () => (background === 'mean' ? (fit === 'contain' ? await this.decoder.mean() : ([0, 0, 0] as const)) : background);
     if (this.decoder.canDecodeShrunk) {
       // JPEG file: decode at 1/2, 1/4 or 1/8 in the DCT (no resampling), then one resize.
       const { promise } = this.decoder.atShrink(1 / Math.max(kx, ky));
       const src = await promise;
-      const bg = background === 'mean' ? (fit === 'contain' ? await this.decoder.mean() : ([0, 0, 0] as const)) : background;
-      return resizeRgb(src, mapBox(box, this.size, src), out, fit, bg, this.label);
+      return resizeRgb(src, mapBox(box, this.size, src), size, fit, await bg(), this.label, cut);
     }
     // Shrink-on-load only pays when the output is at most half the source scale.
     const usePlan = this.decoder.canShrinkOnLoad && Math.max(kx, ky) <= 0.5;
     if (!usePlan) {
-      const full = await this.decoder.full();
-      const bg = background === 'mean' ? (fit === 'contain' ? await this.decoder.mean() : ([0, 0, 0] as const)) : background;
-      return resizeRgb(full, box, out, fit, bg, this.label);
+      return resizeRgb(await this.decoder.full(), box, size, fit, await bg(), this.label, cut);
     }
     const target = { width: box.width * kx, height: box.height * ky };
     const entry =
@@ -213,19 +216,17 @@ export class TiledImageImpl implements TiledImage {
       const left = clamp(Math.round(box.x * ex), 0, scaled.width - w);
       const top = clamp(Math.round(box.y * ey), 0, scaled.height - h);
       const inner = extractRgb(scaled, left, top, w, h);
-      const bg = bgPromise ? await bgPromise : (background as Colour);
-      return padRgb(inner, out, bg);
+      const bgColour = bgPromise ? await bgPromise : (background as Colour);
+      return padRgb(inner, out, bgColour);
     }
-    // fill: the box maps onto out; cover: centre of the scaled box.
-    const cx = (box.x + box.width / 2) * ex;
-    const cy = (box.y + box.height / 2) * ey;
-    const left = clamp(Math.round(fit === 'fill' ? box.x * ex : cx - out.width / 2), 0, scaled.width - out.width);
-    const top = clamp(Math.round(fit === 'fill' ? box.y * ey : cy - out.height / 2), 0, scaled.height - out.height);
-    if (scaled.width < out.width || scaled.height < out.height) {
+    // fill: the box maps onto `size`, of which `cut` is returned.
+    const left = clamp(Math.round(box.x * ex) + cut.x, 0, scaled.width - cut.width);
+    const top = clamp(Math.round(box.y * ey) + cut.y, 0, scaled.height - cut.height);
+    if (scaled.width < cut.width || scaled.height < cut.height) {
       // Cannot happen with the sizes chosen above; guard so a bad cache match fails loudly.
-      throw new SemclipError('INTERNAL', `Scaled decode ${scaled.width}x${scaled.height} is smaller than the ${out.width}x${out.height} output.`);
+      throw new SemclipError('INTERNAL', `Scaled decode ${scaled.width}x${scaled.height} is smaller than the ${cut.width}x${cut.height} output.`);
     }
-    return extractRgb(scaled, left, top, out.width, out.height);
+    return extractRgb(scaled, left, top, cut.width, cut.height);
   }
 
   async crop(box: Box, options: CropOptions = {}): Promise<RawImage> {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { QUADRANT_COLORS, makeJpeg, makeRaw, meanAbsDiff, writeTemp } from '@semclip/test-kit/images';
+import sharp from 'sharp';
 import { tileImage } from './index.js';
 import type { TiledImage } from './index.js';
 
@@ -195,5 +196,89 @@ describe('shrink-on-load', () => {
     const image = await tileImage(await makeJpeg({ width: 800, height: 600, pattern: 'noise' }), { grid: '2x2' });
     await image.tensors({ size: { width: 336, height: 336 }, mean: [0, 0, 0], std: [1, 1, 1], overview: false });
     expect(stats(image)).toEqual({ full: 1, scaled: 0, resized: 0 });
+  });
+});
+
+/**
+ * Raw pixels whose red channel is round(x / xStep) and green round(y / yStep): a ramp the
+ * resampling kernel reproduces away from the edges, so the source position of an output pixel can
+ * be read back from its value.
+ */
+function ramp(width: number, height: number, xStep = 1, yStep = 1): { data: Uint8Array; width: number; height: number; channels: 3 } {
+  const data = new Uint8Array(width * height * 3);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      data[(y * width + x) * 3] = Math.round(x / xStep);
+      data[(y * width + x) * 3 + 1] = Math.round(y / yStep);
+    }
+  }
+  return { data, width, height, channels: 3 };
+}
+
+/** Mean of channel c over column x (or row y) of image k, in 0-255 units, away from the ends. */
+function column(t: { data: Float32Array; dims: number[] }, k: number, c: number, x: number): number {
+  const h = t.dims[2]!;
+  let sum = 0;
+  for (let y = 4; y < h - 4; y++) sum += at(t, k, c, x, y);
+  return (sum / (h - 8)) * 255;
+}
+
+describe('cover centre crop: offsets rounded down, as Hugging Face processors do', () => {
+  const unit = { mean: [0, 0, 0] as const, std: [1, 1, 1] as const };
+
+  it.each([
+    // [image w, h, out w, h, expected left, expected top]: odd leftovers, where sharp's own centre crop rounds up.
+    [101, 50, 50, 50, 25, 0],
+    [40, 73, 40, 40, 0, 16],
+    [99, 64, 64, 64, 17, 0],
+    [7, 4, 4, 4, 1, 0],
+  ])('cuts a %ix%i tile to %ix%i at left %i, top %i (no resampling)', async (w, h, ow, oh, left, top) => {
+    const image = await tileImage(ramp(w, h), { grid: '1x1' });
+    const t = await image.tensors({ size: { width: ow, height: oh }, ...unit, overview: false, fit: 'cover' });
+    for (const [x, y] of [
+      [0, 0],
+      [ow - 1, oh - 1],
+    ] as const) {
+      expect(Math.round(at(t, 0, 0, x, y) * 255)).toBe(left + x);
+      expect(Math.round(at(t, 0, 1, x, y) * 255)).toBe(top + y);
+    }
+  });
+
+  it('applies the same offsets to crop({ fit: "cover" }) of a box and to the "crop" overview', async () => {
+    const image = await tileImage(ramp(101, 50), { grid: '1x1' });
+    // Box 61x30 at (10, 5) to 30x30: floor((61 - 30) / 2) = 15, so the crop starts at x = 25.
+    const crop = await image.crop({ x: 10, y: 5, width: 61, height: 30 }, { size: { width: 30, height: 30 }, fit: 'cover' });
+    expect([crop.data[0], crop.data[1]]).toEqual([25, 5]);
+    const overview = await image.overview({ width: 50, height: 50 }, 'crop');
+    expect([overview.data[0], overview.data[1]]).toEqual([25, 0]);
+  });
+
+  it('keeps the offset in resized pixels when it resamples: 202x100 -> 101x50 -> columns 25-74', async () => {
+    const image = await tileImage(ramp(202, 100), { grid: '1x1' });
+    const t = await image.tensors({ size: { width: 50, height: 50 }, ...unit, overview: false, fit: 'cover' });
+    // The same resample without a crop: the whole image squashed to 101x50.
+    const resized = await image.tensors({ size: { width: 101, height: 50 }, ...unit, overview: false, fit: 'fill' });
+    for (const x of [0, 20, 49]) expect(column(t, 0, 0, x)).toBeCloseTo(column(resized, 0, 0, 25 + x), 3);
+    expect(Math.abs(column(t, 0, 0, 0) - column(resized, 0, 0, 26))).toBeGreaterThan(1.5); // not sharp's 26
+  });
+
+  it.each(['bytes', 'file'] as const)('gives the same offset on the shrink-on-load paths (JPEG %s)', async (kind) => {
+    // 812x400 at 1/4 scale: resized 203x100, crop 100x100 from x = floor(103 / 2) = 51 -> source x
+    // (51 + 0.5) * 4 - 0.5 = 205.5, red = x / 4 = 51.4 (rounding the offset up would give 52.4).
+    const { data, width, height } = ramp(812, 400, 4, 4);
+    const jpeg = new Uint8Array(await sharp(data, { raw: { width, height, channels: 3 } }).jpeg({ quality: 100 }).toBuffer());
+    const image = await tileImage(kind === 'file' ? await writeTemp('ramp.jpg', jpeg) : jpeg, { grid: '1x1' });
+    const t = await image.tensors({ size: { width: 100, height: 100 }, ...unit, overview: false, fit: 'cover' });
+    expect(stats(image)).toMatchObject({ full: 0, scaled: 1 });
+    expect(Math.abs(column(t, 0, 0, 0) - 51.4)).toBeLessThan(0.35);
+    expect(Math.abs(column(t, 0, 0, 99) - (51.4 + 99))).toBeLessThan(0.35);
+  });
+
+  it('never holds the whole resized image for an extreme box (4000x1 covered to 224x224)', async () => {
+    const image = await tileImage(ramp(4000, 50, 16, 1), { grid: '1x1' });
+    const raw = await image.crop({ x: 0, y: 0, width: 4000, height: 1 }, { size: { width: 224, height: 224 }, fit: 'cover' });
+    expect([raw.width, raw.height]).toEqual([224, 224]);
+    // Resized 896000x224, crop from x = 447888: source x (447888 + 0.5) / 224 - 0.5 = 1999.0.
+    expect(Math.abs(raw.data[0]! - 1999 / 16)).toBeLessThanOrEqual(1);
   });
 });

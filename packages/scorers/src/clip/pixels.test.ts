@@ -5,7 +5,7 @@
  */
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import sharp from 'sharp';
 import { AutoImageProcessor, RawImage } from '@huggingface/transformers';
 import type { TileSource } from '@semclip/core';
@@ -76,6 +76,21 @@ describe('tile pixels match transformers.js preprocessing', () => {
     expect(spec).toMatchObject({ size: { width: 224, height: 224 }, fit: 'cover', resizeShort: 224, resample: 3 });
     expect(spec.mean[0]).toBeCloseTo(0.48145466, 8);
     expect(pixelSpecFrom(siglip, 'test')).toMatchObject({ fit: 'fill', mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5] });
+  });
+
+  it('cuts CLIP tiles in one batched tensors() call (fit cover), and "resize 256, crop 224" tiles with crop()', async () => {
+    const source = await tileImage(await photoAt(600, 448), { grid: '2x2' });
+    const tensors = vi.spyOn(source, 'tensors');
+    const crop = vi.spyOn(source, 'crop');
+    const clipSpec = pixelSpecFrom(clip, 'test');
+    await tilePixels(source, [0, 2, 3], clipSpec);
+    expect(tensors).toHaveBeenCalledTimes(1);
+    expect(tensors.mock.calls[0]![0]).toMatchObject({ fit: 'cover', tiles: [0, 2, 3], overview: false, size: { width: 224, height: 224 } });
+    expect(crop).not.toHaveBeenCalled();
+    const resize256 = await processorFor({ ...makeTinyClip({ imageSize: 224, patchSize: 32 }).preprocessor, size: { shortest_edge: 256 } });
+    await tilePixels(source, [0, 2, 3], pixelSpecFrom(resize256, 'test'));
+    expect(tensors).toHaveBeenCalledTimes(1);
+    expect(crop).toHaveBeenCalledTimes(3);
   });
 
   it('is exact (float rounding only) when no resampling is needed: CLIP centre crop of 300x224 tiles', async () => {
