@@ -1,5 +1,6 @@
 // Benchmark: tileImage + tensors (overview + grid tiles as float32 CHW) for a generated
-// 4000x3000 JPEG and the real queue_time.jpg, next to a plain full-size decode of the same file.
+// 4000x3000 JPEG and the real queue_time.jpg, next to a plain full-size decode of the same file;
+// and renderOverlay (what `semclip select --overlay` writes) on a 3x3 grid with scores.
 //
 //   pnpm --filter @semclip/tiling bench            (builds first via turbo's bench -> build)
 //   node bench/tiling.bench.mjs --runs 15 --json   (more runs, machine-readable output)
@@ -18,7 +19,7 @@ if (!existsSync(dist)) {
   console.error('dist/ is missing: build first (pnpm turbo run build --filter=@semclip/tiling...), or run `pnpm bench` from the root.');
   process.exit(1);
 }
-const { tileImage } = await import(dist.href);
+const { tileImage, renderOverlay } = await import(dist.href);
 
 const args = process.argv.slice(2);
 const runs = Number(args[args.indexOf('--runs') + 1]) || 9;
@@ -97,6 +98,14 @@ try {
       await image.tensors({ size: { width: 336, height: 336 }, ...CLIP, overview: 'resize' });
     });
     rows.push({ image: name, task: 'overview + 2x2 tensors @336, input as bytes', ...fromBytes });
+    // The overlay as `semclip select --overlay` draws it: 1600 px PNG, heat map, scores, one
+    // selected tile, title.
+    const scores = [0.12, 0.31, 0.18, 0.05, 0.27, 0.22, 0.09, 0.15, 0.11];
+    const overlay = await time(async () => {
+      const image = await tileImage(path, { grid: '3x3' });
+      await renderOverlay(image, { scores, selected: [1], maxSide: 1600, title: 'What is the queue time at this ride?' });
+    });
+    rows.push({ image: name, task: 'renderOverlay 3x3, scores + selected + title, 1600 px PNG', ...overlay });
   }
   const machine = `${cpus().length}x ${cpus()[0]?.model.trim() ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, sharp ${sharp.versions.sharp} (libvips ${sharp.versions.vips})`;
   if (json) {

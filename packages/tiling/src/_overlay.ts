@@ -48,6 +48,23 @@ function decimalsFor(values: readonly number[]): number {
 
 const FONT = "DejaVu Sans, Helvetica, Arial, sans-serif";
 
+/**
+ * The selection glow as [half-width, opacity] of concentric strokes, in units of `unit`: their
+ * opacities stack (1 - product of (1 - a)) to the profile a 0.7-opacity stroke 1.6x the outline
+ * wide blurred with sigma unit/4 would have, sampled every 0.1 unit from the outline's edge. It
+ * looks the same as that `feGaussianBlur` but costs librsvg a few ms instead of ~250 ms (a blur
+ * filter is rasterised over its whole region at 1600 px).
+ */
+const GLOW: ReadonlyArray<readonly [number, number]> = [
+  [0.3, 0.153],
+  [0.4, 0.131],
+  [0.5, 0.098],
+  [0.6, 0.064],
+  [0.7, 0.037],
+  [0.8, 0.018],
+  [0.9, 0.012],
+];
+
 const CHAR_WIDTH = 0.62;
 
 function pillWidth(text: string, size: number): number {
@@ -108,7 +125,6 @@ export async function renderOverlay(source: TileSource, options: OverlayOptions 
   const scale = Math.min(1, maxSide / Math.max(W, H));
   const w = Math.max(1, Math.round(W * scale));
   const h = Math.max(1, Math.round(H * scale));
-  const picture = await source.overview({ width: w, height: h }, 'resize');
 
   const unit = Math.max(11, Math.round(Math.min(w, h) / 42));
   const hasHeader = options.title !== undefined || scores !== undefined;
@@ -134,7 +150,6 @@ export async function renderOverlay(source: TileSource, options: OverlayOptions 
   const norm = (v: number) => (hi > lo ? (v - lo) / (hi - lo) : 0.5);
 
   const parts: string[] = [];
-  parts.push(`<defs><filter id="glow" x="-20%" y="-20%" width="140%" height="140%"><feGaussianBlur stdDeviation="${(unit / 4).toFixed(1)}"/></filter></defs>`);
 
   // Heat map: tint each tile with its ramp colour and dim the low ones, so the eye goes to the
   // relevant tiles while the picture stays readable.
@@ -169,10 +184,10 @@ export async function renderOverlay(source: TileSource, options: OverlayOptions 
     const r = rect(tiles[i]!);
     const sw = Math.max(3, unit / 2.5);
     const box = `x="${(r.x + sw / 2).toFixed(1)}" y="${(r.y + sw / 2).toFixed(1)}" width="${Math.max(0, r.w - sw).toFixed(1)}" height="${Math.max(0, r.h - sw).toFixed(1)}"`;
-    parts.push(
-      `<rect ${box} fill="none" stroke="#00e5ff" stroke-width="${(sw * 1.6).toFixed(1)}" opacity="0.7" filter="url(#glow)"/>`,
-      `<rect ${box} fill="none" stroke="#00e5ff" stroke-width="${sw.toFixed(1)}"/>`,
-    );
+    for (const [half, opacity] of GLOW) {
+      parts.push(`<rect ${box} fill="none" stroke="#00e5ff" stroke-width="${(2 * half * unit).toFixed(1)}" stroke-opacity="${opacity}" stroke-linejoin="round"/>`);
+    }
+    parts.push(`<rect ${box} fill="none" stroke="#00e5ff" stroke-width="${sw.toFixed(1)}"/>`);
     const tag = fitSize('selected', unit * 0.9, r.w * 0.45, r.h * 0.2);
     if (tag) parts.push(pill(r.x + r.w - sw * 1.5, r.y + sw * 1.5, 'selected', tag, { right: true, fill: 'rgba(0,150,170,0.92)' }));
   }
@@ -230,10 +245,17 @@ export async function renderOverlay(source: TileSource, options: OverlayOptions 
 
   const totalH = h + header;
   const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${totalH}" viewBox="0 0 ${w} ${totalH}">${parts.join('')}</svg>`;
+  // The drawing depends only on sizes, so librsvg rasterises it while the picture decodes.
+  const [picture, layer] = await Promise.all([
+    source.overview({ width: w, height: h }, 'resize'),
+    sharp(Buffer.from(svg)).ensureAlpha().raw().toBuffer({ resolveWithObject: true }),
+  ]);
+  // Deflate level 2: the encode is a third of the work at level 6 for a 5% larger file (1600 px
+  // photo: 4.4 vs 4.2 MB); filters stay off, as adaptive filtering doubles the time.
   const png = await sharp(picture.data, { raw: { width: picture.width, height: picture.height, channels: picture.channels } })
     .extend({ top: header, bottom: 0, left: 0, right: 0, background: { r: 21, g: 23, b: 31 } })
-    .composite([{ input: Buffer.from(svg), top: 0, left: 0 }])
-    .png({ compressionLevel: 6 })
+    .composite([{ input: layer.data, raw: { width: layer.info.width, height: layer.info.height, channels: 4 }, top: 0, left: 0 }])
+    .png({ compressionLevel: 2, adaptiveFiltering: false })
     .toBuffer();
   return new Uint8Array(png.buffer, png.byteOffset, png.byteLength);
 }

@@ -3,6 +3,7 @@ import { makeRaw } from '@semclip/test-kit/images';
 import sharp from 'sharp';
 import { renderOverlay, tileImage } from './index.js';
 
+const QUEUE_TIME = new URL('../../../../shared/data/images/queue_time.jpg', import.meta.url).pathname;
 const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
 
 async function rgbAt(png: Uint8Array, x: number, y: number): Promise<number[]> {
@@ -33,6 +34,30 @@ describe('renderOverlay', () => {
     expect(r).toBeLessThan(80);
     expect(g).toBeGreaterThan(180);
     expect(b).toBeGreaterThan(180);
+  });
+
+  it('draws a soft cyan glow around the selected tile that fades with distance', async () => {
+    // 800x400 grey, no header: unit 11 px, outline 4.4 px wide on the tile's inner edge (x 400-404).
+    const image = await tileImage(makeRaw({ width: 800, height: 400, pattern: 'solid', color: [128, 128, 128] }), { grid: '1x2' });
+    const png = await renderOverlay(image, { selected: [1] });
+    const cyanness = async (x: number) => {
+      const [r, , b] = await rgbAt(png, x, 200);
+      return b! - r!;
+    };
+    const near = await cyanness(407);
+    const mid = await cyanness(410);
+    expect(near).toBeGreaterThan(40);
+    expect(mid).toBeGreaterThan(5);
+    expect(mid).toBeLessThan(near);
+    expect(await cyanness(420)).toBe(0);
+    expect(await cyanness(200)).toBe(0); // the other tile, away from the grid line
+  });
+
+  it('decodes the picture of a large JPEG at reduced scale (no full-resolution decode)', async () => {
+    const image = await tileImage(QUEUE_TIME, { grid: '3x3' });
+    const png = await renderOverlay(image, { scores: image.grid.tiles.map((t) => t.index / 8), selected: [4], title: 'q' });
+    expect((await sharp(png).metadata()).width).toBe(1600);
+    expect(image.decodeStats).toEqual({ full: 0, scaled: 1, resized: 0 });
   });
 
   it('dims low-scoring tiles more than high-scoring ones', async () => {
