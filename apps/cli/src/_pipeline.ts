@@ -28,6 +28,11 @@ export interface PipelineInput {
   readonly signal: AbortSignal;
   /** One-line notices (device fallback...). */
   readonly warn: (message: string) => void;
+  /**
+   * Opens a scorer that is not in @semclip/scorers' table (the VLM scorers): `scorer` is then
+   * only its label, and `close` releases whatever `open` created (the scoring VLM too).
+   */
+  readonly openScorer?: () => Promise<{ readonly scorer: RelevanceScorer; close(): Promise<void> }>;
 }
 
 export interface PipelineResult {
@@ -65,11 +70,11 @@ export async function runPipeline(input: PipelineInput): Promise<PipelineResult>
   defineSelectOptions(input.select);
   const scorerId = input.scorer ?? (await defaultScorerId());
   // An unknown scorer fails before the image is read (UNKNOWN_SCORER lists the valid ids).
-  getScorerEntry(scorerId);
+  if (!input.openScorer) getScorerEntry(scorerId);
   const steps = input.overlay ? 4 : 3;
   const bar = createProgress('semclip', steps, { enabled: input.progress });
   const t0 = performance.now();
-  let scorer: RelevanceScorer | undefined;
+  let opened: { readonly scorer: RelevanceScorer; close(): Promise<void> } | undefined;
   try {
     bar.update(0, 'reading image');
     const tiled = await tileImage(input.image, { grid: input.grid, overlap: input.overlap, levels: input.levels });
@@ -79,14 +84,19 @@ export async function runPipeline(input: PipelineInput): Promise<PipelineResult>
     const t1 = performance.now();
     throwIfAborted(input.signal);
 
-    bar.update(1, `scoring (${scorerId})`);
-    scorer = await createScorer(scorerId, {
-      ...(input.model === undefined ? {} : { model: input.model }),
-      ...(input.seed === undefined ? {} : { seed: input.seed }),
-      ...(input.device === undefined ? {} : { device: input.device }),
-      warn: input.warn,
-    });
-    const scored = await scorer.score({ question: input.question }, tiled, { signal: input.signal });
+    bar.update(1, `scoring (${scorerId}, ${tiled.grid.tiles.length} tiles)`);
+    if (input.openScorer) {
+      opened = await input.openScorer();
+    } else {
+      const own = await createScorer(scorerId, {
+        ...(input.model === undefined ? {} : { model: input.model }),
+        ...(input.seed === undefined ? {} : { seed: input.seed }),
+        ...(input.device === undefined ? {} : { device: input.device }),
+        warn: input.warn,
+      });
+      opened = { scorer: own, close: async () => own.dispose() };
+    }
+    const scored = await opened.scorer.score({ question: input.question }, tiled, { signal: input.signal });
     const t2 = performance.now();
     throwIfAborted(input.signal);
 
@@ -124,6 +134,6 @@ export async function runPipeline(input: PipelineInput): Promise<PipelineResult>
     };
   } finally {
     bar.done();
-    await scorer?.dispose();
+    await opened?.close();
   }
 }

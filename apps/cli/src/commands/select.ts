@@ -1,13 +1,10 @@
-import { mkdir, writeFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
 import { defineCommand } from 'citty';
-import { SemclipError, throwIfAborted } from '@semclip/core';
-import type { RelevanceScorer, VlmRunner } from '@semclip/core';
-import type { SelectOptions } from '@semclip/selector';
+import { SemclipError } from '@semclip/core';
+import type { VlmRunner } from '@semclip/core';
 import { choiceArg, commonArgs, gridArgs, gridOptions, intArg, questionArg, selectArgs, selectOptionsFrom } from '../_args.js';
-import { createProgress, note, printJson, progressEnabled } from '../_output.js';
+import { note, printJson, progressEnabled } from '../_output.js';
 import { runPipeline } from '../_pipeline.js';
-import type { PipelineResult } from '../_pipeline.js';
+import type { PipelineInput, PipelineResult } from '../_pipeline.js';
 import { printSelection, selectionJson } from '../_selection-view.js';
 import { cliSignal } from '../_signal.js';
 
@@ -68,100 +65,48 @@ export async function scoringRunnerConfig(scorerId: string, spec: string, flag: 
   return config;
 }
 
-interface VlmSelectInput {
-  readonly image: string;
-  readonly question: string;
+interface VlmSelectInput extends Omit<PipelineInput, 'scorer' | 'openScorer' | 'warn' | 'model' | 'seed'> {
   readonly scorer: string;
   readonly spec: string;
-  readonly device?: 'cpu' | 'cuda' | 'auto';
   readonly dtype?: import('@semclip/vlm-runner').LocalRunnerOptions['dtype'];
-  readonly grid: string;
-  readonly overlap: number;
-  readonly levels: 1 | 2;
-  readonly select: SelectOptions;
-  readonly overlay?: string;
-  readonly progress: boolean;
-  readonly signal: AbortSignal;
 }
 
 /**
- * tile -> score with a VLM scorer -> select -> overlay: the same stages and result as
- * `runPipeline`, with the scoring runner created from `--vlm` (and disposed) here.
+ * `runPipeline` with a VLM scorer: the scoring runner is created from `--vlm` when scoring
+ * starts and disposed with the scorer.
  */
 async function runVlmPipeline(input: VlmSelectInput): Promise<PipelineResult> {
-  const [{ tileImage, renderOverlay }, { select, defineSelectOptions }, vlmRunner, { createVlmScorer }] = await Promise.all([
-    import('@semclip/tiling'),
-    import('@semclip/selector'),
-    import('@semclip/vlm-runner'),
-    import('@semclip/vlm-runner/scorers'),
-  ]);
-  defineSelectOptions(input.select);
   const config = await scoringRunnerConfig(input.scorer, input.spec, '--vlm');
   if (config.kind !== 'local' && (input.dtype !== undefined || input.device !== undefined)) {
     throw new SemclipError('INVALID_ARGUMENT', `--${input.dtype !== undefined ? 'dtype' : 'device'} only applies to local: VLMs, not ${config.kind}:.`, {
       hint: `Drop --${input.dtype !== undefined ? 'dtype' : 'device'}`,
     });
   }
-  const steps = input.overlay ? 5 : 4;
-  const bar = createProgress('semclip', steps, { enabled: input.progress });
-  const t0 = performance.now();
-  let runner: VlmRunner | undefined;
-  let scorer: RelevanceScorer | undefined;
-  try {
-    bar.update(0, 'reading image');
-    const tiled = await tileImage(input.image, { grid: input.grid, overlap: input.overlap, levels: input.levels });
-    await tiled.overview({ width: 32, height: 32 });
-    const t1 = performance.now();
-    throwIfAborted(input.signal);
-
-    bar.update(1, `loading ${input.spec}`);
-    runner = await vlmRunner.createRunner(
-      config,
-      config.kind === 'local'
-        ? { ...(input.device === undefined ? {} : { device: input.device }), ...(input.dtype === undefined ? {} : { dtype: input.dtype }), warn: note }
-        : {},
-    );
-    scorer = await createVlmScorer(input.scorer, { runner });
-    bar.update(2, `scoring (${input.scorer}, ${tiled.grid.tiles.length} tiles)`);
-    const scored = await scorer.score({ question: input.question }, tiled, { signal: input.signal });
-    const t2 = performance.now();
-    throwIfAborted(input.signal);
-
-    bar.update(3, 'selecting');
-    const selection = select(scored, tiled.grid, input.select);
-    const t3 = performance.now();
-    let overlay: string | null = null;
-    if (input.overlay) {
-      bar.update(4, 'drawing overlay');
-      const selected = selection.regions.flatMap((r) => r.tiles);
-      const png = await renderOverlay(tiled, { scores: selection.scores, selected, maxSide: 1600, title: input.question });
-      await mkdir(dirname(input.overlay), { recursive: true });
-      await writeFile(input.overlay, png);
-      overlay = input.overlay;
-    }
-    const t4 = performance.now();
-    bar.update(steps, 'done');
-    return {
-      image: { path: input.image, width: tiled.size.width, height: tiled.size.height, format: tiled.format, id: tiled.id },
-      grid: {
-        rows: tiled.grid.rows,
-        cols: tiled.grid.cols,
-        levels: tiled.grid.levels,
-        overlap: tiled.grid.overlap,
-        key: tiled.gridKey,
-        tiles: tiled.grid.tiles.map((t) => ({ index: t.index, row: t.row, col: t.col, level: t.level, ...(t.parent === undefined ? {} : { parent: t.parent }), box: { ...t.box } })),
-      },
-      question: input.question,
-      scorer: { id: scored.scorer, meta: { ...(scored.meta ?? {}), timings: scored.timings } },
-      selection,
-      overlay,
-      timings: { tile: t1 - t0, score: t2 - t1, select: t3 - t2, overlay: t4 - t3, total: t4 - t0 },
-    };
-  } finally {
-    bar.done();
-    await scorer?.dispose();
-    await runner?.dispose();
-  }
+  const { spec: _spec, dtype, device, ...rest } = input;
+  return runPipeline({
+    ...rest,
+    warn: note,
+    openScorer: async () => {
+      const [{ createRunner }, { createVlmScorer }] = await Promise.all([import('@semclip/vlm-runner'), import('@semclip/vlm-runner/scorers')]);
+      const runner: VlmRunner = await createRunner(
+        config,
+        config.kind === 'local' ? { ...(device === undefined ? {} : { device }), ...(dtype === undefined ? {} : { dtype }), warn: note } : {},
+      );
+      try {
+        const scorer = await createVlmScorer(input.scorer, { runner });
+        return {
+          scorer,
+          close: async () => {
+            await scorer.dispose();
+            await runner.dispose();
+          },
+        };
+      } catch (err) {
+        await runner.dispose();
+        throw err;
+      }
+    },
+  });
 }
 
 export default defineCommand({
