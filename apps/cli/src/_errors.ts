@@ -1,4 +1,4 @@
-import { SemclipError, isSemclipError, toSemclipError } from '@semclip/core';
+import { IMAGE_ERROR_CODES, SemclipError, isSemclipError, toSemclipError } from '@semclip/core';
 import type { SemclipErrorCode } from '@semclip/core';
 
 /**
@@ -13,14 +13,7 @@ const USAGE_CODES: ReadonlySet<SemclipErrorCode> = new Set<SemclipErrorCode>([
   'INVALID_ARGUMENT',
   'INVALID_GRID',
   'INVALID_QUESTION',
-  'IMAGE_NOT_FOUND',
-  'IMAGE_EMPTY',
-  'IMAGE_TRUNCATED',
-  'IMAGE_CORRUPT',
-  'IMAGE_UNSUPPORTED',
-  'IMAGE_ANIMATED',
-  'IMAGE_TOO_LARGE',
-  'FILE_TOO_LARGE',
+  ...IMAGE_ERROR_CODES,
   'UNKNOWN_SCORER',
   'UNKNOWN_MODEL',
   'UNKNOWN_RUNNER',

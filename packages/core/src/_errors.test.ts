@@ -52,3 +52,13 @@ describe('SemclipError', () => {
     expect(new Set(ERROR_CODES).size).toBe(ERROR_CODES.length);
   });
 });
+
+describe('IMAGE_ERROR_CODES', () => {
+  it('lists only real codes, all about one image', async () => {
+    const { IMAGE_ERROR_CODES } = await import('./index.js');
+    for (const code of IMAGE_ERROR_CODES) {
+      expect(ERROR_CODES).toContain(code);
+      expect(code).toMatch(/^(IMAGE_|FILE_)/);
+    }
+  });
+});

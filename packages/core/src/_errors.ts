@@ -46,6 +46,22 @@ export const ERROR_CODES = [
 
 export type SemclipErrorCode = (typeof ERROR_CODES)[number];
 
+/**
+ * Codes that mean "this image cannot be used" (missing, empty, damaged, unsupported, over a
+ * limit). The fault is in that one input, so a run over many items records it against the
+ * item and goes on, and the CLI treats it as a usage error.
+ */
+export const IMAGE_ERROR_CODES = [
+  'IMAGE_NOT_FOUND',
+  'IMAGE_EMPTY',
+  'IMAGE_TRUNCATED',
+  'IMAGE_CORRUPT',
+  'IMAGE_UNSUPPORTED',
+  'IMAGE_ANIMATED',
+  'IMAGE_TOO_LARGE',
+  'FILE_TOO_LARGE',
+] as const satisfies readonly SemclipErrorCode[];
+
 export interface SemclipErrorOptions {
   /** The underlying error, kept for `--verbose` output and debugging. */
   cause?: unknown;

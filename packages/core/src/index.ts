@@ -1,4 +1,4 @@
-export { ERROR_CODES, SemclipError, isSemclipError, toSemclipError, throwIfAborted } from './_errors.js';
+export { ERROR_CODES, IMAGE_ERROR_CODES, SemclipError, isSemclipError, toSemclipError, throwIfAborted } from './_errors.js';
 export type { SemclipErrorCode, SemclipErrorOptions } from './_errors.js';
 
 export { isRawImage } from './_image.js';

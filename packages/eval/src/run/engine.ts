@@ -20,7 +20,7 @@ import type {
   TileSource,
   VlmRunner,
 } from '@semclip/core';
-import { SemclipError, isSemclipError, throwIfAborted } from '@semclip/core';
+import { IMAGE_ERROR_CODES, SemclipError, isSemclipError, throwIfAborted } from '@semclip/core';
 import { judge } from '../answer/judge.js';
 import { buildPrompt } from '../answer/prompt.js';
 import type { BenchmarkDataset } from '../data/types.js';
@@ -153,14 +153,7 @@ export interface RunSummary {
 const ITEM_ERRORS = new Set<string>([
   'DATASET_NOT_FOUND',
   'DATASET_INVALID',
-  'IMAGE_NOT_FOUND',
-  'IMAGE_EMPTY',
-  'IMAGE_TRUNCATED',
-  'IMAGE_CORRUPT',
-  'IMAGE_UNSUPPORTED',
-  'IMAGE_ANIMATED',
-  'IMAGE_TOO_LARGE',
-  'FILE_TOO_LARGE',
+  ...IMAGE_ERROR_CODES,
   'MODEL_OUTPUT_INVALID',
   'INVALID_QUESTION',
 ]);

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { SemclipError, isSemclipError, throwIfAborted } from '@semclip/core';
+import { IMAGE_ERROR_CODES, SemclipError, isSemclipError, throwIfAborted } from '@semclip/core';
 import type { BenchmarkItem, BenchmarkName, EncodedImage, GridSpec, VlmRunner } from '@semclip/core';
 import { MULTIPLE_CHOICE_INSTRUCTION, SHORT_ANSWER_INSTRUCTION, judge } from '@semclip/eval';
 import { select } from '@semclip/selector';
@@ -77,14 +77,7 @@ export interface LabelSummary extends LabelCounts {
 /** Errors that mean "this item's data is bad": the item is reported and the run goes on. */
 const ITEM_ERRORS = [
   'DATASET_NOT_FOUND',
-  'IMAGE_NOT_FOUND',
-  'IMAGE_EMPTY',
-  'IMAGE_TRUNCATED',
-  'IMAGE_CORRUPT',
-  'IMAGE_UNSUPPORTED',
-  'IMAGE_ANIMATED',
-  'IMAGE_TOO_LARGE',
-  'FILE_TOO_LARGE',
+  ...IMAGE_ERROR_CODES,
   'INVALID_QUESTION',
 ] as const;
 
