@@ -8,8 +8,8 @@
 import { SemclipError, defineScorer, throwIfAborted } from '@semclip/core';
 import type { RelevanceScorer, ScoreOptions, ScoreQuery, StageTimings, TileScores, TileSource } from '@semclip/core';
 import type { LocalRunner, TextRepresentation } from '../local/index.js';
-import { LruCache } from './_cache.js';
-import type { LruStats } from './_cache.js';
+import { LruCache, TileEmbeddingCache } from '@semclip/scorers/cache';
+import type { CachedTileEmbeddings, LruStats } from '@semclip/scorers/cache';
 import { cosine, normalised } from './_math.js';
 import { resolveRunner } from './_runner.js';
 import type { VlmScorerRunnerOptions } from './_runner.js';
@@ -154,10 +154,11 @@ export async function createVlmEmbedScorer(options: VlmEmbedScorerOptions): Prom
     });
   }
   const modelKey = [runner.id, runner.model, runner.dir ?? '', runner.dtypes?.vision_encoder ?? '', tileMaxSide].join('|');
-  const tileCache = new LruCache<string, Float32Array>(tileLimits, (v) => v.byteLength + 96);
+  // Waits for an image's tiles being embedded, so concurrent questions about one image embed them once.
+  const tileCache = new TileEmbeddingCache(tileLimits, modelKey);
   const textCache = new LruCache<string, Float32Array>({ maxEntries: textCacheSize });
-  /** Embeds in flight per image, so concurrent questions about one image embed its tiles once. */
-  const pending = new Map<string, Promise<unknown>>();
+  /** Tile embeds in flight, which dispose() lets finish before disposing the runner. */
+  const pending = new Set<Promise<unknown>>();
   let visionRuns = 0;
   let tilesEncoded = 0;
   let textRuns = 0;
@@ -183,16 +184,8 @@ export async function createVlmEmbedScorer(options: VlmEmbedScorerOptions): Prom
     return { vector: unit, hit: false };
   }
 
-  async function embedTiles(source: TileSource, t: StageTimings, signal: AbortSignal | undefined): Promise<{ vectors: Float32Array[]; cacheHits: number; encoded: number }> {
-    const n = source.grid.tiles.length;
-    const imageKey = `${modelKey}|${source.id}|${source.gridKey}`;
-    const keyOf = (i: number) => `${imageKey}|${i}`;
-    const inFlight = pending.get(imageKey);
-    if (inFlight) await inFlight.catch(() => undefined);
-    const vectors: (Float32Array | undefined)[] = Array.from({ length: n }, (_, i) => tileCache.get(keyOf(i)));
-    const missing = vectors.flatMap((v, i) => (v === undefined ? [i] : []));
-    if (missing.length === 0) return { vectors: vectors as Float32Array[], cacheHits: n, encoded: 0 };
-    const work = (async () => {
+  async function embedTiles(source: TileSource, t: StageTimings, signal: AbortSignal | undefined): Promise<CachedTileEmbeddings> {
+    const work = tileCache.embed(source, async (missing) => {
       let start = performance.now();
       const crops = await Promise.all(missing.map((i) => source.crop(source.grid.tiles[i]!.box, { maxSide: tileMaxSide })));
       t.preprocess += performance.now() - start;
@@ -207,19 +200,14 @@ export async function createVlmEmbedScorer(options: VlmEmbedScorerOptions): Prom
       if (embedded.vectors.length !== missing.length) {
         throw new SemclipError('MODEL_OUTPUT_INVALID', `Runner ${runner.id} returned ${embedded.vectors.length} image embeddings for ${missing.length} tiles.`);
       }
-      missing.forEach((tile, k) => {
-        const v = normalised(embedded.vectors[k]!);
-        vectors[tile] = v;
-        tileCache.set(keyOf(tile), v);
-      });
-    })();
-    pending.set(imageKey, work);
+      return embedded.vectors.map((v) => normalised(v));
+    });
+    pending.add(work);
     try {
-      await work;
+      return await work;
     } finally {
-      if (pending.get(imageKey) === work) pending.delete(imageKey);
+      pending.delete(work);
     }
-    return { vectors: vectors as Float32Array[], cacheHits: n - missing.length, encoded: missing.length };
   }
 
   const scorer: VlmEmbedScorer = defineScorer({
@@ -275,7 +263,7 @@ export async function createVlmEmbedScorer(options: VlmEmbedScorerOptions): Prom
       disposed = true;
       tileCache.clear();
       textCache.clear();
-      await Promise.allSettled([...pending.values()]);
+      await Promise.allSettled([...pending]);
       if (resolved.owned) await runner.dispose();
     },
   });
