@@ -142,3 +142,54 @@ export function selectOptionsFrom(args: SelectFlagValues): SelectOptions {
   }
   return { ...common, ...(args.k === undefined ? {} : { k: intArg('k', args.k, 0) as number }) };
 }
+
+const LOGPROBS = ['auto', 'on', 'off'] as const;
+
+/** Flags of an OpenAI-compatible VLM server, shared by `ask` and `eval run`. */
+export const httpVlmArgs = {
+  composite: { type: 'boolean', description: 'Pack overview and tiles side by side into one image (servers that take one image per request)' },
+  'max-side': { type: 'string', description: 'Long-side cap in pixels of each image sent (default 1024)', valueHint: 'PX' },
+  quality: { type: 'string', description: 'JPEG quality of the images sent, 1-100 (default 90)', valueHint: 'Q' },
+  timeout: { type: 'string', description: 'Seconds to wait for the VLM per attempt (default 120)', valueHint: 'S' },
+  retries: { type: 'string', description: 'Retries on 429, 5xx and dropped connections (default 3)', valueHint: 'N' },
+  logprobs: { type: 'string', description: 'Multiple choice by logprobs: auto (try, fall back to the answer text), on, off', default: 'auto', valueHint: 'auto|on|off' },
+} as const;
+
+export interface HttpVlmFlags {
+  readonly logprobs: (typeof LOGPROBS)[number];
+  readonly image: { readonly format: 'jpeg'; readonly maxSide: number; readonly quality: number };
+  /** Overrides for the openai runner (`createRunner(config, overrides)`). */
+  readonly overrides: {
+    readonly imageMode: 'composite' | 'separate';
+    readonly image: { readonly format: 'jpeg'; readonly maxSide: number; readonly quality: number };
+    readonly visualTokensPerImage?: number;
+    readonly timeoutMs?: number;
+    readonly retries?: number;
+    readonly logprobs: 'auto' | boolean;
+  };
+}
+
+/** Parses `httpVlmArgs` (and `--tokens-per-image`); bad values fail with the flag's name. */
+export function httpVlmOptions(args: Record<string, unknown>): HttpVlmFlags {
+  const logprobs = choiceArg('logprobs', args.logprobs ?? 'auto', LOGPROBS) as (typeof LOGPROBS)[number];
+  const image = {
+    format: 'jpeg' as const,
+    maxSide: intArg('max-side', args['max-side'], 16, 16384) ?? 1024,
+    quality: intArg('quality', args.quality, 1, 100) ?? 90,
+  };
+  const timeoutS = intArg('timeout', args.timeout, 1, 86400);
+  const retries = intArg('retries', args.retries, 0, 20);
+  const tokensPerImage = intArg('tokens-per-image', args['tokens-per-image'], 1);
+  return {
+    logprobs,
+    image,
+    overrides: {
+      imageMode: args.composite ? 'composite' : 'separate',
+      image,
+      ...(tokensPerImage === undefined ? {} : { visualTokensPerImage: tokensPerImage }),
+      ...(timeoutS === undefined ? {} : { timeoutMs: timeoutS * 1000 }),
+      ...(retries === undefined ? {} : { retries }),
+      logprobs: logprobs === 'auto' ? 'auto' : logprobs === 'on',
+    },
+  };
+}

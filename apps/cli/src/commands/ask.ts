@@ -6,14 +6,13 @@
 import { defineCommand } from 'citty';
 import { SemclipError, throwIfAborted } from '@semclip/core';
 import type { RelevanceScorer, Selection, VlmRunner } from '@semclip/core';
-import { choiceArg, commonArgs, gridArgs, gridOptions, intArg, questionArg, selectArgs, selectOptionsFrom } from '../_args.js';
+import { choiceArg, commonArgs, gridArgs, gridOptions, httpVlmArgs, httpVlmOptions, intArg, questionArg, selectArgs, selectOptionsFrom } from '../_args.js';
 import { createProgress, fmtMs, fmtNumber, note, print, printJson, printTable, progressEnabled } from '../_output.js';
 import { defaultScorerId } from '../_pipeline.js';
 import { cliSignal } from '../_signal.js';
 import { checkScorerId, dtypeArg, scoringRunnerConfig, vlmScorerArgs } from './select.js';
 
 const MODES = ['baseline', 'semclip', 'all-tiles'] as const;
-const LOGPROBS = ['auto', 'on', 'off'] as const;
 
 /** `"red|green|blue"` -> options; `undefined` stays `undefined`. */
 export function parseOptionsArg(value: unknown): string[] | undefined {
@@ -49,14 +48,9 @@ export const askCommand = defineCommand({
       valueHint: 'SPEC',
     },
     mode: { type: 'string', description: 'baseline (overview only), semclip (overview + selected tiles) or all-tiles', default: 'semclip', valueHint: 'baseline|semclip|all-tiles' },
-    composite: { type: 'boolean', description: 'Pack overview and tiles side by side into one image (servers that take one image per request)' },
     instruction: { type: 'string', description: 'Answer instruction appended to the question, e.g. "Answer with a single word."', valueHint: 'TEXT' },
     'max-tokens': { type: 'string', description: 'Longest answer in tokens (default 256)', valueHint: 'N' },
-    'max-side': { type: 'string', description: 'Long-side cap in pixels of each image sent (default 1024)', valueHint: 'PX' },
-    quality: { type: 'string', description: 'JPEG quality of the images sent, 1-100 (default 90)', valueHint: 'Q' },
-    timeout: { type: 'string', description: 'Seconds to wait for the VLM per attempt (default 120)', valueHint: 'S' },
-    retries: { type: 'string', description: 'Retries on 429, 5xx and dropped connections (default 3)', valueHint: 'N' },
-    logprobs: { type: 'string', description: 'Multiple choice by logprobs: auto (try, fall back to the letter), on, off', default: 'auto', valueHint: 'auto|on|off' },
+    ...httpVlmArgs,
     ...gridArgs,
     ...selectArgs,
     ...vlmScorerArgs,
@@ -72,17 +66,13 @@ export const askCommand = defineCommand({
     const question = questionArg(args.question);
     const options = parseOptionsArg(args.options);
     const mode = choiceArg('mode', args.mode ?? 'semclip', MODES) as (typeof MODES)[number];
-    const logprobs = choiceArg('logprobs', args.logprobs ?? 'auto', LOGPROBS) as (typeof LOGPROBS)[number];
+    const http = httpVlmOptions(args);
+    const { logprobs } = http;
     const { overlap, levels } = gridOptions(args);
     const selectOptions = selectOptionsFrom(args);
     const seed = intArg('seed', args.seed, Number.MIN_SAFE_INTEGER);
     const device = choiceArg('device', args.device, ['cpu', 'cuda', 'auto'] as const);
     const maxTokens = intArg('max-tokens', args['max-tokens'], 1, 65536);
-    const maxSide = intArg('max-side', args['max-side'], 16, 16384) ?? 1024;
-    const quality = intArg('quality', args.quality, 1, 100) ?? 90;
-    const timeoutS = intArg('timeout', args.timeout, 1, 86400);
-    const retries = intArg('retries', args.retries, 0, 20);
-    const tokensPerImage = intArg('tokens-per-image', args['tokens-per-image'], 1);
     const dtype = await dtypeArg(args.dtype);
     const spec = args.vlm ?? process.env.SEMCLIP_VLM;
     if (!spec) {
@@ -136,12 +126,7 @@ export const askCommand = defineCommand({
         runnerConfig,
         runnerConfig.kind === 'openai'
           ? {
-              imageMode: args.composite ? 'composite' : 'separate',
-              image: { format: 'jpeg', maxSide, quality },
-              ...(tokensPerImage === undefined ? {} : { visualTokensPerImage: tokensPerImage }),
-              ...(timeoutS === undefined ? {} : { timeoutMs: timeoutS * 1000 }),
-              ...(retries === undefined ? {} : { retries }),
-              logprobs: logprobs === 'auto' ? 'auto' : logprobs === 'on',
+              ...http.overrides,
               onRetry: (info) => note(`VLM request failed (${info.reason}); retry ${info.attempt} in ${fmtMs(info.delayMs)}`),
             }
           : localOverrides,
@@ -194,7 +179,7 @@ export const askCommand = defineCommand({
         ...(args.instruction === undefined ? {} : { instruction: args.instruction }),
         ...(maxTokens === undefined ? {} : { maxTokens }),
         mode,
-        imageFormat: { format: 'jpeg', maxSide, quality },
+        imageFormat: http.image,
         signal,
       });
       const t4 = performance.now();

@@ -4,7 +4,7 @@ import { dirname, extname } from 'node:path';
 import { defineCommand } from 'citty';
 import { SemclipError } from '@semclip/core';
 import type { RelevanceScorer, VlmRunner } from '@semclip/core';
-import { choiceArg, commonArgs, gridArgs, gridOptions, intArg, selectArgs, selectOptionsFrom } from '../_args.js';
+import { choiceArg, commonArgs, gridArgs, gridOptions, httpVlmArgs, httpVlmOptions, intArg, selectArgs, selectOptionsFrom } from '../_args.js';
 import { createProgress, fmtMs, note, print, printJson, progressEnabled } from '../_output.js';
 import type { Progress } from '../_output.js';
 import type { SelectOptions } from '@semclip/selector';
@@ -67,7 +67,6 @@ const score = defineCommand({
   },
 });
 
-const LOGPROBS = ['auto', 'on', 'off'] as const;
 
 /** Versions of the packages a run used, recorded in the results header (not compared). */
 function versions(): Record<string, string> {
@@ -146,13 +145,8 @@ const run = defineCommand({
     images: { type: 'string', description: 'Image folder, when not where the benchmark keeps it', valueHint: 'DIR' },
     split: { type: 'string', description: 'ScienceQA problems.json: split of pid_splits.json (default test)', valueHint: 'NAME' },
     subset: { type: 'string', description: 'ScienceQA: img (questions with an image, SQA-IMG) or all', valueHint: 'img|all' },
-    composite: { type: 'boolean', description: 'Pack overview and tiles side by side into one image (servers that take one image per request)' },
     'max-tokens': { type: 'string', description: 'Longest free-text answer in tokens (default: the runner default)', valueHint: 'N' },
-    'max-side': { type: 'string', description: 'Long-side cap in pixels of each image sent (default 1024)', valueHint: 'PX' },
-    quality: { type: 'string', description: 'JPEG quality of the images sent, 1-100 (default 90)', valueHint: 'Q' },
-    timeout: { type: 'string', description: 'Seconds to wait for the VLM per attempt (default 120)', valueHint: 'S' },
-    retries: { type: 'string', description: 'Retries on 429, 5xx and dropped connections (default 3)', valueHint: 'N' },
-    logprobs: { type: 'string', description: 'Multiple choice by logprobs (choose): auto, on, off (off = parse the answer text)', default: 'auto', valueHint: 'auto|on|off' },
+    ...httpVlmArgs,
     ...gridArgs,
     ...selectionArgs,
     ...commonArgs,
@@ -169,14 +163,10 @@ const run = defineCommand({
     const { overlap, levels } = gridOptions(args);
     const selectOptions = selectOptionsFrom(args);
     const device = choiceArg('device', args.device, ['cpu', 'cuda', 'auto'] as const);
-    const logprobs = choiceArg('logprobs', args.logprobs ?? 'auto', LOGPROBS) as (typeof LOGPROBS)[number];
+    const http = httpVlmOptions(args);
+    const { logprobs } = http;
     const subset = choiceArg('subset', args.subset, ['img', 'all'] as const);
     const maxTokens = intArg('max-tokens', args['max-tokens'], 1, 65536);
-    const maxSide = intArg('max-side', args['max-side'], 16, 16384) ?? 1024;
-    const quality = intArg('quality', args.quality, 1, 100) ?? 90;
-    const timeoutS = intArg('timeout', args.timeout, 1, 86400);
-    const retries = intArg('retries', args.retries, 0, 20);
-    const tokensPerImage = intArg('tokens-per-image', args['tokens-per-image'], 1);
     const spec = args.vlm ?? process.env.SEMCLIP_VLM;
     if (!spec) {
       throw new SemclipError('INVALID_ARGUMENT', 'No VLM given.', {
@@ -217,12 +207,7 @@ const run = defineCommand({
         runnerConfig.kind === 'openai'
           ? {
               concurrency,
-              imageMode: args.composite ? 'composite' : 'separate',
-              image: { format: 'jpeg', maxSide, quality },
-              ...(tokensPerImage === undefined ? {} : { visualTokensPerImage: tokensPerImage }),
-              ...(timeoutS === undefined ? {} : { timeoutMs: timeoutS * 1000 }),
-              ...(retries === undefined ? {} : { retries }),
-              logprobs: logprobs === 'auto' ? 'auto' : logprobs === 'on',
+              ...http.overrides,
               onRetry: (info) => note(`VLM request failed (${info.reason}); retry ${info.attempt} in ${fmtMs(info.delayMs)}`),
             }
           : { ...(device === undefined ? {} : { device }) },
@@ -249,7 +234,7 @@ const run = defineCommand({
         concurrency,
         ...(limit === undefined ? {} : { limit }),
         ...(shard === undefined ? {} : { shard }),
-        imageFormat: { format: 'jpeg', quality, maxSide },
+        imageFormat: http.image,
         ...(maxTokens === undefined ? {} : { maxTokens }),
         // What the results depend on beyond the engine's own config; a resume must match it.
         setup: {
