@@ -14,7 +14,7 @@ import {
   patternPixel,
   pngHeaderOnly,
   truncated,
-} from './images.ts';
+} from './images.js';
 
 describe('image generators', () => {
   it('computes the standard CRC-32 (check value of "123456789")', () => {
