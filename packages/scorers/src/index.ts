@@ -1,7 +1,7 @@
 export { SCORERS, createScorer, getScorerEntry, listScorers } from './_registry.js';
 export type { ScorerEntry, ScorerId, ScorerOptions } from './_registry.js';
-export { DEVICES, resolveDevice, cudaProviderInstalled } from './backends/onnx.js';
-export type { Device, ResolvedDevice, Warn } from './backends/onnx.js';
+export { DEVICES, resolveDevice, cudaProviderInstalled } from './backends/_device.js';
+export type { Device, ResolvedDevice, Warn } from './backends/_device.js';
 // Types only (erased at runtime): reading an OCR scorer's meta never loads the OCR engine.
 export type { OcrScorerOptions, OcrScoreMeta, OcrLine } from './ocr/index.js';
 // Types only: reading a distant scorer's options never loads ONNX Runtime.

@@ -3,74 +3,12 @@
  * settings handed to @huggingface/transformers. Nothing else in this package imports
  * onnxruntime-node directly.
  */
-import { createRequire } from 'node:module';
-import { existsSync } from 'node:fs';
-import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { SemclipError } from '@semclip/core';
+import type { ResolvedDevice } from './_device.js';
 
-export type Device = 'cpu' | 'cuda' | 'auto';
-export type ResolvedDevice = 'cpu' | 'cuda';
-export type Warn = (message: string) => void;
-
-export const DEVICES: readonly Device[] = ['cpu', 'cuda', 'auto'];
-
-const CUDA_HINT =
-  'Install the CUDA execution provider for onnxruntime-node: `ONNXRUNTIME_NODE_INSTALL=cuda12 pnpm rebuild onnxruntime-node` ' +
-  '(or `npm rebuild onnxruntime-node` with the same variable) on a machine with CUDA 12 and cuDNN 9, or pass --device cpu';
-
-const defaultWarn: Warn = (message) => process.emitWarning(message, { code: 'SEMCLIP_DEVICE' });
-let warnedFallback = false;
-
-/** Where onnxruntime-node keeps its native binaries for this platform. */
-function ortBinDir(): string | undefined {
-  try {
-    const require = createRequire(import.meta.url);
-    const pkgJson = require.resolve('onnxruntime-node/package.json');
-    return path.join(path.dirname(pkgJson), 'bin', 'napi-v6', process.platform, process.arch);
-  } catch {
-    return undefined;
-  }
-}
-
-/** True when onnxruntime-node's CUDA provider library is installed next to its binding. */
-export function cudaProviderInstalled(): boolean {
-  const dir = ortBinDir();
-  if (!dir) return false;
-  const lib = process.platform === 'win32' ? 'onnxruntime_providers_cuda.dll' : 'libonnxruntime_providers_cuda.so';
-  return existsSync(path.join(dir, lib));
-}
-
-/**
- * Turns the user's device choice into the device sessions run on. `cuda` without the
- * provider fails with DEVICE_UNAVAILABLE; `auto` falls back to CPU and says so once.
- */
-export function resolveDevice(device: Device = 'auto', warn: Warn = defaultWarn): ResolvedDevice {
-  if (device === 'cpu') return 'cpu';
-  const available = cudaProviderInstalled();
-  if (device === 'cuda') {
-    if (!available) {
-      throw new SemclipError('DEVICE_UNAVAILABLE', 'The CUDA device was requested but onnxruntime-node has no CUDA execution provider installed.', {
-        hint: CUDA_HINT,
-      });
-    }
-    return 'cuda';
-  }
-  if (device !== 'auto') {
-    throw new SemclipError('INVALID_ARGUMENT', `Unknown device "${String(device)}".`, { expected: 'one of cpu, cuda, auto' });
-  }
-  if (available) return 'cuda';
-  if (!warnedFallback) {
-    warnedFallback = true;
-    warn('SemClip: no CUDA execution provider for onnxruntime-node; running on CPU.');
-  }
-  return 'cpu';
-}
-
-/** @internal for tests */
-export function resetDeviceWarning(): void {
-  warnedFallback = false;
-}
+export { DEVICES, cudaProviderInstalled, resolveDevice, resetDeviceWarning } from './_device.js';
+export type { Device, ResolvedDevice, Warn } from './_device.js';
 
 export interface OnnxSession {
   readonly inputNames: readonly string[];
