@@ -4,6 +4,7 @@
  * seeded generator for reproducible weights.
  */
 import onnxProto from 'onnx-proto';
+import { prng } from './onnx-graph.js';
 
 const { onnx } = onnxProto;
 
@@ -155,14 +156,5 @@ export class GraphBuilder {
   }
 }
 
-/** Deterministic uniform [0, 1) generator (mulberry32). */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Deterministic uniform [0, 1) generator (mulberry32), the same one the CLIP/SigLIP generator uses. */
+export const seededRandom: (seed: number) => () => number = prng;
