@@ -1,11 +1,18 @@
-/** Test helper (not part of the CLI): runs the built `dist/cli.js` as a child process. */
+/**
+ * Test helpers (not part of the CLI): run the built `dist/cli.js` as a child process, or a
+ * command module in process with its output captured.
+ */
 import { execFile } from 'node:child_process';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { runCommand } from 'citty';
+import type { CommandDef } from 'citty';
+import { vi } from 'vitest';
 
-export const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
+// SEMCLIP_CLI runs the spawned tests against another build of the command (e.g. an installed semclip).
+export const CLI = process.env.SEMCLIP_CLI ?? fileURLToPath(new URL('../dist/cli.js', import.meta.url));
 export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 /** Real photos shared with the project (see ../shared/data/README.md); never copied into it. */
 export const DATA = join(REPO_ROOT, '../shared/data');
@@ -17,12 +24,16 @@ export interface CliResult {
   stderr: string;
 }
 
-export function semclip(args: readonly string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<CliResult> {
+/** `unset` removes variables the test must not inherit (an API key, SEMCLIP_VLM...). */
+export function semclip(args: readonly string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; unset?: readonly string[] } = {}): Promise<CliResult> {
+  const inherited: NodeJS.ProcessEnv = { ...process.env };
+  for (const name of options.unset ?? []) delete inherited[name];
+  const env = { ...inherited, ...options.env };
   return new Promise((resolve) => {
     execFile(
       process.execPath,
       [CLI, ...args],
-      { cwd: options.cwd ?? REPO_ROOT, env: { ...process.env, ...options.env }, maxBuffer: 64 * 1024 * 1024, timeout: 120_000 },
+      { cwd: options.cwd ?? REPO_ROOT, env, maxBuffer: 64 * 1024 * 1024, timeout: 120_000 },
       (err, stdout, stderr) => {
         const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : -1) : 0;
         resolve({ code, stdout: String(stdout), stderr: String(stderr) });
@@ -33,4 +44,26 @@ export function semclip(args: readonly string[], options: { cwd?: string; env?: 
 
 export function tempDir(): Promise<string> {
   return mkdtemp(join(tmpdir(), 'semclip-cli-'));
+}
+
+/** Runs a citty command in this process and returns what it wrote to stdout and stderr. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export async function captureCommand(command: CommandDef<any>, rawArgs: string[]): Promise<{ stdout: string; stderr: string }> {
+  let stdout = '';
+  let stderr = '';
+  const out = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+    stdout += String(chunk);
+    return true;
+  });
+  const err = vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
+    stderr += String(chunk);
+    return true;
+  });
+  try {
+    await runCommand(command, { rawArgs });
+  } finally {
+    out.mockRestore();
+    err.mockRestore();
+  }
+  return { stdout, stderr };
 }

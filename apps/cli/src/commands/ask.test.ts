@@ -1,19 +1,20 @@
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { runCommand } from 'citty';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeOpenAI } from '@semclip/test-kit/openai-upstream';
 import type { FakeOpenAI } from '@semclip/test-kit/openai-upstream';
 import { makeJpeg, writeTemp } from '@semclip/test-kit/images';
+import { runCommand } from 'citty';
 import { COMMANDS } from '../_commands.js';
+import { CLI, captureCommand, semclip } from '../_cli-harness.js';
 import { askCommand, parseOptionsArg } from './ask.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const cliRoot = resolve(here, '../..');
-// SEMCLIP_CLI runs the spawned tests against another build of the command (e.g. an installed semclip).
-const cli = process.env.SEMCLIP_CLI ?? resolve(cliRoot, 'dist/cli.js');
+const cli = CLI;
+/** What the spawned CLI must not inherit from the developer's shell. */
+const UNSET = ['OPENAI_API_KEY', 'SEMCLIP_VLM'];
 // A real 4032x3024 photo with a small wait-time sign (V* Bench demo image).
 const photo = resolve(cliRoot, '../../../shared/data/images/queue_time.jpg');
 
@@ -35,24 +36,6 @@ const describeImages = () => ({
   respond: (r: { images: readonly { width: number; height: number }[] }) => `${r.images.length} images: ${r.images.map((i) => `${i.width}x${i.height}`).join(', ')}`,
 });
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function runCli(args: string[], env: Record<string, string> = {}): Promise<Run> {
-  return new Promise((resolvePromise, reject) => {
-    const { OPENAI_API_KEY: _drop, SEMCLIP_VLM: _drop2, ...base } = process.env;
-    const child = spawn(process.execPath, [cli, ...args], { env: { ...base, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolvePromise({ code, stdout, stderr }));
-  });
-}
 
 describe('parseOptionsArg', () => {
   it('splits on | and trims', () => {
@@ -66,23 +49,10 @@ describe('parseOptionsArg', () => {
 });
 
 describe('askCommand in process', () => {
-  async function capture(rawArgs: string[]): Promise<string> {
-    let out = '';
-    const spy = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
-      out += String(chunk);
-      return true;
-    });
-    try {
-      await runCommand(askCommand, { rawArgs });
-    } finally {
-      spy.mockRestore();
-    }
-    return out;
-  }
 
   it('sends the overview and the selected tile, and reports them in JSON', async () => {
     fake.setBehaviour(describeImages());
-    const out = await capture([small, 'What is the wait time?', '--vlm', `openai:${fake.url}#fake-vlm`, '--scorer', 'random', '--seed', '3', '--json']);
+    const out = (await captureCommand(askCommand, [small, 'What is the wait time?', '--vlm', `openai:${fake.url}#fake-vlm`, '--scorer', 'random', '--seed', '3', '--json'])).stdout;
     const json = JSON.parse(out) as Record<string, any>;
     expect(json.kind).toBe('answer');
     // Overview capped at 1024 on the long side; a 2x2 tile (800x600) goes at native resolution.
@@ -124,7 +94,7 @@ describe.skipIf(!registered)('semclip ask (built CLI against a fake OpenAI serve
 
   it('prints the answer, the tiles sent with scores, tokens and time per stage', async () => {
     fake.setBehaviour(describeImages());
-    const run = await runCli(['ask', photo, 'What is the wait time?', '--vlm', vlm(), '--scorer', 'random', '--grid', '3x3', '--k', '2']);
+    const run = await semclip(['ask', photo, 'What is the wait time?', '--vlm', vlm(), '--scorer', 'random', '--grid', '3x3', '--k', '2'], { unset: UNSET });
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
     // 3x3 tiles of the 4032x3024 photo are 1344x1008, sent capped at 1024 on the long side.
@@ -138,7 +108,7 @@ describe.skipIf(!registered)('semclip ask (built CLI against a fake OpenAI serve
 
   it('chooses an option by logprobs and prints it as JSON', async () => {
     fake.setBehaviour({ respond: () => 'B', topLogprobs: () => [{ token: 'B', logprob: -0.2 }, { token: 'A', logprob: -1.8 }] });
-    const run = await runCli(['ask', photo, 'How long is the wait?', '--options', '5 min|15 min|30 min', '--vlm', vlm(), '--scorer', 'random', '--json']);
+    const run = await semclip(['ask', photo, 'How long is the wait?', '--options', '5 min|15 min|30 min', '--vlm', vlm(), '--scorer', 'random', '--json'], { unset: UNSET });
     expect(run.code).toBe(0);
     const json = JSON.parse(run.stdout) as Record<string, any>;
     expect(json.choice).toMatchObject({ index: 1, letter: 'B', option: '15 min', method: 'logprobs' });
@@ -150,7 +120,7 @@ describe.skipIf(!registered)('semclip ask (built CLI against a fake OpenAI serve
     ['baseline', 1],
     ['all-tiles', 5],
   ])('--mode %s sends %i images and does not score', async (mode, count) => {
-    const run = await runCli(['ask', small, 'q?', '--vlm', vlm(), '--mode', mode, '--json']);
+    const run = await semclip(['ask', small, 'q?', '--vlm', vlm(), '--mode', mode, '--json'], { unset: UNSET });
     expect(run.code).toBe(0);
     const json = JSON.parse(run.stdout) as Record<string, any>;
     expect(fake.requests[0]!.images).toHaveLength(count);
@@ -160,7 +130,7 @@ describe.skipIf(!registered)('semclip ask (built CLI against a fake OpenAI serve
 
   it('--composite sends one image and counts one image of tokens', async () => {
     fake.setBehaviour({ singleImage: true, ...describeImages() });
-    const run = await runCli(['ask', small, 'q?', '--vlm', vlm(), '--scorer', 'random', '--composite', '--json']);
+    const run = await semclip(['ask', small, 'q?', '--vlm', vlm(), '--scorer', 'random', '--composite', '--json'], { unset: UNSET });
     expect(run.code).toBe(0);
     const json = JSON.parse(run.stdout) as Record<string, any>;
     expect(fake.requests[0]!.images).toHaveLength(1);
@@ -169,7 +139,7 @@ describe.skipIf(!registered)('semclip ask (built CLI against a fake OpenAI serve
   });
 
   it('exits 2 with INVALID_ARGUMENT for a malformed --vlm, without calling anything', async () => {
-    const run = await runCli(['ask', small, 'q?', '--vlm', 'openai:nonsense', '--json']);
+    const run = await semclip(['ask', small, 'q?', '--vlm', 'openai:nonsense', '--json'], { unset: UNSET });
     expect(run.code).toBe(2);
     expect(JSON.parse(run.stdout).error.code).toBe('INVALID_ARGUMENT');
     expect(fake.requests).toHaveLength(0);
@@ -178,7 +148,7 @@ describe.skipIf(!registered)('semclip ask (built CLI against a fake OpenAI serve
   it('exits 1 with the upstream error and never prints the API key', async () => {
     const key = 'sk-cli-test-0123456789abcdef';
     fake.setBehaviour({ failStatus: 401, failMessage: `Incorrect API key provided: ${key}` });
-    const run = await runCli(['ask', small, 'q?', '--vlm', vlm(), '--mode', 'baseline', '--verbose'], { OPENAI_API_KEY: key });
+    const run = await semclip(['ask', small, 'q?', '--vlm', vlm(), '--mode', 'baseline', '--verbose'], { unset: UNSET, env: { OPENAI_API_KEY: key } });
     expect(run.code).toBe(1);
     expect(run.stderr).toContain('semclip: error [UPSTREAM_ERROR]');
     expect(run.stderr).toContain('401');
@@ -188,7 +158,7 @@ describe.skipIf(!registered)('semclip ask (built CLI against a fake OpenAI serve
 
   it('notes retries on stderr and still answers', async () => {
     fake.script({ failStatus: 503, retryAfter: 0 });
-    const run = await runCli(['ask', small, 'q?', '--vlm', vlm(), '--mode', 'baseline']);
+    const run = await semclip(['ask', small, 'q?', '--vlm', vlm(), '--mode', 'baseline'], { unset: UNSET });
     expect(run.code).toBe(0);
     expect(run.stderr).toMatch(/semclip: note: VLM request failed \(503\); retry 1 in/);
     expect(run.stdout).toContain('Answer    fake answer');

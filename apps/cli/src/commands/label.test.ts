@@ -6,13 +6,13 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { runCommand } from 'citty';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeOpenAI } from '@semclip/test-kit/openai-upstream';
 import type { FakeOpenAI } from '@semclip/test-kit/openai-upstream';
 import { labelResponder, writeLabelScienceQa } from '@semclip/test-kit/trainer-data';
 import type { LabelFixtureItem } from '@semclip/test-kit/trainer-data';
 import { fmtDuration, labelCommand } from './label.js';
+import { captureCommand } from '../_cli-harness.js';
 
 let root: string;
 let data: string;
@@ -35,26 +35,8 @@ afterEach(() => {
   fake.reset();
 });
 
-async function capture(rawArgs: string[]): Promise<{ stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const out = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
-    stdout += String(chunk);
-    return true;
-  });
-  const err = vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
-    stderr += String(chunk);
-    return true;
-  });
-  try {
-    await runCommand(labelCommand, { rawArgs });
-  } finally {
-    out.mockRestore();
-    err.mockRestore();
-  }
-  return { stdout, stderr };
-}
 
+const capture = (rawArgs: string[]) => captureCommand(labelCommand, rawArgs);
 const vlm = () => `openai:${fake.url}#fake-vlm`;
 const outFile = () => path.join(root, `labels-${++n}.jsonl`);
 

@@ -137,6 +137,19 @@ export default defineCommand({
     const select = selectOptionsFrom(args);
     const signal = cliSignal();
     let result: PipelineResult;
+    // What both scorer kinds share: the image, the grid, the selection and the output.
+    const stages = {
+      image: args.image,
+      question,
+      ...(device === undefined ? {} : { device }),
+      grid: args.grid,
+      overlap,
+      levels,
+      select,
+      ...(args.overlay ? { overlay: args.overlay } : {}),
+      progress: progressEnabled(args),
+      signal,
+    };
     if (scorer?.vlm) {
       const spec = args.vlm ?? process.env.SEMCLIP_VLM;
       if (!spec) {
@@ -149,21 +162,7 @@ export default defineCommand({
         throw new SemclipError('INVALID_ARGUMENT', `--model does not apply to --scorer ${scorer.id}.`, { hint: 'Name the VLM with --vlm local:<model-id>' });
       }
       const dtype = await dtypeArg(args.dtype);
-      result = await runVlmPipeline({
-        image: args.image,
-        question,
-        scorer: scorer.id,
-        spec,
-        ...(device === undefined ? {} : { device }),
-        ...(dtype === undefined ? {} : { dtype }),
-        grid: args.grid,
-        overlap,
-        levels,
-        select,
-        ...(args.overlay ? { overlay: args.overlay } : {}),
-        progress: progressEnabled(args),
-        signal,
-      });
+      result = await runVlmPipeline({ ...stages, scorer: scorer.id, spec, ...(dtype === undefined ? {} : { dtype }) });
     } else {
       for (const flag of ['vlm', 'dtype'] as const) {
         if (args[flag] !== undefined) {
@@ -171,19 +170,10 @@ export default defineCommand({
         }
       }
       result = await runPipeline({
-        image: args.image,
-        question,
+        ...stages,
         ...(scorer === undefined ? {} : { scorer: scorer.id }),
         ...(args.model === undefined ? {} : { model: args.model }),
         ...(seed === undefined ? {} : { seed }),
-        ...(device === undefined ? {} : { device }),
-        grid: args.grid,
-        overlap,
-        levels,
-        select,
-        ...(args.overlay ? { overlay: args.overlay } : {}),
-        progress: progressEnabled(args),
-        signal,
         warn: note,
       });
     }

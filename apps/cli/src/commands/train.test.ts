@@ -6,9 +6,7 @@
 import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { runCommand } from 'citty';
-import type { CommandDef } from 'citty';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fakeRevision, manifestFor, startFakeHub } from '@semclip/test-kit/hub-server';
 import type { FakeHub } from '@semclip/test-kit/hub-server';
 import { makeTinyClip } from '@semclip/test-kit/onnx-models';
@@ -16,6 +14,7 @@ import { startFakeOpenAI } from '@semclip/test-kit/openai-upstream';
 import { labelResponder, writeLabelScienceQa } from '@semclip/test-kit/trainer-data';
 import { labelCommand } from './label.js';
 import { trainCommand } from './train.js';
+import { captureCommand } from '../_cli-harness.js';
 
 const REPO = 'semclip-test/tiny-clip-cli-train';
 const REVISION = fakeRevision(REPO);
@@ -26,26 +25,6 @@ let hub: FakeHub;
 const saved: Record<string, string | undefined> = {};
 const ENV = ['SEMCLIP_CACHE_DIR', 'SEMCLIP_MANIFEST_PATH', 'HF_ENDPOINT', 'SEMCLIP_OFFLINE'] as const;
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-async function capture(command: CommandDef<any>, rawArgs: string[]): Promise<{ stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const out = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
-    stdout += String(chunk);
-    return true;
-  });
-  const err = vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
-    stderr += String(chunk);
-    return true;
-  });
-  try {
-    await runCommand(command, { rawArgs });
-  } finally {
-    out.mockRestore();
-    err.mockRestore();
-  }
-  return { stdout, stderr };
-}
 
 beforeAll(async () => {
   root = await mkdtemp(path.join(tmpdir(), 'semclip-cli-train-'));
@@ -54,7 +33,7 @@ beforeAll(async () => {
   const fixture = await writeLabelScienceQa(data, { items: 16, seed: 8 });
   const fake = await startFakeOpenAI({ behaviour: { respond: labelResponder(fixture) } });
   try {
-    await capture(labelCommand, ['--data', data, '--vlm', `openai:${fake.url}#fake-vlm`, '--out', labels, '--json']);
+    await captureCommand(labelCommand, ['--data', data, '--vlm', `openai:${fake.url}#fake-vlm`, '--out', labels, '--json']);
   } finally {
     await fake.close();
   }
@@ -79,7 +58,7 @@ afterAll(async () => {
 
 describe('semclip train', () => {
   it('trains a head into <cache>/heads/<name> and reports it as JSON', async () => {
-    const { stdout } = await capture(trainCommand, ['--labels', labels, '--base', 'tiny-clip-cli', '--out', 'cli-head', '--epochs', '2', '--lr', '1e-3', '--batch', '8', '--holdout', '0.25', '--seed', '3', '--pull', '--device', 'cpu', '--json']);
+    const { stdout } = await captureCommand(trainCommand, ['--labels', labels, '--base', 'tiny-clip-cli', '--out', 'cli-head', '--epochs', '2', '--lr', '1e-3', '--batch', '8', '--holdout', '0.25', '--seed', '3', '--pull', '--device', 'cpu', '--json']);
     const r = JSON.parse(stdout);
     const dir = path.join(root, 'cache', 'heads', 'cli-head');
     expect(r).toMatchObject({
@@ -94,7 +73,7 @@ describe('semclip train', () => {
   });
 
   it('prints one line per epoch and where the head is, in human form', async () => {
-    const { stdout } = await capture(trainCommand, ['--labels', labels, '--base', 'tiny-clip-cli', '--out', 'cli-head-2', '--epochs', '2', '--device', 'cpu']);
+    const { stdout } = await captureCommand(trainCommand, ['--labels', labels, '--base', 'tiny-clip-cli', '--out', 'cli-head-2', '--epochs', '2', '--device', 'cpu']);
     expect(stdout).toMatch(/epoch {3}0 {2}loss \d\.\d{4} {2}held-out top-1 \d\.\d{3} \(chance \d\.\d{3}\) {2}pairwise \d\.\d{3} {2}\(untrained: the base cosine\)/);
     expect(stdout).toMatch(/epoch {3}2 {2}loss/);
     expect(stdout).toContain('Head cli-head-2: kept epoch');
@@ -109,6 +88,6 @@ describe('semclip train', () => {
     ['an unknown base', ['--base', 'no-such-clip'], 'UNKNOWN_MODEL'],
   ])('rejects %s', async (_name, extra, code) => {
     const args = ['--labels', labels, '--base', 'tiny-clip-cli', '--device', 'cpu', ...extra];
-    await expect(capture(trainCommand, args)).rejects.toMatchObject({ code });
+    await expect(captureCommand(trainCommand, args)).rejects.toMatchObject({ code });
   });
 });

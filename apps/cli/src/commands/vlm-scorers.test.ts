@@ -4,14 +4,11 @@
  * cut 2x2 has four differently sized tiles) and the test kit's tiny random-weight LLaVA (shapes
  * and plumbing only: random weights say nothing about relevance).
  */
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
-import path, { dirname, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import path from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { runCommand } from 'citty';
-import type { ArgsDef, CommandDef } from 'citty';
 import { tileImage } from '@semclip/tiling';
 import { makePng, writeTemp } from '@semclip/test-kit/images';
 import { startFakeOpenAI } from '@semclip/test-kit/openai-upstream';
@@ -19,9 +16,9 @@ import type { FakeOpenAI, RecordedRequest } from '@semclip/test-kit/openai-upstr
 import { writeTinyLlava } from '@semclip/test-kit/onnx-llava';
 import selectCommand from './select.js';
 import { askCommand } from './ask.js';
+import { CLI, captureCommand, semclip } from '../_cli-harness.js';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const cli = process.env.SEMCLIP_CLI ?? resolve(here, '../../dist/cli.js');
+const cli = CLI;
 const TARGET = 2; // bottom-left
 
 let fake: FakeOpenAI;
@@ -63,37 +60,12 @@ const scripted = {
         ],
 };
 
-async function capture<T extends ArgsDef>(command: CommandDef<T>, rawArgs: string[]): Promise<string> {
-  let out = '';
-  const spy = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
-    out += String(chunk);
-    return true;
-  });
-  try {
-    await runCommand(command, { rawArgs });
-  } finally {
-    spy.mockRestore();
-  }
-  return out;
-}
 
-function runCli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolvePromise, reject) => {
-    const { OPENAI_API_KEY: _a, SEMCLIP_VLM: _b, ...env } = process.env;
-    const child = spawn(process.execPath, [cli, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolvePromise({ code, stdout, stderr }));
-  });
-}
 
 describe('semclip select --scorer vlm-*', () => {
   it('ranks first the tile the VLM says Yes to (vlm-yesno over an OpenAI-compatible server)', async () => {
     fake.setBehaviour(scripted);
-    const json = JSON.parse(await capture(selectCommand, [image, 'What does the sign say?', '--scorer', 'vlm-yesno', '--vlm', `openai:${fake.url}#m`, '--json']));
+    const json = JSON.parse((await captureCommand(selectCommand, [image, 'What does the sign say?', '--scorer', 'vlm-yesno', '--vlm', `openai:${fake.url}#m`, '--json'])).stdout);
     expect(json.kind).toBe('regions');
     expect(json.regions.map((r: { tiles: number[] }) => r.tiles)).toEqual([[TARGET]]);
     expect(json.ranking[0]).toMatchObject({ index: TARGET, rank: 1 });
@@ -103,7 +75,7 @@ describe('semclip select --scorer vlm-*', () => {
   });
 
   it('scores with the embeddings of a local VLM (vlm-embed, random weights: plumbing only)', async () => {
-    const json = JSON.parse(await capture(selectCommand, [image, 'What colour is it?', '--scorer', 'vlm-embed', '--vlm', `local:${tinyDir}`, '--device', 'cpu', '--dtype', 'fp32', '--json']));
+    const json = JSON.parse((await captureCommand(selectCommand, [image, 'What colour is it?', '--scorer', 'vlm-embed', '--vlm', `local:${tinyDir}`, '--device', 'cpu', '--dtype', 'fp32', '--json'])).stdout);
     expect(json.scores).toHaveLength(4);
     expect(json.scores.every((s: number) => Number.isFinite(s) && Math.abs(s) <= 1 + 1e-6)).toBe(true);
     expect(json.scorer).toMatchObject({ id: 'vlm-embed', meta: { questionRepresentation: 'last-hidden-state', tilesEncoded: 4, visionRuns: 1 } });
@@ -132,7 +104,7 @@ describe('semclip select --scorer vlm-*', () => {
 describe('semclip ask --scorer vlm-*', () => {
   it('scores with the answering VLM by default and sends it the tile it said Yes to', async () => {
     fake.setBehaviour(scripted);
-    const json = JSON.parse(await capture(askCommand, [image, 'What does the sign say?', '--vlm', `openai:${fake.url}#m`, '--scorer', 'vlm-yesno', '--json']));
+    const json = JSON.parse((await captureCommand(askCommand, [image, 'What does the sign say?', '--vlm', `openai:${fake.url}#m`, '--scorer', 'vlm-yesno', '--json'])).stdout);
     expect(json.scorer).toMatchObject({ id: 'vlm-yesno', meta: { method: 'logprobs', runner: 'openai:m' } });
     expect(json.selection.regions[0].tiles).toEqual([TARGET]);
     // Four yes/no questions, then the answer with the overview and the chosen tile.
@@ -146,7 +118,7 @@ describe('semclip ask --scorer vlm-*', () => {
   it('scores with --scorer-vlm when given: vlm-embed on a local VLM, the answer from the server', async () => {
     fake.setBehaviour(scripted);
     const json = JSON.parse(
-      await capture(askCommand, [
+      (await captureCommand(askCommand, [
         image,
         'What colour is it?',
         '--vlm',
@@ -160,7 +132,7 @@ describe('semclip ask --scorer vlm-*', () => {
         '--dtype',
         'fp32',
         '--json',
-      ]),
+      ])).stdout,
     );
     expect(json.scorer).toMatchObject({ id: 'vlm-embed', meta: { questionRepresentation: 'last-hidden-state', runner: `local:${tinyDir}` } });
     expect(fake.requests).toHaveLength(1);
@@ -169,7 +141,7 @@ describe('semclip ask --scorer vlm-*', () => {
 
   it('answers with a local VLM that also scores (vlm-yesno from its logits, random weights)', async () => {
     const json = JSON.parse(
-      await capture(askCommand, [image, 'What colour is it?', '--vlm', `local:${tinyDir}`, '--scorer', 'vlm-yesno', '--device', 'cpu', '--dtype', 'fp32', '--max-tokens', '3', '--json']),
+      (await captureCommand(askCommand, [image, 'What colour is it?', '--vlm', `local:${tinyDir}`, '--scorer', 'vlm-yesno', '--device', 'cpu', '--dtype', 'fp32', '--max-tokens', '3', '--json'])).stdout,
     );
     expect(json.scorer).toMatchObject({ id: 'vlm-yesno', meta: { method: 'logits' } });
     expect(json.selection.scores).toHaveLength(4);
@@ -190,12 +162,12 @@ describe('semclip ask --scorer vlm-*', () => {
 describe.skipIf(!existsSync(cli))('semclip select --scorer vlm-yesno (built CLI)', () => {
   it('prints the selection JSON with the scripted tile first, and exits 2 on an unknown scorer', async () => {
     fake.setBehaviour(scripted);
-    const run = await runCli(['select', image, 'What does the sign say?', '--scorer', 'vlm-yesno', '--vlm', `openai:${fake.url}#m`, '--json']);
+    const run = await semclip(['select', image, 'What does the sign say?', '--scorer', 'vlm-yesno', '--vlm', `openai:${fake.url}#m`, '--json']);
     expect(run.code, run.stderr).toBe(0);
     const json = JSON.parse(run.stdout);
     expect(json.ranking[0].index).toBe(TARGET);
     expect(json.scorer.meta.method).toBe('logprobs');
-    const bad = await runCli(['select', image, 'q?', '--scorer', 'nope']);
+    const bad = await semclip(['select', image, 'q?', '--scorer', 'nope']);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/^semclip: error \[UNKNOWN_SCORER\]: There is no scorer called "nope"\. Expected one of .*random.*vlm-embed, vlm-yesno/);
   });
