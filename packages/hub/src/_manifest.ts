@@ -85,18 +85,23 @@ export function isValidRepoId(repo: string): boolean {
 }
 
 function checkPath(path: string, where: string, problems: Problems): void {
-  if (path.length === 0 || path.length > 512) return problems.add(where, 'must be a non-empty relative path (at most 512 characters)');
+  if (path.length === 0 || path.length > 512) {
+    problems.add(where, 'must be a non-empty relative path (at most 512 characters)');
+    return;
+  }
   if (path.startsWith('/') || path.includes('\\') || /^[A-Za-z]:/.test(path)) {
-    return problems.add(where, `"${path}" must be a relative POSIX path inside the repository`);
+    problems.add(where, `"${path}" must be a relative POSIX path inside the repository`);
+    return;
   }
   for (const seg of path.split('/')) {
     if (seg === '' || seg === '.' || seg === '..' || !PATH_SEGMENT_RE.test(seg)) {
-      return problems.add(where, `"${path}" has an invalid path segment "${seg}" (no empty, ".", ".." or unusual characters)`);
+      problems.add(where, `"${path}" has an invalid path segment "${seg}" (no empty, ".", ".." or unusual characters)`);
+      return;
     }
   }
   const base = path.split('/').pop()!;
   if (base === SIDECAR_NAME || base === LOCK_NAME || RESERVED_SUFFIXES.some((s) => base.endsWith(s))) {
-    return problems.add(where, `"${path}" collides with a name the cache reserves (${SIDECAR_NAME}, ${LOCK_NAME}, *.partial)`);
+    problems.add(where, `"${path}" collides with a name the cache reserves (${SIDECAR_NAME}, ${LOCK_NAME}, *.partial)`);
   }
 }
 

@@ -1,3 +1,4 @@
+import type { Dirent } from 'node:fs';
 import { mkdir, readdir, rename, rmdir, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { SemclipError, isSemclipError, throwIfAborted } from '@semclip/core';
@@ -523,7 +524,7 @@ export async function removeModel(
 /** Removes empty folders from `dir` upwards, stopping at `root`. */
 async function pruneEmptyDirs(dir: string, root: string): Promise<void> {
   async function walk(d: string): Promise<boolean> {
-    let entries;
+    let entries: Dirent[];
     try {
       entries = await readdir(d, { withFileTypes: true });
     } catch {

@@ -1,4 +1,4 @@
-import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { readFileSync, readdirSync, statSync, type Stats } from 'node:fs';
 import path from 'node:path';
 import { SemclipError, isSemclipError } from '@semclip/core';
 import { BUNDLED_MANIFESTS } from './_manifests.js';
@@ -55,7 +55,7 @@ function userManifestFiles(env: NodeJS.ProcessEnv): string[] {
   for (const entry of raw.split(path.delimiter)) {
     if (entry.trim() === '') continue;
     const p = path.resolve(entry);
-    let stat;
+    let stat: Stats;
     try {
       stat = statSync(p);
     } catch {

@@ -4,7 +4,6 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { getManifest, listModels, parseManifest } from './index.js';
-// @ts-expect-error plain .mjs build script without types
 import { renderManifestsModule, MODELS_DIR, OUTPUT } from '../scripts/generate-manifests.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import type { Stats } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
 import { SemclipError, isRawImage } from '@semclip/core';
 import type { ImageInput, RawImage, Size } from '@semclip/core';
@@ -77,7 +78,7 @@ function describe(input: ImageInput): string {
 }
 
 async function statFile(path: string, maxFileBytes: number): Promise<number> {
-  let st;
+  let st: Stats;
   try {
     st = await stat(path);
   } catch (err) {

@@ -64,7 +64,7 @@ describe('npm package', () => {
     const { stdout: manifest } = await run('tar', ['-xzOf', tiling, 'package/package.json']);
     const pkg = JSON.parse(manifest) as { dependencies: Record<string, string> };
     expect(pkg.dependencies['@semclip/core']).not.toMatch(/workspace:/);
-    expect(pkg.dependencies['sharp']).toMatch(/0\.35/);
+    expect(pkg.dependencies.sharp).toMatch(/0\.35/);
   });
 
   it('installs outside the workspace with npm and tiles an image from an ESM script', async () => {
@@ -101,6 +101,6 @@ console.log(JSON.stringify({ dims: t.dims, finite: t.data.every(Number.isFinite)
     const { stdout } = await run('node', ['main.mjs'], { cwd: project, timeout: 60_000 });
     const out = JSON.parse(stdout.trim()) as Record<string, unknown>;
     expect(out).toMatchObject({ dims: [5, 3, 32, 32], finite: true, gridKey: '2x2:o0:l1', tiles: 4, overlayPng: true, code: 'INVALID_GRID' });
-    expect(out['id']).toMatch(/^[0-9a-f]{64}$/);
+    expect(out.id).toMatch(/^[0-9a-f]{64}$/);
   }, 240_000);
 });

@@ -56,7 +56,7 @@ async function put(path: string, data: string | Buffer): Promise<void> {
   await writeFile(path, data);
 }
 
-const jsonl = (records: readonly unknown[]) => records.map((r) => JSON.stringify(r)).join('\n') + '\n';
+const jsonl = (records: readonly unknown[]) => `${records.map((r) => JSON.stringify(r)).join('\n')}\n`;
 
 // ---------------------------------------------------------------- V* Bench
 
@@ -258,7 +258,7 @@ function tsvCell(v: string): string {
 }
 
 function tsv(header: readonly string[], rows: readonly Record<string, string>[]): string {
-  return [header.join('\t'), ...rows.map((r) => header.map((h) => tsvCell(r[h] ?? '')).join('\t'))].join('\n') + '\n';
+  return `${[header.join('\t'), ...rows.map((r) => header.map((h) => tsvCell(r[h] ?? '')).join('\t'))].join('\n')}\n`;
 }
 
 export interface TsvFixtureRow {
