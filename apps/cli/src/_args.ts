@@ -193,3 +193,33 @@ export function httpVlmOptions(args: Record<string, unknown>): HttpVlmFlags {
     },
   };
 }
+
+/** Edit distance counting a swap of neighbours as one edit ("gird" is 1 from "grid"). */
+function editDistance(a: string, b: string): number {
+  const d = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let best = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) best = Math.min(best, d[i - 2]![j - 2]! + 1);
+      d[i]![j] = best;
+    }
+  }
+  return d[a.length]![b.length]!;
+}
+
+/**
+ * The candidate a mistyped word most likely meant, for "did you mean ...?": at most 2 edits
+ * away and less than 60% changed (ignoring case and leading dashes); `undefined` when nothing
+ * is that close.
+ */
+export function closestMatch(word: string, candidates: Iterable<string>): string | undefined {
+  let best: { name: string; distance: number } | undefined;
+  for (const name of candidates) {
+    const [a, b] = [word, name].map((s) => s.replace(/^-+/, '').toLowerCase()) as [string, string];
+    const distance = editDistance(a, b);
+    if (distance > 2 || distance / Math.max(a.length, b.length) >= 0.6) continue;
+    if (best === undefined || distance < best.distance) best = { name, distance };
+  }
+  return best?.name;
+}

@@ -2,6 +2,7 @@ import { readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { closestMatch } from './_args.js';
 import { PHOTO, semclip, tempDir } from './_cli-harness.js';
 
 // These tests run the built CLI (`pnpm test` runs tsup first) on a real 4032x3024 photo.
@@ -268,12 +269,140 @@ describe('errors and exit codes', () => {
   });
 });
 
+/** Runs semclip and returns the one error line's message, after checking it is a usage error (exit 2). */
+async function usageError(argv: readonly string[], code = 'INVALID_ARGUMENT'): Promise<string> {
+  const res = await semclip(argv, { cwd: tmp });
+  expect(res.code, res.stderr + res.stdout).toBe(2);
+  expect(res.stdout).toBe('');
+  const lines = res.stderr.trim().split('\n');
+  expect(lines).toHaveLength(1);
+  const prefix = `semclip: error [${code}]: `;
+  expect(lines[0]!.startsWith(prefix), lines[0]).toBe(true);
+  return lines[0]!.slice(prefix.length);
+}
+
+describe('the command line is checked before a command runs', () => {
+  // Each row would fail fast in the command itself (missing file, unknown model, missing required
+  // flag...) if the check let --bogus through, so a broken check fails the row instead of hanging.
+  it.each([
+    [['tiles'], [PHOTO]],
+    [['select'], [PHOTO, 'q?']],
+    [['ask'], ['no/such.jpg', 'q?']],
+    [['demo'], ['--grid', '0x0']],
+    [['models', 'list'], []],
+    [['models', 'pull'], ['no-such-model']],
+    [['models', 'verify'], ['no-such-model']],
+    [['models', 'path'], ['no-such-model']],
+    [['models', 'rm'], ['no-such-model']],
+    [['eval', 'run'], []],
+    [['eval', 'report'], ['no-such.jsonl']],
+    [['eval', 'score'], []],
+    [['label'], []],
+    [['train'], []],
+    [['serve'], ['--port', 'notaport']],
+  ] as const)('an unknown flag on "semclip %s" is rejected naming the flag and the command', async (path, args) => {
+    const message = await usageError([...path, ...args, '--bogus']);
+    expect(message).toContain(`Unknown option --bogus for "semclip ${path.join(' ')}".`);
+    expect(message).toContain(`Run "semclip ${path.join(' ')} --help" for usage.`);
+  });
+
+  it.each([
+    ['a swapped letter', ['tiles', PHOTO, '--gird', '3x3'], '--gird', '--grid'],
+    ['--flag=value', ['tiles', PHOTO, '--grd=3x3'], '--grd', '--grid'],
+    ['an underscore for a dash', ['select', PHOTO, 'q?', '--max_tiles=3'], '--max_tiles', '--max-tiles'],
+    ['a mistyped --no- form', ['select', PHOTO, 'q?', '--no-overveiw'], '--no-overveiw', '--no-overview'],
+    ['a nested command (eval run)', ['eval', 'run', '--benchmrk', 'vstar'], '--benchmrk', '--benchmark'],
+    ['a nested command (models pull)', ['models', 'pull', 'x', '--forse'], '--forse', '--force'],
+    ['a command with many positionals (eval report)', ['eval', 'report', 'a.jsonl', '--fromat', 'json'], '--fromat', '--format'],
+  ] as const)('an unknown flag close to a real one (%s) suggests it', async (_name, argv, flag, suggestion) => {
+    const message = await usageError(argv);
+    expect(message).toMatch(new RegExp(`^Unknown option ${flag} for "semclip [a-z ]+"\\. Did you mean ${suggestion}\\? Run "semclip [a-z ]+ --help" for usage\\.$`));
+  });
+
+  it('an unknown flag far from every real one gets no suggestion', async () => {
+    expect(await usageError(['tiles', PHOTO, '--frobnicate'])).not.toContain('Did you mean');
+  });
+
+  it('a --json --verbose error for an unknown flag is JSON with the flag and the suggestion', async () => {
+    const res = await semclip(['tiles', PHOTO, '--gird', '3x3', '--json']);
+    expect(res.code, res.stderr + res.stdout).toBe(2);
+    expect(JSON.parse(res.stdout)).toMatchObject({ error: { code: 'INVALID_ARGUMENT', details: { option: '--gird', suggestion: '--grid' } } });
+  });
+
+  it.each([
+    ['--no- on a flag that takes a value', ['select', PHOTO, 'q?', '--no-grid'], /^Unknown option --no-grid for "semclip select"\./],
+    ['a value on a --no- flag', ['select', PHOTO, 'q?', '--no-overview=1'], /^Option --no-overview takes no value\./],
+    ['a value flag at the end without its value', ['tiles', PHOTO, '--grid'], /^Option --grid needs a value\./],
+    ['a single-dash flag that is no alias', ['tiles', PHOTO, '-g', '3x3'], /^Unknown option -g for "semclip tiles"\./],
+    ['a flag before the command name', ['--progress', 'tiles', PHOTO], /^Unknown option --progress for "semclip"\. Options go after the command name\./],
+  ] as const)('%s is rejected', async (_name, argv, pattern) => {
+    expect(await usageError(argv)).toMatch(pattern);
+  });
+
+  it.each([
+    [['--grid=3x3', '--overlap=0'], 3],
+    [['--grid', '3x3', '--json=true'], 3],
+    [['--levels', '1', '--grid', '1x2', '--progress', '--no-progress'], 1],
+  ] as const)('valid flag forms %j still run', async (flags, rows) => {
+    const res = await semclip(['tiles', PHOTO, ...flags, '--json']);
+    expect(res.code, res.stderr + res.stdout).toBe(0);
+    expect((JSON.parse(res.stdout) as TilesJson).grid.rows).toBe(rows);
+  });
+
+  it.each([
+    ['select', ['select', PHOTO, 'What', 'is', 'the', 'wait', 'time?'], 'IMAGE QUESTION', 'is the wait time?', 'question'],
+    ['ask', ['ask', PHOTO, 'What', 'is', 'the', 'wait', 'time?'], 'IMAGE QUESTION', 'is the wait time?', 'question'],
+    ['select, after --', ['select', PHOTO, '--', 'What', 'time?'], 'IMAGE QUESTION', 'time?', 'question'],
+    ['tiles', ['tiles', 'My', 'Photo.jpg'], 'IMAGE', 'Photo.jpg', 'image'],
+    ['models pull', ['models', 'pull', 'clip', 'siglip'], 'ID', 'siglip', 'id'],
+  ] as const)('extra positional arguments to %s are rejected, not dropped', async (_name, argv, takes, extra, quote) => {
+    const message = await usageError(argv);
+    expect(message).toContain(`it takes ${takes}, and ${JSON.stringify(extra)} is left over; did you forget quotes around the ${quote}?`);
+  });
+
+  it('a command without positionals rejects one', async () => {
+    expect(await usageError(['demo', 'now'])).toMatch(/^"semclip demo" takes no arguments, but got "now"\./);
+  });
+
+  it('eval report takes any number of files (FILE...)', async () => {
+    // Past the command-line check: the command itself reports the first file it cannot read.
+    const message = await usageError(['eval', 'report', 'no-1.jsonl', 'no-2.jsonl', 'no-3.jsonl'], 'RESULTS_INVALID');
+    expect(message).toContain('no-1.jsonl');
+  });
+
+  it.each([
+    [['tile', PHOTO], 'There is no command "tile". Did you mean "tiles"?'],
+    [['eval', 'rn'], 'There is no command "eval rn". Did you mean "eval run"?'],
+    [['frobnicate'], 'There is no command "frobnicate". Expected one of: tiles,'],
+  ] as const)('an unknown command %j is rejected with the closest one', async (argv, start) => {
+    expect((await usageError(argv)).startsWith(start)).toBe(true);
+  });
+});
+
+describe('closestMatch (did-you-mean)', () => {
+  it.each([
+    ['--gird', ['--grid', '--k'], '--grid'],
+    ['--grdi', ['--grid', '--k'], '--grid'],
+    ['--scorr', ['--scorer', '--seed'], '--scorer'],
+    ['--max_tiles', ['--max-tiles', '--k'], '--max-tiles'],
+    ['--x', ['--k', '--json'], undefined],
+    ['--frobnicate', ['--grid', '--overlap'], undefined],
+    ['tile', ['tiles', 'select'], 'tiles'],
+    ['TILES', ['tiles'], 'tiles'],
+    ['rn', ['run', 'report', 'score'], 'run'],
+  ] as const)('closestMatch(%j) among %j is %j', (word, candidates, expected) => {
+    expect(closestMatch(word, candidates)).toBe(expected);
+  });
+});
+
 describe('help and version', () => {
   it.each([
     [[], 'semclip', ['tiles', 'select', 'demo']],
     [['tiles'], 'semclip tiles', ['--grid', '--overlap', '--levels', '--size', '--out', '--overlay', '--json']],
     [['select'], 'semclip select', ['<IMAGE> <QUESTION>', '--scorer', '--model', '--seed', '--k', '--adaptive', '--margin', '--threshold', '--budget', '--merge', '--device', '--overlay', '--no-overview']],
     [['demo'], 'semclip demo', ['--out', '--scorer', '--json']],
+    [['eval', 'run'], 'eval run', ['--benchmark', '--method']],
+    [['models', 'pull'], 'models pull', ['<ID>', '--force']],
   ] as const)('%j --help prints usage and exits 0', async (cmd, name, mentions) => {
     const res = await semclip([...cmd, '--help']);
     expect(res.code, res.stderr + res.stdout).toBe(0);
@@ -287,8 +416,8 @@ describe('help and version', () => {
     expect([res.code, res.stdout.includes('USAGE semclip tiles')]).toEqual([0, true]);
   });
 
-  it('--help after other arguments still shows the command usage', async () => {
-    const res = await semclip(['select', PHOTO, '--grid', '3x3', '--help']);
+  it('--help after other arguments, even a mistyped flag, still shows the command usage', async () => {
+    const res = await semclip(['select', PHOTO, '--grid', '3x3', '--gird', '--help']);
     expect(res.code, res.stderr + res.stdout).toBe(0);
     expect(res.stdout).toContain('USAGE semclip select');
   });

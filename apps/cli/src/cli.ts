@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { defineCommand, renderUsage, runCommand } from 'citty';
 import type { ArgsDef, CommandDef } from 'citty';
 import { SemclipError } from '@semclip/core';
+import { closestMatch } from './_args.js';
 import { COMMANDS } from './_commands.js';
 import { EXIT, errorDetails, errorLine, exitCodeFor, normalizeError } from './_errors.js';
 import { printJson } from './_output.js';
@@ -38,100 +39,105 @@ const kebab = (s: string) => s.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 interface Resolved {
   cmd: AnyCommand;
   parent: AnyCommand | undefined;
-  /** e.g. ["select"] */
+  /** e.g. ["eval", "run"] */
   path: string[];
-  /** The arguments the leaf command parses. */
-  rest: string[];
-}
-
-/** Index of the first positional (the sub-command name), skipping flags and their values, as citty does. */
-function subCommandIndex(rawArgs: readonly string[], args: ArgsDef): number {
-  for (let i = 0; i < rawArgs.length; i++) {
-    const arg = rawArgs[i] as string;
-    if (arg === '--') return -1;
-    if (arg.startsWith('-')) {
-      if (!arg.includes('=') && isValueFlag(arg, args)) i++;
-      continue;
-    }
-    return i;
-  }
-  return -1;
-}
-
-function isValueFlag(flag: string, args: ArgsDef): boolean {
-  const name = flag.replace(/^-{1,2}/, '');
-  for (const [key, def] of Object.entries(args)) {
-    if (def.type !== 'string' && def.type !== 'enum') continue;
-    if (camel(name) === camel(key)) return true;
-    const aliases = 'alias' in def && def.alias !== undefined ? [def.alias].flat() : [];
-    if (aliases.includes(name)) return true;
-  }
-  return false;
-}
-
-/** Walks sub-commands like citty does, to find the command the arguments are for. */
-async function resolveCommand(rawArgs: readonly string[]): Promise<Resolved> {
-  let cmd = main;
-  let parent: AnyCommand | undefined;
-  let rest = [...rawArgs];
-  const path: string[] = [];
-  for (;;) {
-    const subs = await resolveValue(cmd.subCommands);
-    if (!subs || Object.keys(subs).length === 0) break;
-    const args: ArgsDef = ((await resolveValue(cmd.args)) as ArgsDef | undefined) ?? {};
-    const i = subCommandIndex(rest, args);
-    if (i < 0) break;
-    const name = rest[i] as string;
-    if (!Object.hasOwn(subs, name)) {
-      const names = Object.keys(subs);
-      throw new SemclipError('INVALID_ARGUMENT', `There is no command "${[...path, name].join(' ')}".`, {
-        expected: `one of: ${names.join(', ')}`,
-        hint: `Run "semclip ${[...path, '--help'].join(' ')}" for the list`,
-        details: { command: name, valid: names },
-      });
-    }
-    const next = (await resolveValue(subs[name])) as AnyCommand;
-    parent = cmd;
-    cmd = next;
-    path.push(name);
-    rest = rest.slice(i + 1);
-  }
-  return { cmd, parent, path, rest };
 }
 
 /**
- * citty accepts unknown flags silently, so "--gird 3x3" would run with the default grid.
- * A typo must fail instead, naming the flag.
+ * Finds the command the arguments are for, walking sub-commands the way citty's runCommand does
+ * (citty 0.2.2, the newest release, does not export its walk). With `strict`, it also rejects
+ * what citty would silently ignore, because its parser runs node:util parseArgs with
+ * `strict: false`: unknown flags ("--gird 3x3" would run with the default grid), a value flag
+ * without its value, `--no-` on a flag that is not a boolean, and more positionals than the
+ * command declares ("select photo.jpg What is the wait time" would ask "What"). A command whose
+ * last positional's valueHint ends in "..." (like `eval report FILE...`) takes any number.
+ * Flags are read from citty's own arg definitions: the name, its camelCase and kebab-case forms,
+ * aliases (one letter after "-"), `--flag=value`, `--no-<boolean>`; everything after `--` is positional.
  */
-async function checkFlags(resolved: Resolved): Promise<void> {
-  const args: ArgsDef = ((await resolveValue(resolved.cmd.args)) as ArgsDef | undefined) ?? {};
-  const known = new Map<string, 'boolean' | 'value'>();
-  for (const [name, def] of Object.entries(args)) {
-    if (def.type === 'positional') continue;
-    const kind = def.type === 'boolean' ? 'boolean' : 'value';
-    const aliases = 'alias' in def && def.alias !== undefined ? [def.alias].flat() : [];
-    for (const n of [name, camel(name), kebab(name), ...aliases]) known.set(n, kind);
-  }
-  const usage = `Run "semclip ${[...resolved.path, '--help'].join(' ')}" for the options`;
-  for (let i = 0; i < resolved.rest.length; i++) {
-    const arg = resolved.rest[i] as string;
-    if (arg === '--') break;
-    if (!arg.startsWith('-') || arg === '-' || /^-\d/.test(arg)) continue;
-    const name = arg.replace(/^-{1,2}/, '').split('=')[0] as string;
-    const negated = name.startsWith('no-') ? name.slice(3) : undefined;
-    const kind = known.get(name) ?? (negated !== undefined && known.get(negated) === 'boolean' ? 'boolean' : undefined);
-    if (kind === undefined) {
-      throw new SemclipError('INVALID_ARGUMENT', `Unknown option ${arg.split('=')[0]} for "semclip ${resolved.path.join(' ')}".`, {
-        hint: usage,
-        details: { option: arg },
+async function resolveCommand(rawArgs: readonly string[], strict: boolean): Promise<Resolved> {
+  let cmd = main;
+  let parent: AnyCommand | undefined;
+  const path: string[] = [];
+  let tokens = [...rawArgs];
+  for (;;) {
+    const args: ArgsDef = ((await resolveValue(cmd.args)) as ArgsDef | undefined) ?? {};
+    const subs = ((await resolveValue(cmd.subCommands)) ?? {}) as Record<string, AnyCommand | (() => Promise<AnyCommand>)>;
+    const hasSubs = Object.keys(subs).length > 0;
+    const where = `"semclip${path.map((p) => ` ${p}`).join('')}"`;
+    const usage = `Run "semclip ${[...path, '--help'].join(' ')}" for usage`;
+
+    const kinds = new Map<string, 'boolean' | 'value'>();
+    const positionalDefs: Array<{ name: string; valueHint?: string }> = [];
+    for (const [name, def] of Object.entries(args)) {
+      if (def.type === 'positional') positionalDefs.push({ name, valueHint: def.valueHint });
+      else for (const n of [name, camel(name), kebab(name), ...('alias' in def && def.alias !== undefined ? [def.alias].flat() : [])]) kinds.set(n, def.type === 'boolean' ? 'boolean' : 'value');
+    }
+    const longNames = [...kinds.keys()].filter((n) => n.length > 1 && n === kebab(n));
+    const candidates = longNames.flatMap((n) => (kinds.get(n) === 'boolean' ? [`--${n}`, `--no-${n}`] : [`--${n}`]));
+
+    const positionals: string[] = [];
+    let subIndex = -1;
+    for (let i = 0; i < tokens.length && subIndex < 0; i++) {
+      const token = tokens[i] as string;
+      if (token === '--') {
+        positionals.push(...tokens.slice(i + 1));
+        break;
+      }
+      if (!token.startsWith('-') || token === '-') {
+        if (hasSubs) subIndex = i;
+        else positionals.push(token);
+        continue;
+      }
+      const [flag = token, value] = token.split(/=(.*)/s);
+      const name = flag.startsWith('--') ? flag.slice(2) : flag.length === 2 ? flag.slice(1) : undefined;
+      const negated = name?.startsWith('no-') === true && kinds.get(name.slice(3)) === 'boolean';
+      if (negated && value !== undefined && strict) {
+        throw new SemclipError('INVALID_ARGUMENT', `Option ${flag} takes no value.`, { hint: usage, details: { option: flag } });
+      }
+      const kind = negated ? 'boolean' : name === undefined ? undefined : kinds.get(name);
+      if (kind === 'value' && value === undefined) {
+        if (i + 1 >= tokens.length && strict) {
+          throw new SemclipError('INVALID_ARGUMENT', `Option ${flag} needs a value.`, { hint: usage, details: { option: flag } });
+        }
+        i++;
+      }
+      if (kind === undefined && strict) {
+        const suggestion = closestMatch(flag, candidates);
+        const advice = suggestion ? ` Did you mean ${suggestion}?` : hasSubs ? ' Options go after the command name.' : '';
+        throw new SemclipError('INVALID_ARGUMENT', `Unknown option ${flag} for ${where}.${advice}`, {
+          hint: usage,
+          details: { option: flag, ...(suggestion ? { suggestion } : {}) },
+        });
+      }
+    }
+
+    if (subIndex < 0) {
+      const variadic = positionalDefs.at(-1)?.valueHint?.endsWith('...') === true;
+      if (strict && !hasSubs && !variadic && positionals.length > positionalDefs.length) {
+        const extra = positionals.slice(positionalDefs.length);
+        const last = positionalDefs.at(-1);
+        const message = last
+          ? `Too many arguments for ${where}: it takes ${positionalDefs.map((p) => p.name.toUpperCase()).join(' ')}, and ${JSON.stringify(extra.join(' '))} is left over; did you forget quotes around the ${last.name}?`
+          : `${where} takes no arguments, but got ${JSON.stringify(extra.join(' '))}.`;
+        throw new SemclipError('INVALID_ARGUMENT', message, { hint: usage, details: { extra } });
+      }
+      return { cmd, parent, path };
+    }
+
+    const name = tokens[subIndex] as string;
+    if (!Object.hasOwn(subs, name)) {
+      const names = Object.keys(subs);
+      const suggestion = closestMatch(name, names);
+      throw new SemclipError('INVALID_ARGUMENT', `There is no command "${[...path, name].join(' ')}".${suggestion ? ` Did you mean "${[...path, suggestion].join(' ')}"?` : ''}`, {
+        expected: `one of: ${names.join(', ')}`,
+        hint: `Run "semclip ${[...path, '--help'].join(' ')}" for the list`,
+        details: { command: name, valid: names, ...(suggestion ? { suggestion } : {}) },
       });
     }
-    if (kind === 'value' && !arg.includes('=')) {
-      if (i + 1 >= resolved.rest.length) {
-        throw new SemclipError('INVALID_ARGUMENT', `Option ${arg} needs a value.`, { hint: usage, details: { option: arg } });
-      }
-      i++;
-    }
+    parent = cmd;
+    cmd = (await resolveValue(subs[name])) as AnyCommand;
+    path.push(name);
+    tokens = tokens.slice(subIndex + 1);
   }
 }
 
@@ -157,7 +163,7 @@ async function run(rawArgs: string[]): Promise<number> {
     const dashdash = rawArgs.indexOf('--');
     const flags = dashdash < 0 ? rawArgs : rawArgs.slice(0, dashdash);
     if (flags.includes('--help') || flags.includes('-h')) {
-      const resolved = await resolveCommand(flags.filter((a) => a !== '--help' && a !== '-h'));
+      const resolved = await resolveCommand(flags.filter((a) => a !== '--help' && a !== '-h'), false);
       let text = await renderUsage(resolved.cmd, resolved.parent);
       if (!process.stdout.isTTY) text = text.replace(ANSI, '');
       process.stdout.write(`${text}\n`);
@@ -167,7 +173,7 @@ async function run(rawArgs: string[]): Promise<number> {
       process.stdout.write(`${version}\n`);
       return EXIT.ok;
     }
-    const resolved = await resolveCommand(rawArgs);
+    const resolved = await resolveCommand(rawArgs, true);
     path = resolved.path;
     if (resolved.cmd === main) {
       let text = await renderUsage(main);
@@ -178,7 +184,6 @@ async function run(rawArgs: string[]): Promise<number> {
         hint: 'Try "semclip demo"',
       });
     }
-    await checkFlags(resolved);
     await runCommand(main, { rawArgs });
     return EXIT.ok;
   } catch (err) {
