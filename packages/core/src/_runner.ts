@@ -1,4 +1,4 @@
-import type { Box, EncodedImage, RawImage } from './_image.js';
+import type { Box, EncodedImage, RawImage, Size } from './_image.js';
 
 /** An image in a VLM prompt: the overview first, then zoomed-in regions of it. */
 export interface PromptImage {
@@ -16,6 +16,8 @@ export interface AnswerRequest {
   /** Benchmark- or user-specific answer instruction appended to the question. */
   readonly instruction?: string;
   readonly maxTokens?: number;
+  /** Size of the original image the regions were cut from: lets prompts name where a region lies. */
+  readonly imageSize?: Size;
   readonly signal?: AbortSignal;
 }
 

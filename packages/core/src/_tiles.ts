@@ -1,4 +1,4 @@
-import type { Box, RawImage, Size } from './_image.js';
+import type { Box, EncodedImage, RawImage, Size } from './_image.js';
 
 /** One sub-image of a grid. Boxes are in pixels of the original (EXIF-oriented) image. */
 export interface Tile {
@@ -56,6 +56,18 @@ export interface TileSource {
   crop(box: Box, options?: CropOptions): Promise<RawImage>;
   /** RGB pixels of the whole image, e.g. the overview at the encoder's size. */
   overview(size: Size, mode?: OverviewMode): Promise<RawImage>;
+  /** A box (or the whole image) encoded as a file for a VLM, cut and shrunk in one pass. */
+  encode(box: Box | 'overview', options?: EncodeOptions): Promise<EncodedImage>;
+}
+
+/** How `TileSource.encode` writes an image. */
+export interface EncodeOptions {
+  /** Default `'jpeg'`. */
+  readonly format?: 'jpeg' | 'png' | 'webp';
+  /** 1-100 for JPEG/WebP. Default 90. */
+  readonly quality?: number;
+  /** Cap on the long side (the crop is downscaled to fit, never upscaled). */
+  readonly maxSide?: number;
 }
 
 /** `resize` squashes, `pad` pads to square with the mean colour (LLaVA-1.5), `crop` centre-crops. */

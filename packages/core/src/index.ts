@@ -6,7 +6,7 @@ export { MAX_OPTIONS, Semaphore, abortedError, intOption, mulberry32, optionLett
 export { isRawImage } from './_image.js';
 export type { RawImage, ImageInput, EncodedImage, Box, Size } from './_image.js';
 
-export type { Tile, GridSpec, TileGrid, TileSource, CropOptions, FitMode, OverviewMode } from './_tiles.js';
+export type { Tile, GridSpec, TileGrid, TileSource, CropOptions, EncodeOptions, FitMode, OverviewMode } from './_tiles.js';
 
 export { defineScorer } from './_scorer.js';
 export type { RelevanceScorer, ScoreQuery, ScoreOptions, TileScores, StageTimings } from './_scorer.js';
@@ -30,6 +30,8 @@ export type {
   PromptImage,
   TokenUsage,
 } from './_runner.js';
+
+export type { PipelineStages, PlannedRegion, PromptPlan } from './_pipeline.js';
 
 export { BENCHMARK_NAMES } from './_benchmark.js';
 export type { BenchmarkItem, BenchmarkName } from './_benchmark.js';

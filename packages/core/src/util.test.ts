@@ -58,6 +58,18 @@ describe('Semaphore', () => {
   it('rejects a limit of 0', () => {
     expect(() => new Semaphore(0)).toThrow(/positive integer/);
   });
+  // Moved from @semclip/vlm-runner's copy of the semaphore.
+  it('releases the slot when a task throws', async () => {
+    const s = new Semaphore(1);
+    await expect(s.run(async () => Promise.reject(new Error('x')))).rejects.toThrow('x');
+    expect(s.active).toBe(0);
+    const release = await s.acquire();
+    release();
+    expect(s.active).toBe(0);
+  });
+  it.each([-1, 1.5, Number.NaN])('rejects a limit of %s with INVALID_ARGUMENT', (limit) => {
+    expect(() => new Semaphore(limit)).toThrowError(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
+  });
 });
 
 describe('sleep', () => {

@@ -1,7 +1,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SemclipError } from '@semclip/core';
-import type { Box, CropOptions, EncodedImage, FitMode, OverviewMode, RawImage, Size, TileGrid, TileSource } from '@semclip/core';
+import type { Box, CropOptions, EncodeOptions, EncodedImage, FitMode, OverviewMode, RawImage, Size, TileGrid, TileSource } from '@semclip/core';
 import sharp from 'sharp';
 import { Decoder, coverGeometry, extractRgb, padRgb, resizeRgb } from './_pixels.js';
 import type { Colour, Rgb } from './_pixels.js';
@@ -31,14 +31,6 @@ export interface TensorBatch {
   readonly dims: [number, number, number, number];
 }
 
-export interface EncodeOptions {
-  /** Default `'jpeg'`. */
-  readonly format?: 'jpeg' | 'png' | 'webp';
-  /** 1-100 for JPEG/WebP. Default 90. */
-  readonly quality?: number;
-  /** Cap on the long side (the crop is downscaled to fit, never upscaled). */
-  readonly maxSide?: number;
-}
 
 export interface WriteTilesOptions {
   /** Resize every tile (and the overview) to this size; default native tiles, overview capped to the tile size. */

@@ -4,6 +4,7 @@ export { readImageInfo, DEFAULT_MAX_PIXELS, DEFAULT_MAX_FILE_BYTES } from './_so
 export type { ImageLimits, ImageInfo } from './_source.js';
 export { tileImage } from './_tile-image.js';
 export type { TilingOptions } from './_tile-image.js';
-export type { TiledImage, TensorOptions, TensorBatch, EncodeOptions, WriteTilesOptions, OverviewOptions } from './_tiled.js';
+export type { TiledImage, TensorOptions, TensorBatch, WriteTilesOptions, OverviewOptions } from './_tiled.js';
+export type { EncodeOptions } from '@semclip/core';
 export { renderOverlay } from './_overlay.js';
 export type { OverlayOptions } from './_overlay.js';

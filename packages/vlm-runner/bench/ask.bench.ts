@@ -6,18 +6,17 @@
  * The fake runs in this process, on the same event loop as the client, so every byte of image
  * data costs twice (client: base64 + send; fake: parse + decode). The target run sends the
  * images at 336 px, the size LLaVA-1.5 actually sees. The 1024 px run (the runner's default
- * maxSide) and the askWithSelection run (cropping and JPEG encoding from a 4032x3024 photo per
- * call) are reported for information.
+ * maxSide) is reported for information; the whole ask (crop, encode, call) is benched in
+ * @semclip/pipeline.
  */
-import { resolve } from 'node:path';
-import { afterAll, beforeAll, bench, describe } from 'vitest';
+import { afterAll, beforeAll, bench } from 'vitest';
 import type { PromptImage } from '@semclip/core';
 import { tileImage } from '@semclip/tiling';
 import type { TiledImage } from '@semclip/tiling';
-import { select } from '@semclip/selector';
 import { startFakeOpenAI } from '@semclip/test-kit/openai-upstream';
+import { describeSharedBench, sharedData } from '@semclip/test-kit/shared-data';
 import type { FakeOpenAI } from '@semclip/test-kit/openai-upstream';
-import { askWithSelection, createOpenAIRunner } from '../src/index.js';
+import { createOpenAIRunner } from '../src/index.js';
 import type { OpenAIRunner } from '../src/index.js';
 
 const CALLS = 100;
@@ -47,7 +46,7 @@ async function timed(name: string, fn: () => Promise<unknown>): Promise<void> {
 beforeAll(async () => {
   fake = await startFakeOpenAI({ behaviour: { latencyMs: LATENCY_MS, respond: () => '15 minutes' } });
   runner = createOpenAIRunner({ baseUrl: fake.url, model: 'fake-vlm', concurrency: CONCURRENCY, env: {} });
-  tiled = await tileImage(resolve(import.meta.dirname, '../../../../shared/data/images/queue_time.jpg'), { grid: '3x3' });
+  tiled = await tileImage(sharedData('images/queue_time.jpg'), { grid: '3x3' });
   const box = tiled.grid.tiles[5]!.box;
   for (const side of [336, 1024]) {
     prompts[side] = [
@@ -74,22 +73,9 @@ afterAll(async () => {
 const ask = (side: number) => () =>
   Promise.all(Array.from({ length: CALLS }, (_, i) => runner.answer({ images: prompts[side]!, question: `What is the wait time? (${i})`, imageSize: tiled.size })));
 
-describe(`openai runner: ${CALLS} calls, concurrency ${CONCURRENCY}, fake upstream at ${LATENCY_MS} ms per call (ideal ${IDEAL_MS} ms, target 1.2x)`, () => {
+describeSharedBench(`openai runner: ${CALLS} calls, concurrency ${CONCURRENCY}, fake upstream at ${LATENCY_MS} ms per call (ideal ${IDEAL_MS} ms, target 1.2x)`, () => {
   bench('answer, overview + 1 crop at 336 px (target)', () => timed('answer 336 px', ask(336)), { iterations: 5, warmupIterations: 1, time: 0, warmupTime: 0 });
 
   bench('answer, overview + 1 crop at 1024 px (info)', () => timed('answer 1024 px', ask(1024)), { iterations: 2, warmupIterations: 1, time: 0, warmupTime: 0 });
 
-  bench(
-    'askWithSelection, crop + encode at 672 px from a 4032x3024 photo per call (info)',
-    () =>
-      timed('askWithSelection 672 px', () => {
-        const selection = select([0.1, 0.2, 0.1, 0.3, 0.2, 0.9, 0.1, 0.1, 0.2], tiled.grid, { k: 1 });
-        return Promise.all(
-          Array.from({ length: CALLS }, (_, i) =>
-            askWithSelection({ runner, source: tiled, selection, question: `What is the wait time? (${i})`, mode: 'semclip', imageFormat: { maxSide: 672 } }),
-          ),
-        );
-      }),
-    { iterations: 2, warmupIterations: 1, time: 0, warmupTime: 0 },
-  );
 });

@@ -10,9 +10,6 @@ export type { ImageEncoding, CompositeLayout } from './_images.js';
 export { parseChoice, scoresFromLogprobs, UNSEEN_SCORE } from './_choose.js';
 export type { TopLogprob } from './_choose.js';
 
-export { askWithSelection, ASK_MODES } from './_ask.js';
-export type { AskMode, AskResult, AskTimings, AskWithSelectionOptions, SentImage } from './_ask.js';
-
 export { createOpenAIRunner } from './openai/index.js';
 export type { OpenAIRunner, OpenAIRunnerOptions, OpenAIRequestExtras, RetryInfo } from './openai/index.js';
 

@@ -5,8 +5,9 @@ import { select } from '@semclip/selector';
 import { makeJpeg } from '@semclip/test-kit/images';
 import { startFakeOpenAI } from '@semclip/test-kit/openai-upstream';
 import type { FakeOpenAI, RecordedRequest } from '@semclip/test-kit/openai-upstream';
+import { createOpenAIRunner } from '@semclip/vlm-runner/openai';
 import { askWithSelection } from './_ask.js';
-import { createOpenAIRunner } from './openai/index.js';
+import { imagePolicyFor } from './_policy.js';
 
 let fake: FakeOpenAI;
 let tiled: TiledImage;
@@ -95,5 +96,21 @@ describe('askWithSelection', () => {
       code: 'UNKNOWN_METHOD',
     });
     expect(fake.requests).toHaveLength(0);
+  });
+});
+
+describe('visual tokens per model family', () => {
+  it('counts each sent image by the family formula (Qwen2-VL: 28-px blocks of the sent size)', async () => {
+    const selection = select(scores, tiled.grid, { k: 1 });
+    const policy = imagePolicyFor('Qwen/Qwen2-VL-7B-Instruct');
+    const res = await askWithSelection({ runner: runner(), source: tiled, selection, question: 'q?', policy });
+    // overview 1024x683 -> smart resize 1036x672 = 37 x 24 blocks; tile 600x400 -> 588x392 = 21 x 14.
+    expect(res.images.map((i) => i.tokens)).toEqual([37 * 24, 21 * 14]);
+    expect(res.visualTokens).toBe(37 * 24 + 21 * 14);
+  });
+
+  it('defaults to the family the runner model names, else the runner fixed count', async () => {
+    const res = await askWithSelection({ runner: runner(), source: tiled, question: 'q?', mode: 'baseline' });
+    expect(res.visualTokens).toBe(576);
   });
 });

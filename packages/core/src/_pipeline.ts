@@ -1,0 +1,38 @@
+import type { Box, ImageInput, Size } from './_image.js';
+import type { PromptImage } from './_runner.js';
+import type { ScoreOptions, ScoreQuery, TileScores } from './_scorer.js';
+import type { Selection } from './_selection.js';
+import type { TileSource } from './_tiles.js';
+
+/** What a prompt shows the VLM: the overview or not, then regions of the image in order. */
+export interface PromptPlan {
+  readonly overview: boolean;
+  readonly regions: readonly PlannedRegion[];
+}
+
+/** One region of a prompt: its box, and for reports the tiles it covers and their best score. */
+export interface PlannedRegion {
+  readonly box: Box;
+  readonly tiles?: readonly number[];
+  readonly score?: number;
+}
+
+/**
+ * The SemClip flow's stages as one object (`createPipeline` in `@semclip/pipeline` makes one),
+ * so that a run over many items (`@semclip/eval`'s engine, the trainer's labeller) can use the
+ * flow without depending on the image and model packages: it is handed the stages.
+ */
+export interface PipelineStages {
+  /** The scorer the pipeline opened; `undefined` when it has none (baseline-only runs). */
+  readonly scorerId: string | undefined;
+  /** Reads and tiles an image, and proves its pixel data decodes (a damaged file fails here). */
+  open(image: ImageInput, options?: { readonly signal?: AbortSignal }): Promise<TileSource>;
+  /** Scores every tile against the question; INVALID_ARGUMENT when the pipeline has no scorer. */
+  score(query: ScoreQuery, source: TileSource, options?: ScoreOptions): Promise<TileScores>;
+  /** The regions to send, under the pipeline's selection options and the model's token costs. */
+  select(scores: TileScores, source: TileSource): Selection;
+  /** The images of a plan, encoded as the model family gets them (each box encoded once per source). */
+  promptImages(source: TileSource, plan: PromptPlan, options?: { readonly signal?: AbortSignal }): Promise<PromptImage[]>;
+  /** Visual tokens the VLM spends on images of these sizes (the model family's formula). */
+  visualTokens(images: readonly Size[]): number;
+}

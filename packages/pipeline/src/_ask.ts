@@ -1,0 +1,255 @@
+import { SemclipError, optionLetters, throwIfAborted } from '@semclip/core';
+import type { Box, EncodedImage, PlannedRegion, PromptImage, PromptPlan, Selection, Size, TileSource, VlmAnswer, VlmChoice, VlmRunner } from '@semclip/core';
+import { describePosition } from '@semclip/vlm-runner';
+import { imagePolicyFor } from './_policy.js';
+import type { ImagePolicy } from './_policy.js';
+
+/** `baseline`: overview only. `semclip`: overview + the selection's regions. `all-tiles`: overview + every level-1 tile. */
+export const ASK_MODES = ['baseline', 'semclip', 'all-tiles'] as const;
+export type AskMode = (typeof ASK_MODES)[number];
+
+/** How prompt images are encoded for the VLM. */
+export interface ImageFormat {
+  /** Default `jpeg`. */
+  readonly format?: 'jpeg' | 'png' | 'webp';
+  /** 1-100. Default 90. */
+  readonly quality?: number;
+  /** Long-side cap in pixels (never upscaled). Default 1024. */
+  readonly maxSide?: number;
+}
+
+export const DEFAULT_IMAGE_FORMAT: Required<ImageFormat> = { format: 'jpeg', quality: 90, maxSide: 1024 };
+
+/** Fills the defaults in and checks ranges (INVALID_ARGUMENT names the field). */
+export function resolveImageFormat(format: ImageFormat | undefined): Required<ImageFormat> {
+  const f = {
+    format: format?.format ?? DEFAULT_IMAGE_FORMAT.format,
+    quality: format?.quality ?? DEFAULT_IMAGE_FORMAT.quality,
+    maxSide: format?.maxSide ?? DEFAULT_IMAGE_FORMAT.maxSide,
+  };
+  if (!['jpeg', 'png', 'webp'].includes(f.format)) {
+    throw new SemclipError('INVALID_ARGUMENT', `Image format "${String(f.format)}" is not supported.`, { expected: 'jpeg, png or webp', details: { option: 'format' } });
+  }
+  if (!Number.isSafeInteger(f.quality) || f.quality < 1 || f.quality > 100) {
+    throw new SemclipError('INVALID_ARGUMENT', `Image quality ${String(f.quality)} is out of range.`, { expected: 'an integer from 1 to 100', details: { option: 'quality' } });
+  }
+  if (!Number.isSafeInteger(f.maxSide) || f.maxSide < 16 || f.maxSide > 16384) {
+    throw new SemclipError('INVALID_ARGUMENT', `Image maxSide ${String(f.maxSide)} is out of range.`, { expected: 'an integer from 16 to 16384', details: { option: 'maxSide' } });
+  }
+  return f;
+}
+
+/** What was sent: one entry per prompt image, in order. */
+export interface SentImage {
+  readonly role: 'overview' | 'region';
+  /** Region box in pixels of the original image. */
+  readonly box?: Box;
+  readonly position?: string;
+  /** Tile indices the region covers. */
+  readonly tiles?: readonly number[];
+  /** The region's score (best of its tiles). */
+  readonly score?: number;
+  readonly width: number;
+  readonly height: number;
+  readonly bytes: number;
+  readonly mime: EncodedImage['mime'];
+  /** Visual tokens this image costs the model (its family's formula). */
+  readonly tokens: number;
+}
+
+/**
+ * The plan for a mode: `baseline` the overview alone, `all-tiles` the overview and every
+ * level-1 tile, `semclip` what the selection says (INVALID_ARGUMENT without one).
+ *
+ * @example
+ * ```ts
+ * planFor(tiled, 'semclip', selection); // { overview: true, regions: [{ box, tiles: [4], score: 0.91 }] }
+ * ```
+ */
+export function planFor(source: Pick<TileSource, 'grid'>, mode: AskMode, selection?: Selection): PromptPlan {
+  if (!(ASK_MODES as readonly string[]).includes(mode)) {
+    throw new SemclipError('UNKNOWN_METHOD', `Ask mode "${String(mode)}" is not known.`, { expected: `one of ${ASK_MODES.join(', ')}` });
+  }
+  if (mode === 'baseline') return { overview: true, regions: [] };
+  if (mode === 'all-tiles') {
+    return { overview: true, regions: source.grid.tiles.filter((t) => t.level === 1).map((t) => ({ box: t.box, tiles: [t.index] })) };
+  }
+  if (!selection) {
+    throw new SemclipError('INVALID_ARGUMENT', 'Mode "semclip" needs a selection.', {
+      hint: 'Score the tiles and select (pipeline.run does both), or use mode "baseline"',
+    });
+  }
+  return { overview: selection.includeOverview, regions: selection.regions.map((r): PlannedRegion => ({ box: r.box, tiles: r.tiles, score: r.score })) };
+}
+
+const boxKey = (b: Box): string => `${b.x},${b.y},${b.width},${b.height}`;
+
+/** Encoded images per source, so every prompt of one image re-uses its overview and crops. */
+const encodeCache = new WeakMap<object, Map<string, Promise<EncodedImage>>>();
+
+/**
+ * Encodes the images of a plan (overview first, then regions at native resolution capped by
+ * `maxSide`), each box once per source and format, and says what was sent.
+ *
+ * @example
+ * ```ts
+ * const { images, sent } = await buildPromptImages(tiled, planFor(tiled, 'baseline'), { policy });
+ * sent[0]; // { role: 'overview', width: 1024, height: 768, bytes: 91234, mime: 'image/jpeg', tokens: 576 }
+ * ```
+ */
+export async function buildPromptImages(
+  source: Pick<TileSource, 'size' | 'encode'>,
+  plan: PromptPlan,
+  options: { readonly policy: ImagePolicy; readonly imageFormat?: ImageFormat; readonly signal?: AbortSignal },
+): Promise<{ images: PromptImage[]; sent: SentImage[] }> {
+  const f = resolveImageFormat(options.imageFormat);
+  const parts: Array<{ role: 'overview' | 'region'; region?: PlannedRegion }> = [
+    ...(plan.overview ? [{ role: 'overview' as const }] : []),
+    ...plan.regions.map((region) => ({ role: 'region' as const, region })),
+  ];
+  if (parts.length === 0) {
+    throw new SemclipError('INVALID_ARGUMENT', 'The plan sends no image (no overview and no regions).', { hint: 'Select at least one region or include the overview' });
+  }
+  throwIfAborted(options.signal);
+  let cache = encodeCache.get(source);
+  if (!cache) {
+    cache = new Map();
+    encodeCache.set(source, cache);
+  }
+  const formatKey = `${f.format}:${f.quality}:${f.maxSide}`;
+  const encodeOnce = (box: Box | 'overview'): Promise<EncodedImage> => {
+    const key = `${box === 'overview' ? 'overview' : boxKey(box)}|${formatKey}`;
+    let p = (cache as Map<string, Promise<EncodedImage>>).get(key);
+    if (!p) {
+      p = source.encode(box, f);
+      // A failed encode is not kept: the next prompt tries again (and reports its own error).
+      p.catch(() => cache?.delete(key));
+      (cache as Map<string, Promise<EncodedImage>>).set(key, p);
+    }
+    return p;
+  };
+  const encoded = await Promise.all(parts.map((p) => encodeOnce(p.region ? p.region.box : 'overview')));
+  throwIfAborted(options.signal);
+  const images: PromptImage[] = [];
+  const sent: SentImage[] = [];
+  parts.forEach((p, i) => {
+    const image = encoded[i] as EncodedImage;
+    const box = p.region?.box;
+    const position = box ? describePosition(box, source.size) : undefined;
+    images.push({ role: p.role, image, ...(box ? { box } : {}), ...(position ? { position } : {}) });
+    sent.push({
+      role: p.role,
+      ...(box ? { box } : {}),
+      ...(position ? { position } : {}),
+      ...(p.region?.tiles ? { tiles: p.region.tiles } : {}),
+      ...(p.region?.score === undefined ? {} : { score: p.region.score }),
+      width: image.width,
+      height: image.height,
+      bytes: image.data.byteLength,
+      mime: image.mime,
+      tokens: options.policy.tokensFor(image.width, image.height),
+    });
+  });
+  return { images, sent };
+}
+
+/** Milliseconds of an ask. */
+export interface AskTimings {
+  /** Cropping and encoding the images. */
+  encode: number;
+  /** The runner call (queueing, upload, generation). */
+  vlm: number;
+  total: number;
+}
+
+interface AskBase {
+  readonly mode: AskMode;
+  readonly images: readonly SentImage[];
+  /** Visual tokens of the images sent, by the model family's formula (`SentImage.tokens` summed). */
+  readonly visualTokens: number;
+  readonly timings: AskTimings;
+}
+
+export type AskResult =
+  | (AskBase & { readonly kind: 'answer'; readonly text: string; readonly answer: VlmAnswer })
+  | (AskBase & { readonly kind: 'choice'; readonly index: number; readonly letter: string; readonly option: string; readonly choice: VlmChoice });
+
+export interface AskOptions {
+  readonly runner: VlmRunner;
+  /** The tiled image; crops are cut from it at native resolution, capped by `imageFormat.maxSide`. */
+  readonly source: Pick<TileSource, 'size' | 'grid' | 'encode'>;
+  /** Which regions to send; required for `semclip` mode. */
+  readonly selection?: Selection;
+  readonly question: string;
+  /** Multiple-choice options: the runner's `choose` is used and the result is a choice. */
+  readonly options?: readonly string[];
+  /** Answer instruction appended to the question. */
+  readonly instruction?: string;
+  readonly maxTokens?: number;
+  /** Default `semclip`. */
+  readonly mode?: AskMode;
+  /** The model family's token costs; default: the family the runner's model id names, else `fixed` at its `visualTokensPerImage`. */
+  readonly policy?: ImagePolicy;
+  readonly imageFormat?: ImageFormat;
+  readonly signal?: AbortSignal;
+}
+
+/**
+ * Asks a VLM about a tiled image the SemClip way: the overview plus the selected regions (or
+ * the baseline / all-tiles alternatives), each cut at native resolution from the source.
+ * Multiple choice goes through `runner.choose`, open questions through `runner.answer`.
+ * `pipeline.ask` calls this with the pipeline's policy and encoding.
+ *
+ * @example
+ * ```ts
+ * import { askWithSelection } from '@semclip/pipeline';
+ * const result = await askWithSelection({ runner, source: run.source, selection: run.selection, question: 'What is the wait time?' });
+ * if (result.kind === 'answer') console.log(result.text, result.visualTokens); // '25 minutes' 1152
+ * ```
+ */
+export async function askWithSelection(options: AskOptions): Promise<AskResult> {
+  const started = performance.now();
+  const policy = options.policy ?? imagePolicyFor(options.runner.model, { tokensPerImage: options.runner.visualTokensPerImage });
+  const mode = options.mode ?? 'semclip';
+  const plan = planFor(options.source, mode, options.selection);
+  const { images, sent } = await buildPromptImages(options.source, plan, {
+    policy,
+    ...(options.imageFormat ? { imageFormat: options.imageFormat } : {}),
+    ...(options.signal ? { signal: options.signal } : {}),
+  });
+  const encodeMs = performance.now() - started;
+  const visualTokens = sent.reduce((s, i) => s + i.tokens, 0);
+  const common = {
+    images,
+    question: options.question,
+    imageSize: options.source.size,
+    ...(options.instruction === undefined ? {} : { instruction: options.instruction }),
+    ...(options.signal ? { signal: options.signal } : {}),
+  };
+  const vlmStart = performance.now();
+  if (options.options) {
+    const choice = await options.runner.choose({ ...common, options: options.options });
+    return {
+      kind: 'choice',
+      mode,
+      index: choice.index,
+      letter: optionLetters(options.options.length)[choice.index] ?? '?',
+      option: options.options[choice.index] ?? '',
+      choice,
+      images: sent,
+      visualTokens,
+      timings: { encode: encodeMs, vlm: performance.now() - vlmStart, total: performance.now() - started },
+    };
+  }
+  const answer = await options.runner.answer({ ...common, ...(options.maxTokens === undefined ? {} : { maxTokens: options.maxTokens }) });
+  return {
+    kind: 'answer',
+    mode,
+    text: answer.text,
+    answer,
+    images: sent,
+    visualTokens,
+    timings: { encode: encodeMs, vlm: performance.now() - vlmStart, total: performance.now() - started },
+  };
+}
+

@@ -1,0 +1,27 @@
+import { expect, it } from 'vitest';
+
+// The public surface, listed: widening or narrowing it is a visible diff here.
+it('exports exactly these names', async () => {
+  expect(Object.keys(await import('./index.js')).sort()).toEqual([
+    'ASK_MODES',
+    'DEFAULT_IMAGE_FORMAT',
+    'MODEL_FAMILIES',
+    'askWithSelection',
+    'buildPromptImages',
+    'checkScorerOptions',
+    'createPipeline',
+    'defaultScorerId',
+    'familyOf',
+    'getScorerFamily',
+    'imagePolicyFor',
+    'internvlTokens',
+    'isVlmScorer',
+    'listScorers',
+    'llavaNextTokens',
+    'openScorer',
+    'planFor',
+    'qwen2vlTokens',
+    'registerScorer',
+    'resolveImageFormat',
+  ]);
+});
