@@ -1,0 +1,18 @@
+import { expect, it } from 'vitest';
+
+// The public surface, listed: widening or narrowing it is a visible diff here.
+it('exports exactly these names', async () => {
+  expect(Object.keys(await import('./index.js')).sort()).toEqual([
+    'DEFAULT_AUTO_MAX_TILES',
+    'DEFAULT_MAX_FILE_BYTES',
+    'DEFAULT_MAX_PIXELS',
+    'MAX_GRID_SIDE',
+    'chooseAutoGrid',
+    'computeGrid',
+    'gridKeyOf',
+    'parseGrid',
+    'readImageInfo',
+    'renderOverlay',
+    'tileImage',
+  ]);
+});
