@@ -11,6 +11,5 @@ export default defineConfig(
     clip: 'src/clip/index.ts',
     siglip: 'src/siglip/index.ts',
     distant: 'src/distant/index.ts',
-    cache: 'src/cache/index.ts',
   }, { splitting: true }),
 );

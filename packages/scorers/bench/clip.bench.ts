@@ -30,8 +30,8 @@ import { createClipScorer } from '../src/clip/index.js';
 import type { ClipScorer } from '../src/clip/index.js';
 import { pixelSpecFrom, tilePixels } from '../src/clip/_pixels.js';
 import type { PixelSpec } from '../src/clip/_pixels.js';
-import { createSession, ort } from '../src/backends/onnx.js';
-import type { OnnxSession } from '../src/backends/onnx.js';
+import { createSession, loadOnnxRuntime } from '@semclip/runtime/onnx';
+import type { OnnxRuntime, OnnxSession } from '@semclip/runtime/onnx';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const PHOTO = path.resolve(here, '../../../../shared/data/images/flag.JPG');
@@ -54,6 +54,7 @@ let dir: string;
 let spec: PixelSpec;
 let scorer: ClipScorer;
 let bare: OnnxSession;
+let ort: OnnxRuntime;
 let genMs = 0;
 let loadMs = 0;
 const sources = new Map<string, TileSource>();
@@ -87,6 +88,7 @@ beforeAll(async () => {
   t = performance.now();
   scorer = await createClipScorer({ modelPath: dir, device: 'cpu', warn: () => {} });
   bare = await createSession(path.join(dir, 'onnx', 'vision_model.onnx'), { device: 'cpu' });
+  ort = await loadOnnxRuntime();
   loadMs = performance.now() - t;
   for (const grid of ['2x2', '3x3']) sources.set(grid, await tileImage(PHOTO, { grid }));
 }, 600_000);

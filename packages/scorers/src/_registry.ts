@@ -1,6 +1,6 @@
 import { SemclipError } from '@semclip/core';
 import type { RelevanceScorer } from '@semclip/core';
-import type { Device, Warn } from './backends/onnx.js';
+import type { Device, Warn } from '@semclip/runtime';
 
 /** Options every scorer understands; families ignore what does not apply to them. */
 export interface ScorerOptions {

@@ -31,12 +31,13 @@ function staticPackages(entry: string): string[] {
 describe('@semclip/scorers entry weight', () => {
   const built = existsSync(path.join(dist, 'index.js'));
   // turbo builds before `test`; a bare `vitest run` without dist/ has nothing to check.
-  it.skipIf(!built)('the root entry statically loads only @semclip/core (and Node built-ins)', () => {
-    expect(staticPackages(path.join(dist, 'index.js'))).toEqual(['@semclip/core']);
+  it.skipIf(!built)('the root entry statically loads only @semclip/core and the light @semclip/runtime root (and Node built-ins)', () => {
+    expect(staticPackages(path.join(dist, 'index.js'))).toEqual(['@semclip/core', '@semclip/runtime']);
   });
 
-  it.skipIf(!built)('a model family does load ONNX Runtime (the check sees static imports)', () => {
-    expect(staticPackages(path.join(dist, 'ocr.js'))).toContain('onnxruntime-node');
+  it.skipIf(!built)('a model family does load the heavy parts (the check sees static imports)', () => {
+    expect(staticPackages(path.join(dist, 'ocr.js'))).toContain('@semclip/runtime/onnx');
+    expect(staticPackages(path.join(dist, 'clip.js'))).toContain('@huggingface/transformers');
   });
 
   it('resolves the cpu device without loading ONNX Runtime', async () => {

@@ -1,7 +1,8 @@
 export { SCORERS, createScorer, getScorerEntry, listScorers } from './_registry.js';
 export type { ScorerEntry, ScorerId, ScorerOptions } from './_registry.js';
-export { DEVICES, resolveDevice, cudaProviderInstalled } from './backends/_device.js';
-export type { Device, ResolvedDevice, Warn } from './backends/_device.js';
+// Device resolution lives in @semclip/runtime; re-exported so the CLI and server can list devices from here.
+export { DEVICES, resolveDevice, cudaProviderInstalled } from '@semclip/runtime';
+export type { Device, ResolvedDevice, Warn } from '@semclip/runtime';
 // Types only (erased at runtime): reading an OCR scorer's meta never loads the OCR engine.
 export type { OcrScorerOptions, OcrScoreMeta, OcrLine } from './ocr/index.js';
 // Types only: reading a distant scorer's options never loads ONNX Runtime.

@@ -17,6 +17,7 @@
 import { readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { onnxFileName } from '@semclip/runtime';
 import { fileURLToPath } from 'node:url';
 import { GraphBuilder, attr, prng, randomWeights } from './onnx-graph.js';
 
@@ -86,8 +87,6 @@ export const PROBE_COLOURS: Readonly<Record<string, readonly [number, number, nu
   white: [255, 255, 255],
   black: [0, 0, 0],
 };
-
-const DTYPE_SUFFIX = { q8: '_quantized', fp16: '_fp16', int8: '_int8', uint8: '_uint8', q4: '_q4' } as const;
 
 const CLIP_MEAN = [0.48145466, 0.4578275, 0.40821073] as const;
 const CLIP_STD = [0.26862954, 0.26130258, 0.27577711] as const;
@@ -467,7 +466,7 @@ function resolve(options: TinyModelOptions, family: 'clip' | 'siglip'): Resolved
 function addDtypeCopies(files: ModelFiles, dtypes: TinyModelOptions['dtypes']): void {
   for (const dtype of dtypes ?? []) {
     for (const tower of ['text_model', 'vision_model']) {
-      files[`onnx/${tower}${DTYPE_SUFFIX[dtype]}.onnx`] = files[`onnx/${tower}.onnx`]!;
+      files[`onnx/${onnxFileName(tower, dtype)}`] = files[`onnx/${tower}.onnx`]!;
     }
   }
 }

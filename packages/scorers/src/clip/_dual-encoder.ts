@@ -6,7 +6,7 @@
  */
 import { defineScorer, throwIfAborted } from '@semclip/core';
 import type { RelevanceScorer, ScoreOptions, ScoreQuery, StageTimings, TileScores, TileSource } from '@semclip/core';
-import { assertFinite } from '../backends/onnx.js';
+import { assertFinite } from '@semclip/runtime';
 import { checkTileSource, createEmbedder } from './_embedder.js';
 import type { DualEncoderInfo, DualEncoderOptions, DualEncoderStats, Embedder } from './_embedder.js';
 import type { Family } from './_model.js';

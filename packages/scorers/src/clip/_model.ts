@@ -17,24 +17,11 @@ import {
   SiglipVisionModel,
 } from '@huggingface/transformers';
 import type { PreTrainedTokenizer } from '@huggingface/transformers';
-import { transformersSessionSettings } from '../backends/onnx.js';
-import type { ResolvedDevice } from '../backends/onnx.js';
+import { DTYPES, DTYPE_SUFFIX, isDtype } from '@semclip/runtime';
+import type { Dtype, ResolvedDevice } from '@semclip/runtime';
+import { transformersSessionSettings } from '@semclip/runtime/onnx';
 
 export type Family = 'clip' | 'siglip';
-
-/** transformers.js file suffix per dtype (`fp32` -> `text_model.onnx`, `q8` -> `text_model_quantized.onnx`). */
-const DTYPE_SUFFIX: Record<string, string> = {
-  fp32: '',
-  fp16: '_fp16',
-  q8: '_quantized',
-  int8: '_int8',
-  uint8: '_uint8',
-  q4: '_q4',
-  q4f16: '_q4f16',
-  bnb4: '_bnb4',
-};
-
-export const DTYPES = Object.keys(DTYPE_SUFFIX) as readonly string[];
 
 /** Where the model files come from, as far as errors and cache keys need to know. */
 export interface ModelLocation {
@@ -58,7 +45,7 @@ export interface LocateOptions {
 }
 
 function checkDtype(dtype: string): string {
-  if (!Object.hasOwn(DTYPE_SUFFIX, dtype)) {
+  if (!isDtype(dtype)) {
     throw new SemclipError('INVALID_ARGUMENT', `Unknown dtype "${dtype}".`, { expected: `one of ${DTYPES.join(', ')}` });
   }
   return dtype;
@@ -142,7 +129,7 @@ async function exists(file: string): Promise<boolean> {
 
 /** The files transformers.js reads for a dual encoder at this dtype. */
 export function requiredFiles(dtype: string): string[] {
-  const suffix = DTYPE_SUFFIX[dtype] ?? '';
+  const suffix = isDtype(dtype) ? DTYPE_SUFFIX[dtype] : '';
   return [
     'config.json',
     'preprocessor_config.json',
@@ -176,7 +163,7 @@ export async function checkModelFolder(family: Family, loc: ModelLocation): Prom
   for (const f of files) if (!(await exists(path.join(loc.dir, ...f.split('/'))))) missing.push(f);
   if (missing.length > 0) {
     const onnxMissing = missing.some((f) => f.startsWith('onnx/'));
-    const dtypeNote = onnxMissing && loc.dtype !== 'fp32' ? ` (dtype ${loc.dtype} needs the ${DTYPE_SUFFIX[loc.dtype]} variants; pick the dtype whose files you downloaded)` : '';
+    const dtypeNote = onnxMissing && loc.dtype !== 'fp32' ? ` (dtype ${loc.dtype} needs the ${DTYPE_SUFFIX[loc.dtype as Dtype]} variants; pick the dtype whose files you downloaded)` : '';
     throw new SemclipError('MODEL_NOT_DOWNLOADED', `The ${family} model in ${loc.dir} is incomplete: ${missing.join(', ')} missing${dtypeNote}.`, {
       hint: loc.manifest ? `Run: semclip models pull ${loc.id}` : loc.fix,
       details: { id: loc.id, dir: loc.dir, missing, dtype: loc.dtype },

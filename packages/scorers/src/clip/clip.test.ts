@@ -11,7 +11,7 @@ import { tileImage } from '@semclip/tiling';
 import { fakeRevision, manifestFor, startFakeHub } from '@semclip/test-kit/hub-server';
 import type { FakeHub } from '@semclip/test-kit/hub-server';
 import { makeTinyClip, PROBE_COLOURS } from '@semclip/test-kit/onnx-models';
-import { cudaProviderInstalled, resetDeviceWarning } from '../backends/onnx.js';
+import { cudaProviderInstalled, resetDeviceWarning } from '@semclip/runtime';
 import { createScorer, listScorers } from '../index.js';
 import { createClipScorer } from './index.js';
 import type { ClipScorer } from './index.js';

@@ -1,7 +1,9 @@
 /** A trained head's ONNX graph on ONNX Runtime (through the package's one ONNX boundary). */
 import { SemclipError } from '@semclip/core';
-import { assertFinite, createSession, ort } from '../backends/onnx.js';
-import type { OnnxSession, ResolvedDevice } from '../backends/onnx.js';
+import { assertFinite } from '@semclip/runtime';
+import type { ResolvedDevice } from '@semclip/runtime';
+import { createSession, loadOnnxRuntime } from '@semclip/runtime/onnx';
+import type { OnnxSession } from '@semclip/runtime/onnx';
 import { HEAD_IO, readHeadManifest, readHeadOnnx } from './_head-manifest.js';
 import type { HeadManifest } from './_head-manifest.js';
 
@@ -34,6 +36,7 @@ export interface RelevanceHead {
 export async function loadHead(manifestFile: string, options: { readonly device?: ResolvedDevice; readonly intraOpNumThreads?: number } = {}): Promise<RelevanceHead> {
   const manifest = await readHeadManifest(manifestFile);
   const bytes = await readHeadOnnx(manifestFile, manifest);
+  const ort = await loadOnnxRuntime();
   const session: OnnxSession = await createSession(bytes, {
     device: options.device ?? 'cpu',
     ...(options.intraOpNumThreads ? { intraOpNumThreads: options.intraOpNumThreads } : {}),

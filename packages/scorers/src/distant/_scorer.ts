@@ -2,8 +2,8 @@ import { SemclipError, defineScorer, isSemclipError, throwIfAborted } from '@sem
 import type { RelevanceScorer, ScoreOptions, ScoreQuery, StageTimings, TileScores, TileSource } from '@semclip/core';
 import { getManifest } from '@semclip/hub';
 import type { EnsureOptions, ModelDtype } from '@semclip/hub';
-import { resolveDevice } from '../backends/onnx.js';
-import type { Device, Warn } from '../backends/onnx.js';
+import { resolveDevice } from '@semclip/runtime';
+import type { Device, Warn } from '@semclip/runtime';
 import { createBaseEncoder } from './_base.js';
 import type { BaseEncoder, BaseEncoderInfo, BaseEncoderStats } from './_base.js';
 import { loadHead } from './_head.js';

@@ -5,8 +5,10 @@
  */
 import { SemclipError, throwIfAborted } from '@semclip/core';
 import type { Box, RawImage } from '@semclip/core';
-import { assertFinite, createSession, ort, resolveDevice } from '../backends/onnx.js';
-import type { Device, OnnxSession, ResolvedDevice, Warn } from '../backends/onnx.js';
+import { assertFinite, resolveDevice } from '@semclip/runtime';
+import type { Device, ResolvedDevice, Warn } from '@semclip/runtime';
+import { createSession, loadOnnxRuntime } from '@semclip/runtime/onnx';
+import type { OnnxRuntime, OnnxSession, OrtTensor } from '@semclip/runtime/onnx';
 import { ctcGreedyDecode } from './_ctc.js';
 import { boxesFromProbabilityMap } from './_geometry.js';
 import type { Quad } from './_geometry.js';
@@ -140,6 +142,7 @@ export async function createOcrEngine(options: OcrEngineOptions = {}): Promise<O
   const dictionary = loadDictionary(files.dictionary);
   const device = resolveDevice(options.device ?? 'auto', options.warn);
   const sessionOptions = { device, ...(threads ? { intraOpNumThreads: threads } : {}) };
+  const ort = await loadOnnxRuntime();
   const sessions: OnnxSession[] = [];
   try {
     const det = await createSession(files.detection, sessionOptions);
@@ -148,7 +151,7 @@ export async function createOcrEngine(options: OcrEngineOptions = {}): Promise<O
     sessions.push(rec);
     const cls = useCls ? await createSession(files.classifier, sessionOptions) : undefined;
     if (cls) sessions.push(cls);
-    return new Engine(device, files, dictionary, settings, det, rec, cls);
+    return new Engine(ort, device, files, dictionary, settings, det, rec, cls);
   } catch (err) {
     await Promise.all(sessions.map((s) => s.dispose()));
     throw err;
@@ -157,6 +160,7 @@ export async function createOcrEngine(options: OcrEngineOptions = {}): Promise<O
 
 class Engine implements OcrEngine {
   constructor(
+    private readonly ort: OnnxRuntime,
     readonly device: ResolvedDevice,
     readonly files: OcrModelFiles,
     private readonly dictionary: readonly string[],
@@ -183,7 +187,7 @@ class Engine implements OcrEngine {
     timings.preprocess += performance.now() - t;
 
     t = performance.now();
-    const detOut = await this.runOne(this.det, new ort.Tensor('float32', detInput, [1, 3, dh, dw]), 'The OCR text detector');
+    const detOut = await this.runOne(this.det, new this.ort.Tensor('float32', detInput, [1, 3, dh, dw]), 'The OCR text detector');
     const map = detOut.data as Float32Array;
     if (map.length !== dw * dh) {
       throw new SemclipError('MODEL_INVALID', `The OCR detector returned ${map.length} values for a ${dw}x${dh} input.`, {
@@ -228,7 +232,7 @@ class Engine implements OcrEngine {
       });
       timings.preprocess += performance.now() - t;
       t = performance.now();
-      const probs = await this.runOne(this.cls!, new ort.Tensor('float32', input, [batch.length, 3, REC_HEIGHT, CLS_WIDTH]), 'The OCR angle classifier');
+      const probs = await this.runOne(this.cls!, new this.ort.Tensor('float32', input, [batch.length, 3, REC_HEIGHT, CLS_WIDTH]), 'The OCR angle classifier');
       const p = probs.data as Float32Array;
       assertFinite(p, 'The OCR angle classifier output');
       batch.forEach((idx, k) => {
@@ -265,7 +269,7 @@ class Engine implements OcrEngine {
       timings.preprocess += performance.now() - t;
 
       t = performance.now();
-      const out = await this.runOne(this.rec, new ort.Tensor('float32', input, [batch.length, 3, REC_HEIGHT, width]), 'The OCR recogniser');
+      const out = await this.runOne(this.rec, new this.ort.Tensor('float32', input, [batch.length, 3, REC_HEIGHT, width]), 'The OCR recogniser');
       const [n, steps, classes] = out.dims as [number, number, number];
       if (out.dims.length !== 3 || n !== batch.length) {
         throw new SemclipError('MODEL_INVALID', `The OCR recogniser returned a tensor of shape [${out.dims.join(', ')}].`, {
@@ -287,8 +291,8 @@ class Engine implements OcrEngine {
     return results;
   }
 
-  private async runOne(session: OnnxSession, input: ort.Tensor, what: string): Promise<ort.Tensor> {
-    let outputs: Record<string, ort.Tensor>;
+  private async runOne(session: OnnxSession, input: OrtTensor, what: string): Promise<OrtTensor> {
+    let outputs: Record<string, OrtTensor>;
     try {
       outputs = await session.run({ [session.inputNames[0]!]: input });
     } catch (cause) {

@@ -1,6 +1,6 @@
-import { SemclipError, defineScorer, throwIfAborted } from '@semclip/core';
+import { SemclipError, defineScorer, intOption, throwIfAborted } from '@semclip/core';
 import type { Box, RelevanceScorer, ScoreQuery, StageTimings, TileSource } from '@semclip/core';
-import type { ResolvedDevice } from '../backends/onnx.js';
+import type { ResolvedDevice } from '@semclip/runtime';
 import { createOcrEngine } from './_engine.js';
 import type { OcrEngine, OcrEngineOptions, OcrLine } from './_engine.js';
 import { contentWords, scoreTileText } from './_match.js';
@@ -66,14 +66,9 @@ interface TileText {
   readonly recognize: number;
 }
 
-function positiveInt(name: string, value: number | undefined, fallback: number, allowZero = false): number {
-  if (value === undefined) return fallback;
-  if (!Number.isInteger(value) || value < (allowZero ? 0 : 1)) {
-    throw new SemclipError('INVALID_ARGUMENT', `OCR scorer option ${name} is ${String(value)}.`, {
-      expected: allowZero ? 'an integer of 0 or more' : 'a positive integer',
-    });
-  }
-  return value;
+/** An integer option, named as the OCR scorer's in errors. */
+function intArg(name: string, value: number | undefined, fallback: number, min = 1): number {
+  return intOption(name, value, { fallback, min, what: 'OCR scorer option' });
 }
 
 function fraction(name: string, value: number | undefined, fallback: number): number {
@@ -115,15 +110,15 @@ function checkQuery(query: ScoreQuery): void {
  * ```
  */
 export async function createOcrScorer(options: OcrScorerOptions = {}): Promise<OcrScorer> {
-  const maxSide = positiveInt('maxSide', options.maxSide, 1280);
+  const maxSide = intArg('maxSide', options.maxSide, 1280);
   const match = {
     fuzzyThreshold: fraction('fuzzyThreshold', options.fuzzyThreshold, 0.75),
     densityWeight: fraction('densityWeight', options.densityWeight, 0.05),
-    densityChars: positiveInt('densityChars', options.densityChars, 200),
+    densityChars: intArg('densityChars', options.densityChars, 200),
   };
-  const maxWords = positiveInt('maxQueryWords', options.maxQueryWords, 32);
-  const maxChars = positiveInt('maxQueryChars', options.maxQueryChars, 4000);
-  const cacheSize = positiveInt('cacheSize', options.cacheSize, 64, true);
+  const maxWords = intArg('maxQueryWords', options.maxQueryWords, 32);
+  const maxChars = intArg('maxQueryChars', options.maxQueryChars, 4000);
+  const cacheSize = intArg('cacheSize', options.cacheSize, 64, 0);
   const warn = options.warn ?? ((message: string) => process.emitWarning(message, { code: 'SEMCLIP_OCR' }));
   const ownEngine = !options.engine;
   const engine = options.engine ?? (await createOcrEngine({ ...options, detLimitSide: options.detLimitSide ?? maxSide }));

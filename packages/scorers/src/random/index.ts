@@ -1,6 +1,6 @@
-import { SemclipError, defineScorer } from '@semclip/core';
+import { SemclipError, defineScorer, mulberry32 } from '@semclip/core';
 import type { RelevanceScorer } from '@semclip/core';
-import { mulberry32, seedFrom } from '../_hash.js';
+import { seedFrom } from '../_hash.js';
 
 export interface RandomScorerOptions {
   /** Base seed; the same seed, question and image always give the same scores. Default 0. */

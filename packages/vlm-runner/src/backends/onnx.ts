@@ -1,16 +1,9 @@
 /**
- * The package's one ONNX Runtime boundary: the session settings handed to
- * @huggingface/transformers, which creates and runs the onnxruntime-node sessions of local
- * models. Nothing else in this package imports onnxruntime-node or transformers.js directly,
- * and both load lazily, so the `openai` backend never loads ONNX Runtime. Device resolution is
- * shared with @semclip/scorers (same rules, one fallback notice per process).
+ * The local backend's one door to @huggingface/transformers, which creates and runs the
+ * onnxruntime-node sessions of local models. It loads lazily, so the `openai` backend never
+ * loads ONNX Runtime. Device resolution, session settings and output checks are
+ * @semclip/runtime's, shared with @semclip/scorers.
  */
-import { SemclipError } from '@semclip/core';
-import type { ResolvedDevice } from '@semclip/scorers';
-
-export { DEVICES, cudaProviderInstalled, resolveDevice } from '@semclip/scorers';
-export type { Device, ResolvedDevice, Warn } from '@semclip/scorers';
-
 export type Transformers = typeof import('@huggingface/transformers');
 
 let transformers: Promise<Transformers> | undefined;
@@ -25,37 +18,4 @@ export function loadTransformers(): Promise<Transformers> {
     return mod;
   });
   return transformers;
-}
-
-export interface SessionSettings {
-  readonly device: ResolvedDevice;
-  /** Threads per operator; default: ONNX Runtime's choice (all physical cores). */
-  readonly intraOpNumThreads?: number;
-}
-
-/**
- * The `from_pretrained` options that put every session of a model on the resolved device.
- * CUDA sessions keep the CPU provider as a fallback for operators CUDA lacks.
- */
-export function pretrainedSessionOptions(settings: SessionSettings): { device: ResolvedDevice; session_options: Record<string, unknown> } {
-  return {
-    device: settings.device,
-    session_options: {
-      executionProviders: settings.device === 'cuda' ? ['cuda', 'cpu'] : ['cpu'],
-      graphOptimizationLevel: 'all',
-      ...(settings.intraOpNumThreads ? { intraOpNumThreads: settings.intraOpNumThreads } : {}),
-    },
-  };
-}
-
-/** Checks every value of a model output is finite; NaN/Inf never becomes an answer or a score. */
-export function assertFinite(values: ArrayLike<number>, what: string): void {
-  for (let i = 0; i < values.length; i++) {
-    const v = values[i]!;
-    if (!Number.isFinite(v)) {
-      throw new SemclipError('MODEL_OUTPUT_INVALID', `${what} contains ${Number.isNaN(v) ? 'NaN' : 'Infinity'} at position ${i}.`, {
-        hint: 'The model files may be corrupt (semclip models verify <id>) or the model overflowed in this dtype; try --device cpu or an fp32 model',
-      });
-    }
-  }
 }

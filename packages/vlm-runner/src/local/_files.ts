@@ -2,20 +2,47 @@ import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { SemclipError } from '@semclip/core';
 import type { ModelManifest } from '@semclip/hub';
+import { DTYPES, isDtype, onnxFileName } from '@semclip/runtime';
+import type { Dtype } from '@semclip/runtime';
 
-/** ONNX weight variants transformers.js knows, with the file-name suffix it looks for. */
-export const DTYPE_SUFFIX = {
-  fp32: '',
-  fp16: '_fp16',
-  q8: '_quantized',
-  int8: '_int8',
-  uint8: '_uint8',
-  q4: '_q4',
-  q4f16: '_q4f16',
-  bnb4: '_bnb4',
-} as const;
-export type LocalDtype = keyof typeof DTYPE_SUFFIX;
-export const LOCAL_DTYPES = Object.keys(DTYPE_SUFFIX) as LocalDtype[];
+/** The ONNX weight variants a local session can load (@semclip/runtime's dtype table). */
+export type LocalDtype = Dtype;
+export const LOCAL_DTYPES: readonly LocalDtype[] = DTYPES;
+
+/** The three ONNX sessions of an image-text-to-text model, as transformers.js names them. */
+export type LocalSession = 'vision_encoder' | 'embed_tokens' | 'decoder_model_merged';
+/** The session names `dtype` may be given per. */
+export const LOCAL_SESSIONS: readonly LocalSession[] = ['vision_encoder', 'embed_tokens', 'decoder_model_merged'];
+const SESSIONS = LOCAL_SESSIONS;
+
+/**
+ * Reads a dtype as written on a command line: one variant for every session (`q4`), or
+ * `session=variant` pairs separated by commas (`vision_encoder=fp16,decoder_model_merged=q4`).
+ * INVALID_ARGUMENT names what is wrong.
+ *
+ * @example
+ * ```ts
+ * parseDtypeSpec('q4'); // 'q4'
+ * parseDtypeSpec('vision_encoder=fp16,decoder_model_merged=q4'); // { vision_encoder: 'fp16', decoder_model_merged: 'q4' }
+ * ```
+ */
+export function parseDtypeSpec(text: string): LocalDtype | Partial<Record<LocalSession, LocalDtype>> {
+  const value = typeof text === 'string' ? text.trim() : '';
+  const expected = `one of ${LOCAL_DTYPES.join(', ')}, or session=dtype pairs like vision_encoder=fp16,decoder_model_merged=q4 (sessions: ${SESSIONS.join(', ')})`;
+  if (!value.includes('=')) {
+    if (isDtype(value)) return value;
+    throw new SemclipError('INVALID_ARGUMENT', `dtype "${value}" is not a weight variant.`, { expected });
+  }
+  const out: Partial<Record<LocalSession, LocalDtype>> = {};
+  for (const part of value.split(',')) {
+    const [session = '', dtype = '', ...extra] = part.split('=').map((x) => x.trim());
+    if (extra.length > 0 || !(SESSIONS as readonly string[]).includes(session) || !isDtype(dtype) || Object.hasOwn(out, session)) {
+      throw new SemclipError('INVALID_ARGUMENT', `dtype "${value}" is not valid at "${part.trim()}".`, { expected });
+    }
+    out[session as LocalSession] = dtype;
+  }
+  return out;
+}
 
 /** Preference when nothing is asked for: full precision first, then the larger quantisations. */
 const PREFERENCE: readonly LocalDtype[] = ['fp32', 'fp16', 'q8', 'int8', 'uint8', 'q4f16', 'q4', 'bnb4'];
@@ -41,15 +68,15 @@ export function pickDtypes(
   const present = new Set(existsSync(onnxDir) ? readdirSync(onnxDir) : []);
   const out: Record<string, LocalDtype> = {};
   for (const session of sessions) {
-    const has = (d: LocalDtype) => present.has(`${session}${DTYPE_SUFFIX[d]}.onnx`);
+    const has = (d: LocalDtype) => present.has(onnxFileName(session, d));
     const wanted = typeof requested === 'string' ? requested : requested?.[session];
     if (wanted !== undefined) {
-      if (!(wanted in DTYPE_SUFFIX)) {
+      if (!isDtype(wanted)) {
         throw new SemclipError('INVALID_ARGUMENT', `Unknown dtype "${String(wanted)}" for ${session}.`, { expected: `one of ${LOCAL_DTYPES.join(', ')}` });
       }
       if (!has(wanted)) {
         const available = LOCAL_DTYPES.filter(has);
-        throw new SemclipError('MODEL_INVALID', `Model ${modelLabel} has no ${wanted} weights for ${session} (onnx/${session}${DTYPE_SUFFIX[wanted]}.onnx).`, {
+        throw new SemclipError('MODEL_INVALID', `Model ${modelLabel} has no ${wanted} weights for ${session} (onnx/${onnxFileName(session, wanted)}).`, {
           expected: available.length ? `one of the variants present: ${available.join(', ')}` : `onnx/${session}*.onnx`,
           hint: available.length ? `Pass dtype ${available[0]} or pull a manifest that includes ${wanted}` : pullHint,
           details: { session, dtype: wanted, available },

@@ -1,5 +1,6 @@
-import { SemclipError, isSemclipError } from '@semclip/core';
-import { Semaphore, aborted, backoffDelay, parseRetryAfter, sleep } from '../_semaphore.js';
+import { SemclipError, abortedError, isSemclipError, sleep } from '@semclip/core';
+import type { Semaphore } from '@semclip/core';
+import { backoffDelay, parseRetryAfter } from '../_retry.js';
 
 /** What one call to the upstream retried, for progress output (never contains the key). */
 export interface RetryInfo {
@@ -105,7 +106,7 @@ export async function postJson(settings: HttpSettings, payload: Uint8Array, sign
   try {
     let last: Failure | undefined;
     for (let attempt = 0; attempt <= settings.retries; attempt++) {
-      if (signal?.aborted) throw aborted(signal);
+      if (signal?.aborted) throw abortedError(signal);
       const outcome = await attemptOnce(settings, payload, signal);
       if (outcome.ok) return { status: outcome.status, json: outcome.json, attempts: attempt + 1 };
       last = outcome.failure;
@@ -157,7 +158,7 @@ async function attemptOnce(settings: HttpSettings, payload: Uint8Array, signal?:
       });
       text = await res.text();
     } catch (err) {
-      if (signal?.aborted) throw aborted(signal);
+      if (signal?.aborted) throw abortedError(signal);
       if (timedOut) return { ok: false, failure: { kind: 'timeout' } };
       if (isSemclipError(err)) throw err;
       return { ok: false, failure: { kind: 'network', ...networkCode(err), cause: err } };

@@ -1,11 +1,10 @@
 import { setMaxListeners } from 'node:events';
-import { SemclipError, defineRunner, isSemclipError } from '@semclip/core';
+import { Semaphore, SemclipError, abortedError, defineRunner, intOption, isSemclipError } from '@semclip/core';
 import type { AnswerRequest, ChooseRequest, EncodedImage, PromptImage, Size, VlmAnswer, VlmCapabilities, VlmChoice, VlmRunner } from '@semclip/core';
 import { buildPrompt } from '../_prompt.js';
 import type { BuiltPrompt, PromptTemplates } from '../_prompt.js';
 import { compositeImages, encodeForUpstream, resolveEncoding } from '../_images.js';
 import type { ImageEncoding } from '../_images.js';
-import { Semaphore, aborted } from '../_semaphore.js';
 import { UNSEEN_SCORE, argmax, parseChoice, scoresFromLogprobs } from '../_choose.js';
 import type { TopLogprob } from '../_choose.js';
 import type { AnswerLogprobs, AnswerLogprobsRequest } from '../_answer-logprobs.js';
@@ -111,12 +110,9 @@ export interface OpenAIRunner extends VlmRunner {
   answerLogprobs(request: AnswerLogprobsRequest): Promise<AnswerLogprobs[]>;
 }
 
-function positiveInt(name: string, value: number | undefined, fallback: number, min = 1): number {
-  const v = value ?? fallback;
-  if (!Number.isInteger(v) || v < min) {
-    throw new SemclipError('INVALID_ARGUMENT', `OpenAI runner option ${name} is ${String(value)}.`, { expected: `an integer of at least ${min}` });
-  }
-  return v;
+/** An integer option, named as the OpenAI runner's in errors. */
+function intArg(name: string, value: number | undefined, fallback: number, min = 1): number {
+  return intOption(name, value, { fallback, min, what: 'OpenAI runner option' });
 }
 
 /**
@@ -240,10 +236,10 @@ export function createOpenAIRunner(options: OpenAIRunnerOptions): OpenAIRunner {
   if (imageMode !== 'separate' && imageMode !== 'composite') {
     throw new SemclipError('INVALID_ARGUMENT', `Image mode "${String(imageMode)}" is not known.`, { expected: 'separate or composite' });
   }
-  const visualTokensPerImage = positiveInt('visualTokensPerImage', options.visualTokensPerImage, 576);
-  const defaultMaxTokens = positiveInt('maxTokens', options.maxTokens, 256);
-  const topLogprobs = positiveInt('topLogprobs', options.topLogprobs, 20);
-  const separator = positiveInt('compositeSeparator', options.compositeSeparator, 8, 0);
+  const visualTokensPerImage = intArg('visualTokensPerImage', options.visualTokensPerImage, 576);
+  const defaultMaxTokens = intArg('maxTokens', options.maxTokens, 256);
+  const topLogprobs = intArg('topLogprobs', options.topLogprobs, 20);
+  const separator = intArg('compositeSeparator', options.compositeSeparator, 8, 0);
   const logprobsMode = options.logprobs ?? 'auto';
   if (logprobsMode !== 'auto' && logprobsMode !== true && logprobsMode !== false) {
     throw new SemclipError('INVALID_ARGUMENT', `logprobs option "${String(logprobsMode)}" is not known.`, { expected: "'auto', true or false" });
@@ -263,13 +259,13 @@ export function createOpenAIRunner(options: OpenAIRunnerOptions): OpenAIRunner {
     url: `${baseUrl}/chat/completions`,
     displayUrl: `${display}/chat/completions`,
     headers,
-    timeoutMs: positiveInt('timeoutMs', options.timeoutMs, 120_000),
-    retries: positiveInt('retries', options.retries, 3, 0),
-    retryBaseMs: positiveInt('retryBaseMs', options.retryBaseMs, 500, 0),
-    retryMaxMs: positiveInt('retryMaxMs', options.retryMaxMs, 20_000, 0),
+    timeoutMs: intArg('timeoutMs', options.timeoutMs, 120_000),
+    retries: intArg('retries', options.retries, 3, 0),
+    retryBaseMs: intArg('retryBaseMs', options.retryBaseMs, 500, 0),
+    retryMaxMs: intArg('retryMaxMs', options.retryMaxMs, 20_000, 0),
     retryOnTimeout: options.retryOnTimeout ?? false,
     fetch: options.fetch ?? globalThis.fetch,
-    semaphore: new Semaphore(positiveInt('concurrency', options.concurrency, 4)),
+    semaphore: new Semaphore(intArg('concurrency', options.concurrency, 4)),
     secrets,
     ...(options.onRetry ? { onRetry: options.onRetry } : {}),
   };
@@ -285,7 +281,7 @@ export function createOpenAIRunner(options: OpenAIRunnerOptions): OpenAIRunner {
     if (disposeController.signal.aborted) {
       throw new SemclipError('INVALID_ARGUMENT', `Runner ${id} was disposed.`, { hint: 'Create a new runner with createRunner()' });
     }
-    if (signal?.aborted) throw aborted(signal);
+    if (signal?.aborted) throw abortedError(signal);
   }
 
   interface Prepared {
@@ -306,7 +302,7 @@ export function createOpenAIRunner(options: OpenAIRunnerOptions): OpenAIRunner {
     } else {
       sent = await Promise.all(prompt.images.map((p) => encodeForUpstream(p.image, encoding)));
     }
-    if (signal.aborted) throw aborted(signal);
+    if (signal.aborted) throw abortedError(signal);
     return { text: prompt.text, urls: sent.map((im) => dataUrlBytes(im.mime, im.data)), sent };
   }
 
@@ -358,7 +354,7 @@ export function createOpenAIRunner(options: OpenAIRunnerOptions): OpenAIRunner {
     async answer(request: AnswerRequest & OpenAIRequestExtras): Promise<VlmAnswer> {
       checkOpen(request.signal);
       const start = performance.now();
-      const maxTokens = positiveInt('maxTokens', request.maxTokens, defaultMaxTokens);
+      const maxTokens = intArg('maxTokens', request.maxTokens, defaultMaxTokens);
       const prompt = buildPrompt(request, { layout, ...(options.templates ? { templates: options.templates } : {}) });
       const signal = linkSignal(request.signal);
       const prepared = await prepare(prompt, signal);
@@ -447,7 +443,7 @@ export function createOpenAIRunner(options: OpenAIRunnerOptions): OpenAIRunner {
       if (!request || !Array.isArray(request.prompts) || request.prompts.length === 0) {
         throw new SemclipError('INVALID_ARGUMENT', 'answerLogprobs() needs at least one prompt.', { expected: 'prompts: an array of image lists' });
       }
-      const maxTokens = positiveInt('maxTokens', request.maxTokens, 3);
+      const maxTokens = intArg('maxTokens', request.maxTokens, 3);
       const buildOptions = { layout, ...(options.templates ? { templates: options.templates } : {}) };
       const prompts = request.prompts.map((images) =>
         buildPrompt(

@@ -8,10 +8,10 @@
 import { SemclipError, defineScorer, throwIfAborted } from '@semclip/core';
 import type { RelevanceScorer, ScoreOptions, ScoreQuery, StageTimings, TileScores, TileSource } from '@semclip/core';
 import type { LocalRunner, TextRepresentation } from '../local/index.js';
-import { LruCache, TileEmbeddingCache } from '@semclip/scorers/cache';
-import type { CachedTileEmbeddings, LruStats } from '@semclip/scorers/cache';
+import { LruCache, TileEmbeddingCache } from '@semclip/runtime';
+import type { CachedTileEmbeddings, LruStats } from '@semclip/runtime';
 import { cosine, normalised } from './_math.js';
-import { resolveRunner } from './_runner.js';
+import { resolveRunner, scorerIntOption } from './_runner.js';
 import type { VlmScorerRunnerOptions } from './_runner.js';
 
 /** What vlm-embed needs from a runner: the local runner's embedding methods. */
@@ -90,14 +90,6 @@ function checkSource(source: TileSource): void {
   }
 }
 
-function positiveInt(name: string, value: number | undefined, fallback: number, min = 1): number {
-  const v = value ?? fallback;
-  if (!Number.isInteger(v) || v < min) {
-    throw new SemclipError('INVALID_ARGUMENT', `VLM scorer option ${name} is ${String(value)}.`, { expected: `an integer of at least ${min}` });
-  }
-  return v;
-}
-
 /**
  * Creates the `vlm-embed` scorer: cosine between each tile's mean-pooled visual tokens (the
  * VLM's vision encoder + projector output) and the VLM's representation of the question. Needs
@@ -122,8 +114,8 @@ export async function createVlmEmbedScorer(options: VlmEmbedScorerOptions): Prom
   if (!options || typeof options !== 'object') {
     throw new SemclipError('INVALID_ARGUMENT', 'createVlmEmbedScorer() needs options.', { expected: '{ runner } , { vlm: "local:<model>" } or { model }' });
   }
-  const tileMaxSide = positiveInt('tileMaxSide', options.tileMaxSide, 1024, 16);
-  const textCacheSize = positiveInt('textCacheSize', options.textCacheSize, 256, 0);
+  const tileMaxSide = scorerIntOption('tileMaxSide', options.tileMaxSide, 1024, 16);
+  const textCacheSize = scorerIntOption('textCacheSize', options.textCacheSize, 256, 0);
   const tileLimits =
     options.tileCache === false ? { maxEntries: 0 } : { maxEntries: options.tileCache?.maxEntries ?? 4096, maxBytes: options.tileCache?.maxBytes ?? 64 * 1024 * 1024 };
   if (!Number.isInteger(tileLimits.maxEntries) || tileLimits.maxEntries < 0 || !(tileLimits.maxBytes === undefined || tileLimits.maxBytes >= 0)) {

@@ -2,13 +2,18 @@
  * Which runner a VLM scorer scores with: one the caller passes (and keeps: the scorer never
  * disposes it), or one it creates from a spec / local model and disposes itself.
  */
-import { SemclipError } from '@semclip/core';
+import { SemclipError, intOption } from '@semclip/core';
 import type { VlmRunner } from '@semclip/core';
 import type { ModelManifest } from '@semclip/hub';
 import { createRunner, parseRunnerSpec } from '../_registry.js';
 import type { RunnerConfig } from '../_registry.js';
-import type { Device } from '../backends/onnx.js';
+import type { Device } from '@semclip/runtime';
 import type { LocalDtype, LocalSession } from '../local/index.js';
+
+/** An integer option of a VLM scorer, named as such in errors ("VLM scorer option batchSize is 0."). */
+export function scorerIntOption(name: string, value: number | undefined, fallback: number, min = 1): number {
+  return intOption(name, value, { fallback, min, what: 'VLM scorer option' });
+}
 
 /** How a VLM scorer gets its runner, and the local runner's loading options. */
 export interface VlmScorerRunnerOptions {

@@ -5,12 +5,11 @@
  * token's top log-probabilities (requests in flight bounded by the runner's concurrency); a
  * server without logprobs, or any other runner, gives only its answer, read as 1 (yes) or 0 (no).
  */
-import { SemclipError, defineScorer, throwIfAborted } from '@semclip/core';
+import { Semaphore, SemclipError, defineScorer, throwIfAborted } from '@semclip/core';
 import type { PromptImage, RelevanceScorer, ScoreOptions, ScoreQuery, TileScores, TileSource, VlmRunner } from '@semclip/core';
 import type { AnswerLogprobs, AnswerLogprobsRunner } from '../_answer-logprobs.js';
-import { Semaphore } from '../_semaphore.js';
 import { NO_SPELLINGS, YES_SPELLINGS, parseYesNo, yesProbability } from './_math.js';
-import { resolveRunner } from './_runner.js';
+import { resolveRunner, scorerIntOption } from './_runner.js';
 import type { VlmScorerRunnerOptions } from './_runner.js';
 
 /** The question put to the VLM for every tile; `{question}` is the user's question (with its options). */
@@ -58,14 +57,6 @@ export interface VlmYesNoScorer extends RelevanceScorer {
 
 function hasAnswerLogprobs(r: VlmRunner): r is VlmRunner & AnswerLogprobsRunner {
   return typeof (r as Partial<AnswerLogprobsRunner>).answerLogprobs === 'function';
-}
-
-function positiveInt(name: string, value: number | undefined, fallback: number, min = 1): number {
-  const v = value ?? fallback;
-  if (!Number.isInteger(v) || v < min) {
-    throw new SemclipError('INVALID_ARGUMENT', `VLM scorer option ${name} is ${String(value)}.`, { expected: `an integer of at least ${min}` });
-  }
-  return v;
 }
 
 /**
@@ -116,10 +107,10 @@ export async function createVlmYesNoScorer(options: VlmYesNoScorerOptions): Prom
       expected: `a template like "${DEFAULT_YESNO_PROMPT}"`,
     });
   }
-  const tileMaxSide = positiveInt('tileMaxSide', options.tileMaxSide, 1024, 16);
-  const batchSize = positiveInt('batchSize', options.batchSize, 4);
-  const maxTokens = positiveInt('maxTokens', options.maxTokens, 3);
-  const textOnlySlots = new Semaphore(positiveInt('concurrency', options.concurrency, 4));
+  const tileMaxSide = scorerIntOption('tileMaxSide', options.tileMaxSide, 1024, 16);
+  const batchSize = scorerIntOption('batchSize', options.batchSize, 4);
+  const maxTokens = scorerIntOption('maxTokens', options.maxTokens, 3);
+  const textOnlySlots = new Semaphore(scorerIntOption('concurrency', options.concurrency, 4));
   const { runner, owned } = await resolveRunner(options, 'vlm-yesno');
   const candidates = [...YES_SPELLINGS, ...NO_SPELLINGS];
   let disposed = false;

@@ -14,4 +14,4 @@ export type { VlmYesNoMeta, VlmYesNoScorer, VlmYesNoScorerOptions, YesNoMethod }
 
 export { cosine, normalised, parseYesNo, yesNoToken, yesProbability, YES_SPELLINGS, NO_SPELLINGS } from './_math.js';
 export type { VlmScorerRunnerOptions } from './_runner.js';
-export type { LruStats } from '@semclip/scorers/cache';
+export type { LruStats } from '@semclip/runtime';

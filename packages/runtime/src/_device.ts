@@ -1,9 +1,9 @@
 /**
- * Device resolution for every ONNX Runtime user in SemClip (this package's sessions, the
- * transformers.js towers, and @semclip/vlm-runner's local VLMs): `cuda` without the CUDA
- * execution provider fails with DEVICE_UNAVAILABLE; `auto` falls back to the CPU and says so
- * once per process. It only looks for the provider's library on disk, so importing it never
- * loads ONNX Runtime.
+ * Device resolution for every ONNX Runtime user in SemClip (@semclip/scorers' sessions and
+ * transformers.js towers, @semclip/vlm-runner's local VLMs): `cuda` without the CUDA execution
+ * provider fails with DEVICE_UNAVAILABLE; `auto` falls back to the CPU and says so once per
+ * process. It only looks for the provider's library on disk, so importing it never loads
+ * ONNX Runtime.
  */
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
@@ -81,7 +81,7 @@ export function resolveDevice(device: Device = 'auto', warn: Warn = defaultWarn)
   return 'cpu';
 }
 
-/** @internal for tests */
+/** Forgets that the CPU-fallback notice was given, so the next `auto` fallback warns again (for tests). */
 export function resetDeviceWarning(): void {
   warnedFallback = false;
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { TileSource } from '@semclip/core';
-import { LruCache, TileEmbeddingCache } from './_embedding-cache.js';
+import { LruCache, TileEmbeddingCache } from './_cache.js';
 
 describe('LruCache', () => {
   it('evicts the least recently used entry beyond maxEntries', () => {
@@ -71,7 +71,11 @@ describe('TileEmbeddingCache', () => {
     // Another grid of the same image and another image are other tiles.
     await cache.embed(fakeSource('img', '3x3', 9), encode);
     await cache.embed(fakeSource('other', '2x2', 4), encode);
-    expect(calls).toEqual([[0, 1, 2, 3], [0, 1, 2, 3, 4, 5, 6, 7, 8], [0, 1, 2, 3]]);
+    expect(calls).toEqual([
+      [0, 1, 2, 3],
+      [0, 1, 2, 3, 4, 5, 6, 7, 8],
+      [0, 1, 2, 3],
+    ]);
   });
 
   it('encodes an image once when two calls about it arrive together', async () => {

@@ -1,0 +1,54 @@
+import { describe, expect, it } from 'vitest';
+import { assertFinite } from './index.js';
+import { createSession, loadOnnxRuntime, transformersSessionSettings } from './onnx.js';
+
+describe('createSession', () => {
+  it('fails with MODEL_INVALID, saying how to fix it, for bytes that are not an ONNX model', async () => {
+    await expect(createSession(new Uint8Array([1, 2, 3, 4]), { device: 'cpu' })).rejects.toMatchObject({
+      code: 'MODEL_INVALID',
+      message: expect.stringContaining('ONNX Runtime could not load the model from memory'),
+      hint: expect.stringContaining('semclip models pull'),
+    });
+  });
+
+  it('fails with MODEL_INVALID naming a missing file', async () => {
+    await expect(createSession('/nonexistent/model.onnx', { device: 'cpu' })).rejects.toMatchObject({
+      code: 'MODEL_INVALID',
+      message: expect.stringContaining('"/nonexistent/model.onnx"'),
+    });
+  });
+
+  it('loads onnxruntime-node once, on demand', async () => {
+    const [a, b] = await Promise.all([loadOnnxRuntime(), loadOnnxRuntime()]);
+    expect(a).toBe(b);
+    expect(new a.Tensor('float32', Float32Array.of(1, 2), [2]).dims).toEqual([2]);
+  });
+});
+
+describe('transformersSessionSettings', () => {
+  it('gives transformers.js the execution providers, optimisation level and threads createSession uses', () => {
+    expect(transformersSessionSettings('cuda', { dtype: 'q8', intraOpNumThreads: 2 })).toEqual({
+      device: 'cuda',
+      dtype: 'q8',
+      session_options: { executionProviders: ['cuda', 'cpu'], graphOptimizationLevel: 'all', intraOpNumThreads: 2 },
+    });
+    expect(transformersSessionSettings('cpu')).toEqual({ device: 'cpu', session_options: { executionProviders: ['cpu'], graphOptimizationLevel: 'all' } });
+  });
+
+  it('passes a per-session dtype through', () => {
+    expect(transformersSessionSettings('cpu', { dtype: { vision_encoder: 'fp16', decoder_model_merged: 'q4' } }).dtype).toEqual({
+      vision_encoder: 'fp16',
+      decoder_model_merged: 'q4',
+    });
+  });
+});
+
+describe('assertFinite', () => {
+  it('passes finite values and names the first NaN or Infinity', () => {
+    expect(() => assertFinite(Float32Array.of(0, -1, 3.5), 'x')).not.toThrow();
+    expect(() => assertFinite([0, Number.NaN], 'The head output')).toThrowError(
+      expect.objectContaining({ code: 'MODEL_OUTPUT_INVALID', message: expect.stringContaining('The head output contains NaN at position 1.') }),
+    );
+    expect(() => assertFinite([Number.POSITIVE_INFINITY], 'y')).toThrowError(/Infinity at position 0/);
+  });
+});
