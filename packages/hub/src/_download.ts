@@ -1,7 +1,7 @@
 import { createHash, type Hash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { open, stat, unlink } from 'node:fs/promises';
-import { SemclipError } from '@semclip/core';
+import { SemclipError, sleep } from '@semclip/core';
 
 /** Retry policy for transient failures (5xx, 429, connection resets, stalls). */
 export interface RetryOptions {
@@ -251,7 +251,10 @@ export async function fetchToPartial(req: FetchFileRequest): Promise<FetchFileRe
       }
       const backoff = Math.min(maxDelay, minDelay * 2 ** (failures - 1));
       const delay = err.retryAfterMs !== undefined ? Math.min(maxDelay, err.retryAfterMs) : backoff * (0.75 + Math.random() * 0.5);
-      await sleep(delay, req.signal);
+      // A cancel during the wait ends the pull with this module's ABORTED message (it says how to resume).
+      await sleep(delay, req.signal).catch(() => {
+        throw aborted(req.signal?.reason);
+      });
     } finally {
       clearTimeout(stallTimer);
       req.signal?.removeEventListener('abort', onAbort);
@@ -293,14 +296,3 @@ function aborted(reason: unknown): SemclipError {
   return new SemclipError('ABORTED', 'The download was cancelled; run the same pull again to resume it.', { cause: reason });
 }
 
-function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve) => {
-    const t = setTimeout(done, ms);
-    function done() {
-      clearTimeout(t);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    }
-    signal?.addEventListener('abort', done, { once: true });
-  });
-}

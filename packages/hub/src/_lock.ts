@@ -2,7 +2,7 @@ import { link, mkdir, open, readFile, rename, unlink, utimes, stat } from 'node:
 import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { throwIfAborted } from '@semclip/core';
+import { sleep, throwIfAborted } from '@semclip/core';
 import { LOCK_NAME } from './_manifest.js';
 
 /**
@@ -128,16 +128,4 @@ async function breakLock(lockPath: string, stale: LockInfo | undefined): Promise
     await link(aside, lockPath).catch(() => {});
   }
   await unlink(aside).catch(() => {});
-}
-
-function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve) => {
-    const t = setTimeout(done, ms);
-    function done() {
-      clearTimeout(t);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    }
-    signal?.addEventListener('abort', done, { once: true });
-  });
 }

@@ -8,7 +8,7 @@ import { loadHead, readHeadManifest } from '@semclip/scorers/distant';
 import { makePlantedSet } from '@semclip/test-kit/trainer-embeddings';
 import { headScores, identityParams } from '../train/_head-math.js';
 import type { HeadParams } from '../train/_head-math.js';
-import { createRng } from '../train/_rng.js';
+import { mulberry32 } from '@semclip/core';
 import { trainHead } from '../train/_train.js';
 import { lossChartSvg, svgToPng } from './_chart.js';
 import { writeHeadFolder } from './_head-dir.js';
@@ -21,13 +21,13 @@ afterAll(() => rm(root, { recursive: true, force: true }));
 
 function randomParams(dim: number, seed: number, scale: number): HeadParams<Float32Array> {
   const p = identityParams(dim);
-  const next = createRng(seed);
+  const next = mulberry32(seed);
   for (const w of [p.wt, p.wv]) for (let i = 0; i < w.length; i++) w[i]! += (next() * 2 - 1) * scale;
   return p;
 }
 
 function unitRows(n: number, dim: number, seed: number): Float32Array[] {
-  const next = createRng(seed);
+  const next = mulberry32(seed);
   return Array.from({ length: n }, () => {
     const v = Float32Array.from({ length: dim }, () => next() * 2 - 1);
     const norm = Math.hypot(...v);

@@ -1,7 +1,7 @@
-import { SemclipError, throwIfAborted } from '@semclip/core';
+import { SemclipError, mulberry32, throwIfAborted } from '@semclip/core';
 import { Adam, Workspace, batchLossAndGrad, cloneParams, headScores, identityParams } from './_head-math.js';
 import type { HeadParams, PairData } from './_head-math.js';
-import { createRng, shuffleInPlace } from './_rng.js';
+import { shuffleInPlace } from './_rng.js';
 
 /** One labelled item with its frozen embeddings: what training consumes. */
 export interface TrainingItem {
@@ -245,7 +245,7 @@ export async function trainHead(set: TrainingSet, options: TrainOptions = {}): P
       hint: 'Label more items (semclip label), or use a harder benchmark where the right tile matters',
     });
   }
-  const rng = createRng(h.seed);
+  const rng = mulberry32(h.seed);
   const { train, hold } = split(set.items.length, h.holdout, rng);
   const trainItems = train.map((i) => set.items[i]!);
   const holdItems = hold.map((i) => set.items[i]!);

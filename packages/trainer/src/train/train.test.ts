@@ -2,12 +2,12 @@ import { describe, expect, it } from 'vitest';
 import { makePlantedSet } from '@semclip/test-kit/trainer-embeddings';
 import { Adam, Workspace, batchLossAndGrad, headScores, identityParams } from './_head-math.js';
 import type { HeadParams, PairData } from './_head-math.js';
-import { createRng } from './_rng.js';
+import { mulberry32 } from '@semclip/core';
 import { DEFAULT_HYPERPARAMETERS, evaluateHead, resolveHyperparameters, trainHead } from './_train.js';
 import type { EpochReport } from './_train.js';
 
 function randomData(dim: number, texts: number, tiles: number, pairs: number, seed: number): PairData {
-  const next = createRng(seed);
+  const next = mulberry32(seed);
   const rows = (n: number) => Float64Array.from({ length: n * dim }, () => next() * 2 - 1);
   const pick = (n: number) => Uint32Array.from({ length: pairs }, () => Math.floor(next() * n));
   return { dim, texts: rows(texts), tiles: rows(tiles), pairText: pick(texts), pairPos: pick(tiles), pairNeg: pick(tiles) };
@@ -15,7 +15,7 @@ function randomData(dim: number, texts: number, tiles: number, pairs: number, se
 
 function perturbed(dim: number, seed: number, scale: number): HeadParams<Float64Array> {
   const p = identityParams(dim, 'f64');
-  const next = createRng(seed);
+  const next = mulberry32(seed);
   for (const w of [p.wt, p.wv]) for (let i = 0; i < w.length; i++) w[i]! += (next() * 2 - 1) * scale;
   return p;
 }
