@@ -12,6 +12,7 @@ function fakeSource(id: string, n: number): TileSource {
     gridKey: `1x${n}`,
     crop: () => Promise.reject(new Error('random scorer must not read pixels')),
     overview: () => Promise.reject(new Error('random scorer must not read pixels')),
+    encode: () => Promise.reject(new Error('random scorer must not read pixels')),
   };
 }
 
