@@ -10,13 +10,21 @@ import { fileURLToPath } from 'node:url';
 import { runCommand } from 'citty';
 import type { CommandDef } from 'citty';
 import { vi } from 'vitest';
+import { makeJpeg, writeTemp } from '@semclip/test-kit/images';
+import { hasSharedData, sharedDataDir } from '@semclip/test-kit/shared-data';
 
 // SEMCLIP_CLI runs the spawned tests against another build of the command (e.g. an installed semclip).
 export const CLI = process.env.SEMCLIP_CLI ?? fileURLToPath(new URL('../dist/cli.js', import.meta.url));
 export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 /** Real photos shared with the project (see ../shared/data/README.md); never copied into it. */
-export const DATA = join(REPO_ROOT, '../shared/data');
-export const PHOTO = join(DATA, 'images/queue_time.jpg');
+export const DATA = sharedDataDir();
+/**
+ * The real 4032x3024 queue_time.jpg; without ../shared (a fresh clone) a generated JPEG of the same
+ * size, which is all these tests (random scorer, a fake VLM) need of it.
+ */
+export const PHOTO = hasSharedData()
+  ? join(DATA, 'images/queue_time.jpg')
+  : await writeTemp('queue_time-stand-in.jpg', await makeJpeg({ width: 4032, height: 3024, pattern: 'gradient' }));
 
 export interface CliResult {
   code: number;

@@ -6,13 +6,13 @@
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium } from 'playwright-core';
 import type { BrowserContext } from 'playwright-core';
 import sharp from 'sharp';
 import { makeJpeg, writeTemp } from '@semclip/test-kit/images';
+import { sharedData } from '@semclip/test-kit/shared-data';
 import { startFakeOpenAI } from '@semclip/test-kit/openai-upstream';
 import type { FakeOpenAI } from '@semclip/test-kit/openai-upstream';
 import { startTestServer } from './_test-helpers.js';
@@ -21,7 +21,7 @@ import type { TestServer } from './_test-helpers.js';
 const CHROMIUM = '/usr/bin/chromium';
 const hasChromium = existsSync(CHROMIUM);
 // A real 4032x3024 photo with a small wait-time sign (shared data, never copied into the repo).
-const PHOTO = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../../../shared/data/images/queue_time.jpg');
+const PHOTO = sharedData('images/queue_time.jpg');
 
 if (!hasChromium) {
   console.warn(`page.test.ts: skipped: ${CHROMIUM} is absent. Install it with apps/server/scripts/install-browser.sh (apt-get install chromium).`);

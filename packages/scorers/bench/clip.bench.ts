@@ -22,10 +22,11 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, bench, describe } from 'vitest';
+import { afterAll, beforeAll, bench } from 'vitest';
 import type { TileSource } from '@semclip/core';
 import { tileImage } from '@semclip/tiling';
 import { makeTinyClip, writeModelFiles } from '@semclip/test-kit/onnx-models';
+import { describeSharedBench, sharedData } from '@semclip/test-kit/shared-data';
 import { createClipScorer } from '../src/clip/index.js';
 import type { ClipScorer } from '../src/clip/index.js';
 import { pixelSpecFrom, tilePixels } from '../src/clip/_pixels.js';
@@ -34,7 +35,7 @@ import { createSession, loadOnnxRuntime } from '@semclip/runtime/onnx';
 import type { OnnxRuntime, OnnxSession } from '@semclip/runtime/onnx';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const PHOTO = path.resolve(here, '../../../../shared/data/images/flag.JPG');
+const PHOTO = sharedData('images/flag.JPG');
 const RUNS = Number(process.env.SEMCLIP_BENCH_RUNS ?? 7);
 const QUESTIONS = [
   'What is the colour of the flag?',
@@ -178,7 +179,7 @@ afterAll(async () => {
 
 const once = { iterations: 1, warmupIterations: 0, time: 0, warmupTime: 0 };
 
-describe('clip scorer, ViT-B/32-sized vision tower, CPU', () => {
+describeSharedBench('clip scorer, ViT-B/32-sized vision tower, CPU', () => {
   bench('2x2 grid: bare run vs score() vs second question', () => measure('2x2'), once);
   bench('3x3 grid: bare run vs score() vs second question', () => measure('3x3'), once);
 });

@@ -8,14 +8,15 @@ import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, bench, describe } from 'vitest';
+import { afterAll, beforeAll, bench } from 'vitest';
 import { tileImage } from '@semclip/tiling';
+import { describeSharedBench, hasSharedData, sharedData } from '@semclip/test-kit/shared-data';
 import type { TileSource } from '@semclip/core';
 import { createOcrEngine, createOcrScorer } from '../src/ocr/index.js';
 import type { OcrEngine, OcrScoreMeta } from '../src/ocr/index.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const IMAGES = path.resolve(here, '../../../../shared/data/images');
+const IMAGES = sharedData('images');
 const QUESTION = 'What is the wait time?';
 
 interface Row {
@@ -32,7 +33,7 @@ interface Row {
 }
 
 const rows: Row[] = [];
-const files = readdirSync(IMAGES).filter((f) => /\.(jpe?g|png)$/i.test(f)).sort();
+const files = (hasSharedData() ? readdirSync(IMAGES) : []).filter((f) => /\.(jpe?g|png)$/i.test(f)).sort();
 const sources = new Map<string, TileSource>();
 let engine960: OcrEngine | undefined;
 
@@ -113,14 +114,14 @@ afterAll(async () => {
 
 const once = { iterations: 1, warmupIterations: 0, time: 0, warmupTime: 0 };
 
-describe('ocr scorer, 2x2 grid, maxSide 1280, detector at the tile size (default)', () => {
+describeSharedBench('ocr scorer, 2x2 grid, maxSide 1280, detector at the tile size (default)', () => {
   for (const f of files) bench(f, () => run(f, 'default', 1280, 1280), once);
 });
 
-describe('ocr scorer, detector at the PaddleOCR limit (960)', () => {
+describeSharedBench('ocr scorer, detector at the PaddleOCR limit (960)', () => {
   for (const f of files) bench(f, () => run(f, 'det960', 1280, 960), once);
 });
 
-describe('ocr scorer, tiles at native resolution (maxSide 2048)', () => {
+describeSharedBench('ocr scorer, tiles at native resolution (maxSide 2048)', () => {
   bench('queue_time.jpg', () => run('queue_time.jpg', 'native2048', 2048, 2048), once);
 });

@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { makeRaw } from '@semclip/test-kit/images';
+import { itShared, sharedData } from '@semclip/test-kit/shared-data';
 import sharp from 'sharp';
 import { renderOverlay, tileImage } from './index.js';
 
-const QUEUE_TIME = new URL('../../../../shared/data/images/queue_time.jpg', import.meta.url).pathname;
+const QUEUE_TIME = sharedData('images/queue_time.jpg');
 const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
 
 async function rgbAt(png: Uint8Array, x: number, y: number): Promise<number[]> {
@@ -53,7 +54,7 @@ describe('renderOverlay', () => {
     expect(await cyanness(200)).toBe(0); // the other tile, away from the grid line
   });
 
-  it('decodes the picture of a large JPEG at reduced scale (no full-resolution decode)', async () => {
+  itShared('decodes the picture of a large JPEG at reduced scale (no full-resolution decode)', async () => {
     const image = await tileImage(QUEUE_TIME, { grid: '3x3' });
     const png = await renderOverlay(image, { scores: image.grid.tiles.map((t) => t.index / 8), selected: [4], title: 'q' });
     expect((await sharp(png).metadata()).width).toBe(1600);

@@ -1,12 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { QUADRANT_COLORS, makeJpeg, makeRaw, meanAbsDiff, writeTemp } from '@semclip/test-kit/images';
+import { itShared, sharedData } from '@semclip/test-kit/shared-data';
 import sharp from 'sharp';
 import { tileImage } from './index.js';
 import type { TiledImage } from './index.js';
 
 const CLIP_MEAN = [0.48145466, 0.4578275, 0.40821073] as const;
 const CLIP_STD = [0.26862954, 0.26130258, 0.27577711] as const;
-const QUEUE_TIME = new URL('../../../../shared/data/images/queue_time.jpg', import.meta.url).pathname;
+const QUEUE_TIME = sharedData('images/queue_time.jpg');
 
 const stats = (img: TiledImage) => img.decodeStats;
 
@@ -171,7 +172,7 @@ describe('shrink-on-load', () => {
     expect(meanAbsDiff(t.data, u.data) * 255).toBeLessThan(2);
   });
 
-  it('matches a full decode + resize on a real photo (queue_time.jpg, 4032x3024)', async () => {
+  itShared('matches a full decode + resize on a real photo (queue_time.jpg, 4032x3024)', async () => {
     const fast = await tileImage(QUEUE_TIME, { grid: '2x2' });
     const opts = { size: { width: 336, height: 336 }, mean: [0, 0, 0] as const, std: [1, 1, 1] as const };
     const a = await fast.tensors(opts);

@@ -8,10 +8,11 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, bench, describe } from 'vitest';
+import { afterAll, beforeAll, bench } from 'vitest';
 import type { PromptImage } from '@semclip/core';
 import { tileImage } from '@semclip/tiling';
 import { writeTinyLlava } from '@semclip/test-kit/onnx-llava';
+import { describeSharedBench, sharedData } from '@semclip/test-kit/shared-data';
 import { createLocalRunner } from '../src/local/index.js';
 import type { LocalRunner } from '../src/local/index.js';
 
@@ -25,7 +26,7 @@ beforeAll(async () => {
   await writeTinyLlava(dir, { seed: 1 });
   runner = await createLocalRunner({ model: dir, device: 'cpu' });
   textRunner = await createLocalRunner({ model: dir, device: 'cpu', chooseBy: 'text' });
-  const tiled = await tileImage(path.resolve(import.meta.dirname, '../../../../shared/data/images/queue_time.jpg'), { grid: '3x3' });
+  const tiled = await tileImage(sharedData('images/queue_time.jpg'), { grid: '3x3' });
   const box = tiled.grid.tiles[5]!.box;
   images = [
     { role: 'overview', image: await tiled.encode('overview', { maxSide: 1024 }) },
@@ -41,7 +42,7 @@ afterAll(async () => {
 
 const options = ['15 minutes', '30 minutes', '45 minutes', 'one hour'];
 
-describe('local runner overhead (tiny random-weight LLaVA, overview + 1 crop of a 4032x3024 photo)', () => {
+describeSharedBench('local runner overhead (tiny random-weight LLaVA, overview + 1 crop of a 4032x3024 photo)', () => {
   bench('answer, 8 new tokens', async () => {
     await runner.answer({ images, question: 'What is the wait time?', maxTokens: 8 });
   }, { time: 3000, warmupIterations: 2 });

@@ -8,11 +8,12 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, bench, describe } from 'vitest';
+import { afterAll, beforeAll, bench } from 'vitest';
 import { tileImage } from '@semclip/tiling';
 import type { TiledImage } from '@semclip/tiling';
 import { writeTinyLlava } from '@semclip/test-kit/onnx-llava';
 import { startFakeOpenAI } from '@semclip/test-kit/openai-upstream';
+import { describeSharedBench, sharedData } from '@semclip/test-kit/shared-data';
 import type { FakeOpenAI } from '@semclip/test-kit/openai-upstream';
 import { createLocalRunner } from '../src/local/index.js';
 import type { LocalRunner } from '../src/local/index.js';
@@ -34,7 +35,7 @@ beforeAll(async () => {
   dir = mkdtempSync(path.join(os.tmpdir(), 'semclip-scorers-bench-'));
   await writeTinyLlava(dir, { seed: 1 });
   runner = await createLocalRunner({ model: dir, device: 'cpu' });
-  tiled = await tileImage(path.resolve(import.meta.dirname, '../../../../shared/data/images/queue_time.jpg'), { grid: '3x3' });
+  tiled = await tileImage(sharedData('images/queue_time.jpg'), { grid: '3x3' });
   await tiled.overview({ width: 32, height: 32 });
   embed = await createVlmEmbedScorer({ runner });
   yesno4 = await createVlmYesNoScorer({ runner, batchSize: 4 });
@@ -49,7 +50,7 @@ afterAll(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-describe('VLM scorers, 3x3 tiles of a 4032x3024 photo (tiny random-weight LLaVA: SemClip overhead)', () => {
+describeSharedBench('VLM scorers, 3x3 tiles of a 4032x3024 photo (tiny random-weight LLaVA: SemClip overhead)', () => {
   bench('vlm-embed, new image (9 crops + one batched vision run + question)', async () => {
     embed.clearCache();
     await embed.score({ question: `What is the wait time? ${n++}` }, tiled);

@@ -1,17 +1,17 @@
 import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { createScorer } from '@semclip/scorers';
 import { select } from '@semclip/selector';
 import { renderOverlay, tileImage } from '@semclip/tiling';
 import sharp from 'sharp';
-import { describe, expect, it } from 'vitest';
+import { describeShared, sharedData } from '@semclip/test-kit/shared-data';
+import { expect, it } from 'vitest';
 
 // The library path the CLI's `select` runs: tile -> score -> select -> crop / overlay, on a real
 // 4032x3024 photo. The random scorer checks plumbing and determinism only, not relevance.
-const PHOTO = fileURLToPath(new URL('../../../../shared/data/images/queue_time.jpg', import.meta.url));
+const PHOTO = sharedData('images/queue_time.jpg');
 const QUESTION = 'What is the wait time?';
 
-describe('tile -> score -> select -> overlay on a real photo', () => {
+describeShared('tile -> score -> select -> overlay on a real photo', () => {
   it('finds the photo in ../shared/data', () => {
     expect(existsSync(PHOTO)).toBe(true);
   });

@@ -5,28 +5,14 @@
  * writer returns what it wrote so tests can assert against it. Also locates the real
  * benchmark files in `../shared/data`.
  */
-import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
 import sharp from 'sharp';
+import { sharedDataDir } from './shared-data.js';
 
-/**
- * The shared data folder (`../shared/data` from the repo root), found by walking up from
- * this file to the workspace root; `SEMCLIP_SHARED_DATA` overrides it.
- */
-export function sharedDataDir(): string {
-  const env = process.env.SEMCLIP_SHARED_DATA;
-  if (env) return resolve(env);
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    if (existsSync(join(dir, 'pnpm-workspace.yaml'))) return resolve(dir, '..', 'shared', 'data');
-    const up = dirname(dir);
-    if (up === dir) throw new Error('test-kit: cannot find the workspace root (pnpm-workspace.yaml) above this file');
-    dir = up;
-  }
-}
+/** The shared data folder (`../shared/data` from the repo root; `SEMCLIP_SHARED_DATA` overrides it). */
+export { sharedDataDir };
 
 /** `../shared/data/benchmarks/<parts>`. */
 export function sharedBenchmark(...parts: string[]): string {

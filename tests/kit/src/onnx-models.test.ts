@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import * as ort from 'onnxruntime-node';
-import { makeTinyClip, makeTinySiglip, PROBE_COLOURS } from './onnx-models.js';
+import { clipTokenizer, makeTinyClip, makeTinySiglip, PROBE_COLOURS } from './onnx-models.js';
 
 // Random weights: these tests check that the generated files load in ONNX Runtime with the
 // inputs/outputs transformers.js expects, and that generation is deterministic. Not quality.
@@ -81,7 +81,9 @@ describe('makeTinyClip', () => {
     PROBE_COLOURS.red!.forEach((c, ch) => px.fill((c / 255 - mean[ch]!) / std[ch]!, ch * 1024, (ch + 1) * 1024));
     const img = (await vision.run({ pixel_values: new ort.Tensor('float32', px, [1, 3, 32, 32]) })).image_embeds!.data as Float32Array;
     const text = await session(files['onnx/text_model.onnx']!);
-    const txt = (await text.run({ input_ids: ids([[49406, 736, 49407]]) })).text_embeds!.data as Float32Array;
+    // "red" is 736 in the real CLIP tokenizer; the generated one (no ../shared) has its own id.
+    const red = clipTokenizer().idOf('red')!;
+    const txt = (await text.run({ input_ids: ids([[49406, red, 49407]]) })).text_embeds!.data as Float32Array;
     // mean over 3 tokens of which only "red" is non-zero: a third of the colour vector
     for (let i = 0; i < 4; i++) expect(txt[i]! * 3).toBeCloseTo(img[i]!, 4);
   });

@@ -14,12 +14,14 @@
  * await writeModelFiles('/tmp/models/tiny/clip', files);
  * ```
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { onnxFileName } from '@semclip/runtime';
-import { fileURLToPath } from 'node:url';
 import { GraphBuilder, attr, prng, randomWeights } from './onnx-graph.js';
+import { sharedDataDir } from './shared-data.js';
+
+export { sharedDataDir };
 
 /** Files of one model repository: repo-relative path -> bytes. */
 export type ModelFiles = Record<string, Uint8Array>;
@@ -92,13 +94,6 @@ const CLIP_MEAN = [0.48145466, 0.4578275, 0.40821073] as const;
 const CLIP_STD = [0.26862954, 0.26130258, 0.27577711] as const;
 const SIGLIP_MEAN = [0.5, 0.5, 0.5] as const;
 const SIGLIP_STD = [0.5, 0.5, 0.5] as const;
-
-const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
-
-/** Where the shared real data lives: SEMCLIP_SHARED_DATA, else `../shared/data` next to the repo. */
-export function sharedDataDir(): string {
-  return process.env.SEMCLIP_SHARED_DATA ?? path.resolve(REPO_ROOT, '../shared/data');
-}
 
 const json = (value: unknown): Uint8Array => new TextEncoder().encode(`${JSON.stringify(value, null, 2)}\n`);
 
@@ -357,8 +352,16 @@ interface TokenizerFiles {
 
 const clipTokenizerCache = new Map<string, TokenizerFiles>();
 
-/** The real CLIP BPE tokenizer from the shared data folder (read at test time, never copied into the repo). */
-export function clipTokenizer(dir = path.join(sharedDataDir(), 'tokenizers/clip')): TokenizerFiles {
+/**
+ * The real CLIP BPE tokenizer from the shared data folder (read at test time, never copied into the repo).
+ * Without `../shared/data` (a fresh clone) and no explicit `dir`: a generated CLIP-layout tokenizer
+ * (`generatedClipTokenizer`), so the tiny CLIP models still work.
+ */
+export function clipTokenizer(dir?: string): TokenizerFiles {
+  if (dir === undefined) {
+    dir = path.join(sharedDataDir(), 'tokenizers/clip');
+    if (!existsSync(path.join(dir, 'tokenizer.json'))) return generatedClipTokenizer();
+  }
   const cached = clipTokenizerCache.get(dir);
   if (cached) return cached;
   const bytes = readFileSync(path.join(dir, 'tokenizer.json'));
@@ -375,6 +378,127 @@ export function clipTokenizer(dir = path.join(sharedDataDir(), 'tokenizers/clip'
   return files;
 }
 
+let generatedClip: TokenizerFiles | undefined;
+
+/** GPT-2/CLIP byte-level alphabet: byte -> printable character, in CLIP's vocabulary order. */
+function byteAlphabet(): string[] {
+  const bs: number[] = [];
+  for (let b = 33; b <= 126; b++) bs.push(b);
+  for (let b = 161; b <= 172; b++) bs.push(b);
+  for (let b = 174; b <= 255; b++) bs.push(b);
+  const cs = bs.slice();
+  let n = 0;
+  for (let b = 0; b < 256; b++) {
+    if (!bs.includes(b)) {
+      bs.push(b);
+      cs.push(256 + n++);
+    }
+  }
+  return cs.map((c) => String.fromCodePoint(c));
+}
+
+/**
+ * A generated tokenizer in the real CLIP layout (byte-level BPE with `</w>` word ends, lowercasing,
+ * `<|startoftext|>` 49406 and `<|endoftext|>` 49407, 49408 ids, 77-token context), used when the real
+ * one in `../shared/data/tokenizers/clip` is absent. Bytes and byte + `</w>` have CLIP's ids (0-511,
+ * `a</w>` = 320); common question words and the probe colour words are single tokens; any other text
+ * falls back to one token per byte, so everything tokenizes. Ids of words differ from the real CLIP's.
+ */
+export function generatedClipTokenizer(): TokenizerFiles {
+  if (generatedClip) return generatedClip;
+  const alphabet = byteAlphabet();
+  const vocab: Record<string, number> = {};
+  const add = (token: string): void => {
+    if (!(token in vocab)) vocab[token] = Object.keys(vocab).length;
+  };
+  alphabet.forEach(add);
+  alphabet.forEach((c) => add(`${c}</w>`));
+  const merges: [string, string][] = [];
+  const rank = new Map<string, number>();
+  // BPE as tokenizers applies it: repeatedly merge the lowest-ranked adjacent pair.
+  const bpe = (word: string): string[] => {
+    const chars = [...word];
+    const parts = chars.map((c, i) => (i === chars.length - 1 ? `${c}</w>` : c));
+    for (;;) {
+      let best = -1;
+      let bestRank = Infinity;
+      for (let i = 0; i < parts.length - 1; i++) {
+        const r = rank.get(`${parts[i]} ${parts[i + 1]}`);
+        if (r !== undefined && r < bestRank) [best, bestRank] = [i, r];
+      }
+      if (best < 0) return parts;
+      parts.splice(best, 2, parts[best]! + parts[best + 1]!);
+    }
+  };
+  // Each word becomes one token: merge whatever pieces the earlier merges leave, left to right. New
+  // merges rank after all earlier ones, so words added before keep their single token.
+  for (const word of CLIP_WORDS) {
+    const parts = bpe(word);
+    let acc = parts[0]!;
+    for (const next of parts.slice(1)) {
+      rank.set(`${acc} ${next}`, merges.length);
+      merges.push([acc, next]);
+      acc += next;
+      add(acc);
+    }
+  }
+  const BOS = 49406;
+  for (let i = Object.keys(vocab).length; i < BOS; i++) vocab[`<|unused${i}|>`] = i;
+  vocab['<|startoftext|>'] = BOS;
+  vocab['<|endoftext|>'] = BOS + 1;
+  const special = (id: number, content: string) => ({ id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true });
+  const tokenizer = {
+    version: '1.0',
+    truncation: null,
+    padding: null,
+    added_tokens: [special(BOS, '<|startoftext|>'), special(BOS + 1, '<|endoftext|>')],
+    normalizer: {
+      type: 'Sequence',
+      normalizers: [{ type: 'NFC' }, { type: 'Replace', pattern: { Regex: '\\s+' }, content: ' ' }, { type: 'Lowercase' }],
+    },
+    pre_tokenizer: {
+      type: 'Sequence',
+      pretokenizers: [
+        {
+          type: 'Split',
+          pattern: { Regex: "<\\|startoftext\\|>|<\\|endoftext\\|>|'s|'t|'re|'ve|'m|'ll|'d|[\\p{L}]+|[\\p{N}]|[^\\s\\p{L}\\p{N}]+" },
+          behavior: 'Removed',
+          invert: true,
+        },
+        { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true },
+      ],
+    },
+    post_processor: { type: 'RobertaProcessing', sep: ['<|endoftext|>', BOS + 1], cls: ['<|startoftext|>', BOS], trim_offsets: false, add_prefix_space: false },
+    decoder: { type: 'ByteLevel', add_prefix_space: true, trim_offsets: true, use_regex: true },
+    model: {
+      type: 'BPE',
+      dropout: null,
+      unk_token: '<|endoftext|>',
+      continuing_subword_prefix: '',
+      end_of_word_suffix: '</w>',
+      fuse_unk: false,
+      byte_fallback: false,
+      ignore_merges: false,
+      vocab,
+      merges,
+    },
+  };
+  generatedClip = {
+    json: json(tokenizer),
+    config: {
+      bos_token: '<|startoftext|>',
+      eos_token: '<|endoftext|>',
+      model_max_length: 77,
+      pad_token: '<|endoftext|>',
+      tokenizer_class: 'CLIPTokenizer',
+      unk_token: '<|endoftext|>',
+    },
+    vocabSize: BOS + 2,
+    idOf: (word) => vocab[`${word}</w>`],
+  };
+  return generatedClip;
+}
+
 const SIGLIP_WORDS = [
   'a', 'an', 'the', 'of', 'in', 'on', 'at', 'to', 'is', 'are', 'what', 'which', 'where', 'who', 'how', 'many', 'color',
   'colour', 'photo', 'picture', 'image', 'this', 'that', 'there', 'sign', 'flag', 'cup', 'mug', 'bag', 'glass', 'bottle',
@@ -382,6 +506,9 @@ const SIGLIP_WORDS = [
   'man', 'woman', 'person', 'people', 'car', 'dog', 'cat', 'house', 'tree', 'sky', 'water', 'text', 'say', 'does',
   'do', 'and', 'or', 'with', 'it', 'its', 'object', 'letter', 'number', ...Object.keys(PROBE_COLOURS),
 ];
+
+/** Words the generated CLIP tokenizer keeps whole (the SigLIP words plus a few more). */
+const CLIP_WORDS = [...SIGLIP_WORDS, 'coin', 'slot', 'price', 'tag', 'wall', 'door', 'window', 'red', 'photo'];
 
 /**
  * A small but valid SigLIP-style tokenizer.json (SentencePiece Unigram with Metaspace, lowercasing,

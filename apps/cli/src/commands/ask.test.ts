@@ -1,22 +1,18 @@
 import { existsSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeOpenAI } from '@semclip/test-kit/openai-upstream';
 import type { FakeOpenAI } from '@semclip/test-kit/openai-upstream';
 import { makeJpeg, writeTemp } from '@semclip/test-kit/images';
 import { runCommand } from 'citty';
 import { COMMANDS } from '../_commands.js';
-import { CLI, captureCommand, semclip } from '../_cli-harness.js';
+import { CLI, PHOTO, captureCommand, semclip } from '../_cli-harness.js';
 import { askCommand, parseOptionsArg } from './ask.js';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const cliRoot = resolve(here, '../..');
 const cli = CLI;
 /** What the spawned CLI must not inherit from the developer's shell. */
 const UNSET = ['OPENAI_API_KEY', 'SEMCLIP_VLM'];
-// A real 4032x3024 photo with a small wait-time sign (V* Bench demo image).
-const photo = resolve(cliRoot, '../../../shared/data/images/queue_time.jpg');
+// A real 4032x3024 photo with a small wait-time sign (V* Bench demo image; a generated one of the same size without ../shared).
+const photo = PHOTO;
 
 let fake: FakeOpenAI;
 // A generated 1600x1200 JPEG keeps most runs quick; the real photo is used where it matters.

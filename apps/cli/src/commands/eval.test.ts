@@ -1,6 +1,7 @@
 import { renderUsage, runCommand } from 'citty';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { sharedBenchmark } from '@semclip/test-kit/benchmarks';
+import { itShared } from '@semclip/test-kit/shared-data';
 import { evalCommand } from './eval.js';
 
 let out: string[];
@@ -22,7 +23,7 @@ function json(): any {
 const round = (x: number, d: number) => Math.round(x * 10 ** d) / 10 ** d;
 
 describe('semclip eval score', () => {
-  it("prints V*'s accuracy from the annotation file's output (--json)", async () => {
+  itShared("prints V*'s accuracy from the annotation file's output (--json)", async () => {
     const file = sharedBenchmark('vstar', 'annotations-with-qwen2.5-vl-7b-output.jsonl');
     await run('score', '--benchmark', 'vstar', '--data', file, '--predictions', file, '--json');
     const doc = json();
@@ -31,7 +32,7 @@ describe('semclip eval score', () => {
     expect(doc.categories.relative_position).toMatchObject({ count: 76, correct: 57 });
   });
 
-  it('prints POPE F1 and the per-split breakdown (--json)', async () => {
+  itShared('prints POPE F1 and the per-split breakdown (--json)', async () => {
     await run(
       'score',
       '--benchmark',
@@ -50,7 +51,7 @@ describe('semclip eval score', () => {
     expect(doc.headline.metric).toBe('f1');
   });
 
-  it('prints a table for people: overall, SQA-IMG and a warning-free footer', async () => {
+  itShared('prints a table for people: overall, SQA-IMG and a warning-free footer', async () => {
     await run(
       'score',
       '--benchmark',
@@ -67,7 +68,7 @@ describe('semclip eval score', () => {
     expect(text).not.toContain('warning:');
   });
 
-  it('scores against another POPE revision only with --allow-mismatch', async () => {
+  itShared('scores against another POPE revision only with --allow-mismatch', async () => {
     const args = ['score', '--benchmark', 'pope', '--data', sharedBenchmark('pope'), '--predictions', sharedBenchmark('pope', 'answers-llava-v1.5-13b.jsonl')];
     await expect(run(...args)).rejects.toMatchObject({ code: 'RESULTS_INVALID' });
     await run(...args, '--allow-mismatch', '--json');

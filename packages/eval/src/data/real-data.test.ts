@@ -1,5 +1,6 @@
 import { sharedBenchmark } from '@semclip/test-kit/benchmarks';
-import { describe, expect, it } from 'vitest';
+import { describeShared } from '@semclip/test-kit/shared-data';
+import { expect, it } from 'vitest';
 import { extractAnswer } from '../answer/extract.js';
 import { buildPrompt } from '../answer/prompt.js';
 import { readPredictions } from '../score/predictions.js';
@@ -10,7 +11,7 @@ import { splitLlavaOptions } from './scienceqa.js';
 const counts = (xs: readonly { category?: string }[]) =>
   xs.reduce<Record<string, number>>((acc, x) => ({ ...acc, [x.category ?? '-']: (acc[x.category ?? '-'] ?? 0) + 1 }), {});
 
-describe('real benchmark files', () => {
+describeShared('real benchmark files', () => {
   it("parses LLaVA's POPE file (8910) and joins labels from the revision it was made on", async () => {
     const ds = await loadBenchmark('pope', sharedBenchmark('pope', 'llava_pope_test.jsonl'));
     expect(ds.format).toBe('pope-llava');

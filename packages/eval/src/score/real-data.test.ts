@@ -1,13 +1,14 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { sharedBenchmark, tempDir, writeJsonl } from '@semclip/test-kit/benchmarks';
-import { describe, expect, it } from 'vitest';
+import { describeShared } from '@semclip/test-kit/shared-data';
+import { expect, it } from 'vitest';
 import { roundTo } from '../metrics/metrics.js';
 import { scoreToJSON } from './format.js';
 import { scorePredictions } from './score.js';
 
 // Published numbers, reproduced from the real files in ../shared/data/benchmarks and rounded as papers print them.
-describe('scorePredictions on published outputs', () => {
+describeShared('scorePredictions on published outputs', () => {
   it('reproduces LLaVA-1.5-13B POPE F1 85.9 (mean of the three splits of rev e3e3926)', async () => {
     const report = await scorePredictions({
       benchmark: 'pope',
@@ -98,7 +99,7 @@ describe('scorePredictions on published outputs', () => {
   });
 });
 
-describe('scorePredictions on incomplete or wrong prediction files', () => {
+describeShared('scorePredictions on incomplete or wrong prediction files', () => {
   const data = sharedBenchmark('pope', 'rev_e3e3926');
 
   async function answersWith(mutate: (lines: Record<string, unknown>[]) => Record<string, unknown>[]): Promise<string> {

@@ -6,17 +6,21 @@
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import type { TileSource } from '@semclip/core';
 import { tileImage } from '@semclip/tiling';
+import { makeJpeg, writeTemp } from '@semclip/test-kit/images';
 import { makeTinyClip, makeTinySiglip, writeModelFiles } from '@semclip/test-kit/onnx-models';
+import { hasSharedData, sharedData } from '@semclip/test-kit/shared-data';
 import type { TinyModelOptions, TinyModel } from '@semclip/test-kit/onnx-models';
 
-const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../..');
-
-/** A real photo from the shared data (2250x1500 JPEG). */
-export const PHOTO = path.resolve(REPO_ROOT, '../shared/data/images/vending_machine.jpg');
+/**
+ * A real photo from the shared data (2250x1500 JPEG); without ../shared (a fresh clone) a generated
+ * JPEG of the same size (random-weight models only need a picture).
+ */
+export const PHOTO = hasSharedData()
+  ? sharedData('images/vending_machine.jpg')
+  : await writeTemp('vending-machine-stand-in.jpg', await makeJpeg({ width: 2250, height: 1500, pattern: 'quadrants' }));
 
 let tmpRoot: Promise<string> | undefined;
 export function tempRoot(): Promise<string> {

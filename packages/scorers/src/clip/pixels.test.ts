@@ -5,12 +5,13 @@
  */
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { beforeAll, describe, expect, it, vi } from 'vitest';
+import { beforeAll, expect, it, vi } from 'vitest';
 import sharp from 'sharp';
 import { AutoImageProcessor, RawImage } from '@huggingface/transformers';
 import type { TileSource } from '@semclip/core';
 import { tileImage } from '@semclip/tiling';
 import { makeTinyClip, makeTinySiglip } from '@semclip/test-kit/onnx-models';
+import { describeShared } from '@semclip/test-kit/shared-data';
 import { pixelSpecFrom, tilePixels } from './_pixels.js';
 import type { PixelSpec, ProcessorConfigLike } from './_pixels.js';
 import { PHOTO, tempRoot } from './_test-models.js';
@@ -63,7 +64,8 @@ async function compare(source: TileSource, tile: number, spec: PixelSpec, proc: 
   return { mad: sum / mine.data.length, max, bestShift: best };
 }
 
-describe('tile pixels match transformers.js preprocessing', () => {
+// Its bounds were measured on the real photo: without ../shared these are skipped.
+describeShared('tile pixels match transformers.js preprocessing', () => {
   let clip: Processor;
   let siglip: Processor;
   beforeAll(async () => {

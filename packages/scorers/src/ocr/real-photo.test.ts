@@ -8,17 +8,15 @@
  * tall in the original photo, too small for PP-OCRv4 at these settings, so the wait-time
  * question itself is not asserted here.
  */
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { describeShared, sharedData } from '@semclip/test-kit/shared-data';
 import { tileImage } from '@semclip/tiling';
 import type { TileScores, TileSource } from '@semclip/core';
 import { createOcrScorer } from './index.js';
 import type { OcrScoreMeta, OcrScorer } from './index.js';
 import { levenshtein } from './_match.js';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const PHOTO = path.resolve(here, '../../../../../shared/data/images/queue_time.jpg');
+const PHOTO = sharedData('images/queue_time.jpg');
 const squash = (s: string) => s.toUpperCase().replace(/[^A-Z0-9]/g, '');
 const argmax = (xs: readonly number[]) => xs.indexOf(Math.max(...xs));
 
@@ -33,7 +31,7 @@ beforeAll(async () => {
 }, 120_000);
 afterAll(() => scorer?.dispose());
 
-describe('OCR scorer on queue_time.jpg', () => {
+describeShared('OCR scorer on queue_time.jpg', () => {
   it('reads STAND-BY and ENTRANCE on the sign in the bottom-left tile', () => {
     const lines = (standBy.meta as OcrScoreMeta).texts[2]!;
     const words = lines.map((l) => squash(l.text));
