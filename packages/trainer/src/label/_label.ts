@@ -1,12 +1,12 @@
+import { setMaxListeners } from 'node:events';
 import path from 'node:path';
-import { IMAGE_ERROR_CODES, SemclipError, isSemclipError, throwIfAborted } from '@semclip/core';
-import type { BenchmarkItem, BenchmarkName, EncodedImage, GridSpec, VlmRunner } from '@semclip/core';
+import { IMAGE_ERROR_CODES, SemclipError, Semaphore, intOption, isSemclipError, optionLetters, throwIfAborted } from '@semclip/core';
+import type { BenchmarkItem, BenchmarkName, GridSpec, PromptPlan, Tile, VlmRunner } from '@semclip/core';
 import { MULTIPLE_CHOICE_INSTRUCTION, SHORT_ANSWER_INSTRUCTION, judge } from '@semclip/eval';
-import { select } from '@semclip/selector';
-import { parseGrid, tileImage } from '@semclip/tiling';
+import { createPipeline } from '@semclip/pipeline';
+import type { ImageFormat, Pipeline } from '@semclip/pipeline';
+import { parseGrid } from '@semclip/tiling';
 import type { TiledImage } from '@semclip/tiling';
-import { askWithSelection } from '@semclip/vlm-runner';
-import type { ImageEncoding } from '@semclip/vlm-runner';
 import { openJsonlLog } from '../_jsonl.js';
 import { countRecords, parseLabelsLines } from './_records.js';
 import type { ItemRecord, LabelCounts, LabelsHeader, LabelsLine } from './_records.js';
@@ -39,14 +39,23 @@ export interface LabelOptions {
   readonly out: string;
   /** Where the items came from, for the header (and for re-reading embedded images when training). */
   readonly source: { readonly benchmark: BenchmarkName; readonly path: string; readonly split?: string };
-  /** Grid every image is tiled with. Default `2x2`. */
+  /**
+   * The pipeline every image goes through (`createPipeline` from `@semclip/pipeline`): its grid
+   * tiles the images, its image format encodes the overview and tiles (each once per item), and
+   * its open stage rejects an unreadable or damaged image before the VLM is asked. Labelling asks
+   * the VLM with every tile, so it scores nothing: create it with `scorer: false` (its scorer and
+   * selection options are not used). The caller disposes it. Default: one made from `grid`,
+   * `imageFormat` and `runner`.
+   */
+  readonly pipeline?: Pipeline;
+  /** Without `pipeline`: the grid every image is tiled with. Default `2x2`. */
   readonly grid?: string | GridSpec;
+  /** Without `pipeline`: how tiles and overviews are encoded for the runner (default JPEG q90, long side 1024). */
+  readonly imageFormat?: ImageFormat;
   /** VLM requests in flight at once. Default 16. */
   readonly concurrency?: number;
   /** Label only the first `limit` items. */
   readonly limit?: number;
-  /** How tiles and overviews are encoded for the runner (default JPEG q90, long side 1024). */
-  readonly imageFormat?: ImageEncoding;
   /** `max_tokens` for open questions. Default 32. */
   readonly maxTokens?: number;
   readonly onProgress?: (progress: LabelProgress) => void;
@@ -81,46 +90,29 @@ const ITEM_ERRORS = [
   'INVALID_QUESTION',
 ] as const;
 
-class Gate {
-  private active = 0;
-  private readonly queue: (() => void)[] = [];
-  constructor(private readonly limit: number) {}
-  async run<T>(fn: () => Promise<T>): Promise<T> {
-    if (this.active >= this.limit) await new Promise<void>((resolve) => this.queue.push(resolve));
-    else this.active += 1;
-    try {
-      return await fn();
-    } finally {
-      const next = this.queue.shift();
-      if (next) next();
-      else this.active -= 1;
-    }
-  }
-}
-
-type Asked = Pick<TiledImage, 'size' | 'grid' | 'encode'>;
-
-/** The image as askWithSelection sees it, encoding each region once: every request of an item sends the same overview. */
-function memoEncode(tiled: TiledImage): Asked {
-  const done = new Map<string, Promise<EncodedImage>>();
-  return {
-    size: tiled.size,
-    grid: tiled.grid,
-    encode(box, options) {
-      const key = JSON.stringify([box, options ?? null]);
-      let p = done.get(key);
-      if (!p) {
-        p = tiled.encode(box, options);
-        done.set(key, p);
-      }
-      return p;
-    },
-  };
-}
-
 function gridText(spec: string | GridSpec): string {
   const g = parseGrid(spec);
   return g === 'auto' ? 'auto' : `${g.rows}x${g.cols}`;
+}
+
+/** The pipeline to label with: the one given, or one made from `grid` and `imageFormat` (then `owned`). */
+function pipelineFor(options: LabelOptions): { pipeline: Pipeline; owned: boolean } {
+  if (options.pipeline) {
+    const both = (['grid', 'imageFormat'] as const).filter((k) => options[k] !== undefined);
+    if (both.length > 0) {
+      throw new SemclipError('INVALID_ARGUMENT', `${both.join(' and ')} and pipeline were both given; the pipeline already has its ${both.join(' and ')}.`, {
+        hint: `Pass ${both.join(' and ')} to createPipeline, or drop pipeline`,
+      });
+    }
+    return { pipeline: options.pipeline, owned: false };
+  }
+  const pipeline = createPipeline({
+    scorer: false,
+    grid: options.grid ?? '2x2',
+    ...(options.imageFormat ? { imageFormat: options.imageFormat } : {}),
+    runner: options.runner,
+  });
+  return { pipeline, owned: true };
 }
 
 /** Hint + question, as LLaVA's evaluation prompts put them (options are sent by the runner). */
@@ -161,16 +153,21 @@ function checkHeader(existing: LabelsHeader, wanted: LabelsHeader, out: string):
  * it again on the same file resumes (a torn last line is dropped; finished items are not asked
  * again). VLM requests run `concurrency` at a time.
  *
+ * Images go through a `@semclip/pipeline` pipeline (given, or made from `grid` and `imageFormat`):
+ * it opens and checks each image, tiles it, and encodes the overview and each tile once per item.
+ *
  * @example
  * ```ts
  * import { loadBenchmark } from '@semclip/eval';
+ * import { createPipeline } from '@semclip/pipeline';
  * import { createRunner } from '@semclip/vlm-runner';
  * import { labelDataset } from '@semclip/trainer';
  *
  * const data = await loadBenchmark('scienceqa', 'data/scienceqa', { split: 'train', subset: 'img' });
  * const runner = await createRunner('openai:http://127.0.0.1:8000/v1#llava-hf/llava-1.5-7b-hf', { concurrency: 16 });
+ * const pipeline = createPipeline({ scorer: false, grid: '2x2', runner });
  * const summary = await labelDataset({
- *   items: data.items, runner, out: 'labels.jsonl', grid: '2x2', concurrency: 16,
+ *   items: data.items, runner, pipeline, out: 'labels.jsonl', concurrency: 16,
  *   source: { benchmark: 'scienceqa', path: 'data/scienceqa', split: 'train' },
  *   onProgress: (p) => console.log(`${p.done}/${p.total}`),
  * });
@@ -179,16 +176,24 @@ function checkHeader(existing: LabelsHeader, wanted: LabelsHeader, out: string):
  */
 export async function labelDataset(options: LabelOptions): Promise<LabelSummary> {
   const started = performance.now();
-  const concurrency = options.concurrency ?? 16;
-  if (!Number.isInteger(concurrency) || concurrency < 1) {
-    throw new SemclipError('INVALID_ARGUMENT', `Concurrency ${String(concurrency)} is not valid.`, { expected: 'an integer of at least 1, like 16' });
+  const concurrency = intOption('concurrency', options.concurrency, { fallback: 16 });
+  const limit = options.limit === undefined ? undefined : intOption('limit', options.limit, { fallback: 1 });
+  const maxTokens = intOption('maxTokens', options.maxTokens, { fallback: 32 });
+  const { pipeline, owned } = pipelineFor(options);
+  try {
+    return await labelWith(pipeline, options, { started, concurrency, limit, maxTokens });
+  } finally {
+    if (owned) await pipeline.dispose();
   }
-  if (options.limit !== undefined && (!Number.isInteger(options.limit) || options.limit < 1)) {
-    throw new SemclipError('INVALID_ARGUMENT', `Limit ${String(options.limit)} is not valid.`, { expected: 'an integer of at least 1' });
-  }
-  const maxTokens = options.maxTokens ?? 32;
-  const gridSpec = options.grid ?? '2x2';
-  const grid = gridText(gridSpec);
+}
+
+async function labelWith(
+  pipeline: Pipeline,
+  options: LabelOptions,
+  settings: { readonly started: number; readonly concurrency: number; readonly limit: number | undefined; readonly maxTokens: number },
+): Promise<LabelSummary> {
+  const { started, concurrency, limit, maxTokens } = settings;
+  const grid = gridText(pipeline.grid);
   const header: LabelsHeader = {
     type: 'header',
     version: 1,
@@ -200,7 +205,7 @@ export async function labelDataset(options: LabelOptions): Promise<LabelSummary>
     createdAt: new Date().toISOString(),
   };
 
-  const scoped = options.limit === undefined ? options.items : options.items.slice(0, options.limit);
+  const scoped = limit === undefined ? options.items : options.items.slice(0, limit);
   const ids = new Set<string>();
   let duplicateIds = 0;
   const unique: BenchmarkItem[] = [];
@@ -229,8 +234,11 @@ export async function labelDataset(options: LabelOptions): Promise<LabelSummary>
     const todo = unique.filter((item) => !done.has(item.id));
     const resumed = unique.length - todo.length;
 
-    const gate = new Gate(concurrency);
+    const calls = new Semaphore(concurrency);
     const controller = new AbortController();
+    // Every request in flight and every one waiting for a slot listens to this signal (and removes
+    // its listener when done), so more than Node's default 10 at once is expected, not a leak.
+    setMaxListeners(0, controller.signal);
     const onAbort = () => controller.abort(options.signal?.reason);
     options.signal?.addEventListener('abort', onAbort, { once: true });
     const failures: { id: string; code: string; message: string }[] = [];
@@ -261,26 +269,23 @@ export async function labelDataset(options: LabelOptions): Promise<LabelSummary>
       });
     };
 
-    const ask = async (item: BenchmarkItem, tiled: Asked, tile: number): Promise<{ correct: boolean; reply: string }> => {
-      const oneHot = tiled.grid.tiles.map((_, i) => (i === tile ? 1 : 0));
-      const selection = select(oneHot, tiled.grid, { k: 1 });
-      const multipleChoice = item.options !== undefined && item.options.length > 0;
-      const result = await gate.run(async () => {
+    /**
+     * Asks the VLM with the overview and one tile, the way `askWithSelection` asks (multiple choice
+     * through `choose`, open questions through `answer`); the pipeline encodes each image once per item.
+     */
+    const ask = async (item: BenchmarkItem, tiled: TiledImage, tile: Tile): Promise<{ correct: boolean; reply: string }> => {
+      const plan: PromptPlan = { overview: true, regions: [{ box: tile.box, tiles: [tile.index] }] };
+      const choices = item.options !== undefined && item.options.length > 0 ? item.options : undefined;
+      const reply = await calls.run(async () => {
         throwIfAborted(controller.signal);
         requests += 1;
-        return askWithSelection({
-          runner: options.runner,
-          source: tiled,
-          selection,
-          question: stemOf(item),
-          ...(multipleChoice ? { options: item.options, instruction: MULTIPLE_CHOICE_INSTRUCTION } : { instruction: SHORT_ANSWER_INSTRUCTION, maxTokens }),
-          mode: 'semclip',
-          ...(options.imageFormat ? { imageFormat: options.imageFormat } : {}),
-          signal: controller.signal,
-        });
-      });
-      if (result.kind === 'choice') return { correct: judge(item, { index: result.index }).correct, reply: result.letter };
-      return { correct: judge(item, result.text).correct, reply: clip(result.text) };
+        const images = await pipeline.promptImages(tiled, plan, { signal: controller.signal });
+        const common = { images, question: stemOf(item), imageSize: tiled.size, signal: controller.signal };
+        if (choices) return { index: (await options.runner.choose({ ...common, options: choices, instruction: MULTIPLE_CHOICE_INSTRUCTION })).index };
+        return (await options.runner.answer({ ...common, instruction: SHORT_ANSWER_INSTRUCTION, maxTokens })).text;
+      }, controller.signal);
+      if (typeof reply === 'string') return { correct: judge(item, reply).correct, reply: clip(reply) };
+      return { correct: judge(item, reply).correct, reply: optionLetters(choices?.length ?? 0)[reply.index] ?? '?' };
     };
 
     const labelOne = async (item: BenchmarkItem): Promise<void> => {
@@ -289,7 +294,8 @@ export async function labelDataset(options: LabelOptions): Promise<LabelSummary>
       try {
         const input = await item.image();
         image = typeof input === 'string' ? path.resolve(input) : null;
-        tiled = await tileImage(input, { grid: gridSpec });
+        // The pipeline's open stage proves the pixels decode: a damaged image is this item's failure.
+        tiled = await pipeline.open(input, { signal: controller.signal });
       } catch (err) {
         if (isSemclipError(err, ...ITEM_ERRORS)) {
           failed += 1;
@@ -301,8 +307,7 @@ export async function labelDataset(options: LabelOptions): Promise<LabelSummary>
         throw err;
       }
       const tiles = tiled.grid.tiles.filter((t) => t.level === 1);
-      const asked = memoEncode(tiled);
-      const answers = await Promise.all(tiles.map((t) => ask(item, asked, t.index)));
+      const answers = await Promise.all(tiles.map((t) => ask(item, tiled, t)));
       const correct = answers.map((a) => a.correct);
       const positives = tiles.flatMap((t, i) => (correct[i] ? [t.index] : []));
       const negatives = tiles.flatMap((t, i) => (correct[i] ? [] : [t.index]));
@@ -350,7 +355,7 @@ export async function labelDataset(options: LabelOptions): Promise<LabelSummary>
         }
       }
     };
-    // One worker per request slot keeps the gate full even when an item's tiles finish unevenly.
+    // One worker per request slot keeps the semaphore full even when an item's tiles finish unevenly.
     await Promise.all(Array.from({ length: Math.min(concurrency, Math.max(1, todo.length)) }, worker));
     options.signal?.removeEventListener('abort', onAbort);
     if (fatal !== undefined) throw fatal;

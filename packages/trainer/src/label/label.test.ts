@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { BenchmarkItem } from '@semclip/core';
 import { loadBenchmark } from '@semclip/eval';
+import { createPipeline } from '@semclip/pipeline';
 import { createRunner } from '@semclip/vlm-runner';
 import { startFakeOpenAI } from '@semclip/test-kit/openai-upstream';
 import type { FakeOpenAI } from '@semclip/test-kit/openai-upstream';
@@ -219,6 +220,36 @@ describe('labelDataset against a fake VLM that is right only for planned tiles',
     }
     const again = await run(out, { limit: 3 });
     expect(again).toMatchObject({ resumed: 2, written: 1, failed: 0 });
+  });
+
+  it('reports an item whose image is damaged (the pipeline proves it decodes on open) and asks nothing for it', async () => {
+    const out = outFile();
+    const file = path.join(data, 'images', 'train', '1002', 'image.png');
+    const bytes = await readFile(file);
+    await writeFile(file, bytes.subarray(0, Math.floor(bytes.length / 2)));
+    try {
+      const summary = await run(out, { limit: 3 });
+      expect(summary).toMatchObject({ items: 3, written: 2, failed: 1, failures: [{ id: '1002', code: expect.stringMatching(/^IMAGE_/) }] });
+      expect([...requestsByItem(fake.requests).keys()].sort()).toEqual([0, 1]);
+    } finally {
+      await writeFile(file, bytes);
+    }
+  });
+
+  it('labels through the pipeline it is given: its grid tiles the images and its image format encodes them', async () => {
+    const out = outFile();
+    const pipeline = createPipeline({ scorer: false, grid: '1x2', imageFormat: { maxSide: 200 } });
+    const summary = await run(out, { limit: 3, pipeline });
+    expect(summary).toMatchObject({ items: 3, written: 3, requests: 6 });
+    const labels = await readLabels(out);
+    expect(labels.header).toMatchObject({ grid: '1x2' });
+    for (const rec of labels.records) expect(rec).toMatchObject({ grid: '1x2', tiles: [{ x: 0, y: 0, width: 150, height: 301 }, { x: 150, y: 0, width: 151, height: 301 }] });
+    expect(fake.requests).toHaveLength(6);
+    for (const r of fake.requests) {
+      expect(r.images).toHaveLength(2);
+      expect(r.images[0]).toMatchObject({ width: 200, height: 200 });
+    }
+    await expect(run(outFile(), { pipeline, grid: '2x2' })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', message: expect.stringContaining('grid and pipeline were both given') });
   });
 
   it('stops on a failing upstream with its error, keeping every finished item', async () => {

@@ -1,0 +1,16 @@
+import { expect, it } from 'vitest';
+
+// The public surface, listed: widening or narrowing it is a visible diff here.
+it('exports exactly these names', async () => {
+  expect(Object.keys(await import('./index.js')).sort()).toEqual([
+    'DEFAULT_HYPERPARAMETERS',
+    'evaluateHead',
+    'headScores',
+    'headToOnnx',
+    'labelDataset',
+    'lossChartSvg',
+    'trainFromLabels',
+    'trainHead',
+    'writeHeadFolder',
+  ]);
+});
