@@ -74,6 +74,16 @@ describe('semclip label', () => {
     expect(fake.requests).toHaveLength(28);
   });
 
+  it('sends the overview and each tile at --max-side (the pipeline encodes them)', async () => {
+    await capture(['--data', data, '--vlm', vlm(), '--out', outFile(), '--limit', '2', '--max-side', '100', '--json']);
+    expect(fake.requests).toHaveLength(8);
+    for (const r of fake.requests) {
+      expect(r.images).toHaveLength(2);
+      expect(r.images[0]).toMatchObject({ width: 100, height: 100 });
+      expect(Math.max(r.images[1]!.width, r.images[1]!.height)).toBe(100);
+    }
+  });
+
   it('draws a progress bar with the rate and an ETA when asked', async () => {
     fake.setBehaviour({ respond: labelResponder(fixture), latencyMs: 10 });
     const { stderr } = await capture(['--data', data, '--vlm', vlm(), '--out', outFile(), '--limit', '6', '--concurrency', '2', '--progress', '--json']);

@@ -68,14 +68,18 @@ export const labelCommand = defineCommand({
         hint: 'Pass --vlm or set SEMCLIP_VLM',
       });
     }
-    const [{ loadBenchmark, assertBenchmark }, { parseGrid }, vlmRunner, { labelDataset }] = await Promise.all([
+    const [{ loadBenchmark, assertBenchmark }, { createPipeline }, vlmRunner, { labelDataset }] = await Promise.all([
       import('@semclip/eval'),
-      import('@semclip/tiling'),
+      import('@semclip/pipeline'),
       import('@semclip/vlm-runner'),
       import('@semclip/trainer'),
     ]);
     const benchmark = assertBenchmark(args.benchmark ?? 'scienceqa');
-    parseGrid(args.grid ?? '2x2');
+    const imageFormat = maxSide === undefined ? undefined : { format: 'jpeg' as const, maxSide, quality: 90 };
+    // Labelling asks the VLM with every tile, so the pipeline has no scorer. Creating it checks the
+    // grid and image format before any data is read; the one used is made with the runner below.
+    const pipelineOptions = { scorer: false as const, grid: args.grid ?? '2x2', ...(imageFormat ? { imageFormat } : {}) };
+    createPipeline(pipelineOptions);
     const runnerConfig = vlmRunner.parseRunnerSpec(spec);
     if (runnerConfig.kind !== 'openai') {
       const httpOnly = (['timeout', 'retries'] as const).filter((f) => args[f] !== undefined);
@@ -97,7 +101,6 @@ export const labelCommand = defineCommand({
         hint: 'Point --annotations at the ground truth, or use a split with answers',
       });
     }
-    const imageFormat = maxSide === undefined ? undefined : { format: 'jpeg' as const, maxSide, quality: 90 };
     const runner = await vlmRunner.createRunner(
       runnerConfig,
       runnerConfig.kind === 'openai'
@@ -111,6 +114,8 @@ export const labelCommand = defineCommand({
           }
         : {},
     );
+    // The runner's model id picks the image policy (visual tokens per family).
+    const pipeline = createPipeline({ ...pipelineOptions, runner });
     const total = limit === undefined ? dataset.items.length : Math.min(limit, dataset.items.length);
     const bar = createProgress('label', total, { enabled: progressEnabled(args) });
     let itemErrors = 0;
@@ -120,10 +125,9 @@ export const labelCommand = defineCommand({
         runner,
         out: args.out ?? 'labels.jsonl',
         source: { benchmark, path: args.data, ...(split === undefined ? {} : { split }) },
-        grid: args.grid ?? '2x2',
+        pipeline,
         concurrency,
         ...(limit === undefined ? {} : { limit }),
-        ...(imageFormat ? { imageFormat } : {}),
         signal,
         onProgress: (p) => {
           const eta = p.etaMs === undefined ? '' : ` ETA ${fmtDuration(p.etaMs)}`;
@@ -153,6 +157,7 @@ export const labelCommand = defineCommand({
       if (summary.labelled > 0) print(`Next: semclip train --labels ${summary.out} --base clip-vit-base-patch32`);
     } finally {
       bar.done();
+      await pipeline.dispose();
       await runner.dispose();
     }
   },
