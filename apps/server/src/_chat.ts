@@ -1,92 +1,27 @@
 import { SemclipError } from '@semclip/core';
-import type { Box, EncodedImage, PromptImage, Selection } from '@semclip/core';
-import { buildPrompt, compositeImages, describePosition } from '@semclip/vlm-runner';
+import type { EncodedImage } from '@semclip/core';
+import { planFor } from '@semclip/pipeline';
+import type { SentImage } from '@semclip/pipeline';
+import { buildPrompt, compositeImages } from '@semclip/vlm-runner';
 import type { Context } from 'hono';
 import { mediaType, parseJson, readBody, unsupportedMediaType } from './_body.js';
 import { HttpError } from './_errors.js';
 import { imageFromUrl } from './_image-input.js';
-import { checkQuestion, runSelection, timed } from './_pipeline.js';
+import { base64, checkQuestion, encodedOf, imageFormatOf, runSelection, timed } from './_pipeline.js';
 import type { WorkContext } from './_pipeline.js';
-import { chatSemclipSchema, validate } from './_schemas.js';
-import type { SelectionFields } from './_schemas.js';
+import { chatImageUrl, chatRequestSchema, validate } from './_schemas.js';
+import type { ChatImagePart, ChatMessage, SelectionFields } from './_schemas.js';
 import type { ServerState } from './_state.js';
-
-interface ChatPart {
-  type?: unknown;
-  text?: unknown;
-  image_url?: unknown;
-  [key: string]: unknown;
-}
-
-interface ChatMessage {
-  role?: unknown;
-  content?: unknown;
-  [key: string]: unknown;
-}
 
 function chatError(message: string, param: string): SemclipError {
   return new SemclipError('INVALID_ARGUMENT', message, { details: { param } });
 }
 
-/** The image URL of an `image_url` part (`{ url }` or a bare string). */
-function partUrl(part: ChatPart): string | undefined {
-  const iu = part.image_url;
-  if (typeof iu === 'string') return iu;
-  if (iu && typeof iu === 'object' && typeof (iu as { url?: unknown }).url === 'string') return (iu as { url: string }).url;
-  return undefined;
-}
-
-/**
- * Checks the shape and the counts of a chat request before anything else looks at it: a
- * 10,000-part message is refused after one pass over the parsed JSON.
- */
-function checkChatShape(body: unknown, limits: WorkContext['config']['limits']): { messages: ChatMessage[]; images: number } {
-  if (!body || typeof body !== 'object' || Array.isArray(body)) throw chatError('The request body must be a JSON object.', 'body');
-  const messages = (body as { messages?: unknown }).messages;
-  if (!Array.isArray(messages) || messages.length === 0) throw chatError('"messages" must be a non-empty array.', 'messages');
-  if (messages.length > limits.maxMessages) {
-    throw chatError(`The request has ${messages.length} messages, over the limit of ${limits.maxMessages}.`, 'messages');
-  }
-  let parts = 0;
-  let images = 0;
-  for (let i = 0; i < messages.length; i++) {
-    const m = messages[i] as ChatMessage;
-    if (!m || typeof m !== 'object' || typeof m.role !== 'string') throw chatError(`messages[${i}] must be an object with a string "role".`, `messages[${i}]`);
-    const content = m.content;
-    if (Array.isArray(content)) {
-      parts += content.length;
-      if (parts > limits.maxParts) {
-        throw chatError(`The request has more than ${limits.maxParts} content parts.`, `messages[${i}].content`);
-      }
-      for (let j = 0; j < content.length; j++) {
-        const p = content[j] as ChatPart;
-        if (!p || typeof p !== 'object' || typeof p.type !== 'string') throw chatError(`messages[${i}].content[${j}] must be an object with a string "type".`, `messages[${i}].content[${j}]`);
-        if (p.type === 'image_url') {
-          images++;
-          if (partUrl(p) === undefined) throw chatError(`messages[${i}].content[${j}] has no image_url.url.`, `messages[${i}].content[${j}].image_url`);
-        }
-      }
-    } else if (content !== undefined && content !== null && typeof content !== 'string') {
-      throw chatError(`messages[${i}].content must be a string, an array of parts or null.`, `messages[${i}].content`);
-    }
-  }
-  if (images > limits.maxImages) throw chatError(`The request has ${images} images, over the limit of ${limits.maxImages}.`, 'messages');
-  return { messages: messages as ChatMessage[], images };
-}
-
-interface SentImageInfo {
-  role: 'overview' | 'region' | 'composite';
-  box?: Box;
-  position?: string;
-  tiles?: readonly number[];
-  score?: number;
-  width: number;
-  height: number;
-  bytes: number;
-}
+/** What the upstream was sent: the pipeline's prompt images, or the one composite of them. */
+type SentInfo = SentImage | (Omit<SentImage, 'role'> & { role: 'composite' });
 
 function dataUrl(image: EncodedImage): string {
-  return `data:${image.mime};base64,${Buffer.from(image.data.buffer, image.data.byteOffset, image.data.byteLength).toString('base64')}`;
+  return `data:${image.mime};base64,${base64(image.data)}`;
 }
 
 interface Prepared {
@@ -102,25 +37,27 @@ async function prepare(c: Context, ctx: WorkContext, state: ServerState): Promis
   const type = mediaType(c.req.raw);
   if (type !== 'application/json' && type !== '') throw unsupportedMediaType(type, 'application/json');
   const raw = await readBody(c.req.raw, ctx.config.limits.maxBodyBytes);
+  // The raw object is what goes upstream (its keys in the client's order); the parsed one is read.
   const body = parseJson(raw) as Record<string, unknown>;
-  const { messages } = checkChatShape(body, ctx.config.limits);
-  const stream = body.stream === true;
-  const hasOption = Object.hasOwn(body, 'semclip');
-  const option = hasOption ? validate(chatSemclipSchema, body.semclip, '"semclip" field') : true;
-  if (body.model !== undefined && typeof body.model !== 'string') throw chatError('"model" must be a string.', 'model');
-  const model = (body.model as string | undefined) || state.upstreamModel;
+  const request = validate(chatRequestSchema(ctx.config.limits), body, 'chat request');
+  const stream = request.stream === true;
+  const option = request.semclip ?? true;
+  const model = request.model || state.upstreamModel;
   if (!model) throw chatError('"model" is required (this server has no default model; start it with --model).', 'model');
 
-  const lastUser = findLastUser(messages);
-  const content = lastUser?.content;
-  const imageParts = Array.isArray(content) ? (content as ChatPart[]).filter((p) => p.type === 'image_url') : [];
-  const texts = Array.isArray(content) ? (content as ChatPart[]).filter((p) => p.type === 'text' && typeof p.text === 'string').map((p) => p.text as string) : [];
-  const question = texts.join('\n').trim();
+  const last = findLastUser(request.messages);
+  const content = last?.message.content;
+  const parts = Array.isArray(content) ? content : [];
+  const imageParts = parts.filter((p): p is ChatImagePart => p.type === 'image_url');
+  const question = parts
+    .flatMap((p) => (p.type === 'text' && typeof p.text === 'string' ? [p.text] : []))
+    .join('\n')
+    .trim();
   const skip =
     option === false ? 'disabled by the request' : imageParts.length === 0 ? 'no image in the last user message' : !question ? 'no question text in the last user message' : undefined;
   if (skip) {
     // Untouched: the client's own bytes go upstream unless a field had to be removed or added.
-    if (!hasOption && body.model !== undefined) return { payload: raw, stream, semclip: undefined };
+    if (request.semclip === undefined && request.model) return { payload: raw, stream, semclip: undefined };
     const { semclip: _drop, ...rest } = body;
     return { payload: Buffer.from(JSON.stringify({ ...rest, model })), stream, semclip: undefined };
   }
@@ -131,43 +68,38 @@ async function prepare(c: Context, ctx: WorkContext, state: ServerState): Promis
     );
   }
   checkQuestion(question, ctx.config.limits.maxQuestionChars);
-  const part = imageParts[0] as ChatPart;
+  const part = imageParts[0] as ChatImagePart;
   const fields: SelectionFields = typeof option === 'object' ? option : {};
-  const bytes = await imageFromUrl(partUrl(part) as string, 'image_url', ctx.config, ctx.signal);
-  const run = await runSelection(ctx, { bytes, question, fields });
-  const selection = run.selection as Selection;
+  const bytes = await imageFromUrl(chatImageUrl(part), 'image_url', ctx.config, ctx.signal);
+  // The request's model picks the family whose visual tokens are counted.
+  const run = await runSelection(ctx, { bytes, question, fields, model });
+  const selection = run.selection;
+  if (!selection) throw new SemclipError('INTERNAL', 'The selection is missing after scoring.');
 
-  const encoding = { format: 'jpeg' as const, quality: ctx.config.imageQuality, maxSide: ctx.config.imageMaxSide };
-  const planned: Array<{ role: 'overview' | 'region'; box?: Box; tiles?: readonly number[]; score?: number }> = [
-    ...(selection.includeOverview ? [{ role: 'overview' as const }] : []),
-    ...selection.regions.map((r) => ({ role: 'region' as const, box: r.box, tiles: r.tiles, score: r.score })),
-  ];
-  const encoded = await timed(ctx, 'encode', () => Promise.all(planned.map((p) => run.tiled.encode(p.box ?? 'overview', encoding))));
-  const sent: SentImageInfo[] = planned.map((p, i) => {
-    const e = encoded[i] as EncodedImage;
-    const where = p.box ? { box: p.box, position: describePosition(p.box, run.tiled.size), ...(p.tiles ? { tiles: p.tiles } : {}), ...(p.score === undefined ? {} : { score: p.score }) } : {};
-    return { role: p.role, ...where, width: e.width, height: e.height, bytes: e.data.byteLength };
-  });
-  const composite = ctx.config.composite && encoded.length > 1;
-  let images: EncodedImage[] = encoded;
+  const { images: prompt, sent: planned } = await timed(ctx, 'encode', () =>
+    run.pipeline.buildImages(run.tiled, planFor(run.tiled, 'semclip', selection), { signal: ctx.signal }),
+  );
+  const sent: SentInfo[] = [...planned];
+  const composite = ctx.config.composite && prompt.length > 1;
+  let images: EncodedImage[] = prompt.map(encodedOf);
   if (composite) {
-    const { image } = await timed(ctx, 'encode', () => compositeImages(encoded, encoding));
+    const { image } = await timed(ctx, 'encode', () => compositeImages(images, imageFormatOf(ctx.config)));
     images = [image];
-    sent.unshift({ role: 'composite', width: image.width, height: image.height, bytes: image.data.byteLength });
+    const tokens = run.pipeline.visualTokens([image]);
+    sent.unshift({ role: 'composite', width: image.width, height: image.height, bytes: image.data.byteLength, mime: image.mime, tokens });
   }
-  const promptImages: PromptImage[] = planned.map((p, i) => ({
-    role: p.role,
-    image: encoded[i] as EncodedImage,
-    ...(p.box ? { box: p.box } : {}),
-  }));
-  const text = buildPrompt({ images: promptImages, question, imageSize: run.tiled.size }, { layout: composite ? 'composite' : 'separate' }).text;
+  const text = buildPrompt({ images: prompt, question, imageSize: run.tiled.size }, { layout: composite ? 'composite' : 'separate' }).text;
 
-  const detail = part.image_url && typeof part.image_url === 'object' ? (part.image_url as { detail?: unknown }).detail : undefined;
+  const detail = typeof part.image_url === 'object' ? part.image_url.detail : undefined;
+  // SemClip rewrites the images and the text; other parts (audio, files...) stay as sent.
+  const others = parts.filter((p) => p.type !== 'image_url' && p.type !== 'text');
   const newContent = [
+    ...others,
     ...images.map((im) => ({ type: 'image_url', image_url: { url: dataUrl(im), ...(detail === undefined ? {} : { detail }) } })),
     { type: 'text', text },
   ];
-  const newMessages = messages.map((m) => (m === lastUser ? { ...m, content: newContent } : m));
+  const rawMessages = body.messages as unknown[];
+  const newMessages = rawMessages.map((m, i) => (i === last?.index ? { ...(m as Record<string, unknown>), content: newContent } : m));
   const { semclip: _drop, ...rest } = body;
   const payload = Buffer.from(JSON.stringify({ ...rest, model, messages: newMessages }));
   const semclip = {
@@ -178,13 +110,18 @@ async function prepare(c: Context, ctx: WorkContext, state: ServerState): Promis
     selection,
     sent,
     composite,
+    // What the upstream spends on the images it gets, by the model's family.
+    visual_tokens: composite ? (sent[0]?.tokens ?? 0) : planned.reduce((n, s) => n + s.tokens, 0),
     timings: ctx.timings,
   };
   return { payload, stream, semclip };
 }
 
-function findLastUser(messages: readonly ChatMessage[]): ChatMessage | undefined {
-  for (let i = messages.length - 1; i >= 0; i--) if (messages[i]?.role === 'user') return messages[i];
+function findLastUser(messages: readonly ChatMessage[]): { message: ChatMessage; index: number } | undefined {
+  for (let i = messages.length - 1; i >= 0; i--) {
+    const message = messages[i];
+    if (message?.role === 'user') return { message, index: i };
+  }
   return undefined;
 }
 

@@ -1,9 +1,18 @@
 import { availableParallelism } from 'node:os';
-import { SemclipError } from '@semclip/core';
+import { SemclipError, intOption, isSemclipError } from '@semclip/core';
 import type { RelevanceScorer, VlmRunner } from '@semclip/core';
-import type { ScorerOptions } from '@semclip/scorers';
+import { checkScorerOptions, defaultScorerId, getScorerFamily, listScorers } from '@semclip/pipeline';
+import type { CommonScorerOptions } from '@semclip/pipeline';
+import { parseRunnerSpec } from '@semclip/vlm-runner';
 import type { RunnerConfig } from '@semclip/vlm-runner';
 import type { LogEntry } from './_log.js';
+
+/**
+ * Options for the scorers opened by id (device, model, seed, warn...), shared by every loaded
+ * scorer: each family gets those it reads. VLM scorers score with the server's VLM unless
+ * `runner`, `vlm` or `model` (a local VLM) names their own.
+ */
+export type ServerScorerOptions = CommonScorerOptions & Readonly<Record<string, unknown>>;
 
 /** Limits that protect the server from oversized or abusive requests. Each violation is a 4xx. */
 export interface ServerLimits {
@@ -64,12 +73,15 @@ export interface ServerConfig {
   readonly scorer?: string;
   /**
    * Scorers loaded at start and kept for the server's life; requests may pick any of them by id.
-   * Ids are created through `@semclip/scorers`; objects satisfying `RelevanceScorer` are used as
-   * they are (and disposed on close). Default: just `scorer`.
+   * Ids are opened from the `@semclip/pipeline` registry (`listScorers()`: random, ocr, clip,
+   * siglip, distant, vlm-embed, vlm-yesno and any registered ones); objects satisfying
+   * `RelevanceScorer` are used as they are (and disposed on close). Default: just `scorer`.
+   * `vlm-yesno` asks the server's VLM (`vlm`, or `upstream` with `model`) about each tile;
+   * `vlm-embed` needs a local VLM.
    */
   readonly scorers?: readonly (string | RelevanceScorer)[];
-  /** Options for the scorers created by id (device, model, seed...). */
-  readonly scorerOptions?: ScorerOptions;
+  /** Options for the scorers opened by id (device, model, seed...). */
+  readonly scorerOptions?: ServerScorerOptions;
   /** Default grid: `RxC` or `auto`. Default `2x2`. */
   readonly grid?: string;
   /** Default number of regions selected. Default 1. */
@@ -113,7 +125,7 @@ export interface ResolvedServerConfig {
   readonly port: number;
   readonly scorer: string;
   readonly scorers: readonly (string | RelevanceScorer)[];
-  readonly scorerOptions: ScorerOptions;
+  readonly scorerOptions: ServerScorerOptions;
   readonly grid: string;
   readonly k: number;
   readonly merge: boolean;
@@ -176,11 +188,80 @@ function invalid(name: string, value: unknown, expected: string): SemclipError {
 }
 
 function int(name: string, value: unknown, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
-  const v = value ?? fallback;
-  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min || v > max) {
-    throw invalid(name, value, max === Number.MAX_SAFE_INTEGER ? `an integer of at least ${min}` : `an integer from ${min} to ${max}`);
+  return intOption(name, value ?? undefined, { fallback, min, max, what: 'Server option' });
+}
+
+export function isRunner(v: unknown): v is VlmRunner {
+  return typeof v === 'object' && v !== null && typeof (v as VlmRunner).answer === 'function' && typeof (v as VlmRunner).dispose === 'function';
+}
+
+/** The kind of runner (`openai`, `local`...) a runner, spec or config is; undefined when it cannot tell. */
+export function runnerKindOf(o: { readonly runner?: VlmRunner | undefined; readonly vlm?: string | RunnerConfig | VlmRunner | undefined; readonly model?: unknown }): string | undefined {
+  const given = o.runner ?? o.vlm;
+  if (isRunner(given)) return /^(\w+):/.exec(given.id)?.[1];
+  if (typeof given === 'string') return parseRunnerSpec(given).kind;
+  if (given) return given.kind;
+  return o.model === undefined ? undefined : 'local';
+}
+
+/**
+ * Checks the scorers against the one registry before anything loads: every id is registered,
+ * the shared options suit at least one loaded family, and each VLM scorer has a VLM of a kind
+ * it can score with (the server's own, unless the options name one).
+ */
+function checkScorers(ids: readonly string[], options: ServerScorerOptions, serverRunner: { kind: string | undefined } | undefined, defaultId: string): void {
+  const families = ids.map((id) => {
+    try {
+      return getScorerFamily(id);
+    } catch (err) {
+      if (!isSemclipError(err, 'UNKNOWN_SCORER')) throw err;
+      const valid = listScorers().map((f) => f.id);
+      throw new SemclipError('UNKNOWN_SCORER', `Server option ${id === defaultId ? 'scorer' : 'scorers'} names "${id}", which is not a registered scorer.`, {
+        expected: `one of ${valid.join(', ')}`,
+        details: { option: id === defaultId ? 'scorer' : 'scorers', valid },
+      });
+    }
+  });
+  const { runner: _r, vlm: _v, model: _m, ...rest } = options;
+  // Options that no loaded family reads are refused, by the registry, as for the first one.
+  if (options.model !== undefined && !families.some((f) => f.takesModel) && ids[0] !== undefined) checkScorerOptions(ids[0], options);
+  if ((options.runner !== undefined || options.vlm !== undefined) && !families.some((f) => f.runners) && ids[0] !== undefined) checkScorerOptions(ids[0], options);
+  for (const family of families) {
+    if (!family.runners) continue;
+    const own = options.runner !== undefined || options.vlm !== undefined || options.model !== undefined;
+    if (own) {
+      checkScorerOptions(family.id, { ...options, ...runnerKindFor(options) });
+      continue;
+    }
+    if (!serverRunner) {
+      throw new SemclipError('INVALID_ARGUMENT', `The ${family.id} scorer scores with the server's VLM, and this server has none.`, {
+        hint: `Start it with --vlm ${family.runners.includes('openai') ? 'openai:<url>#<model> or ' : ''}local:<model-id>${family.runners.includes('openai') ? ', or --upstream and --model' : ''}`,
+        details: { option: 'scorer', scorer: family.id },
+      });
+    }
+    try {
+      checkScorerOptions(family.id, { ...rest, ...(serverRunner.kind === undefined ? {} : { runnerKind: serverRunner.kind }) });
+    } catch (err) {
+      if (!isSemclipError(err, 'INVALID_ARGUMENT')) throw err;
+      throw new SemclipError(
+        'INVALID_ARGUMENT',
+        `The ${family.id} scorer needs a ${family.runners.join(' or ')} VLM, and this server's VLM is ${serverRunner.kind ?? 'of another kind'}.`,
+        {
+          hint:
+            family.id === 'vlm-embed'
+              ? "vlm-embed reads the VLM's embeddings in this process: start the server with --vlm local:<model-id> (or --scorer-model <local model>), or use --scorer vlm-yesno, which asks the upstream"
+              : `Start the server with a ${family.runners.join(' or ')} VLM (--vlm)`,
+          details: { option: 'scorer', scorer: family.id, runner: serverRunner.kind ?? null },
+          cause: err,
+        },
+      );
+    }
   }
-  return v;
+}
+
+function runnerKindFor(options: ServerScorerOptions): { runnerKind?: string } {
+  const kind = runnerKindOf(options);
+  return kind === undefined ? {} : { runnerKind: kind };
 }
 
 function httpUrl(name: string, value: string | undefined): string | undefined {
@@ -222,8 +303,8 @@ export function resolveServerConfig(config: ServerConfig = {}): ResolvedServerCo
     bodyTimeoutMs: int('limits.bodyTimeoutMs', l.bodyTimeoutMs, DEFAULT_LIMITS.bodyTimeoutMs, 1),
     shutdownGraceMs: int('limits.shutdownGraceMs', l.shutdownGraceMs, DEFAULT_LIMITS.shutdownGraceMs, 0),
   };
-  const scorer = config.scorer ?? 'ocr';
-  if (typeof scorer !== 'string' || !scorer) throw invalid('scorer', scorer, 'a scorer id like ocr, random or clip');
+  const scorer = config.scorer ?? defaultScorerId();
+  if (typeof scorer !== 'string' || !scorer) throw invalid('scorer', scorer, `a scorer id: ${listScorers().map((f) => f.id).join(', ')}`);
   const scorers = config.scorers ?? [scorer];
   if (!Array.isArray(scorers) || scorers.length === 0) throw invalid('scorers', scorers, 'a non-empty list of scorer ids or scorer objects');
   const ids = scorers.map((s) => (typeof s === 'string' ? s : s.id));
@@ -251,17 +332,27 @@ export function resolveServerConfig(config: ServerConfig = {}): ResolvedServerCo
     });
   }
   const model = config.model === '' ? undefined : config.model;
+  const upstream = httpUrl('upstream', config.upstream);
+  const scorerOptions = config.scorerOptions ?? {};
+  // The server's VLM: `vlm`, else `upstream` with `model` (an openai: runner).
+  const serverRunner = config.vlm !== undefined ? { kind: runnerKindOf({ vlm: config.vlm }) } : upstream && model ? { kind: 'openai' } : undefined;
+  checkScorers(
+    scorers.filter((s): s is string => typeof s === 'string'),
+    scorerOptions,
+    serverRunner,
+    scorer,
+  );
   return {
     host,
     port: int('port', config.port, 8080, 0, 65535),
     scorer,
     scorers,
-    scorerOptions: config.scorerOptions ?? {},
+    scorerOptions,
     grid,
     k: int('k', config.k, 1, 0, 1024),
     merge: config.merge ?? false,
     vlm: config.vlm,
-    upstream: httpUrl('upstream', config.upstream),
+    upstream,
     model,
     upstreamApiKey: config.upstreamApiKey === '' ? undefined : config.upstreamApiKey,
     composite: config.composite ?? false,

@@ -1,14 +1,11 @@
 import { SemclipError } from '@semclip/core';
 import type { RelevanceScorer, VlmRunner } from '@semclip/core';
-import { createScorer } from '@semclip/scorers';
-import { tileImage } from '@semclip/tiling';
+import { createPipeline, getScorerFamily, openScorer } from '@semclip/pipeline';
+import type { CommonScorerOptions } from '@semclip/pipeline';
 import { createRunner, parseRunnerSpec } from '@semclip/vlm-runner';
 import type { RunnerConfig, RunnerOverrides } from '@semclip/vlm-runner';
-import type { ResolvedServerConfig } from './_config.js';
-
-function isRunner(v: unknown): v is VlmRunner {
-  return typeof v === 'object' && v !== null && typeof (v as VlmRunner).answer === 'function' && typeof (v as VlmRunner).dispose === 'function';
-}
+import { isRunner, runnerKindOf } from './_config.js';
+import type { ResolvedServerConfig, ServerScorerOptions } from './_config.js';
 
 /** The upstream the chat proxy forwards to: `upstream`, else the base URL of an `openai:` runner. */
 export function upstreamOf(config: ResolvedServerConfig): { url: string; model: string | undefined } | undefined {
@@ -35,14 +32,22 @@ export class ModelPool {
   static async load(config: ResolvedServerConfig): Promise<ModelPool> {
     const started = performance.now();
     const scorers = new Map<string, RelevanceScorer>();
+    const remote = new Set<string>();
     let runner: VlmRunner | undefined;
     try {
-      for (const s of config.scorers) {
-        const scorer = typeof s === 'string' ? await createScorer(s, config.scorerOptions) : s;
-        scorers.set(typeof s === 'string' ? s : s.id, scorer);
-      }
+      // The runner first: the VLM scorers score with it.
       runner = await createConfiguredRunner(config);
-      if (config.warmup) await warmUp(scorers);
+      for (const s of config.scorers) {
+        if (typeof s === 'string') {
+          const options = scorerOptionsFor(s, config.scorerOptions, runner);
+          scorers.set(s, await openScorer(s, options));
+          // A scorer that asks an HTTP server has nothing in this process to warm up.
+          if (getScorerFamily(s).runners && runnerKindOf(options) === 'openai') remote.add(s);
+        } else {
+          scorers.set(s.id, s);
+        }
+      }
+      if (config.warmup) await warmUp([...scorers].filter(([id]) => !remote.has(id)).map(([, scorer]) => scorer));
     } catch (err) {
       await Promise.allSettled([...scorers.values()].map((s) => s.dispose()));
       await runner?.dispose();
@@ -95,11 +100,27 @@ async function createConfiguredRunner(config: ResolvedServerConfig): Promise<Vlm
   return createRunner(spec, overrides);
 }
 
-/** One score per scorer on a tiny image, so sessions and caches are built before the first request. */
-async function warmUp(scorers: ReadonlyMap<string, RelevanceScorer>): Promise<void> {
+/**
+ * The shared scorer options as one family takes them (the registry refuses what a family does
+ * not read): `model` only where the family has one; the VLM fields only for VLM scorers, which
+ * score with the server's runner unless the options name their own VLM.
+ */
+export function scorerOptionsFor(id: string, shared: ServerScorerOptions, runner: VlmRunner | undefined): CommonScorerOptions & Record<string, unknown> {
+  const family = getScorerFamily(id);
+  const { model, runner: ownRunner, vlm, ...rest } = shared;
+  const out: CommonScorerOptions & Record<string, unknown> = { ...rest, ...(family.takesModel && model !== undefined ? { model } : {}) };
+  if (!family.runners) return out;
+  if (ownRunner !== undefined || vlm !== undefined || model !== undefined) return { ...out, ...(ownRunner === undefined ? {} : { runner: ownRunner }), ...(vlm === undefined ? {} : { vlm }) };
+  return runner ? { ...out, runner } : out;
+}
+
+/** One run per scorer on a tiny image, so sessions and caches are built before the first request. */
+async function warmUp(scorers: readonly RelevanceScorer[]): Promise<void> {
   const size = 96;
   const data = new Uint8Array(size * size * 3);
   for (let i = 0; i < data.length; i++) data[i] = (i * 37) % 251;
-  const tiled = await tileImage({ data, width: size, height: size, channels: 3 }, { grid: '2x2' });
-  for (const scorer of scorers.values()) await scorer.score({ question: 'What is written on the sign?' }, tiled);
+  for (const scorer of scorers) {
+    const pipeline = createPipeline({ scorer, grid: '2x2' });
+    await pipeline.run({ image: { data, width: size, height: size, channels: 3 }, question: 'What is written on the sign?' });
+  }
 }

@@ -1,9 +1,9 @@
-import { SemclipError, throwIfAborted } from '@semclip/core';
-import type { Selection, TileScores } from '@semclip/core';
-import { parseGrid, readImageInfo, renderOverlay, tileImage } from '@semclip/tiling';
+import { throwIfAborted, SemclipError } from '@semclip/core';
+import type { EncodedImage, PromptImage, PromptPlan, RelevanceScorer, Selection, Size, TileScores, VlmRunner } from '@semclip/core';
+import { createPipeline, imagePolicyFor, planFor } from '@semclip/pipeline';
+import type { Pipeline, PipelineRun } from '@semclip/pipeline';
+import { readImageInfo, renderOverlay } from '@semclip/tiling';
 import type { ImageInfo, TiledImage } from '@semclip/tiling';
-import { defineSelectOptions, select } from '@semclip/selector';
-import { describePosition } from '@semclip/vlm-runner';
 import type { ResolvedServerConfig } from './_config.js';
 import type { Metrics, Stage } from './_metrics.js';
 import type { ModelPool } from './_models.js';
@@ -50,11 +50,16 @@ export function checkQuestion(question: unknown, maxChars: number): string {
 }
 
 export interface SelectionRun {
+  /** The request's pipeline: the server's defaults under the request's fields. */
+  readonly pipeline: Pipeline;
   readonly tiled: TiledImage;
   readonly info: ImageInfo;
+  readonly question: string;
   readonly scorer: string;
   readonly scores: TileScores | undefined;
   readonly selection: Selection | undefined;
+  /** The scored run, as `pipeline.ask` and `pipeline.overlay` take it; undefined when tiles were not scored. */
+  readonly run: PipelineRun | undefined;
 }
 
 export interface SelectionInput {
@@ -62,55 +67,87 @@ export interface SelectionInput {
   readonly question: string;
   readonly options?: readonly string[] | undefined;
   readonly fields: SelectionFields;
-  /** The runner's visual tokens per image, for the selection's token accounting. */
-  readonly tokensPerImage?: number | undefined;
+  /**
+   * The model the images go to, whose family counts the visual tokens (selection budgets, what
+   * was sent). Default: the server's runner. The chat proxy passes the request's model.
+   */
+  readonly model?: string | undefined;
   /** Skip scoring and selection (baseline and all-tiles answers). */
   readonly scoreTiles?: boolean;
 }
 
+/** How the server encodes images for the VLM (and for returned crops). */
+export function imageFormatOf(config: ResolvedServerConfig) {
+  return { format: 'jpeg', quality: config.imageQuality, maxSide: config.imageMaxSide } as const;
+}
+
+/** Whose image policy counts tokens: the server's runner when it serves `model` (or no model is named), else the family the model id names. */
+function tokenCounting(runner: VlmRunner | undefined, model: string | undefined) {
+  if (runner && (model === undefined || model === runner.model)) return { runner };
+  return model === undefined ? {} : { policy: imagePolicyFor(model) };
+}
+
 /**
- * decode -> tile -> score -> select, each stage timed. Every option is checked before the image
- * is touched; the image's size is checked from its header before any pixel is decoded; and the
- * pixel data is proven whole (by the scorer's own decode, or a small one), so a truncated or
- * corrupt file is a 400 even when the scorer never looks at pixels.
+ * One pipeline for one request: the pooled scorer, the server's grid, selection, limits and
+ * encoding under the request's fields, and the VLM's model family for token accounting. Every
+ * option is checked here, before the image is touched. Cheap: nothing is opened or loaded.
+ */
+export function requestPipeline(ctx: WorkContext, input: Pick<SelectionInput, 'fields' | 'model' | 'scoreTiles'>, scorer: RelevanceScorer): Pipeline {
+  const { config, pool } = ctx;
+  const { fields } = input;
+  return createPipeline({
+    scorer,
+    grid: fields.grid ?? config.grid,
+    ...(fields.overlap === undefined ? {} : { overlap: fields.overlap }),
+    ...(fields.levels === undefined ? {} : { levels: fields.levels }),
+    limits: limitsOf(config),
+    select: selectOptionsOf(fields, { k: config.k, merge: config.merge }),
+    ...tokenCounting(pool.runner, input.model),
+    imageFormat: imageFormatOf(config),
+    // Scorers that read pixels prove the image decodes while scoring; the pipeline decodes a
+    // small overview only for those that do not (random). Unscored requests prove it on open.
+    check: input.scoreTiles === false ? 'open' : 'score',
+  });
+}
+
+function limitsOf(config: ResolvedServerConfig) {
+  return { maxPixels: config.limits.maxPixels, maxFileBytes: config.limits.maxBodyBytes };
+}
+
+/**
+ * header -> open (tile) -> score -> select through the request's pipeline, each stage timed.
+ * Every option is checked before the image is touched; the image's size is checked from its
+ * header before any pixel is decoded; and the pixel data is proven whole (by the scorer's own
+ * decode, or a small one), so a truncated or corrupt file is a 400 even when the scorer never
+ * looks at pixels.
  */
 export async function runSelection(ctx: WorkContext, input: SelectionInput): Promise<SelectionRun> {
   const { config, pool, signal } = ctx;
   const scorerId = input.fields.scorer ?? config.scorer;
-  const scorer = pool.scorer(scorerId);
-  const grid = parseGrid(input.fields.grid ?? config.grid);
-  const selectOptions = defineSelectOptions(selectOptionsOf(input.fields, { k: config.k, merge: config.merge }, input.tokensPerImage));
-  const limits = { maxPixels: config.limits.maxPixels, maxFileBytes: config.limits.maxBodyBytes };
-  const info = await timed(ctx, 'decode', () => readImageInfo(input.bytes, limits));
+  const pipeline = requestPipeline(ctx, input, pool.scorer(scorerId));
+  const info = await timed(ctx, 'decode', () => readImageInfo(input.bytes, limitsOf(config)));
   throwIfAborted(signal);
-  const tiled = await timed(ctx, 'tile', () =>
-    tileImage(input.bytes, {
-      grid,
-      ...(input.fields.overlap === undefined ? {} : { overlap: input.fields.overlap }),
-      ...(input.fields.levels === undefined ? {} : { levels: input.fields.levels }),
-      ...limits,
-    }),
-  );
-  throwIfAborted(signal);
-  // Scorers that read pixels decode the image (and report damage) themselves; for those that do
-  // not (random), a small decode proves the pixel data is whole before anything is returned.
-  const checkPixels = async (): Promise<void> => {
-    const s = tiled.decodeStats;
-    if (s.full + s.scaled + s.resized === 0) await timed(ctx, 'decode', () => tiled.overview({ width: 32, height: 32 }));
-  };
-  if (input.scoreTiles === false) {
-    await checkPixels();
-    return { tiled, info, scorer: scorerId, scores: undefined, selection: undefined };
-  }
+  const opening = performance.now();
+  const tiled = await timed(ctx, 'tile', () => pipeline.open(input.bytes, { signal }));
+  const base = { pipeline, tiled, info, question: input.question, scorer: scorerId };
+  if (input.scoreTiles === false) return { ...base, scores: undefined, selection: undefined, run: undefined };
 
-  const scores = await timed(ctx, 'score', () => scorer.score({ question: input.question, ...(input.options ? { options: input.options } : {}) }, tiled, { signal }));
-  throwIfAborted(signal);
-  await checkPixels();
+  const started = performance.now();
+  const scores = await timed(ctx, 'score', () => pipeline.score({ question: input.question, ...(input.options ? { options: input.options } : {}) }, tiled, { signal }));
+  const scored = performance.now();
   ctx.metrics.tilesScored.inc({ scorer: scorerId }, scores.scores.length);
   const hits = scores.meta?.cacheHits;
   if (typeof hits === 'number' && hits > 0) ctx.metrics.cacheHits.inc({ scorer: scorerId }, hits);
-  const selection = await timed(ctx, 'select', () => select(scores, tiled.grid, selectOptions));
-  return { tiled, info, scorer: scorerId, scores, selection };
+  const selection = await timed(ctx, 'select', () => pipeline.select(scores, tiled));
+  const selected = performance.now();
+  const run: PipelineRun = {
+    source: tiled,
+    question: input.question,
+    scores,
+    selection,
+    timings: { open: started - opening, score: scored - started, select: selected - scored, total: selected - opening },
+  };
+  return { ...base, scores, selection, run };
 }
 
 export interface EncodedCrop {
@@ -125,39 +162,70 @@ export interface EncodedCrop {
   readonly data: string;
 }
 
-/** The selected regions as base64 JPEGs (native resolution, capped at the server's imageMaxSide). */
-export async function encodeCrops(ctx: WorkContext, run: SelectionRun): Promise<EncodedCrop[]> {
-  const regions = run.selection?.regions ?? [];
-  return timed(ctx, 'encode', () =>
-    Promise.all(
-      regions.map(async (r) => {
-        const enc = await run.tiled.encode(r.box, { format: 'jpeg', quality: ctx.config.imageQuality, maxSide: ctx.config.imageMaxSide });
-        return {
-          tiles: r.tiles,
-          box: r.box,
-          position: describePosition(r.box, run.tiled.size),
-          score: r.score,
-          mime: enc.mime,
-          width: enc.width,
-          height: enc.height,
-          data: Buffer.from(enc.data.buffer, enc.data.byteOffset, enc.data.byteLength).toString('base64'),
-        };
-      }),
-    ),
-  );
+export function base64(data: ArrayBufferView): string {
+  return Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('base64');
 }
 
-/** The heat-map overlay PNG (grid, per-tile scores, selected tiles) as base64. */
+/** A prompt image's encoded bytes (the pipeline encodes every image it builds). */
+export function encodedOf(prompt: PromptImage): EncodedImage {
+  const image = prompt.image;
+  if (!('mime' in image)) throw new SemclipError('INTERNAL', 'The pipeline built a prompt image that is not encoded.');
+  return image;
+}
+
+/**
+ * The selected regions as the VLM gets them (the pipeline's prompt images: native resolution,
+ * capped at the server's imageMaxSide, JPEG at its quality), base64. Encoded once per request:
+ * `/v1/answer` sends these same bytes.
+ */
+export async function encodeCrops(ctx: WorkContext, run: SelectionRun): Promise<EncodedCrop[]> {
+  if (!run.selection || run.selection.regions.length === 0) return [];
+  const plan: PromptPlan = { overview: false, regions: planFor(run.tiled, 'semclip', run.selection).regions };
+  const { images, sent } = await timed(ctx, 'encode', () => run.pipeline.buildImages(run.tiled, plan, { signal: ctx.signal }));
+  return plan.regions.map((region, i) => {
+    const image = images[i];
+    const info = sent[i];
+    if (!image || !info) throw new SemclipError('INTERNAL', `The pipeline built ${images.length} images for ${plan.regions.length} regions.`);
+    return {
+      tiles: region.tiles ?? [],
+      box: region.box,
+      position: info.position ?? '',
+      score: region.score ?? 0,
+      mime: info.mime,
+      width: info.width,
+      height: info.height,
+      data: base64(encodedOf(image).data),
+    };
+  });
+}
+
+/** The heat-map overlay PNG (grid, per-tile scores, selected tiles) as base64; the bare grid for unscored requests. */
 export async function encodeOverlay(ctx: WorkContext, run: SelectionRun, title: string): Promise<{ mime: 'image/png'; data: string }> {
   const png = await timed(ctx, 'overlay', () =>
-    renderOverlay(run.tiled, {
-      ...(run.scores ? { scores: run.scores.scores } : {}),
-      selected: (run.selection?.regions ?? []).flatMap((r) => r.tiles),
-      title,
-      maxSide: 1280,
-    }),
+    run.run ? run.pipeline.overlay(run.run, { maxSide: 1280, title }) : renderOverlay(run.tiled, { selected: [], title, maxSide: 1280 }),
   );
-  return { mime: 'image/png', data: Buffer.from(png.buffer, png.byteOffset, png.byteLength).toString('base64') };
+  return { mime: 'image/png', data: base64(png) };
+}
+
+/** The size an image of `size` is sent at: native, shrunk to fit `maxSide` (never upscaled). */
+function sentSize(size: Size, maxSide: number): Size {
+  const scale = Math.min(1, maxSide / Math.max(size.width, size.height));
+  return { width: Math.max(1, Math.round(size.width * scale)), height: Math.max(1, Math.round(size.height * scale)) };
+}
+
+/**
+ * Visual tokens by the model family: one level-1 tile as sent (`per_image`), the overview
+ * alone (`baseline`), and the overview plus every level-1 tile (`all_tiles`).
+ */
+export function tokenAlternatives(run: SelectionRun): { per_image: number; baseline: number; all_tiles: number } {
+  const maxSide = run.pipeline.imageFormat.maxSide;
+  const tiles = run.tiled.grid.tiles.filter((t) => t.level === 1).map((t) => sentSize(t.box, maxSide));
+  const baseline = run.pipeline.visualTokens([sentSize(run.tiled.size, maxSide)]);
+  return {
+    per_image: tiles[0] ? run.pipeline.visualTokens([tiles[0]]) : baseline,
+    baseline,
+    all_tiles: baseline + run.pipeline.visualTokens(tiles),
+  };
 }
 
 /** The grid as plain JSON. */

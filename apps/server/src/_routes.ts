@@ -1,10 +1,9 @@
 import { SemclipError } from '@semclip/core';
 import type { Context } from 'hono';
-import { askWithSelection } from '@semclip/vlm-runner';
 import { mediaType, parseJson, parseMultipart, readBody, unsupportedMediaType } from './_body.js';
 import { HttpError } from './_errors.js';
 import { imageBytesOf } from './_image-input.js';
-import { checkQuestion, encodeCrops, encodeOverlay, gridJson, jsonSafe, runSelection } from './_pipeline.js';
+import { checkQuestion, encodeCrops, encodeOverlay, gridJson, jsonSafe, runSelection, tokenAlternatives } from './_pipeline.js';
 import type { SelectionRun, WorkContext } from './_pipeline.js';
 import { answerRequestSchema, coerceFormFields, selectRequestSchema, validate } from './_schemas.js';
 import type { AnswerRequest, SelectRequest } from './_schemas.js';
@@ -91,14 +90,7 @@ export async function answerRoute(c: Context, state: ServerState, ctx: WorkConte
     const { fields, bytes } = await parseImageRequest<AnswerRequest>(c, ctx, answerRequestSchema, 'answer request');
     const question = checkQuestion(fields.question, ctx.config.limits.maxQuestionChars);
     const mode = fields.mode ?? 'semclip';
-    const run = await runSelection(ctx, {
-      bytes,
-      question,
-      options: fields.options,
-      fields,
-      tokensPerImage: runner.visualTokensPerImage,
-      scoreTiles: mode === 'semclip',
-    });
+    const run = await runSelection(ctx, { bytes, question, options: fields.options, fields, scoreTiles: mode === 'semclip' });
     const crops = fields.return_crops ? await encodeCrops(ctx, run) : undefined;
     const overlay = fields.return_overlay ? await encodeOverlay(ctx, run, question) : undefined;
     return { fields, question, mode, run, crops, overlay };
@@ -107,27 +99,23 @@ export async function answerRoute(c: Context, state: ServerState, ctx: WorkConte
   const { fields, question, mode, run, crops, overlay } = prepared;
   const result = await state.upstream.run(
     () =>
-      askWithSelection({
+      run.pipeline.ask({
         runner,
-        source: run.tiled,
-        ...(run.selection ? { selection: run.selection } : {}),
+        from: run.run ?? { source: run.tiled },
         question,
         ...(fields.options ? { options: fields.options } : {}),
         ...(fields.instruction === undefined ? {} : { instruction: fields.instruction }),
         ...(fields.max_tokens === undefined ? {} : { maxTokens: fields.max_tokens }),
         mode,
-        imageFormat: { format: 'jpeg', maxSide: ctx.config.imageMaxSide, quality: ctx.config.imageQuality },
         signal: ctx.signal,
       }),
     ctx.signal,
   );
-  // askWithSelection encodes, then calls the runner: its two timings are the encode and upstream stages.
+  // The ask encodes (crops already returned are re-used), then calls the runner: its two timings are the encode and upstream stages.
   ctx.timings.encode = (ctx.timings.encode ?? 0) + result.timings.encode;
   ctx.timings.upstream = result.timings.vlm;
   ctx.metrics.stage('encode', result.timings.encode);
   ctx.metrics.stage('upstream', result.timings.vlm);
-  const perImage = runner.visualTokensPerImage;
-  const level1 = run.tiled.grid.tiles.filter((t) => t.level === 1).length;
   return c.json({
     object: 'semclip.answer',
     kind: result.kind,
@@ -148,7 +136,7 @@ export async function answerRoute(c: Context, state: ServerState, ctx: WorkConte
     selection: run.selection ?? null,
     images: result.images,
     visual_tokens: result.visualTokens,
-    tokens: { visual: result.visualTokens, per_image: perImage, baseline: perImage, all_tiles: perImage * (1 + level1) },
+    tokens: { visual: result.visualTokens, ...tokenAlternatives(run) },
     ...(crops ? { crops } : {}),
     ...(overlay ? { overlay } : {}),
     timings: { ...ctx.timings, total: state.elapsed(c) },

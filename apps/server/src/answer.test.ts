@@ -37,6 +37,16 @@ describe('POST /v1/answer', () => {
     expect(fake.requests[0]?.body?.max_tokens).toBe(20);
   });
 
+  it('returns the crops the runner was sent (the pipeline encodes each once)', async () => {
+    const res = await postJson(`${t.url}/v1/answer`, { image: b64(photo), question: 'What colour is the top-left?', k: 2, return_crops: true });
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as Record<string, any>;
+    expect(body.crops).toHaveLength(2);
+    const sent = fake.requests[0]!.images.slice(1);
+    expect(body.crops.map((c: { data: string }) => c.data)).toEqual(sent.map((i) => Buffer.from(i.data!).toString('base64')));
+    expect(body.crops.map((c: { box: unknown }) => c.box)).toEqual(body.images.slice(1).map((i: { box: unknown }) => i.box));
+  });
+
   it('answers multiple choice through the runner (logprobs)', async () => {
     fake.setBehaviour({ respond: () => 'B' });
     try {

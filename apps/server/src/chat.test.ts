@@ -114,6 +114,38 @@ describe('POST /v1/chat/completions through the official openai client', () => {
   });
 });
 
+describe('request validation (the chat body schema)', () => {
+  it.each([
+    [{ messages: [{ role: 'user', content: 5 }] }, 'messages.0.content', /must be a string, an array of content parts or null/],
+    [{ messages: [{ content: 'hi' }] }, 'messages.0.role', /Required/],
+    [{ messages: [{ role: 'user', content: [{ text: 'x' }] }] }, 'messages.0.content.0', /must be an object with a string "type"/],
+    [{ messages: [{ role: 'user', content: [{ type: 'image_url', image_url: {} }] }] }, 'messages.0.content.0.image_url.url', /Required/],
+    [{ messages: [{ role: 'user', content: [{ type: 'text', text: 5 }] }] }, 'messages.0.content.0.text', /Expected string/],
+    [{ messages: [{ role: 'user', content: 'hi' }], semclip: { k: -1 } }, 'semclip.k', /greater than or equal to 0/],
+    [{ messages: [{ role: 'user', content: 'hi' }], semclip: { gird: '3x3' } }, 'semclip.gird', /"semclip": unknown field "gird"/],
+    [{ messages: [{ role: 'user', content: 'hi' }], model: 5 }, 'model', /Expected string/],
+  ])('%j is a 400 naming %s', async (body, param, message) => {
+    const res = await postJson(`${t.url}/v1/chat/completions`, { model: 'fake-vlm', ...body });
+    expect(res.status).toBe(400);
+    const err = ((await res.json()) as { error: { code: string; param: string | null; message: string } }).error;
+    expect(err).toMatchObject({ code: 'INVALID_ARGUMENT', param });
+    expect(err.message).toMatch(message);
+    expect(fake.requests).toHaveLength(0);
+  });
+
+  it('forwards part types SemClip does not read, and extra fields, as they are', async () => {
+    fake.setBehaviour(describeImages);
+    const messages = [{ role: 'user', content: [{ type: 'input_audio', input_audio: { data: 'AAAA', format: 'wav' } }, { type: 'text', text: 'Which corner is red?' }, { type: 'image_url', image_url: { url: dataUrl(photo) } }] }];
+    const res = await postJson(`${t.url}/v1/chat/completions`, { model: 'fake-vlm', messages, x_vendor: { a: 1 } });
+    expect(res.status).toBe(200);
+    const up = fake.requests[0]!;
+    expect(up.body).toMatchObject({ x_vendor: { a: 1 } });
+    const parts = (up.body?.messages as Array<{ content: Array<{ type: string }> }>)[0]!.content;
+    expect(parts.map((p) => p.type)).toEqual(['input_audio', 'image_url', 'image_url', 'text']);
+    expect(parts[0]).toEqual(messages[0]!.content[0]);
+  });
+});
+
 describe('passthrough', () => {
   it('forwards requests without an image byte for byte, and their answers untouched', async () => {
     const up = await startRawUpstream((_r, res) => {
