@@ -80,6 +80,32 @@ describe('semclip serve', () => {
     await expect(fetch(`${url}/healthz`)).rejects.toThrow();
   });
 
+  it('--scorer vlm-yesno scores with the upstream; --scorer vlm-embed with an openai upstream is refused at startup', async () => {
+    const { startFakeOpenAI } = await import('@semclip/test-kit/openai-upstream');
+    const fake = await startFakeOpenAI({ behaviour: { respond: (r) => (r.texts.some((t) => t.includes('Answer Yes or No')) ? 'Yes' : 'ok') } });
+    try {
+      const embed = startServe(['--port', '0', '--scorer', 'vlm-embed', '--upstream', fake.url, '--model', 'fake-vlm', '--log', 'off']);
+      await expect(embed.done).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', message: expect.stringMatching(/vlm-embed scorer needs a local VLM/) });
+      const run = startServe(['--port', '0', '--host', '127.0.0.1', '--scorer', 'vlm-yesno', '--upstream', fake.url, '--model', 'fake-vlm', '--grid', '2x2']);
+      const url = await run.url;
+      const png = await sharp({ create: { width: 64, height: 48, channels: 3, background: { r: 200, g: 40, b: 40 } } }).png().toBuffer();
+      const res = await fetch(`${url}/v1/select`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ image: png.toString('base64'), question: 'What colour is it?' }),
+      });
+      expect(res.status).toBe(200);
+      const body = (await res.json()) as { scorer: { id: string }; scores: number[] };
+      expect(body.scorer.id).toBe('vlm-yesno');
+      expect(body.scores).toHaveLength(4);
+      expect(fake.requests).toHaveLength(4);
+      process.emit('SIGTERM');
+      await run.done;
+    } finally {
+      await fake.close();
+    }
+  });
+
   it('fails clearly when the port is taken', async () => {
     const first = startServe(['--port', '0', '--scorer', 'random', '--log', 'off']);
     // --log off: find the port from the server itself.

@@ -23,9 +23,18 @@ export const serveArgs = {
     valueHint: 'URL',
   },
   model: { type: 'string', description: 'Upstream model for requests that name none, and for /v1/answer. Env: SEMCLIP_MODEL', valueHint: 'NAME' },
-  scorer: { type: 'string', description: 'Default scorer (random, ocr, clip...; default ocr). Env: SEMCLIP_SCORER', valueHint: 'ID' },
+  scorer: {
+    type: 'string',
+    description:
+      'Default scorer (random, ocr, clip, siglip, distant, vlm-yesno, vlm-embed; default ocr). vlm-yesno asks the upstream (or --vlm) about each tile; vlm-embed needs a local --vlm. Env: SEMCLIP_SCORER',
+    valueHint: 'ID',
+  },
   scorers: { type: 'string', description: 'Scorers to load, comma-separated; requests pick among them (default: the default scorer). Env: SEMCLIP_SCORERS', valueHint: 'A,B' },
-  'scorer-model': { type: 'string', description: "Model manifest id for model-backed scorers (default: each scorer's own)", valueHint: 'ID' },
+  'scorer-model': {
+    type: 'string',
+    description: "Model manifest id for model-backed scorers (default: each scorer's own); for vlm-yesno/vlm-embed, a local VLM to score with instead of the server's",
+    valueHint: 'ID',
+  },
   device: { type: 'string', description: 'Where scorer models run: cpu, cuda or auto', valueHint: 'cpu|cuda|auto' },
   seed: { type: 'string', description: 'Seed for the random scorer', valueHint: 'N' },
   vlm: {
