@@ -84,6 +84,20 @@ export function planFor(source: Pick<TileSource, 'grid'>, mode: AskMode, selecti
 
 const boxKey = (b: Box): string => `${b.x},${b.y},${b.width},${b.height}`;
 
+/**
+ * The size a box is sent at: native, shrunk (never enlarged) so the long side fits `maxSide`,
+ * as `TileSource.encode` cuts it.
+ *
+ * @example
+ * ```ts
+ * sentSize(4032, 3024, 1024); // { width: 1024, height: 768 }
+ * ```
+ */
+export function sentSize(width: number, height: number, maxSide: number): Size {
+  const scale = Math.min(1, maxSide / Math.max(width, height));
+  return { width: Math.max(1, Math.round(width * scale)), height: Math.max(1, Math.round(height * scale)) };
+}
+
 /** Encoded images per source, so every prompt of one image re-uses its overview and crops. */
 const encodeCache = new WeakMap<object, Map<string, Promise<EncodedImage>>>();
 
@@ -178,8 +192,10 @@ export interface AskOptions {
   readonly runner: VlmRunner;
   /** The tiled image; crops are cut from it at native resolution, capped by `imageFormat.maxSide`. */
   readonly source: Pick<TileSource, 'size' | 'grid' | 'encode'>;
-  /** Which regions to send; required for `semclip` mode. */
+  /** Which regions to send; required for `semclip` mode unless `plan` is given. */
   readonly selection?: Selection;
+  /** Exactly what to send (overview or not, then regions), instead of a mode and a selection: e.g. overview + one tile per request when labelling. */
+  readonly plan?: PromptPlan;
   readonly question: string;
   /** Multiple-choice options: the runner's `choose` is used and the result is a choice. */
   readonly options?: readonly string[];
@@ -211,7 +227,7 @@ export async function askWithSelection(options: AskOptions): Promise<AskResult> 
   const started = performance.now();
   const policy = options.policy ?? imagePolicyFor(options.runner.model, { tokensPerImage: options.runner.visualTokensPerImage });
   const mode = options.mode ?? 'semclip';
-  const plan = planFor(options.source, mode, options.selection);
+  const plan = options.plan ?? planFor(options.source, mode, options.selection);
   const { images, sent } = await buildPromptImages(options.source, plan, {
     policy,
     ...(options.imageFormat ? { imageFormat: options.imageFormat } : {}),

@@ -4,7 +4,7 @@ import { defineSelectOptions, select as selectTiles } from '@semclip/selector';
 import type { SelectOptions } from '@semclip/selector';
 import { parseGrid, renderOverlay, tileImage } from '@semclip/tiling';
 import type { ImageLimits, TiledImage } from '@semclip/tiling';
-import { askWithSelection, buildPromptImages, resolveImageFormat } from './_ask.js';
+import { askWithSelection, buildPromptImages, resolveImageFormat, sentSize } from './_ask.js';
 import type { AskMode, AskResult, ImageFormat, SentImage } from './_ask.js';
 import { imagePolicyFor } from './_policy.js';
 import type { ImagePolicy, ImagePolicyOptions } from './_policy.js';
@@ -82,7 +82,17 @@ export interface PipelineAskInput {
   readonly maxTokens?: number;
   /** Default `semclip`. */
   readonly mode?: AskMode;
+  /** Exactly what to send, instead of what the mode and the run's selection say. */
+  readonly plan?: PromptPlan;
   readonly signal?: AbortSignal;
+}
+
+/** What an overlay is drawn from: a run, or an opened image with optional scores and selection. */
+export interface OverlayInput {
+  readonly source: TiledImage;
+  readonly scores?: TileScores;
+  readonly selection?: Selection;
+  readonly question?: string;
 }
 
 /** The SemClip flow, configured once: satisfies `PipelineStages` from `@semclip/core`. */
@@ -99,8 +109,10 @@ export interface Pipeline extends PipelineStages {
   run(input: RunInput): Promise<PipelineRun>;
   /** Builds the prompt images for the mode and asks the VLM; visual tokens by the model family. */
   ask(input: PipelineAskInput): Promise<AskResult>;
-  /** The heat-map overlay of a run (scores, selected tiles, the question as title) as PNG bytes. */
-  overlay(run: PipelineRun, options?: { readonly maxSide?: number; readonly title?: string }): Promise<Uint8Array>;
+  /** Visual tokens a plan would cost, from the sizes its images are sent at (nothing is encoded). */
+  planTokens(source: Pick<TileSource, 'size'>, plan: PromptPlan): number;
+  /** The heat-map overlay (scores, selected tiles, the question as title) of a run or an opened image, as PNG bytes. */
+  overlay(input: PipelineRun | OverlayInput, options?: { readonly maxSide?: number; readonly title?: string }): Promise<Uint8Array>;
   /** Releases the scorer if the pipeline opened it. */
   dispose(): Promise<void>;
 }
@@ -111,12 +123,6 @@ function isScorer(value: unknown): value is RelevanceScorer {
 
 function isPolicy(value: unknown): value is ImagePolicy {
   return typeof value === 'object' && value !== null && typeof (value as ImagePolicy).tokensFor === 'function';
-}
-
-/** The size a box is sent at: native, shrunk to fit `maxSide`. */
-function sentSize(width: number, height: number, maxSide: number): Size {
-  const scale = Math.min(1, maxSide / Math.max(width, height));
-  return { width: Math.max(1, Math.round(width * scale)), height: Math.max(1, Math.round(height * scale)) };
 }
 
 /**
@@ -256,6 +262,13 @@ export function createPipeline(options: PipelineOptions = {}): Pipeline {
     visualTokens(images) {
       return images.reduce((sum, s) => sum + policy.tokensFor(s.width, s.height), 0);
     },
+    planTokens(source, plan) {
+      const boxes = [...(plan.overview ? [source.size] : []), ...plan.regions.map((r) => r.box)];
+      return boxes.reduce((sum, b) => {
+        const s = sentSize(b.width, b.height, imageFormat.maxSide);
+        return sum + policy.tokensFor(s.width, s.height);
+      }, 0);
+    },
     async run(input) {
       const t0 = performance.now();
       const source = await open(input.image, input.signal ? { signal: input.signal } : {});
@@ -273,6 +286,7 @@ export function createPipeline(options: PipelineOptions = {}): Pipeline {
         runner: input.runner,
         source: input.from.source,
         ...('selection' in input.from ? { selection: input.from.selection } : {}),
+        ...(input.plan ? { plan: input.plan } : {}),
         question: input.question,
         ...(input.options ? { options: input.options } : {}),
         ...(input.instruction === undefined ? {} : { instruction: input.instruction }),
@@ -283,10 +297,12 @@ export function createPipeline(options: PipelineOptions = {}): Pipeline {
         ...(input.signal ? { signal: input.signal } : {}),
       });
     },
-    async overlay(run, o = {}) {
+    async overlay(input, o = {}) {
       stage('overlay', 'drawing overlay');
-      const selected = run.selection.regions.flatMap((r) => r.tiles);
-      return renderOverlay(run.source, { scores: run.selection.scores, selected, maxSide: o.maxSide ?? 1600, title: o.title ?? run.question });
+      const scores = input.selection?.scores ?? input.scores?.scores;
+      const selected = (input.selection?.regions ?? []).flatMap((r) => r.tiles);
+      const title = o.title ?? input.question;
+      return renderOverlay(input.source, { ...(scores ? { scores } : {}), selected, maxSide: o.maxSide ?? 1600, ...(title === undefined ? {} : { title }) });
     },
     async dispose() {
       if (disposed) return;

@@ -23,5 +23,6 @@ it('exports exactly these names', async () => {
     'qwen2vlTokens',
     'registerScorer',
     'resolveImageFormat',
+    'sentSize',
   ]);
 });

@@ -199,3 +199,33 @@ describe('the registry', () => {
     expect(() => registerScorer({ ...family, id: 'Bad Id' })).toThrow(/needs an id/);
   });
 });
+
+describe('plans, token estimates and overlays without a selection', () => {
+  it('asks with an explicit plan (overview + one tile), as the labeller does', async () => {
+    fake.reset();
+    const runner = createOpenAIRunner({ baseUrl: fake.url, model: 'llava-hf/llava-1.5-7b-hf', env: {}, retryBaseMs: 1 });
+    const pipeline = createPipeline({ scorer: false, grid: '2x2', runner });
+    const source = await pipeline.open(jpeg);
+    const tile = source.grid.tiles[2]!;
+    const res = await pipeline.ask({ runner, from: { source }, plan: { overview: true, regions: [{ box: tile.box, tiles: [2] }] }, question: 'q?' });
+    expect(res.images.map((i) => [i.role, i.tiles])).toEqual([
+      ['overview', undefined],
+      ['region', [2]],
+    ]);
+    expect(pipeline.planTokens(source, { overview: true, regions: [{ box: tile.box }] })).toBe(res.visualTokens);
+    await runner.dispose();
+  });
+
+  it('estimates a Qwen2-VL plan from the sizes the images are sent at', async () => {
+    const pipeline = createPipeline({ scorer: false, runner: { model: 'Qwen/Qwen2-VL-7B-Instruct', visualTokensPerImage: 576 } });
+    const source = await pipeline.open(jpeg);
+    // overview 1200x800 -> 1024x683 (888 tokens); a 600x400 tile -> 294.
+    expect(pipeline.planTokens(source, { overview: true, regions: [{ box: source.grid.tiles[0]!.box }] })).toBe(888 + 294);
+  });
+
+  it('draws an overlay of an opened image with no scores', async () => {
+    const pipeline = createPipeline({ scorer: false });
+    const png = await pipeline.overlay({ source: await pipeline.open(jpeg) }, { maxSide: 300 });
+    expect([...png.subarray(1, 4)].map((c) => String.fromCharCode(c)).join('')).toBe('PNG');
+  });
+});
