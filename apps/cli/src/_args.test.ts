@@ -1,6 +1,6 @@
 import { SemclipError } from '@semclip/core';
 import { describe, expect, it } from 'vitest';
-import { intArg, numberArg, questionArg, selectOptionsFrom } from './_args.js';
+import { HTTP_ONLY_FLAGS, intArg, numberArg, questionArg, refuseRunnerFlags, selectOptionsFrom } from './_args.js';
 import { EXIT, exitCodeFor, normalizeError } from './_errors.js';
 
 describe('flag parsers', () => {
@@ -73,5 +73,25 @@ describe('missing build output', () => {
     const out = normalizeError(err, '');
     expect(out.code).toBe('INTERNAL');
     expect(out.message).toMatch(/^A part of SemClip is missing: Cannot find module .* build first/);
+  });
+});
+
+describe('refuseRunnerFlags', () => {
+  it('refuses HTTP-only flags with a local: runner, naming every one', () => {
+    expect(() => refuseRunnerFlags({ composite: true, timeout: '3', logprobs: 'on' }, ['local'], HTTP_ONLY_FLAGS)).toThrowError(
+      expect.objectContaining({
+        code: 'INVALID_ARGUMENT',
+        message: '--composite, --timeout, --logprobs only apply to openai: runners, not local:. Drop --composite, --timeout, --logprobs.',
+      }),
+    );
+    expect(() => refuseRunnerFlags({ dtype: 'q4' }, ['openai'], ['dtype'])).toThrowError('--dtype only applies to local: runners, not openai:.');
+  });
+
+  it('lets through flags at their defaults, and flags some runner in use takes', () => {
+    expect(() => refuseRunnerFlags({ composite: false, logprobs: 'auto', quality: undefined }, ['local'], HTTP_ONLY_FLAGS)).not.toThrow();
+    expect(() => refuseRunnerFlags({ composite: true, retries: '2' }, ['openai'], HTTP_ONLY_FLAGS)).not.toThrow();
+    expect(() => refuseRunnerFlags({ dtype: 'q4' }, ['openai', 'local'], ['dtype'])).not.toThrow();
+    // Only the flags asked about are checked.
+    expect(() => refuseRunnerFlags({ dtype: 'q4', device: 'cpu' }, ['openai'], HTTP_ONLY_FLAGS)).not.toThrow();
   });
 });

@@ -194,6 +194,57 @@ export function httpVlmOptions(args: Record<string, unknown>): HttpVlmFlags {
   };
 }
 
+/** The runner kinds a `--vlm` spec names (`local:<model-id>`, `openai:<base-url>#<model>`). */
+export type RunnerKind = 'local' | 'openai';
+
+/**
+ * The flags that apply to one kind of runner only (every other flag applies to any runner):
+ * the one table `refuseRunnerFlags` reads. `unset` is the value a flag has when it was not
+ * given (citty fills defaults in).
+ */
+export const RUNNER_FLAGS = {
+  composite: { kind: 'openai' },
+  quality: { kind: 'openai' },
+  timeout: { kind: 'openai' },
+  retries: { kind: 'openai' },
+  logprobs: { kind: 'openai', unset: 'auto' },
+  dtype: { kind: 'local' },
+  device: { kind: 'local' },
+} as const satisfies Record<string, { readonly kind: RunnerKind; readonly unset?: string }>;
+
+export type RunnerFlag = keyof typeof RUNNER_FLAGS;
+
+/** The flags of an OpenAI-compatible server (`httpVlmArgs`) that a local runner has no use for. */
+export const HTTP_ONLY_FLAGS = ['composite', 'quality', 'timeout', 'retries', 'logprobs'] as const satisfies readonly RunnerFlag[];
+
+/**
+ * Refuses, before any work, runner flags given where no runner in use takes them: each of
+ * `flags` that was given must belong to one of `kinds` (`--composite` with only a local: VLM
+ * is INVALID_ARGUMENT). A flag at its default counts as not given.
+ *
+ * @example
+ * ```ts
+ * refuseRunnerFlags(args, [config.kind], HTTP_ONLY_FLAGS);
+ * // local: VLM with --composite: "--composite only applies to openai: runners, not local:."
+ * ```
+ */
+export function refuseRunnerFlags(args: Readonly<Partial<Record<RunnerFlag, unknown>>>, kinds: readonly RunnerKind[], flags: readonly RunnerFlag[]): void {
+  const given = (flag: RunnerFlag): boolean => {
+    const spec: { readonly kind: RunnerKind; readonly unset?: string } = RUNNER_FLAGS[flag];
+    const value = args[flag];
+    return value !== undefined && value !== false && value !== spec.unset;
+  };
+  const wrong = flags.filter((f) => given(f) && !kinds.includes(RUNNER_FLAGS[f].kind));
+  const first = wrong[0];
+  if (first === undefined) return;
+  const kind = RUNNER_FLAGS[first].kind;
+  const named = wrong.filter((f) => RUNNER_FLAGS[f].kind === kind).map((f) => `--${f}`);
+  throw new SemclipError('INVALID_ARGUMENT', `${named.join(', ')} only appl${named.length === 1 ? 'ies' : 'y'} to ${kind}: runners, not ${[...new Set(kinds)].join(': or ')}:.`, {
+    hint: `Drop ${named.join(', ')}`,
+    details: { flags: named, runners: [...new Set(kinds)] },
+  });
+}
+
 /** Edit distance counting a swap of neighbours as one edit ("gird" is 1 from "grid"). */
 function editDistance(a: string, b: string): number {
   const d = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));

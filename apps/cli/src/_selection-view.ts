@@ -1,12 +1,70 @@
-import type { PipelineResult } from './_pipeline.js';
+import type { Selection } from '@semclip/core';
+import type { PipelineRun } from '@semclip/pipeline';
 import { fmtMs, fmtNumber, print, printTable } from './_output.js';
+
+/** What `select` and `demo` report of a pipeline run. */
+export interface SelectionReport {
+  readonly image: { readonly path: string | null; readonly width: number; readonly height: number; readonly format: string; readonly id: string };
+  readonly grid: {
+    readonly rows: number;
+    readonly cols: number;
+    readonly levels: number;
+    readonly overlap: number;
+    readonly key: string;
+    readonly tiles: ReadonlyArray<{
+      index: number;
+      row: number;
+      col: number;
+      level: number;
+      parent?: number;
+      box: { x: number; y: number; width: number; height: number };
+    }>;
+  };
+  readonly question: string;
+  readonly scorer: { readonly id: string; readonly meta: Readonly<Record<string, unknown>> };
+  readonly selection: Selection;
+  readonly overlay: string | null;
+  /** Milliseconds per stage: tile (read + decode check), score (+ the scorer's own stages), select, overlay, total. */
+  readonly timings: Readonly<Record<string, number>>;
+}
+
+/** The report of a `pipeline.run`, with the image path as given and the overlay written (if any). */
+export function selectionReport(
+  run: PipelineRun,
+  extra: { readonly imagePath: string | null; readonly overlay: string | null; readonly overlayMs: number },
+): SelectionReport {
+  const { source: tiled, scores, timings } = run;
+  return {
+    image: { path: extra.imagePath, width: tiled.size.width, height: tiled.size.height, format: tiled.format, id: tiled.id },
+    grid: {
+      rows: tiled.grid.rows,
+      cols: tiled.grid.cols,
+      levels: tiled.grid.levels,
+      overlap: tiled.grid.overlap,
+      key: tiled.gridKey,
+      tiles: tiled.grid.tiles.map((t) => ({
+        index: t.index,
+        row: t.row,
+        col: t.col,
+        level: t.level,
+        ...(t.parent === undefined ? {} : { parent: t.parent }),
+        box: { ...t.box },
+      })),
+    },
+    question: run.question,
+    scorer: { id: scores.scorer, meta: { ...(scores.meta ?? {}), timings: scores.timings } },
+    selection: run.selection,
+    overlay: extra.overlay,
+    timings: { tile: timings.open, score: timings.score, select: timings.select, overlay: extra.overlayMs, total: timings.total + extra.overlayMs },
+  };
+}
 
 /**
  * The `--json` document of `select` and `demo`: the `Selection` itself at the top level
  * (kind, regions, scores, ranking, strategy, tokens, reason, includeOverview) plus image,
  * grid, question, scorer, overlay and timings.
  */
-export function selectionJson(result: PipelineResult): Record<string, unknown> {
+export function selectionJson(result: SelectionReport): Record<string, unknown> {
   return {
     ...result.selection,
     image: result.image,
@@ -23,14 +81,16 @@ function boxText(b: { x: number; y: number; width: number; height: number }): st
 }
 
 /** The human report: header, ranked tiles, the selection, tokens, reason, overlay, timings. */
-export function printSelection(result: PipelineResult): void {
+export function printSelection(result: SelectionReport): void {
   const { selection: s, grid } = result;
-  const seed = result.scorer.meta['seed'];
+  const seed = result.scorer.meta.seed;
   const multiLevel = grid.levels > 1;
   print(`Image     ${result.image.path ?? '(bytes)'} (${result.image.width}x${result.image.height} ${result.image.format})`);
   print(`Question  ${result.question}`);
   print(`Scorer    ${result.scorer.id}${typeof seed === 'number' ? ` (seed ${seed})` : ''}`);
-  print(`Grid      ${grid.rows}x${grid.cols}${multiLevel ? ` x ${grid.levels} levels` : ''}${grid.overlap > 0 ? `, overlap ${grid.overlap}` : ''}, ${grid.tiles.length} tiles`);
+  print(
+    `Grid      ${grid.rows}x${grid.cols}${multiLevel ? ` x ${grid.levels} levels` : ''}${grid.overlap > 0 ? `, overlap ${grid.overlap}` : ''}, ${grid.tiles.length} tiles`,
+  );
   print();
 
   const regionOf = new Map<number, number>();
@@ -66,5 +126,7 @@ export function printSelection(result: PipelineResult): void {
   print(`Reason    ${s.reason}`);
   if (result.overlay) print(`Overlay   ${result.overlay}`);
   const tm = result.timings;
-  print(`Time      ${fmtMs(tm['total'] ?? 0)} (read ${fmtMs(tm['tile'] ?? 0)}, score ${fmtMs(tm['score'] ?? 0)}, select ${fmtMs(tm['select'] ?? 0)}${result.overlay ? `, overlay ${fmtMs(tm['overlay'] ?? 0)}` : ''})`);
+  print(
+    `Time      ${fmtMs(tm.total ?? 0)} (read ${fmtMs(tm.tile ?? 0)}, score ${fmtMs(tm.score ?? 0)}, select ${fmtMs(tm.select ?? 0)}${result.overlay ? `, overlay ${fmtMs(tm.overlay ?? 0)}` : ''})`,
+  );
 }

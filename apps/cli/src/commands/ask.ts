@@ -1,18 +1,40 @@
 /**
- * `semclip ask`: tile -> score -> select -> ask a VLM, with the chosen tiles, visual tokens
- * and time per stage. The VLM is any runner spec `@semclip/vlm-runner` knows, e.g.
- * `openai:http://127.0.0.1:8000/v1#llava-hf/llava-1.5-7b-hf`.
+ * `semclip ask`: tile -> score -> select -> ask a VLM through `@semclip/pipeline`, with the
+ * chosen tiles, visual tokens (the model family's formula) and time per stage. The VLM is any
+ * runner spec `@semclip/vlm-runner` knows, e.g. `openai:http://127.0.0.1:8000/v1#llava-hf/llava-1.5-7b-hf`.
+ *
+ * One function per job: `askFlags` parses and checks every flag (nothing is read or called
+ * before it returns), `createAnswerer` builds the runner, `askImage` runs the pipeline and asks,
+ * `printAskJson` / `printAskText` report.
  */
 import { defineCommand } from 'citty';
-import { SemclipError, throwIfAborted } from '@semclip/core';
-import type { RelevanceScorer, Selection, VlmRunner } from '@semclip/core';
-import { choiceArg, commonArgs, gridArgs, gridOptions, httpVlmArgs, httpVlmOptions, intArg, questionArg, selectArgs, selectOptionsFrom } from '../_args.js';
+import type { ParsedArgs } from 'citty';
+import { SemclipError, optionLetters } from '@semclip/core';
+import type { Box, Size, VlmRunner } from '@semclip/core';
+import type { AskMode, AskResult, Pipeline, PipelineOptions, PipelineRun, PipelineStage } from '@semclip/pipeline';
+import type { TiledImage } from '@semclip/tiling';
+import type { LocalRunnerOptions, RunnerConfig } from '@semclip/vlm-runner';
+import {
+  HTTP_ONLY_FLAGS,
+  choiceArg,
+  commonArgs,
+  gridArgs,
+  gridOptions,
+  httpVlmArgs,
+  httpVlmOptions,
+  intArg,
+  questionArg,
+  refuseRunnerFlags,
+  selectArgs,
+  selectOptionsFrom,
+} from '../_args.js';
+import type { HttpVlmFlags } from '../_args.js';
 import { createProgress, fmtMs, fmtNumber, note, print, printJson, printTable, progressEnabled } from '../_output.js';
-import { defaultScorerId } from '../_pipeline.js';
+import type { Progress } from '../_output.js';
 import { cliSignal } from '../_signal.js';
-import { checkScorerId, dtypeArg, scoringRunnerConfig, vlmScorerArgs } from './select.js';
+import { dtypeArg, lightScorerOptions, refuseModelForVlmScorer, scoringVlmConfig, vlmScorerArgs } from './select.js';
 
-const MODES = ['baseline', 'semclip', 'all-tiles'] as const;
+const MODES = ['baseline', 'semclip', 'all-tiles'] as const satisfies readonly AskMode[];
 
 /** `"red|green|blue"` -> options; `undefined` stays `undefined`. */
 export function parseOptionsArg(value: unknown): string[] | undefined {
@@ -33,237 +55,378 @@ function boxText(b: { x: number; y: number; width: number; height: number }): st
   return `${b.x},${b.y} ${b.width}x${b.height}`;
 }
 
+const askArgs = {
+  image: { type: 'positional', description: 'Image file', required: true },
+  question: { type: 'positional', description: 'The question about the image (quote it)', required: true },
+  options: { type: 'string', description: 'Multiple choice: the options separated by "|"; prints the chosen one', valueHint: 'A|B|C' },
+  vlm: {
+    type: 'string',
+    description: 'The VLM: openai:<base-url>#<model> (vLLM, llama-server, Ollama /v1...) or local:<model-id> where registered. Default: $SEMCLIP_VLM',
+    valueHint: 'SPEC',
+  },
+  mode: {
+    type: 'string',
+    description: 'baseline (overview only), semclip (overview + selected tiles) or all-tiles',
+    default: 'semclip',
+    valueHint: 'baseline|semclip|all-tiles',
+  },
+  instruction: { type: 'string', description: 'Answer instruction appended to the question, e.g. "Answer with a single word."', valueHint: 'TEXT' },
+  'max-tokens': { type: 'string', description: 'Longest answer in tokens (default 256)', valueHint: 'N' },
+  ...httpVlmArgs,
+  ...gridArgs,
+  ...selectArgs,
+  ...vlmScorerArgs,
+  device: {
+    ...selectArgs.device,
+    description: 'Where local models run (the local: VLM and model-backed scorers): cpu, cuda or auto (CUDA when installed, else CPU)',
+  },
+  'scorer-vlm': {
+    type: 'string',
+    description:
+      'With --scorer vlm-embed|vlm-yesno: the VLM that scores, if not the one that answers (e.g. local:<model-id> for vlm-embed with an openai: --vlm)',
+    valueHint: 'SPEC',
+  },
+  ...commonArgs,
+} as const;
+
+type AskArgs = ParsedArgs<typeof askArgs>;
+type Dtype = LocalRunnerOptions['dtype'];
+
+/** How the tiles are scored in `semclip` mode. */
+type ScorerPlan =
+  /** A scorer with its own model (random, ocr, clip...). */
+  | { readonly id: string; readonly vlm: false; readonly options: PipelineOptions['scorerOptions'] }
+  /** A VLM scorer: with `--scorer-vlm` (`config`, created and disposed by the scorer), else with the runner that answers. */
+  | { readonly id: string; readonly vlm: true; readonly config?: RunnerConfig };
+
+/** Everything the flags say, parsed and checked. */
+interface AskFlags {
+  readonly image: string;
+  readonly question: string;
+  readonly options: string[] | undefined;
+  readonly mode: AskMode;
+  readonly spec: string;
+  readonly runner: RunnerConfig;
+  readonly http: HttpVlmFlags;
+  readonly device: 'cpu' | 'cuda' | 'auto' | undefined;
+  readonly dtype: Dtype;
+  readonly instruction: string | undefined;
+  readonly maxTokens: number | undefined;
+  /** `undefined` outside `semclip` mode (nothing is scored). */
+  readonly scorer: ScorerPlan | undefined;
+  /** Grid and selection; the pipeline checks them when created. */
+  readonly pipeline: Pick<PipelineOptions, 'grid' | 'overlap' | 'levels' | 'select'>;
+  readonly composite: boolean;
+  readonly json: boolean;
+  readonly progress: boolean;
+}
+
+/** Local runners' loading options from `--device` and `--dtype`. */
+function localOptions(flags: Pick<AskFlags, 'device' | 'dtype'>) {
+  return { ...(flags.device === undefined ? {} : { device: flags.device }), ...(flags.dtype === undefined ? {} : { dtype: flags.dtype }), warn: note };
+}
+
+/** The scorer and its options as the pipeline takes them; a VLM scorer without `--scorer-vlm` scores with `runner`. */
+function scorerOptions(flags: AskFlags, runner: VlmRunner): Pick<PipelineOptions, 'scorer' | 'scorerOptions'> {
+  const plan = flags.scorer;
+  if (!plan) return { scorer: false };
+  if (!plan.vlm) return { scorer: plan.id, ...(plan.options ? { scorerOptions: plan.options } : {}) };
+  if (!plan.config) return { scorer: plan.id, scorerOptions: { runner } };
+  return { scorer: plan.id, scorerOptions: { vlm: plan.config, ...(plan.config.kind === 'local' ? localOptions(flags) : { warn: note }) } };
+}
+
+/**
+ * Parses and checks every flag: the VLM spec, the flags that only suit some runners, the scorer
+ * against the pipeline's registry (and the VLM that scores against the scorer), the grid and the
+ * selection. Nothing is read, loaded or called before this returns.
+ */
+async function askFlags(args: AskArgs): Promise<AskFlags> {
+  const question = questionArg(args.question);
+  const options = parseOptionsArg(args.options);
+  const mode = choiceArg('mode', args.mode ?? 'semclip', MODES) as AskMode;
+  const http = httpVlmOptions(args);
+  const { overlap, levels } = gridOptions(args);
+  const select = selectOptionsFrom(args);
+  const seed = intArg('seed', args.seed, Number.MIN_SAFE_INTEGER);
+  const device = choiceArg('device', args.device, ['cpu', 'cuda', 'auto'] as const);
+  const maxTokens = intArg('max-tokens', args['max-tokens'], 1, 65536);
+  const dtype = await dtypeArg(args.dtype);
+  const spec = args.vlm ?? process.env.SEMCLIP_VLM;
+  if (!spec) {
+    throw new SemclipError('INVALID_ARGUMENT', 'No VLM given.', {
+      expected: '--vlm openai:<base-url>#<model>, e.g. --vlm openai:http://127.0.0.1:8000/v1#llava-hf/llava-1.5-7b-hf',
+      hint: 'Pass --vlm or set SEMCLIP_VLM',
+    });
+  }
+  const [{ parseRunnerSpec }, { createPipeline, defaultScorerId, isVlmScorer }] = await Promise.all([
+    import('@semclip/vlm-runner'),
+    import('@semclip/pipeline'),
+  ]);
+  const runner = parseRunnerSpec(spec);
+  refuseRunnerFlags(args, [runner.kind], HTTP_ONLY_FLAGS);
+
+  let scorer: ScorerPlan | undefined;
+  if (mode === 'semclip') {
+    const id = args.scorer ?? defaultScorerId();
+    // isVlmScorer looks the id up: UNKNOWN_SCORER lists every registered scorer.
+    if (isVlmScorer(id)) {
+      refuseModelForVlmScorer(id, args.model, '--scorer-vlm');
+      // The VLM that scores: --scorer-vlm, else the one that answers; either must suit the scorer.
+      const given = args['scorer-vlm'];
+      const config = await scoringVlmConfig(id, given ?? spec, '--scorer-vlm');
+      scorer = { id, vlm: true, ...(given === undefined ? {} : { config }) };
+    } else {
+      scorer = { id, vlm: false, options: lightScorerOptions({ model: args.model, seed, device }) };
+    }
+  }
+  if (args['scorer-vlm'] !== undefined && !scorer?.vlm) {
+    throw new SemclipError('INVALID_ARGUMENT', '--scorer-vlm only applies with --scorer vlm-embed or vlm-yesno (and --mode semclip).', {
+      hint: 'Drop --scorer-vlm, or pick a VLM scorer',
+    });
+  }
+  refuseRunnerFlags(args, [runner.kind, ...(scorer?.vlm && scorer.config ? [scorer.config.kind] : [])], ['dtype']);
+
+  const pipeline = { grid: args.grid, overlap, levels, select };
+  // The grid, the selection and the scorer's options fail here, before the runner is built
+  // (that pipeline only checks: the one that runs needs the runner, for its model's token costs).
+  createPipeline({
+    ...pipeline,
+    ...(scorer && !scorer.vlm ? { scorer: scorer.id, ...(scorer.options ? { scorerOptions: scorer.options } : {}) } : { scorer: false }),
+  });
+
+  return {
+    image: args.image,
+    question,
+    options,
+    mode,
+    spec,
+    runner,
+    http,
+    device,
+    dtype,
+    instruction: args.instruction,
+    maxTokens,
+    scorer,
+    pipeline,
+    composite: args.composite === true,
+    json: args.json === true,
+    progress: progressEnabled(args),
+  };
+}
+
+/** The runner that answers: the openai runner with the HTTP flags (retries noted on stderr), or a local one with --device/--dtype. */
+async function createAnswerer(flags: AskFlags): Promise<VlmRunner> {
+  const { createRunner } = await import('@semclip/vlm-runner');
+  return createRunner(
+    flags.runner,
+    flags.runner.kind === 'openai'
+      ? { ...flags.http.overrides, onRetry: (info) => note(`VLM request failed (${info.reason}); retry ${info.attempt} in ${fmtMs(info.delayMs)}`) }
+      : localOptions(flags),
+  );
+}
+
+/** What one ask found and sent. */
+interface Asked {
+  readonly source: TiledImage;
+  /** The pipeline run in `semclip` mode. */
+  readonly run: PipelineRun | undefined;
+  readonly result: AskResult;
+  readonly tokens: { visual: number; perImage: number; imagesSent: number; baseline: number; allTiles: number };
+  readonly timings: { tile: number; score: number; select: number; encode: number; vlm: number; total: number };
+}
+
+/** A box's size as sent: shrunk to fit the long-side cap, never enlarged. */
+function fitted(size: Size, maxSide: number): Size {
+  const scale = Math.min(1, maxSide / Math.max(size.width, size.height));
+  return { width: Math.max(1, Math.round(size.width * scale)), height: Math.max(1, Math.round(size.height * scale)) };
+}
+
+/** Visual tokens of what was sent, and of the overview alone and of every tile, by the model family's formula. */
+function tokenCounts(pipeline: Pipeline, source: TiledImage, result: AskResult, runner: VlmRunner, composite: boolean): Asked['tokens'] {
+  const max = pipeline.imageFormat.maxSide;
+  const baseline = pipeline.visualTokens([fitted(source.size, max)]);
+  const tiles = source.grid.tiles.filter((t) => t.level === 1).map((t): Size => fitted(t.box, max));
+  // Composite packs every image into one: the runner counts what it sent.
+  const usage = result.kind === 'answer' ? result.answer.usage : result.choice.usage;
+  return {
+    visual: composite ? usage.visual : result.visualTokens,
+    perImage: runner.visualTokensPerImage,
+    imagesSent: result.images.length,
+    baseline,
+    allTiles: baseline + pipeline.visualTokens(tiles),
+  };
+}
+
+/** Opens (and in `semclip` mode scores and selects) the image through the pipeline, then asks the VLM. */
+async function askImage(flags: AskFlags, pipeline: Pipeline, runner: VlmRunner, signal: AbortSignal): Promise<Asked> {
+  const t0 = performance.now();
+  let run: PipelineRun | undefined;
+  let source: TiledImage;
+  if (flags.mode === 'semclip') {
+    run = await pipeline.run({ image: flags.image, question: flags.question, ...(flags.options ? { options: flags.options } : {}), signal });
+    source = run.source;
+  } else {
+    source = await pipeline.open(flags.image, { signal });
+  }
+  const t1 = performance.now();
+  const result = await pipeline.ask({
+    runner,
+    from: run ?? { source },
+    question: flags.question,
+    ...(flags.options ? { options: flags.options } : {}),
+    ...(flags.instruction === undefined ? {} : { instruction: flags.instruction }),
+    ...(flags.maxTokens === undefined ? {} : { maxTokens: flags.maxTokens }),
+    mode: flags.mode,
+    signal,
+  });
+  const t2 = performance.now();
+  return {
+    source,
+    run,
+    result,
+    tokens: tokenCounts(pipeline, source, result, runner, flags.composite),
+    timings: {
+      tile: run ? run.timings.open : t1 - t0,
+      score: run?.timings.score ?? 0,
+      select: run?.timings.select ?? 0,
+      encode: result.timings.encode,
+      vlm: result.timings.vlm,
+      total: t2 - t0,
+    },
+  };
+}
+
+/** The VLM as reported: its id, model and spec (an openai: spec without extras). */
+function vlmInfo(flags: AskFlags, runner: VlmRunner) {
+  const c = flags.runner;
+  return { id: runner.id, model: runner.model, spec: c.kind === 'openai' ? `openai:${c.baseUrl}#${c.model}` : flags.spec, composite: flags.composite };
+}
+
+function scorerInfo(asked: Asked): { id: string; meta: Record<string, unknown> } | null {
+  const scores = asked.run?.scores;
+  return scores ? { id: scores.scorer, meta: { ...(scores.meta ?? {}), timings: scores.timings } } : null;
+}
+
+function printAskJson(flags: AskFlags, runner: VlmRunner, asked: Asked): void {
+  const { result, source: tiled } = asked;
+  printJson({
+    kind: result.kind,
+    ...(result.kind === 'answer'
+      ? { answer: result.text, usage: result.answer.usage }
+      : {
+          choice: {
+            index: result.index,
+            letter: result.letter,
+            option: result.option,
+            method: result.choice.method,
+            scores: result.choice.scores,
+            text: result.choice.text,
+          },
+          usage: result.choice.usage,
+        }),
+    question: flags.question,
+    ...(flags.options ? { options: flags.options } : {}),
+    mode: flags.mode,
+    vlm: vlmInfo(flags, runner),
+    image: { path: flags.image, width: tiled.size.width, height: tiled.size.height, format: tiled.format, id: tiled.id },
+    grid: { rows: tiled.grid.rows, cols: tiled.grid.cols, levels: tiled.grid.levels, overlap: tiled.grid.overlap, key: tiled.gridKey },
+    scorer: scorerInfo(asked),
+    selection: asked.run?.selection ?? null,
+    images: result.images,
+    tokens: asked.tokens,
+    timings: asked.timings,
+  });
+}
+
+function printAskText(flags: AskFlags, runner: VlmRunner, asked: Asked): void {
+  const { result, source: tiled, tokens, timings } = asked;
+  const vlm = vlmInfo(flags, runner);
+  const letters = optionLetters(flags.options?.length ?? 0);
+  print(`Image     ${flags.image} (${tiled.size.width}x${tiled.size.height} ${tiled.format}), grid ${tiled.grid.rows}x${tiled.grid.cols}`);
+  print(`Question  ${flags.question}`);
+  if (flags.options) print(`Options   ${flags.options.map((o, i) => `${letters[i] ?? '?'}. ${o}`).join('  ')}`);
+  print(`VLM       ${vlm.spec}${vlm.composite ? ' (composite)' : ''}, mode ${flags.mode}${asked.run ? `, scorer ${asked.run.scores.scorer}` : ''}`);
+  print();
+  const sentRows = result.images.map((im, i) => ({ ...im, n: i + 1 }));
+  const whole: Box = { x: 0, y: 0, ...tiled.size };
+  printTable(
+    [
+      { header: 'image', value: (r: (typeof sentRows)[number]) => r.n },
+      { header: 'what', value: (r) => (r.role === 'overview' ? 'overview' : `tile${(r.tiles?.length ?? 0) > 1 ? 's' : ''} ${r.tiles?.join('+') ?? ''}`) },
+      { header: 'position', value: (r) => r.position ?? 'whole image' },
+      { header: 'score', value: (r) => (r.score === undefined ? '' : fmtNumber(r.score)), align: 'right' },
+      { header: 'box (x,y wxh)', value: (r) => boxText(r.box ?? whole) },
+      { header: 'sent', value: (r) => `${r.width}x${r.height} ${Math.round(r.bytes / 1024)} KiB` },
+      { header: 'tokens', value: (r) => r.tokens, align: 'right' },
+    ],
+    sentRows,
+  );
+  if (asked.run) print(`Selection ${asked.run.selection.reason}`);
+  const n = result.images.length;
+  const perImage = new Set(result.images.map((im) => im.tokens));
+  // One cost per image (LLaVA-1.5, a fixed count) reads "x 576"; families whose cost follows the size list each image.
+  const sent =
+    flags.composite || perImage.size <= 1
+      ? `x ${flags.composite ? tokens.perImage : (result.images[0]?.tokens ?? tokens.perImage)}`
+      : `= ${result.images.map((im) => im.tokens).join(' + ')}`;
+  print(
+    `Tokens    ${tokens.visual} visual (${n} image${n === 1 ? '' : 's'} sent ${sent}${flags.composite ? ', composite' : ''}); overview only ${tokens.baseline}, all tiles ${tokens.allTiles}`,
+  );
+  print(
+    `Time      ${fmtMs(timings.total)} (tile ${fmtMs(timings.tile)}, score ${fmtMs(timings.score)}, select ${fmtMs(timings.select)}, vlm ${fmtMs(timings.encode + timings.vlm)}, of which encode ${fmtMs(timings.encode)})`,
+  );
+  print();
+  if (result.kind === 'answer') {
+    print(`Answer    ${result.text}`);
+  } else {
+    const scores =
+      result.choice.method === 'logprobs'
+        ? ` (logprobs: ${result.choice.scores.map((s, i) => `${letters[i] ?? '?'} ${s <= -1e4 ? '-inf' : fmtNumber(s)}`).join(', ')})`
+        : ` (from the answer "${result.choice.text ?? ''}")`;
+    print(`Choice    ${result.letter}. ${result.option}${scores}`);
+  }
+}
+
+/** Progress steps per pipeline stage: read, score, select, ask (read and ask without scoring). */
+function progressFor(flags: AskFlags): { bar: Progress; steps: number; onStage: NonNullable<PipelineOptions['onStage']> } {
+  const steps = flags.mode === 'semclip' ? 4 : 2;
+  const bar = createProgress('ask', steps, { enabled: flags.progress });
+  const step: Partial<Record<PipelineStage, number>> = { open: 0, score: 1, select: 2, ask: steps - 1 };
+  return {
+    bar,
+    steps,
+    onStage: (stage, detail) => {
+      const at = step[stage];
+      if (at !== undefined) bar.update(at, detail);
+    },
+  };
+}
+
 export const askCommand = defineCommand({
   meta: {
     name: 'ask',
     description: 'Ask a vision-language model about an image, giving it the overview plus the sub-images most relevant to the question.',
   },
-  args: {
-    image: { type: 'positional', description: 'Image file', required: true },
-    question: { type: 'positional', description: 'The question about the image (quote it)', required: true },
-    options: { type: 'string', description: 'Multiple choice: the options separated by "|"; prints the chosen one', valueHint: 'A|B|C' },
-    vlm: {
-      type: 'string',
-      description: 'The VLM: openai:<base-url>#<model> (vLLM, llama-server, Ollama /v1...) or local:<model-id> where registered. Default: $SEMCLIP_VLM',
-      valueHint: 'SPEC',
-    },
-    mode: { type: 'string', description: 'baseline (overview only), semclip (overview + selected tiles) or all-tiles', default: 'semclip', valueHint: 'baseline|semclip|all-tiles' },
-    instruction: { type: 'string', description: 'Answer instruction appended to the question, e.g. "Answer with a single word."', valueHint: 'TEXT' },
-    'max-tokens': { type: 'string', description: 'Longest answer in tokens (default 256)', valueHint: 'N' },
-    ...httpVlmArgs,
-    ...gridArgs,
-    ...selectArgs,
-    ...vlmScorerArgs,
-    device: { ...selectArgs.device, description: 'Where local models run (the local: VLM and model-backed scorers): cpu, cuda or auto (CUDA when installed, else CPU)' },
-    'scorer-vlm': {
-      type: 'string',
-      description: 'With --scorer vlm-embed|vlm-yesno: the VLM that scores, if not the one that answers (e.g. local:<model-id> for vlm-embed with an openai: --vlm)',
-      valueHint: 'SPEC',
-    },
-    ...commonArgs,
-  },
+  args: askArgs,
   async run({ args }) {
-    const question = questionArg(args.question);
-    const options = parseOptionsArg(args.options);
-    const mode = choiceArg('mode', args.mode ?? 'semclip', MODES) as (typeof MODES)[number];
-    const http = httpVlmOptions(args);
-    const { logprobs } = http;
-    const { overlap, levels } = gridOptions(args);
-    const selectOptions = selectOptionsFrom(args);
-    const seed = intArg('seed', args.seed, Number.MIN_SAFE_INTEGER);
-    const device = choiceArg('device', args.device, ['cpu', 'cuda', 'auto'] as const);
-    const maxTokens = intArg('max-tokens', args['max-tokens'], 1, 65536);
-    const dtype = await dtypeArg(args.dtype);
-    const spec = args.vlm ?? process.env.SEMCLIP_VLM;
-    if (!spec) {
-      throw new SemclipError('INVALID_ARGUMENT', 'No VLM given.', {
-        expected: '--vlm openai:<base-url>#<model>, e.g. --vlm openai:http://127.0.0.1:8000/v1#llava-hf/llava-1.5-7b-hf',
-        hint: 'Pass --vlm or set SEMCLIP_VLM',
-      });
-    }
-
-    const [{ tileImage }, { createScorer }, { select, defineSelectOptions }, vlmRunner] = await Promise.all([
-      import('@semclip/tiling'),
-      import('@semclip/scorers'),
-      import('@semclip/selector'),
-      import('@semclip/vlm-runner'),
-    ]);
-    // Everything the flags can get wrong fails before the image is read or the server is called.
-    const runnerConfig = vlmRunner.parseRunnerSpec(spec);
-    if (runnerConfig.kind !== 'openai') {
-      const httpOnly = (['composite', 'timeout', 'retries', 'quality'] as const).filter((f) => args[f] !== undefined && args[f] !== false);
-      if (args.logprobs !== undefined && args.logprobs !== 'auto') httpOnly.push('logprobs' as never);
-      if (httpOnly.length > 0) {
-        throw new SemclipError('INVALID_ARGUMENT', `--${httpOnly.join(', --')} only appl${httpOnly.length === 1 ? 'ies' : 'y'} to openai: runners, not ${runnerConfig.kind}:.`, {
-          hint: `Drop --${httpOnly.join(', --')}`,
-        });
-      }
-    }
-    defineSelectOptions(selectOptions);
-    const scorerId = mode === 'semclip' ? (args.scorer ?? (await defaultScorerId())) : undefined;
-    const vlmScorer = scorerId ? (await checkScorerId(scorerId)).vlm : false;
-    if (!vlmScorer && args['scorer-vlm'] !== undefined) {
-      throw new SemclipError('INVALID_ARGUMENT', '--scorer-vlm only applies with --scorer vlm-embed or vlm-yesno (and --mode semclip).', { hint: 'Drop --scorer-vlm, or pick a VLM scorer' });
-    }
-    // The scoring VLM: --scorer-vlm, else the runner that answers.
-    const scorerSpec = vlmScorer ? (args['scorer-vlm'] ?? spec) : undefined;
-    const scorerConfig = scorerId && scorerSpec ? await scoringRunnerConfig(scorerId, scorerSpec, '--scorer-vlm') : undefined;
-    const anyLocal = runnerConfig.kind === 'local' || scorerConfig?.kind === 'local';
-    if (dtype !== undefined && !anyLocal) {
-      throw new SemclipError('INVALID_ARGUMENT', `--dtype only applies to local: VLMs, not ${runnerConfig.kind}:.`, { hint: 'Drop --dtype' });
-    }
-    const localOverrides = { ...(device === undefined ? {} : { device }), ...(dtype === undefined ? {} : { dtype }), warn: note };
-
+    const flags = await askFlags(args);
     const signal = cliSignal();
-    const steps = mode === 'semclip' ? 4 : 2;
-    const bar = createProgress('ask', steps, { enabled: progressEnabled(args) });
-    let scorer: RelevanceScorer | undefined;
+    const { createPipeline } = await import('@semclip/pipeline');
+    const progress = progressFor(flags);
     let runner: VlmRunner | undefined;
-    let scoringRunner: VlmRunner | undefined;
-    const t0 = performance.now();
+    let pipeline: Pipeline | undefined;
     try {
-      const vlmInstance = await vlmRunner.createRunner(
-        runnerConfig,
-        runnerConfig.kind === 'openai'
-          ? {
-              ...http.overrides,
-              onRetry: (info) => note(`VLM request failed (${info.reason}); retry ${info.attempt} in ${fmtMs(info.delayMs)}`),
-            }
-          : localOverrides,
-      );
-      runner = vlmInstance;
-
-      bar.update(0, 'reading image');
-      const tiled = await tileImage(args.image, { grid: args.grid, overlap, levels });
-      // Force the decode so a damaged file fails here, before the VLM is called.
-      await tiled.overview({ width: 32, height: 32 });
-      const t1 = performance.now();
-      throwIfAborted(signal);
-
-      let selection: Selection | undefined;
-      let scorerMeta: Record<string, unknown> | undefined;
-      let t2 = t1;
-      let t3 = t1;
-      if (mode === 'semclip' && scorerId) {
-        bar.update(1, `scoring (${scorerId})`);
-        if (vlmScorer && scorerConfig) {
-          const { createVlmScorer } = await import('@semclip/vlm-runner/scorers');
-          if (args['scorer-vlm'] !== undefined) {
-            scoringRunner = await vlmRunner.createRunner(scorerConfig, scorerConfig.kind === 'local' ? localOverrides : {});
-          }
-          scorer = await createVlmScorer(scorerId, { runner: scoringRunner ?? vlmInstance });
-        } else {
-          scorer = await createScorer(scorerId, {
-            ...(args.model === undefined ? {} : { model: args.model }),
-            ...(seed === undefined ? {} : { seed }),
-            ...(device === undefined ? {} : { device }),
-            warn: note,
-          });
-        }
-        const scored = await scorer.score({ question, ...(options ? { options } : {}) }, tiled, { signal });
-        scorerMeta = { ...(scored.meta ?? {}), timings: scored.timings };
-        t2 = performance.now();
-        throwIfAborted(signal);
-        bar.update(2, 'selecting');
-        selection = select(scored, tiled.grid, { ...selectOptions, tokensPerImage: vlmInstance.visualTokensPerImage });
-        t3 = performance.now();
-      }
-
-      bar.update(steps - 1, `asking ${vlmInstance.model}`);
-      const result = await vlmRunner.askWithSelection({
-        runner: vlmInstance,
-        source: tiled,
-        ...(selection ? { selection } : {}),
-        question,
-        ...(options ? { options } : {}),
-        ...(args.instruction === undefined ? {} : { instruction: args.instruction }),
-        ...(maxTokens === undefined ? {} : { maxTokens }),
-        mode,
-        imageFormat: http.image,
-        signal,
-      });
-      const t4 = performance.now();
-      bar.update(steps, 'done');
-      bar.done();
-
-      const perImage = vlmInstance.visualTokensPerImage;
-      const level1 = tiled.grid.tiles.filter((t) => t.level === 1).length;
-      const tokens = {
-        visual: result.visualTokens,
-        perImage,
-        imagesSent: result.images.length,
-        baseline: perImage,
-        allTiles: perImage * (1 + level1),
-      };
-      const timings = {
-        tile: t1 - t0,
-        score: t2 - t1,
-        select: t3 - t2,
-        encode: result.timings.encode,
-        vlm: result.timings.vlm,
-        total: t4 - t0,
-      };
-      const vlm = { id: vlmInstance.id, model: vlmInstance.model, spec: runnerConfig.kind === 'openai' ? `openai:${runnerConfig.baseUrl}#${runnerConfig.model}` : spec, composite: args.composite === true };
-
-      if (args.json) {
-        printJson({
-          kind: result.kind,
-          ...(result.kind === 'answer'
-            ? { answer: result.text, usage: result.answer.usage }
-            : {
-                choice: { index: result.index, letter: result.letter, option: result.option, method: result.choice.method, scores: result.choice.scores, text: result.choice.text },
-                usage: result.choice.usage,
-              }),
-          question,
-          ...(options ? { options } : {}),
-          mode,
-          vlm,
-          image: { path: args.image, width: tiled.size.width, height: tiled.size.height, format: tiled.format, id: tiled.id },
-          grid: { rows: tiled.grid.rows, cols: tiled.grid.cols, levels: tiled.grid.levels, overlap: tiled.grid.overlap, key: tiled.gridKey },
-          scorer: scorerId ? { id: scorerId, meta: scorerMeta } : null,
-          selection: selection ?? null,
-          images: result.images,
-          tokens,
-          timings,
-        });
-        return;
-      }
-
-      print(`Image     ${args.image} (${tiled.size.width}x${tiled.size.height} ${tiled.format}), grid ${tiled.grid.rows}x${tiled.grid.cols}`);
-      print(`Question  ${question}`);
-      if (options) print(`Options   ${options.map((o, i) => `${String.fromCharCode(65 + i)}. ${o}`).join('  ')}`);
-      print(`VLM       ${vlm.spec}${vlm.composite ? ' (composite)' : ''}, mode ${mode}${scorerId ? `, scorer ${scorerId}` : ''}`);
-      print();
-      const sentRows = result.images.map((im, i) => ({ ...im, n: i + 1 }));
-      printTable(
-        [
-          { header: 'image', value: (r: (typeof sentRows)[number]) => r.n },
-          { header: 'what', value: (r) => (r.role === 'overview' ? 'overview' : `tile${(r.tiles?.length ?? 0) > 1 ? 's' : ''} ${r.tiles?.join('+') ?? ''}`) },
-          { header: 'position', value: (r) => r.position ?? 'whole image' },
-          { header: 'score', value: (r) => (r.score === undefined ? '' : fmtNumber(r.score)), align: 'right' },
-          { header: 'box (x,y wxh)', value: (r) => (r.box ? boxText(r.box) : boxText({ x: 0, y: 0, ...tiled.size })) },
-          { header: 'sent', value: (r) => `${r.width}x${r.height} ${Math.round(r.bytes / 1024)} KiB` },
-        ],
-        sentRows,
-      );
-      if (selection) print(`Selection ${selection.reason}`);
-      print(
-        `Tokens    ${tokens.visual} visual (${result.images.length} image${result.images.length === 1 ? '' : 's'} sent x ${perImage}${args.composite ? ', composite' : ''}); overview only ${tokens.baseline}, all tiles ${tokens.allTiles}`,
-      );
-      print(
-        `Time      ${fmtMs(timings.total)} (tile ${fmtMs(timings.tile)}, score ${fmtMs(timings.score)}, select ${fmtMs(timings.select)}, vlm ${fmtMs(timings.encode + timings.vlm)}, of which encode ${fmtMs(timings.encode)})`,
-      );
-      print();
-      if (result.kind === 'answer') {
-        print(`Answer    ${result.text}`);
-      } else {
-        const scores = result.choice.method === 'logprobs' ? ` (logprobs: ${result.choice.scores.map((s, i) => `${String.fromCharCode(65 + i)} ${s <= -1e4 ? '-inf' : fmtNumber(s)}`).join(', ')})` : ` (from the answer "${result.choice.text ?? ''}")`;
-        print(`Choice    ${result.letter}. ${result.option}${scores}`);
-      }
+      runner = await createAnswerer(flags);
+      pipeline = createPipeline({ ...flags.pipeline, ...scorerOptions(flags, runner), runner, imageFormat: flags.http.image, onStage: progress.onStage });
+      const asked = await askImage(flags, pipeline, runner, signal);
+      progress.bar.update(progress.steps, 'done');
+      progress.bar.done();
+      if (flags.json) printAskJson(flags, runner, asked);
+      else printAskText(flags, runner, asked);
     } finally {
-      bar.done();
-      await scorer?.dispose();
-      await scoringRunner?.dispose();
+      progress.bar.done();
+      // The pipeline disposes the scorer it opened (and the scoring VLM that scorer created); the answering runner is ours.
+      await pipeline?.dispose();
       await runner?.dispose();
     }
   },

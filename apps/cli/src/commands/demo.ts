@@ -2,11 +2,11 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { defineCommand } from 'citty';
 import { commonArgs, gridOptions, intArg } from '../_args.js';
-import { note, print, printJson, progressEnabled } from '../_output.js';
-import { runPipeline } from '../_pipeline.js';
+import { print, printJson, progressEnabled } from '../_output.js';
 import { printSelection, selectionJson } from '../_selection-view.js';
 import { cliSignal } from '../_signal.js';
 import { DEMO_QUESTION } from '../_demo.js';
+import { lightScorerOptions, runSelection } from './select.js';
 
 export default defineCommand({
   meta: {
@@ -21,24 +21,25 @@ export default defineCommand({
     ...commonArgs,
   },
   async run({ args }) {
+    const seed = intArg('seed', args.seed, Number.MIN_SAFE_INTEGER);
     const out = args.out;
     await mkdir(out, { recursive: true });
     const imagePath = join(out, 'waiting-room.jpg');
     const { renderDemoImage } = await import('../_demo-image.js');
     await writeFile(imagePath, await renderDemoImage());
-    const seed = intArg('seed', args.seed, Number.MIN_SAFE_INTEGER);
-    const result = await runPipeline({
+    const result = await runSelection({
       image: imagePath,
       question: DEMO_QUESTION,
-      ...(args.scorer === undefined ? {} : { scorer: args.scorer }),
-      ...(seed === undefined ? {} : { seed }),
-      grid: args.grid,
-      ...gridOptions({}),
-      select: { k: 1 },
+      pipeline: {
+        ...(args.scorer === undefined ? {} : { scorer: args.scorer }),
+        scorerOptions: lightScorerOptions({ seed }),
+        grid: args.grid,
+        ...gridOptions({}),
+        select: { k: 1 },
+      },
       overlay: join(out, 'overlay.png'),
       progress: progressEnabled(args),
       signal: cliSignal(),
-      warn: note,
     });
     if (args.json) {
       printJson(selectionJson(result));
@@ -54,7 +55,11 @@ export default defineCommand({
       print('Scores come from the random scorer (the ocr scorer is not installed in this build), so the choice above is chance.');
     } else {
       const top = result.selection.regions[0];
-      print(top ? `The ${result.scorer.id} scorer picked tile ${top.tiles.join('+')}. Open ${shown(result.overlay ?? '')} to see the scores per tile.` : 'No tile was selected.');
+      print(
+        top
+          ? `The ${result.scorer.id} scorer picked tile ${top.tiles.join('+')}. Open ${shown(result.overlay ?? '')} to see the scores per tile.`
+          : 'No tile was selected.',
+      );
     }
     print(`Try your own image: semclip select photo.jpg "What does the sign say?" --grid 3x3 --overlay overlay.png`);
   },

@@ -1,11 +1,13 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { defineCommand } from 'citty';
-import { SemclipError } from '@semclip/core';
-import type { VlmRunner } from '@semclip/core';
-import { choiceArg, commonArgs, gridArgs, gridOptions, intArg, questionArg, selectArgs, selectOptionsFrom } from '../_args.js';
-import { note, printJson, progressEnabled } from '../_output.js';
-import { runPipeline } from '../_pipeline.js';
-import type { PipelineInput, PipelineResult } from '../_pipeline.js';
-import { printSelection, selectionJson } from '../_selection-view.js';
+import { SemclipError, isSemclipError } from '@semclip/core';
+import type { CommonScorerOptions, PipelineOptions, PipelineStage } from '@semclip/pipeline';
+import type { LocalRunnerOptions, RunnerConfig } from '@semclip/vlm-runner';
+import { choiceArg, commonArgs, gridArgs, gridOptions, intArg, questionArg, refuseRunnerFlags, selectArgs, selectOptionsFrom } from '../_args.js';
+import { createProgress, note, printJson, progressEnabled } from '../_output.js';
+import { printSelection, selectionJson, selectionReport } from '../_selection-view.js';
+import type { SelectionReport } from '../_selection-view.js';
 import { cliSignal } from '../_signal.js';
 
 /** The VLM scorer flags, shared with `semclip ask`. */
@@ -13,7 +15,7 @@ export const vlmScorerArgs = {
   scorer: {
     ...selectArgs.scorer,
     description:
-      'Relevance scorer id: random, ocr, clip, siglip, distant (@semclip/scorers), or vlm-embed, vlm-yesno (scored by the VLM given by --vlm). Default: ocr when available, else random',
+      'Relevance scorer id: random, ocr, clip, siglip, distant, or vlm-embed, vlm-yesno (scored by the VLM given by --vlm). Default: ocr when available, else random',
   },
   dtype: {
     type: 'string',
@@ -22,91 +24,144 @@ export const vlmScorerArgs = {
   },
 } as const;
 
-/**
- * The scorer id if any registry knows it: @semclip/scorers' light scorers or the VLM scorers of
- * @semclip/vlm-runner/scorers. UNKNOWN_SCORER lists both tables.
- */
-export async function checkScorerId(id: string): Promise<{ id: string; vlm: boolean }> {
-  const [{ listScorers }, { VLM_SCORERS, isVlmScorerId }] = await Promise.all([import('@semclip/scorers'), import('@semclip/vlm-runner/scorers')]);
-  if (isVlmScorerId(id)) return { id, vlm: true };
-  const valid = [...listScorers().map((s) => s.id), ...Object.keys(VLM_SCORERS)];
-  if (!valid.includes(id)) {
-    throw new SemclipError('UNKNOWN_SCORER', `There is no scorer called "${id}".`, {
-      expected: `one of ${valid.join(', ')}`,
-      hint: 'vlm-embed and vlm-yesno score with the VLM given by --vlm',
-      details: { valid },
-    });
-  }
-  return { id, vlm: false };
-}
-
 /** `--dtype` as the local runner takes it; `undefined` stays `undefined`. */
-export async function dtypeArg(value: unknown): Promise<import('@semclip/vlm-runner').LocalRunnerOptions['dtype']> {
+export async function dtypeArg(value: unknown): Promise<LocalRunnerOptions['dtype']> {
   if (value === undefined) return undefined;
   const { parseDtypeSpec } = await import('@semclip/vlm-runner/local');
   return parseDtypeSpec(String(value));
 }
 
 /**
- * Parses the spec of the VLM that scores and checks it suits the scorer, before any work:
- * vlm-embed needs the VLM's embeddings, which only a local runner gives.
+ * Parses the spec of the VLM that scores and checks, in the pipeline's registry, that the
+ * scorer can score with that kind of runner (vlm-embed reads embeddings, which only a local
+ * runner gives), before any work. The error names `flag`.
  */
-export async function scoringRunnerConfig(scorerId: string, spec: string, flag: string): Promise<import('@semclip/vlm-runner').RunnerConfig> {
-  const [{ parseRunnerSpec }, { getVlmScorerEntry }] = await Promise.all([import('@semclip/vlm-runner'), import('@semclip/vlm-runner/scorers')]);
+export async function scoringVlmConfig(scorerId: string, spec: string, flag: string): Promise<RunnerConfig> {
+  const [{ parseRunnerSpec }, { checkScorerOptions, getScorerFamily }] = await Promise.all([import('@semclip/vlm-runner'), import('@semclip/pipeline')]);
   const config = parseRunnerSpec(spec);
-  const entry = getVlmScorerEntry(scorerId);
-  if (!(entry.runners as readonly string[]).includes(config.kind)) {
-    // A flag combination that cannot work: a usage error (exit 2), like the scorer's UNSUPPORTED_CAPABILITY would be later.
-    throw new SemclipError('INVALID_ARGUMENT', `--scorer ${scorerId} needs a ${entry.runners.join(' or ')}: VLM, not ${config.kind}:.`, {
-      hint: `Pass ${flag} local:<model-id> (its embeddings are read in this process), or use --scorer vlm-yesno with an HTTP server`,
-      details: { scorer: scorerId, runner: config.kind },
-    });
+  try {
+    checkScorerOptions(scorerId, { vlm: config });
+  } catch (err) {
+    if (!isSemclipError(err, 'INVALID_ARGUMENT') || err.details?.runner === undefined) throw err;
+    // A flag combination that cannot work: a usage error (exit 2) that says which flag to change.
+    throw new SemclipError(
+      'INVALID_ARGUMENT',
+      `--scorer ${scorerId} needs a ${(getScorerFamily(scorerId).runners ?? []).join(' or ')}: VLM, not ${config.kind}:.`,
+      {
+        hint: `Pass ${flag} local:<model-id> (its embeddings are read in this process), or use --scorer vlm-yesno with an HTTP server`,
+        details: { scorer: scorerId, runner: config.kind },
+      },
+    );
   }
   return config;
 }
 
-interface VlmSelectInput extends Omit<PipelineInput, 'scorer' | 'openScorer' | 'warn' | 'model' | 'seed'> {
-  readonly scorer: string;
-  readonly spec: string;
-  readonly dtype?: import('@semclip/vlm-runner').LocalRunnerOptions['dtype'];
+/** `--model` with a VLM scorer: the VLM is named by its spec. */
+export function refuseModelForVlmScorer(scorerId: string, model: unknown, flag: string): void {
+  if (model !== undefined) {
+    throw new SemclipError('INVALID_ARGUMENT', `--model does not apply to --scorer ${scorerId}.`, { hint: `Name the VLM with ${flag} local:<model-id>` });
+  }
+}
+
+/** The options of a scorer with its own model (random, ocr, clip...) from the flags. */
+export function lightScorerOptions(flags: {
+  readonly model?: string | undefined;
+  readonly seed?: number | undefined;
+  readonly device?: CommonScorerOptions['device'];
+}): NonNullable<PipelineOptions['scorerOptions']> {
+  return {
+    ...(flags.model === undefined ? {} : { model: flags.model }),
+    ...(flags.seed === undefined ? {} : { seed: flags.seed }),
+    ...(flags.device === undefined ? {} : { device: flags.device }),
+    warn: note,
+  };
+}
+
+interface SelectScorerFlags {
+  readonly scorer?: string | undefined;
+  readonly model?: string | undefined;
+  readonly seed?: string | undefined;
+  readonly device?: string | undefined;
+  readonly dtype?: string | undefined;
+  readonly vlm?: string | undefined;
 }
 
 /**
- * `runPipeline` with a VLM scorer: the scoring runner is created from `--vlm` when scoring
- * starts and disposed with the scorer.
+ * `--scorer` and its flags as the pipeline takes them, checked against the one scorer registry
+ * before the image is read: UNKNOWN_SCORER lists every scorer (the VLM ones too); a VLM scorer
+ * gets the VLM that scores from `--vlm` (it creates and disposes that runner itself).
  */
-async function runVlmPipeline(input: VlmSelectInput): Promise<PipelineResult> {
-  const config = await scoringRunnerConfig(input.scorer, input.spec, '--vlm');
-  if (config.kind !== 'local' && (input.dtype !== undefined || input.device !== undefined)) {
-    throw new SemclipError('INVALID_ARGUMENT', `--${input.dtype !== undefined ? 'dtype' : 'device'} only applies to local: VLMs, not ${config.kind}:.`, {
-      hint: `Drop --${input.dtype !== undefined ? 'dtype' : 'device'}`,
+async function scorerFromFlags(args: SelectScorerFlags): Promise<Pick<PipelineOptions, 'scorer' | 'scorerOptions'>> {
+  const seed = intArg('seed', args.seed, Number.MIN_SAFE_INTEGER);
+  const device = choiceArg('device', args.device, ['cpu', 'cuda', 'auto'] as const);
+  const { defaultScorerId, isVlmScorer } = await import('@semclip/pipeline');
+  const scorer = args.scorer ?? defaultScorerId();
+  if (!isVlmScorer(scorer)) {
+    for (const flag of ['vlm', 'dtype'] as const) {
+      if (args[flag] !== undefined) {
+        throw new SemclipError('INVALID_ARGUMENT', `--${flag} only applies with --scorer vlm-embed or vlm-yesno.`, {
+          hint: `Drop --${flag}, or pick a VLM scorer`,
+        });
+      }
+    }
+    return { scorer, scorerOptions: lightScorerOptions({ model: args.model, seed, device }) };
+  }
+  const spec = args.vlm ?? process.env.SEMCLIP_VLM;
+  if (!spec) {
+    throw new SemclipError('INVALID_ARGUMENT', `--scorer ${scorer} needs the VLM that scores.`, {
+      expected: '--vlm local:<model-id> or --vlm openai:<base-url>#<model>',
+      hint: 'Pass --vlm or set SEMCLIP_VLM',
     });
   }
-  const { spec: _spec, dtype, device, ...rest } = input;
-  return runPipeline({
-    ...rest,
-    warn: note,
-    openScorer: async () => {
-      const [{ createRunner }, { createVlmScorer }] = await Promise.all([import('@semclip/vlm-runner'), import('@semclip/vlm-runner/scorers')]);
-      const runner: VlmRunner = await createRunner(
-        config,
-        config.kind === 'local' ? { ...(device === undefined ? {} : { device }), ...(dtype === undefined ? {} : { dtype }), warn: note } : {},
-      );
-      try {
-        const scorer = await createVlmScorer(input.scorer, { runner });
-        return {
-          scorer,
-          close: async () => {
-            await scorer.dispose();
-            await runner.dispose();
-          },
-        };
-      } catch (err) {
-        await runner.dispose();
-        throw err;
-      }
+  refuseModelForVlmScorer(scorer, args.model, '--vlm');
+  const vlm = await scoringVlmConfig(scorer, spec, '--vlm');
+  refuseRunnerFlags(args, [vlm.kind], ['dtype', 'device']);
+  const dtype = await dtypeArg(args.dtype);
+  return { scorer, scorerOptions: { vlm, ...(device === undefined ? {} : { device }), ...(dtype === undefined ? {} : { dtype }), warn: note } };
+}
+
+export interface SelectionInput {
+  /** A file path. */
+  readonly image: string;
+  readonly question: string;
+  /** Scorer, grid and selection; checked when the pipeline is created, before the image is read. */
+  readonly pipeline: Pick<PipelineOptions, 'scorer' | 'scorerOptions' | 'grid' | 'overlap' | 'levels' | 'select'>;
+  /** Where to write the heat-map overlay PNG; none when omitted. */
+  readonly overlay?: string;
+  readonly progress: boolean;
+  readonly signal: AbortSignal;
+}
+
+/** open -> score -> select (-> overlay) through `@semclip/pipeline`: what `select` and `demo` report. */
+export async function runSelection(input: SelectionInput): Promise<SelectionReport> {
+  const { createPipeline } = await import('@semclip/pipeline');
+  const steps = input.overlay ? 4 : 3;
+  const step: Partial<Record<PipelineStage, number>> = { open: 0, score: 1, select: 2, overlay: 3 };
+  // Bad options throw here, before the progress bar is drawn or the image is read.
+  const pipeline = createPipeline({
+    ...input.pipeline,
+    onStage: (stage, detail) => {
+      const at = step[stage];
+      if (at !== undefined) bar.update(at, detail);
     },
   });
+  const bar = createProgress('semclip', steps, { enabled: input.progress });
+  try {
+    const run = await pipeline.run({ image: input.image, question: input.question, signal: input.signal });
+    let overlayMs = 0;
+    if (input.overlay) {
+      const started = performance.now();
+      const png = await pipeline.overlay(run);
+      await mkdir(dirname(input.overlay), { recursive: true });
+      await writeFile(input.overlay, png);
+      overlayMs = performance.now() - started;
+    }
+    bar.update(steps, 'done');
+    return selectionReport(run, { imagePath: input.image, overlay: input.overlay ?? null, overlayMs });
+  } finally {
+    bar.done();
+    await pipeline.dispose();
+  }
 }
 
 export default defineCommand({
@@ -131,52 +186,15 @@ export default defineCommand({
   async run({ args }) {
     const question = questionArg(args.question);
     const { overlap, levels } = gridOptions(args);
-    const seed = intArg('seed', args.seed, Number.MIN_SAFE_INTEGER);
-    const device = choiceArg('device', args.device, ['cpu', 'cuda', 'auto'] as const);
-    const scorer = args.scorer === undefined ? undefined : await checkScorerId(args.scorer);
-    const select = selectOptionsFrom(args);
-    const signal = cliSignal();
-    let result: PipelineResult;
-    // What both scorer kinds share: the image, the grid, the selection and the output.
-    const stages = {
+    const scorer = await scorerFromFlags(args);
+    const result = await runSelection({
       image: args.image,
       question,
-      ...(device === undefined ? {} : { device }),
-      grid: args.grid,
-      overlap,
-      levels,
-      select,
+      pipeline: { ...scorer, grid: args.grid, overlap, levels, select: selectOptionsFrom(args) },
       ...(args.overlay ? { overlay: args.overlay } : {}),
       progress: progressEnabled(args),
-      signal,
-    };
-    if (scorer?.vlm) {
-      const spec = args.vlm ?? process.env.SEMCLIP_VLM;
-      if (!spec) {
-        throw new SemclipError('INVALID_ARGUMENT', `--scorer ${scorer.id} needs the VLM that scores.`, {
-          expected: '--vlm local:<model-id> or --vlm openai:<base-url>#<model>',
-          hint: 'Pass --vlm or set SEMCLIP_VLM',
-        });
-      }
-      if (args.model !== undefined) {
-        throw new SemclipError('INVALID_ARGUMENT', `--model does not apply to --scorer ${scorer.id}.`, { hint: 'Name the VLM with --vlm local:<model-id>' });
-      }
-      const dtype = await dtypeArg(args.dtype);
-      result = await runVlmPipeline({ ...stages, scorer: scorer.id, spec, ...(dtype === undefined ? {} : { dtype }) });
-    } else {
-      for (const flag of ['vlm', 'dtype'] as const) {
-        if (args[flag] !== undefined) {
-          throw new SemclipError('INVALID_ARGUMENT', `--${flag} only applies with --scorer vlm-embed or vlm-yesno.`, { hint: `Drop --${flag}, or pick a VLM scorer` });
-        }
-      }
-      result = await runPipeline({
-        ...stages,
-        ...(scorer === undefined ? {} : { scorer: scorer.id }),
-        ...(args.model === undefined ? {} : { model: args.model }),
-        ...(seed === undefined ? {} : { seed }),
-        warn: note,
-      });
-    }
+      signal: cliSignal(),
+    });
     if (args.json) printJson(selectionJson(result));
     else printSelection(result);
   },
