@@ -2,7 +2,7 @@ import { throwIfAborted, SemclipError } from '@semclip/core';
 import type { EncodedImage, PromptImage, PromptPlan, RelevanceScorer, Selection, Size, TileScores, VlmRunner } from '@semclip/core';
 import { createPipeline, imagePolicyFor, planFor } from '@semclip/pipeline';
 import type { Pipeline, PipelineRun } from '@semclip/pipeline';
-import { readImageInfo, renderOverlay } from '@semclip/tiling';
+import { readImageInfo } from '@semclip/tiling';
 import type { ImageInfo, TiledImage } from '@semclip/tiling';
 import type { ResolvedServerConfig } from './_config.js';
 import type { Metrics, Stage } from './_metrics.js';
@@ -202,15 +202,9 @@ export async function encodeCrops(ctx: WorkContext, run: SelectionRun): Promise<
 /** The heat-map overlay PNG (grid, per-tile scores, selected tiles) as base64; the bare grid for unscored requests. */
 export async function encodeOverlay(ctx: WorkContext, run: SelectionRun, title: string): Promise<{ mime: 'image/png'; data: string }> {
   const png = await timed(ctx, 'overlay', () =>
-    run.run ? run.pipeline.overlay(run.run, { maxSide: 1280, title }) : renderOverlay(run.tiled, { selected: [], title, maxSide: 1280 }),
+    run.pipeline.overlay(run.run ?? { source: run.tiled }, { maxSide: 1280, title }),
   );
   return { mime: 'image/png', data: base64(png) };
-}
-
-/** The size an image of `size` is sent at: native, shrunk to fit `maxSide` (never upscaled). */
-function sentSize(size: Size, maxSide: number): Size {
-  const scale = Math.min(1, maxSide / Math.max(size.width, size.height));
-  return { width: Math.max(1, Math.round(size.width * scale)), height: Math.max(1, Math.round(size.height * scale)) };
 }
 
 /**
@@ -218,13 +212,12 @@ function sentSize(size: Size, maxSide: number): Size {
  * alone (`baseline`), and the overview plus every level-1 tile (`all_tiles`).
  */
 export function tokenAlternatives(run: SelectionRun): { per_image: number; baseline: number; all_tiles: number } {
-  const maxSide = run.pipeline.imageFormat.maxSide;
-  const tiles = run.tiled.grid.tiles.filter((t) => t.level === 1).map((t) => sentSize(t.box, maxSide));
-  const baseline = run.pipeline.visualTokens([sentSize(run.tiled.size, maxSide)]);
+  const regions = run.tiled.grid.tiles.filter((t) => t.level === 1).map((t) => ({ box: t.box }));
+  const baseline = run.pipeline.planTokens(run.tiled, { overview: true, regions: [] });
   return {
-    per_image: tiles[0] ? run.pipeline.visualTokens([tiles[0]]) : baseline,
+    per_image: regions[0] ? run.pipeline.planTokens(run.tiled, { overview: false, regions: [regions[0]] }) : baseline,
     baseline,
-    all_tiles: baseline + run.pipeline.visualTokens(tiles),
+    all_tiles: run.pipeline.planTokens(run.tiled, { overview: true, regions }),
   };
 }
 

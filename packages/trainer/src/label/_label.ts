@@ -269,23 +269,24 @@ async function labelWith(
       });
     };
 
-    /**
-     * Asks the VLM with the overview and one tile, the way `askWithSelection` asks (multiple choice
-     * through `choose`, open questions through `answer`); the pipeline encodes each image once per item.
-     */
+    /** Asks the VLM with the overview and one tile (multiple choice through `choose`, open questions through `answer`). */
     const ask = async (item: BenchmarkItem, tiled: TiledImage, tile: Tile): Promise<{ correct: boolean; reply: string }> => {
       const plan: PromptPlan = { overview: true, regions: [{ box: tile.box, tiles: [tile.index] }] };
       const choices = item.options !== undefined && item.options.length > 0 ? item.options : undefined;
-      const reply = await calls.run(async () => {
+      const result = await calls.run(async () => {
         throwIfAborted(controller.signal);
         requests += 1;
-        const images = await pipeline.promptImages(tiled, plan, { signal: controller.signal });
-        const common = { images, question: stemOf(item), imageSize: tiled.size, signal: controller.signal };
-        if (choices) return { index: (await options.runner.choose({ ...common, options: choices, instruction: MULTIPLE_CHOICE_INSTRUCTION })).index };
-        return (await options.runner.answer({ ...common, instruction: SHORT_ANSWER_INSTRUCTION, maxTokens })).text;
+        return pipeline.ask({
+          runner: options.runner,
+          from: { source: tiled },
+          plan,
+          question: stemOf(item),
+          ...(choices ? { options: choices, instruction: MULTIPLE_CHOICE_INSTRUCTION } : { instruction: SHORT_ANSWER_INSTRUCTION, maxTokens }),
+          signal: controller.signal,
+        });
       }, controller.signal);
-      if (typeof reply === 'string') return { correct: judge(item, reply).correct, reply: clip(reply) };
-      return { correct: judge(item, reply).correct, reply: optionLetters(choices?.length ?? 0)[reply.index] ?? '?' };
+      if (result.kind === 'answer') return { correct: judge(item, result.text).correct, reply: clip(result.text) };
+      return { correct: judge(item, { index: result.index }).correct, reply: result.letter };
     };
 
     const labelOne = async (item: BenchmarkItem): Promise<void> => {
