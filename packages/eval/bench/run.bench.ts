@@ -3,6 +3,7 @@ import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { Box, EncodedImage } from '@semclip/core';
+import { createPipeline } from '@semclip/pipeline';
 import { tileImage } from '@semclip/tiling';
 import { createOpenAIRunner } from '@semclip/vlm-runner/openai';
 import { tempDir } from '@semclip/test-kit/benchmarks';
@@ -48,16 +49,18 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-const options = (url: string, out: string): RunEvaluationOptions => ({
-  dataset,
-  methods: 'all',
-  runner: createOpenAIRunner({ baseUrl: url, model: 'fake-vlm', concurrency: CONCURRENCY, retries: 0 }),
-  scorer: createRedScorer(),
-  openImage: (image) => tileImage(image, { grid: '2x2' }),
-  out: join(dir, out),
-  repeats: 3,
-  concurrency: CONCURRENCY,
-});
+const options = (url: string, out: string): RunEvaluationOptions => {
+  const runner = createOpenAIRunner({ baseUrl: url, model: 'fake-vlm', concurrency: CONCURRENCY, retries: 0 });
+  return {
+    dataset,
+    methods: 'all',
+    runner,
+    pipeline: createPipeline({ scorer: createRedScorer(), grid: '2x2', runner }),
+    out: join(dir, out),
+    repeats: 3,
+    concurrency: CONCURRENCY,
+  };
+};
 
 const load = () => `load average ${loadavg()[0]?.toFixed(1)} on ${cpus().length} cores`;
 const once = { iterations: 1, warmupIterations: 0, time: 0, warmupTime: 0 };
@@ -83,14 +86,23 @@ describe(`@semclip/eval run: ${ITEMS} items x all methods, concurrency ${CONCURR
         Array.from({ length: CONCURRENCY }, async () => {
           for (let i = next++; i < calls; i = next++) {
             const [overview, region, box] = prompts[i % prompts.length] as [EncodedImage, EncodedImage, Box];
-            await runner.choose({ images: [{ role: 'overview', image: overview }, { role: 'region', image: region, box }], question: 'What colour?', options: ['a', 'b', 'c', 'd'] });
+            await runner.choose({
+              images: [
+                { role: 'overview', image: overview },
+                { role: 'region', image: region, box },
+              ],
+              question: 'What colour?',
+              options: ['a', 'b', 'c', 'd'],
+            });
           }
         }),
       );
       const ms = performance.now() - t0;
       const ideal = (calls * LATENCY_MS) / CONCURRENCY;
       const s = await lean.stats();
-      console.log(`runner alone: ${s.requests} calls (peak ${s.maxInFlight} in flight) in ${ms.toFixed(0)} ms; ideal ${ideal.toFixed(0)} ms; ratio ${(ms / ideal).toFixed(3)}; ${load()}`);
+      console.log(
+        `runner alone: ${s.requests} calls (peak ${s.maxInFlight} in flight) in ${ms.toFixed(0)} ms; ideal ${ideal.toFixed(0)} ms; ratio ${(ms / ideal).toFixed(3)}; ${load()}`,
+      );
     },
     once,
   );
@@ -112,7 +124,9 @@ describe(`@semclip/eval run: ${ITEMS} items x all methods, concurrency ${CONCURR
       const t0 = performance.now();
       const again = await runEvaluation(opts);
       const s2 = await lean.stats();
-      console.log(`engine, resuming the finished run: ${again.vlmCalls} VLM calls, ${s2.requests} at the server, ${again.written} rows written, ${(performance.now() - t0).toFixed(0)} ms`);
+      console.log(
+        `engine, resuming the finished run: ${again.vlmCalls} VLM calls, ${s2.requests} at the server, ${again.written} rows written, ${(performance.now() - t0).toFixed(0)} ms`,
+      );
       if (again.vlmCalls !== 0 || s2.requests !== 0) throw new Error('resuming a finished run called the VLM');
     },
     once,

@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
-import { appendFile, readFile, rm, stat } from 'node:fs/promises';
+import { appendFile, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCommand } from 'citty';
 import sharp from 'sharp';
@@ -10,7 +11,8 @@ import { select } from '@semclip/selector';
 import { tileImage } from '@semclip/tiling';
 import { tempDir } from '@semclip/test-kit/benchmarks';
 import { EVAL_IMAGE, tileOracleVlm, tileSizeMap, writeEvalVstar, type EvalFixtureItem } from '@semclip/test-kit/eval-fixtures';
-import { startFakeOpenAI, type FakeOpenAI } from '@semclip/test-kit/openai-upstream';
+import { writeTinyLlava } from '@semclip/test-kit/onnx-llava';
+import { startFakeOpenAI, type FakeOpenAI, type RecordedRequest } from '@semclip/test-kit/openai-upstream';
 import { CLI, REPO_ROOT } from '../_cli-harness.js';
 import { evalCommand } from './eval.js';
 
@@ -45,7 +47,22 @@ afterEach(() => vi.restoreAllMocks());
 let n = 0;
 const file = (name = 'r') => join(dir, `${name}-${++n}.jsonl`);
 const vlmSpec = () => `openai:${fake.url}#fake-vlm`;
-const runArgs = (results: string, ...extra: string[]) => ['run', '--benchmark', 'vstar', '--data', data, '--vlm', vlmSpec(), '--scorer', 'random', '--seed', '1', '--out', results, ...extra];
+const runArgs = (results: string, ...extra: string[]) => [
+  'run',
+  '--benchmark',
+  'vstar',
+  '--data',
+  data,
+  '--vlm',
+  vlmSpec(),
+  '--scorer',
+  'random',
+  '--seed',
+  '1',
+  '--out',
+  results,
+  ...extra,
+];
 const cli = (...rawArgs: string[]) => runCommand(evalCommand, { rawArgs });
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 const json = (): any => JSON.parse(out.join(''));
@@ -100,7 +117,10 @@ describe('semclip eval run', () => {
       message: expect.stringContaining('setup.grid: "2x2" in the file, "1x2" now'),
     });
     await expect(cli(...runArgs(results, '--method', 'baseline', '--scorer', 'ocr'))).rejects.toMatchObject({ code: 'RESULTS_INVALID' });
-    await expect(cli(...runArgs(results, '--method', 'baseline', '--adaptive'))).rejects.toMatchObject({ code: 'RESULTS_INVALID', message: expect.stringContaining('setup.selection.mode') });
+    await expect(cli(...runArgs(results, '--method', 'baseline', '--adaptive'))).rejects.toMatchObject({
+      code: 'RESULTS_INVALID',
+      message: expect.stringContaining('setup.selection.mode'),
+    });
     expect((await readResults(results)).rows).toHaveLength(2);
     // Spelling out a default is the same configuration; methods and --limit may change.
     await cli(...runArgs(results, '--method', 'baseline,random', '--limit', '3', '--k', '1'));
@@ -136,6 +156,90 @@ describe('semclip eval run', () => {
   ])('rejects %j before calling the VLM', async (extra, code) => {
     await expect(cli(...runArgs(file(), ...extra))).rejects.toMatchObject({ code });
     expect(fake.requests).toHaveLength(0);
+  });
+});
+
+describe('semclip eval run --scorer vlm-*', () => {
+  const isYesNo = (r: RecordedRequest) => r.texts.join(' ').startsWith('Does this image');
+  /** The tile-oracle VLM, which also says Yes (P 0.7 vs 0.2) to exactly the item's right tile when asked whether a tile helps. */
+  const yesNoVlm = {
+    respond: (r: RecordedRequest) => {
+      if (!isYesNo(r)) return vlm.respond(r);
+      const c = vlm.classify(r);
+      return c.tiles[0] === c.item.rightTile ? 'Yes' : 'No';
+    },
+    topLogprobs: (r: RecordedRequest) => {
+      const answer = yesNoVlm.respond(r);
+      if (isYesNo(r)) {
+        const [top, other] = answer === 'Yes' ? ['Yes', 'No'] : ['No', 'Yes'];
+        return [
+          { token: top as string, logprob: Math.log(0.7) },
+          { token: other as string, logprob: Math.log(0.2) },
+        ];
+      }
+      // Multiple choice: the answer's letter first, as the fake does by default.
+      return [answer, ...['A', 'B', 'C', 'D'].filter((l) => l !== answer)].map((token, i) => ({ token, logprob: Math.log(i === 0 ? 0.9 : 0.03) }));
+    },
+  };
+
+  it('scores with the answering VLM (vlm-yesno): SemClip sends the tile it says Yes to, and the scorer is recorded', async () => {
+    fake.setBehaviour(yesNoVlm);
+    const results = file('yesno');
+    const args = ['run', '--benchmark', 'vstar', '--data', data, '--vlm', vlmSpec(), '--out', results, '--method', 'baseline,semclip'];
+    await cli(...args, '--scorer', 'vlm-yesno', '--json');
+    expect(json()).toMatchObject({ items: N, written: 2 * N, errors: 0 });
+    // Per item: 4 yes/no questions (one per tile), the baseline and SemClip.
+    expect(fake.requests.filter(isYesNo)).toHaveLength(4 * N);
+    expect(fake.requests).toHaveLength(6 * N);
+    const { header, rows } = await readResults(results);
+    expect(header.config.setup).toMatchObject({ scorer: 'vlm-yesno', scorerVlm: 'openai:fake-vlm' });
+    const semclip = rows.filter((r) => r.method === 'semclip');
+    expect(semclip).toHaveLength(N);
+    for (const r of semclip.filter((x) => byId(x.item).rightTile !== null))
+      expect(r, r.item).toMatchObject({ tiles: [byId(r.item).rightTile], correct: true, overview: true });
+    // A resume with another scorer is refused, before any call.
+    fake.reset();
+    await expect(cli(...args, '--scorer', 'random')).rejects.toMatchObject({
+      code: 'RESULTS_INVALID',
+      message: expect.stringContaining('setup.scorer: "vlm-yesno" in the file, "random" now'),
+    });
+    expect(fake.requests).toHaveLength(0);
+  });
+
+  it('scores with the embeddings of a local VLM (vlm-embed via --scorer-vlm local:DIR) while an HTTP VLM answers', async () => {
+    const tiny = await mkdtemp(join(tmpdir(), 'semclip-eval-tiny-llava-'));
+    try {
+      await writeTinyLlava(tiny, { seed: 2, exposeHiddenStates: true });
+      const results = file('embed');
+      const args = ['run', '--benchmark', 'vstar', '--data', data, '--vlm', vlmSpec(), '--out', results, '--method', 'baseline,semclip', '--limit', '3'];
+      await cli(...args, '--scorer', 'vlm-embed', '--scorer-vlm', `local:${tiny}`, '--device', 'cpu', '--dtype', 'fp32', '--json');
+      expect(json()).toMatchObject({ items: 3, written: 6, errors: 0 });
+      // The local VLM scored; the HTTP one only answered (baseline + SemClip per item).
+      expect(fake.requests).toHaveLength(2 * 3);
+      const { header, rows } = await readResults(results);
+      expect(header.config.setup).toMatchObject({ scorer: 'vlm-embed', scorerVlm: `local:${tiny}`, dtype: 'fp32' });
+      const semclip = rows.filter((r) => r.method === 'semclip');
+      expect(semclip).toHaveLength(3);
+      // Random weights say nothing about relevance: one level-1 tile with the overview, whichever it is.
+      for (const r of semclip) expect(r.tiles.length === 1 && (r.tiles[0] as number) >= 0 && (r.tiles[0] as number) < 4 && r.images === 2, r.item).toBe(true);
+    } finally {
+      await rm(tiny, { recursive: true, force: true });
+    }
+  });
+
+  it.each([
+    [['--scorer', 'vlm-embed'], 'needs a local: VLM, not openai:'],
+    [['--scorer', 'random', '--scorer-vlm', 'local:x'], '--scorer-vlm only applies'],
+    [['--scorer', 'vlm-yesno', '--dtype', 'fp16'], '--dtype only applies to local: VLMs'],
+    [['--scorer', 'vlm-yesno', '--model', 'x'], 'scores with a VLM'],
+  ])('refuses %j before reading data or calling the VLM', async (extra, message) => {
+    const results = file('bad');
+    await expect(cli('run', '--benchmark', 'vstar', '--data', data, '--vlm', vlmSpec(), '--out', results, ...extra)).rejects.toMatchObject({
+      code: 'INVALID_ARGUMENT',
+      message: expect.stringContaining(message),
+    });
+    expect(fake.requests).toHaveLength(0);
+    await expect(stat(results)).rejects.toMatchObject({ code: 'ENOENT' });
   });
 });
 
@@ -195,7 +299,13 @@ describe('semclip eval run, killed and rerun (built CLI)', () => {
     const written = new Set(before.rows.map(resultKey));
     expect(written.size).toBeGreaterThanOrEqual(9);
     expect(written.size).toBeLessThan(N * 3);
-    const doneItems = new Set(fixture.map((f) => f.id).filter((id) => ['baseline', 'semclip', 'oracle'].every((m) => written.has(resultKey({ benchmark: 'vstar', item: id, method: m as 'baseline', seed: 1 })))));
+    const doneItems = new Set(
+      fixture
+        .map((f) => f.id)
+        .filter((id) =>
+          ['baseline', 'semclip', 'oracle'].every((m) => written.has(resultKey({ benchmark: 'vstar', item: id, method: m as 'baseline', seed: 1 }))),
+        ),
+    );
 
     fake.setBehaviour({ respond: vlm.respond });
     fake.reset();
@@ -209,7 +319,9 @@ describe('semclip eval run, killed and rerun (built CLI)', () => {
 
     const after = await readResults(results);
     const keys = after.rows.map(resultKey);
-    const expected = fixture.flatMap((f) => ['baseline', 'semclip', 'oracle'].map((m) => resultKey({ benchmark: 'vstar', item: f.id, method: m as 'baseline', seed: 1 })));
+    const expected = fixture.flatMap((f) =>
+      ['baseline', 'semclip', 'oracle'].map((m) => resultKey({ benchmark: 'vstar', item: f.id, method: m as 'baseline', seed: 1 })),
+    );
     expect(after.duplicates).toBe(0);
     expect(after.truncatedBytes).toBe(0);
     expect(new Set(keys)).toEqual(new Set(expected));

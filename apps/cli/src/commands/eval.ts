@@ -3,12 +3,13 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, extname } from 'node:path';
 import { defineCommand } from 'citty';
 import { SemclipError } from '@semclip/core';
-import type { RelevanceScorer, VlmRunner } from '@semclip/core';
+import type { VlmRunner } from '@semclip/core';
+import type { CommonScorerOptions, Pipeline } from '@semclip/pipeline';
+import type { SelectOptions } from '@semclip/selector';
+import type { LocalRunnerOptions, RunnerConfig } from '@semclip/vlm-runner';
 import { choiceArg, commonArgs, gridArgs, gridOptions, httpVlmArgs, httpVlmOptions, intArg, selectArgs, selectOptionsFrom } from '../_args.js';
 import { createProgress, fmtMs, note, print, printJson, progressEnabled } from '../_output.js';
 import type { Progress } from '../_output.js';
-import type { SelectOptions } from '@semclip/selector';
-import { defaultScorerId } from '../_pipeline.js';
 import { cliSignal } from '../_signal.js';
 
 const score = defineCommand({
@@ -35,12 +36,14 @@ const score = defineCommand({
     predictions: {
       type: 'string',
       required: true,
-      description: "Answers: JSON lines with question_id and text (LLaVA answer files) or prediction; ScienceQA's result JSON; V*'s annotation file with output",
+      description:
+        "Answers: JSON lines with question_id and text (LLaVA answer files) or prediction; ScienceQA's result JSON; V*'s annotation file with output",
       valueHint: 'FILE',
     },
     annotations: {
       type: 'string',
-      description: "Ground truth for LLaVA's POPE/GQA question files (POPE: folder of coco_pope_*.json; GQA: testdev_balanced_questions.json). Default: looked for beside --data",
+      description:
+        "Ground truth for LLaVA's POPE/GQA question files (POPE: folder of coco_pope_*.json; GQA: testdev_balanced_questions.json). Default: looked for beside --data",
       valueHint: 'PATH',
     },
     split: { type: 'string', description: 'ScienceQA problems.json: split of pid_splits.json (default test)', valueHint: 'NAME' },
@@ -67,12 +70,11 @@ const score = defineCommand({
   },
 });
 
-
 /** Versions of the packages a run used, recorded in the results header (not compared). */
 function versions(): Record<string, string> {
   const require = createRequire(import.meta.url);
   const out: Record<string, string> = {};
-  for (const name of ['@semclip/eval', '@semclip/vlm-runner', '@semclip/scorers', '@semclip/tiling', '@semclip/selector']) {
+  for (const name of ['@semclip/eval', '@semclip/pipeline', '@semclip/vlm-runner', '@semclip/scorers', '@semclip/tiling', '@semclip/selector']) {
     try {
       out[name] = (require(`${name}/package.json`) as { version: string }).version;
     } catch {
@@ -118,6 +120,105 @@ function selectionSetup(
   return { mode: 'top-k', k: options.k ?? 1, ...common };
 }
 
+/** `kind:model`, as runners name themselves (`openai:<model>`, `local:<model-id>`): the URL is not part of it. */
+function runnerLabel(config: RunnerConfig): string {
+  return `${config.kind}:${typeof config.model === 'string' ? config.model : config.model.id}`;
+}
+
+/** What `--scorer`, `--scorer-vlm`, `--model` and `--dtype` ask for, checked before any work. */
+interface ScorerChoice {
+  readonly id: string;
+  /** VLM scorers: the VLM that scores; `shared` when it is the answering runner. */
+  readonly vlm?: { readonly config: RunnerConfig; readonly shared: boolean };
+  readonly dtype?: LocalRunnerOptions['dtype'];
+}
+
+async function scorerChoice(
+  args: { readonly scorer?: string; readonly model?: string; readonly dtype?: string; readonly 'scorer-vlm'?: string },
+  runnerConfig: RunnerConfig,
+  pipelinePkg: typeof import('@semclip/pipeline'),
+  parseRunnerSpec: (spec: string) => RunnerConfig,
+): Promise<ScorerChoice> {
+  const id = args.scorer ?? pipelinePkg.defaultScorerId();
+  // UNKNOWN_SCORER lists every registered id.
+  const vlmScorer = pipelinePkg.isVlmScorer(id);
+  if (!vlmScorer && args['scorer-vlm'] !== undefined) {
+    throw new SemclipError('INVALID_ARGUMENT', '--scorer-vlm only applies with --scorer vlm-embed or vlm-yesno.', {
+      hint: 'Drop --scorer-vlm, or pick a VLM scorer',
+    });
+  }
+  if (vlmScorer && args.model !== undefined) {
+    throw new SemclipError('INVALID_ARGUMENT', `--model names a light scorer's model; ${id} scores with a VLM.`, {
+      hint: 'Name the scoring VLM with --scorer-vlm local:<model-id> (default: the --vlm that answers)',
+    });
+  }
+  const vlm = vlmScorer
+    ? args['scorer-vlm'] === undefined
+      ? { config: runnerConfig, shared: true }
+      : { config: parseRunnerSpec(args['scorer-vlm']), shared: false }
+    : undefined;
+  // vlm-embed reads the VLM's embeddings, which only a local runner gives.
+  if (vlm) pipelinePkg.checkScorerOptions(id, { runnerKind: vlm.config.kind });
+  let dtype: LocalRunnerOptions['dtype'];
+  if (args.dtype !== undefined) {
+    if (runnerConfig.kind !== 'local' && vlm?.config.kind !== 'local') {
+      throw new SemclipError('INVALID_ARGUMENT', `--dtype only applies to local: VLMs, not ${runnerConfig.kind}:.`, { hint: 'Drop --dtype' });
+    }
+    const { parseDtypeSpec } = await import('@semclip/vlm-runner/local');
+    dtype = parseDtypeSpec(args.dtype);
+  }
+  return { id, ...(vlm ? { vlm } : {}), ...(dtype === undefined ? {} : { dtype }) };
+}
+
+/** The pipeline's scorer options: a light scorer's model and seed, or the VLM that scores. */
+function scorerOptionsFor(
+  choice: ScorerChoice,
+  answering: VlmRunner,
+  flags: { readonly model?: string; readonly seed: number; readonly device?: 'cpu' | 'cuda' | 'auto' },
+): CommonScorerOptions & Readonly<Record<string, unknown>> {
+  const device = flags.device === undefined ? {} : { device: flags.device };
+  if (!choice.vlm) return { ...(flags.model === undefined ? {} : { model: flags.model }), seed: flags.seed, ...device, warn: note };
+  // Scoring with the answering runner shares it (the pipeline never disposes it); another VLM is
+  // created by the scorer and disposed with it.
+  if (choice.vlm.shared) return { runner: answering, warn: note };
+  const local = choice.vlm.config.kind === 'local';
+  return { vlm: choice.vlm.config, ...(local ? device : {}), ...(local && choice.dtype !== undefined ? { dtype: choice.dtype } : {}), warn: note };
+}
+
+function printRunSummary(
+  summary: import('@semclip/eval').RunSummary,
+  report: import('@semclip/eval').EvalReport,
+  evalPkg: typeof import('@semclip/eval'),
+  json: boolean,
+): void {
+  if (json) {
+    printJson({
+      out: summary.out,
+      benchmark: summary.benchmark,
+      methods: summary.methods,
+      items: summary.items,
+      keys: summary.keys,
+      written: summary.written,
+      skipped: summary.skipped,
+      vlm_calls: summary.vlmCalls,
+      errors: summary.errors,
+      repaired_bytes: summary.repairedBytes,
+      resumed: summary.resumed,
+      elapsed_ms: summary.elapsedMs,
+      report: evalPkg.reportToJSON(report),
+    });
+    return;
+  }
+  if (summary.repairedBytes > 0) note(`dropped a half-written last line (${summary.repairedBytes} bytes) from ${summary.out}; its item was run again`);
+  print(
+    `${summary.benchmark}: ${summary.items} questions x ${summary.methods.join(', ')}: wrote ${summary.written} results, ${summary.skipped} already in ${summary.out}; ${summary.vlmCalls} VLM calls in ${fmtMs(summary.elapsedMs)}`,
+  );
+  if (summary.errors > 0)
+    note(`${summary.errors} questions could not be answered (missing or broken images...); they count as wrong and their rows say why (error)`);
+  print();
+  print(evalPkg.formatReportMarkdown(report).trimEnd());
+}
+
 const run = defineCommand({
   meta: {
     name: 'run',
@@ -127,7 +228,12 @@ const run = defineCommand({
   },
   args: {
     benchmark: { type: 'string', required: true, description: 'Benchmark: vstar, gqa, scienceqa, pope, mmbench, mmstar or seedbench', valueHint: 'NAME' },
-    data: { type: 'string', required: true, description: 'Question file or folder as the benchmark ships it (see semclip eval score --help)', valueHint: 'PATH' },
+    data: {
+      type: 'string',
+      required: true,
+      description: 'Question file or folder as the benchmark ships it (see semclip eval score --help)',
+      valueHint: 'PATH',
+    },
     vlm: { type: 'string', description: 'The VLM: openai:<base-url>#<model> or local:<model>. Default: $SEMCLIP_VLM', valueHint: 'SPEC' },
     method: {
       type: 'string',
@@ -139,7 +245,11 @@ const run = defineCommand({
     seed: { type: 'string', default: '0', description: 'Seed of the random sub-images (seeds S..S+R-1) and of the random scorer', valueHint: 'S' },
     repeats: { type: 'string', default: '3', description: 'Random sub-image repeats (mean and std over them)', valueHint: 'R' },
     limit: { type: 'string', description: 'Only the first N questions (before sharding)', valueHint: 'N' },
-    shard: { type: 'string', description: 'Run shard i of n (1-based, by a stable hash of the question id); merge the files with semclip eval report', valueHint: 'i/n' },
+    shard: {
+      type: 'string',
+      description: 'Run shard i of n (1-based, by a stable hash of the question id); merge the files with semclip eval report',
+      valueHint: 'i/n',
+    },
     concurrency: { type: 'string', default: '4', description: 'VLM requests in flight at once', valueHint: 'C' },
     annotations: { type: 'string', description: "Ground truth for LLaVA's POPE/GQA question files (default: beside --data)", valueHint: 'PATH' },
     images: { type: 'string', description: 'Image folder, when not where the benchmark keeps it', valueHint: 'DIR' },
@@ -149,6 +259,23 @@ const run = defineCommand({
     ...httpVlmArgs,
     ...gridArgs,
     ...selectionArgs,
+    scorer: {
+      ...selectionArgs.scorer,
+      description:
+        'Relevance scorer id: random, ocr, clip, siglip, distant, or vlm-embed, vlm-yesno (scored by the VLM that answers, or --scorer-vlm). Default: ocr when available, else random',
+    },
+    'scorer-vlm': {
+      type: 'string',
+      description:
+        'With --scorer vlm-embed|vlm-yesno: the VLM that scores, if not the one that answers (e.g. local:<model-id> for vlm-embed with an openai: --vlm)',
+      valueHint: 'SPEC',
+    },
+    dtype: {
+      type: 'string',
+      description:
+        'Local VLM weight variant (the local: --vlm or --scorer-vlm): fp32, fp16, q8, int8, uint8, q4, q4f16, bnb4, or per session like vision_encoder=fp16,decoder_model_merged=q4',
+      valueHint: 'DTYPE',
+    },
     ...commonArgs,
   },
   async run({ args }) {
@@ -174,18 +301,13 @@ const run = defineCommand({
         hint: 'Pass --vlm or set SEMCLIP_VLM',
       });
     }
-    const [{ tileImage }, { createScorer, getScorerEntry }, selector, vlmRunner] = await Promise.all([
-      import('@semclip/tiling'),
-      import('@semclip/scorers'),
-      import('@semclip/selector'),
-      import('@semclip/vlm-runner'),
-    ]);
-    const { select, defineSelectOptions } = selector;
+    const [pipelinePkg, selector, vlmRunner] = await Promise.all([import('@semclip/pipeline'), import('@semclip/selector'), import('@semclip/vlm-runner')]);
     // Everything the flags can get wrong fails before the data is read or the server is called.
     const runnerConfig = vlmRunner.parseRunnerSpec(spec);
-    defineSelectOptions(selectOptions);
-    const scorerId = args.scorer ?? (await defaultScorerId());
-    getScorerEntry(scorerId);
+    selector.defineSelectOptions(selectOptions);
+    pipelinePkg.resolveImageFormat(http.image);
+    const scorer = await scorerChoice(args, runnerConfig, pipelinePkg, vlmRunner.parseRunnerSpec);
+    const grid = args.grid ?? '2x2';
     const needsScorer = methods.some((m) => evalPkg.SCORED_METHODS.includes(m));
 
     const dataset = await evalPkg.loadBenchmark(benchmark, args.data, {
@@ -200,7 +322,7 @@ const run = defineCommand({
     const showProgress = progressEnabled(args);
     let bar: Progress | undefined;
     let runner: VlmRunner | undefined;
-    let scorer: RelevanceScorer | undefined;
+    let pipeline: Pipeline | undefined;
     try {
       runner = await vlmRunner.createRunner(
         runnerConfig,
@@ -210,45 +332,52 @@ const run = defineCommand({
               ...http.overrides,
               onRetry: (info) => note(`VLM request failed (${info.reason}); retry ${info.attempt} in ${fmtMs(info.delayMs)}`),
             }
-          : { ...(device === undefined ? {} : { device }) },
+          : { ...(device === undefined ? {} : { device }), ...(scorer.dtype === undefined ? {} : { dtype: scorer.dtype }), warn: note },
       );
-      const vlm = runner;
-      if (needsScorer) {
-        scorer = await createScorer(scorerId, {
+      pipeline = pipelinePkg.createPipeline({
+        scorer: scorer.id,
+        scorerOptions: scorerOptionsFor(scorer, runner, {
           ...(args.model === undefined ? {} : { model: args.model }),
           seed,
           ...(device === undefined ? {} : { device }),
-          warn: note,
-        });
-      }
+        }),
+        grid,
+        overlap,
+        levels,
+        select: selectOptions,
+        runner,
+        imageFormat: http.image,
+      });
+      // A scorer that cannot load (weights not pulled...) fails before the results file is written.
+      if (needsScorer) await pipeline.scorer();
       const summary = await evalPkg.runEvaluation({
         dataset,
         methods,
-        runner: vlm,
-        ...(scorer ? { scorer } : {}),
-        openImage: (image) => tileImage(image, { grid: args.grid ?? '2x2', overlap, levels }),
-        select: (scores, source) => select(scores, source.grid, { ...selectOptions, tokensPerImage: vlm.visualTokensPerImage }),
+        runner,
+        pipeline,
         out: args.out ?? 'results.jsonl',
         seed,
         repeats,
         concurrency,
         ...(limit === undefined ? {} : { limit }),
         ...(shard === undefined ? {} : { shard }),
-        imageFormat: http.image,
         ...(maxTokens === undefined ? {} : { maxTokens }),
         // What the results depend on beyond the engine's own config; a resume must match it.
         setup: {
-          grid: args.grid ?? '2x2',
+          grid,
           overlap,
           levels,
-          scorer: scorerId,
+          scorer: scorer.id,
           ...(args.model === undefined ? {} : { scorerModel: args.model }),
+          ...(scorer.vlm ? { scorerVlm: runnerLabel(scorer.vlm.config) } : {}),
+          ...(args.dtype === undefined ? {} : { dtype: args.dtype }),
           selection: selectionSetup(selectOptions, selector),
           composite: args.composite === true,
           logprobs,
         },
         info: {
           vlm: runnerConfig.kind === 'openai' ? `openai:${runnerConfig.baseUrl}#${runnerConfig.model}` : spec,
+          ...(scorer.vlm && !scorer.vlm.shared ? { scorerVlm: args['scorer-vlm'] ?? null } : {}),
           versions: versions(),
           command: `semclip eval ${process.argv.slice(3).join(' ')}`.trim(),
         },
@@ -260,35 +389,10 @@ const run = defineCommand({
         },
       });
       bar?.done();
-      const report = await evalPkg.loadReport([summary.out]);
-      if (args.json) {
-        printJson({
-          out: summary.out,
-          benchmark: summary.benchmark,
-          methods: summary.methods,
-          items: summary.items,
-          keys: summary.keys,
-          written: summary.written,
-          skipped: summary.skipped,
-          vlm_calls: summary.vlmCalls,
-          errors: summary.errors,
-          repaired_bytes: summary.repairedBytes,
-          resumed: summary.resumed,
-          elapsed_ms: summary.elapsedMs,
-          report: evalPkg.reportToJSON(report),
-        });
-        return;
-      }
-      if (summary.repairedBytes > 0) note(`dropped a half-written last line (${summary.repairedBytes} bytes) from ${summary.out}; its item was run again`);
-      print(
-        `${summary.benchmark}: ${summary.items} questions x ${summary.methods.join(', ')}: wrote ${summary.written} results, ${summary.skipped} already in ${summary.out}; ${summary.vlmCalls} VLM calls in ${fmtMs(summary.elapsedMs)}`,
-      );
-      if (summary.errors > 0) note(`${summary.errors} questions could not be answered (missing or broken images...); they count as wrong and their rows say why (error)`);
-      print();
-      print(evalPkg.formatReportMarkdown(report).trimEnd());
+      printRunSummary(summary, await evalPkg.loadReport([summary.out]), evalPkg, args.json === true);
     } finally {
       bar?.done();
-      await scorer?.dispose();
+      await pipeline?.dispose();
       await runner?.dispose();
     }
   },
@@ -309,7 +413,11 @@ async function writeChart(file: string, svg: string): Promise<string[]> {
     await sharp(Buffer.from(svg), { density: 144 }).png().toFile(`${base}.png`);
     written.push(`${base}.png`);
   } catch (err) {
-    if (ext === '.png') throw new SemclipError('INTERNAL', `Could not render ${file}: ${err instanceof Error ? err.message : String(err)}.`, { cause: err, hint: `The SVG is in ${base}.svg` });
+    if (ext === '.png')
+      throw new SemclipError('INTERNAL', `Could not render ${file}: ${err instanceof Error ? err.message : String(err)}.`, {
+        cause: err,
+        hint: `The SVG is in ${base}.svg`,
+      });
     note(`no PNG chart (sharp could not render it: ${err instanceof Error ? err.message : String(err)}); the SVG is in ${base}.svg`);
   }
   return written;
@@ -325,7 +433,11 @@ const report = defineCommand({
   args: {
     files: { type: 'positional', required: true, description: 'Results files written by semclip eval run', valueHint: 'FILE...' },
     format: { type: 'string', default: 'md', description: 'md (markdown tables) or json', valueHint: 'md|json' },
-    chart: { type: 'string', description: 'Also draw accuracy against visual tokens: FILE.svg, and FILE.png beside it (or FILE.png and FILE.svg)', valueHint: 'FILE' },
+    chart: {
+      type: 'string',
+      description: 'Also draw accuracy against visual tokens: FILE.svg, and FILE.png beside it (or FILE.png and FILE.svg)',
+      valueHint: 'FILE',
+    },
     ...commonArgs,
   },
   async run({ args }) {

@@ -1,7 +1,7 @@
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ImageInput } from '@semclip/core';
+import { createPipeline } from '@semclip/pipeline';
 import { tileImage } from '@semclip/tiling';
 import { createOpenAIRunner } from '@semclip/vlm-runner/openai';
 import { tempDir } from '@semclip/test-kit/benchmarks';
@@ -23,19 +23,20 @@ let popeItems: EvalFixtureItem[];
 let vstarFile: string;
 let popeFile: string;
 
-const run = (dataset: BenchmarkDataset, out: string, extra: Partial<RunEvaluationOptions> = {}) =>
-  runEvaluation({
+const run = (dataset: BenchmarkDataset, out: string, extra: Partial<RunEvaluationOptions> = {}) => {
+  const runner = createOpenAIRunner({ baseUrl: fake.url, model: 'fake-vlm', concurrency: 8, retries: 0 });
+  return runEvaluation({
     dataset,
     methods: 'all',
-    runner: createOpenAIRunner({ baseUrl: fake.url, model: 'fake-vlm', concurrency: 8, retries: 0 }),
-    scorer: createRedScorer(),
-    openImage: (image: ImageInput) => tileImage(image, { grid: '2x2' }),
+    runner,
+    pipeline: createPipeline({ scorer: createRedScorer(), grid: '2x2', runner }),
     setup: { grid: '2x2', scorer: 'red', k: 1 },
     out,
     repeats: 3,
     concurrency: 8,
     ...extra,
   });
+};
 
 beforeAll(async () => {
   dir = await tempDir('semclip-eval-report-');

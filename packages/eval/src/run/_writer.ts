@@ -63,36 +63,3 @@ export class AppendWriter {
     await this.fh.close();
   }
 }
-
-/** A FIFO counting semaphore. */
-export class Semaphore {
-  private waiting: Array<() => void> = [];
-  private free: number;
-
-  constructor(permits: number) {
-    this.free = permits;
-  }
-
-  async acquire(): Promise<void> {
-    if (this.free > 0) {
-      this.free--;
-      return;
-    }
-    await new Promise<void>((resolve) => this.waiting.push(resolve));
-  }
-
-  release(): void {
-    const next = this.waiting.shift();
-    if (next) next();
-    else this.free++;
-  }
-
-  async use<T>(fn: () => Promise<T>): Promise<T> {
-    await this.acquire();
-    try {
-      return await fn();
-    } finally {
-      this.release();
-    }
-  }
-}

@@ -1,8 +1,8 @@
-import { appendFile, readFile, rm, writeFile } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { BenchmarkItem, ImageInput } from '@semclip/core';
-import { select } from '@semclip/selector';
+import type { BenchmarkItem } from '@semclip/core';
+import { createPipeline } from '@semclip/pipeline';
 import { tileImage } from '@semclip/tiling';
 import { createOpenAIRunner } from '@semclip/vlm-runner/openai';
 import { tempDir } from '@semclip/test-kit/benchmarks';
@@ -41,16 +41,14 @@ beforeEach(() => {
 
 let fileNo = 0;
 const newOut = () => join(dir, `results-${++fileNo}.jsonl`);
-const openImage = (image: ImageInput) => tileImage(image, { grid: '2x2' });
 
 function options(out: string, extra: Partial<RunEvaluationOptions> = {}): RunEvaluationOptions {
+  const runner = extra.runner ?? createOpenAIRunner({ baseUrl: fake.url, model: 'fake-vlm', concurrency: 8, retries: 0 });
   return {
     dataset,
     methods: 'all',
-    runner: createOpenAIRunner({ baseUrl: fake.url, model: 'fake-vlm', concurrency: 8, retries: 0 }),
-    scorer: createRedScorer(),
-    openImage,
-    select: (scores, source) => select(scores, source.grid, { k: 1 }),
+    runner,
+    pipeline: createPipeline({ scorer: createRedScorer(), grid: '2x2', select: { k: 1 }, runner }),
     setup: { grid: '2x2', scorer: 'red', k: 1 },
     out,
     repeats: 3,
@@ -76,7 +74,13 @@ describe('runEvaluation', () => {
     const out = newOut();
     const summary = await runEvaluation(options(out));
     const { header, rows } = await readResults(out);
-    expect(header.config).toMatchObject({ benchmark: 'vstar', seed: 0, repeats: 3, vlm: { id: 'openai:fake-vlm', visualTokensPerImage: 576 }, setup: { grid: '2x2' } });
+    expect(header.config).toMatchObject({
+      benchmark: 'vstar',
+      seed: 0,
+      repeats: 3,
+      vlm: { id: 'openai:fake-vlm', visualTokensPerImage: 576 },
+      setup: { grid: '2x2' },
+    });
     expect(summary).toMatchObject({ items: N_ITEMS, keys: N_ITEMS * (EVAL_METHODS.length + 2), written: N_ITEMS * (EVAL_METHODS.length + 2), skipped: 0 });
     expect(new Set(rows.map(resultKey)).size).toBe(rows.length);
     expect(rows).toHaveLength(summary.keys);
@@ -87,12 +91,18 @@ describe('runEvaluation', () => {
     expect(pct(of('baseline'))).toBe(0);
     for (const m of ['semclip', 'oracle', 'subimage-only', 'all-tiles']) {
       expect(pct(withTile(of(m))), m).toBe(100);
-      expect(of(m).filter((r) => byItem(r.item).rightTile === null).every((r) => !r.correct), m).toBe(true);
+      expect(
+        of(m)
+          .filter((r) => byItem(r.item).rightTile === null)
+          .every((r) => !r.correct),
+        m,
+      ).toBe(true);
     }
     expect(pct(of('semclip'))).toBeGreaterThan(pct(of('baseline')));
     // SemClip sent the scorer's top tile with the overview; sub-image only the same tile alone.
     for (const r of withTile(of('semclip'))) expect(r).toMatchObject({ tiles: [byItem(r.item).rightTile], overview: true, images: 2, visualTokens: 1152 });
-    for (const r of withTile(of('subimage-only'))) expect(r).toMatchObject({ tiles: [byItem(r.item).rightTile], overview: false, images: 1, visualTokens: 576 });
+    for (const r of withTile(of('subimage-only')))
+      expect(r).toMatchObject({ tiles: [byItem(r.item).rightTile], overview: false, images: 1, visualTokens: 576 });
     // Random: right exactly when its drawn tile is the right one; seeds draw different tiles.
     const random = of('random');
     expect(new Set(random.map((r) => r.seed))).toEqual(new Set([0, 1, 2]));
@@ -137,6 +147,40 @@ describe('runEvaluation', () => {
     expect(rows.filter((r) => r.method === 'baseline').every((r) => r.predicted === 'B')).toBe(true);
   });
 
+  it("counts visual tokens with the pipeline's model family and passes the image size to the runner", async () => {
+    const out = newOut();
+    const runner = createOpenAIRunner({ baseUrl: fake.url, model: 'fake-vlm', concurrency: 8, retries: 0 });
+    const pipeline = createPipeline({ scorer: createRedScorer(), select: { k: 1 }, runner });
+    const sizes: number[] = [];
+    const seen: Array<{ width: number; height: number } | undefined> = [];
+    const choose = runner.choose.bind(runner);
+    runner.choose = (request) => {
+      seen.push(request.imageSize);
+      return choose(request);
+    };
+    await runEvaluation(
+      options(out, {
+        methods: 'baseline,semclip,majority',
+        runner,
+        pipeline: {
+          ...pipeline,
+          scorerId: pipeline.scorerId,
+          visualTokens: (images) => {
+            sizes.push(images.length);
+            return images.length * 1000;
+          },
+        },
+      }),
+    );
+    const { rows } = await readResults(out);
+    expect(rows.filter((r) => r.method === 'baseline').every((r) => r.visualTokens === 1000)).toBe(true);
+    expect(rows.filter((r) => r.method === 'semclip').every((r) => r.visualTokens === 2000)).toBe(true);
+    expect(rows.filter((r) => r.method === 'majority').every((r) => r.visualTokens === TILES * 2000)).toBe(true);
+    expect(sizes).toHaveLength(N_ITEMS * (1 + TILES));
+    expect(seen.length).toBe(N_ITEMS * (1 + TILES));
+    expect(seen.every((s) => s?.width === 97 && s.height === 61)).toBe(true);
+  });
+
   it('resumes: a second identical run asks nothing and writes nothing', async () => {
     const out = newOut();
     await runEvaluation(options(out, { methods: 'baseline,semclip,random' }));
@@ -176,6 +220,13 @@ describe('runEvaluation', () => {
     await expect(
       runEvaluation(options(out, { methods: 'baseline', runner: createOpenAIRunner({ baseUrl: fake.url, model: 'other-vlm', retries: 0 }) })),
     ).rejects.toMatchObject({ code: 'RESULTS_INVALID', message: expect.stringContaining('vlm.id') });
+    // The pipeline's image encoding is part of the config.
+    const runner = createOpenAIRunner({ baseUrl: fake.url, model: 'fake-vlm', retries: 0 });
+    const pngPipeline = createPipeline({ scorer: createRedScorer(), select: { k: 1 }, runner, imageFormat: { format: 'png' } });
+    await expect(runEvaluation(options(out, { methods: 'baseline', runner, pipeline: pngPipeline }))).rejects.toMatchObject({
+      code: 'RESULTS_INVALID',
+      message: expect.stringContaining('image.format: "jpeg" in the file, "png" now'),
+    });
     expect(await readFile(out, 'utf8')).toBe(before);
     // Changing only what is not part of the config (methods, limit, concurrency) is fine.
     await runEvaluation(options(out, { methods: 'baseline,random', limit: 3, concurrency: 1 }));
@@ -184,7 +235,10 @@ describe('runEvaluation', () => {
   it('refuses to write into a file that is not a results file', async () => {
     const out = newOut();
     await writeFile(out, 'question_id,text\n1,yes\n');
-    await expect(runEvaluation(options(out))).rejects.toMatchObject({ code: 'RESULTS_INVALID', message: expect.stringContaining('not a semclip eval results file') });
+    await expect(runEvaluation(options(out))).rejects.toMatchObject({
+      code: 'RESULTS_INVALID',
+      message: expect.stringContaining('not a semclip eval results file'),
+    });
     expect(await readFile(out, 'utf8')).toBe('question_id,text\n1,yes\n');
   });
 
@@ -260,7 +314,7 @@ describe('runEvaluation', () => {
   });
 
   it.each([
-    ['semclip without a scorer', { methods: 'semclip', scorer: undefined }, 'INVALID_ARGUMENT'],
+    ['semclip without a scorer', { methods: 'semclip', pipeline: createPipeline({ scorer: false }) }, 'INVALID_ARGUMENT'],
     ['an unknown method', { methods: 'baseline,zoom' }, 'UNKNOWN_METHOD'],
     ['zero repeats', { repeats: 0 }, 'INVALID_ARGUMENT'],
     ['a bad shard', { shard: '3/2' }, 'INVALID_ARGUMENT'],

@@ -1,0 +1,79 @@
+/**
+ * Opening a results file for a run: created with its header, or resumed (the config must
+ * match, a half-written last line from a crash is dropped, the keys already there are skipped).
+ */
+import { mkdir, readFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { SemclipError } from '@semclip/core';
+import {
+  RESULTS_FORMAT,
+  RESULTS_VERSION,
+  diffConfig,
+  fileSize,
+  parseResults,
+  resultKey,
+  truncateFile,
+  type JsonValue,
+  type RunConfig,
+  type RunHeader,
+} from './results.js';
+import { AppendWriter } from './_writer.js';
+
+export interface OpenedResults {
+  readonly writer: AppendWriter;
+  /** Keys of the rows the file already holds. */
+  readonly existing: ReadonlySet<string>;
+  /** True when the file existed (this run resumes it). */
+  readonly resumed: boolean;
+  /** Bytes of a half-written last line (or a cut-off header) that were dropped. */
+  readonly repairedBytes: number;
+}
+
+/** Reads what an existing file holds; refuses files of another config or format. Repairs a torn end. */
+async function readExisting(out: string, config: RunConfig): Promise<Omit<OpenedResults, 'writer'>> {
+  const none = { existing: new Set<string>(), resumed: false, repairedBytes: 0 };
+  if ((await fileSize(out)) <= 0) return none;
+  const buf = await readFile(out);
+  const parsed = parseResults(buf, out);
+  if (!parsed) {
+    // No complete line: a header cut off by a crash, or some other file.
+    if (!buf.toString('utf8', 0, Math.min(buf.length, 40)).startsWith(`{"type":"${RESULTS_FORMAT}"`)) {
+      throw new SemclipError('RESULTS_INVALID', `${out} exists and is not a semclip eval results file.`, {
+        hint: 'Choose another --out; SemClip does not overwrite other files',
+        details: { path: out },
+      });
+    }
+    await truncateFile(out, 0);
+    return { ...none, repairedBytes: buf.length };
+  }
+  const diff = diffConfig(parsed.header.config, config);
+  if (diff.length > 0) {
+    const shown = diff.slice(0, 6).map((d) => `${d.path}: ${JSON.stringify(d.file)} in the file, ${JSON.stringify(d.now)} now`);
+    throw new SemclipError('RESULTS_INVALID', `${out} holds results of another configuration (${shown.join('; ')}).`, {
+      hint: 'Resume with the same settings as the run that made the file, or write these results to another --out',
+      details: { path: out, differences: diff.map((d) => ({ path: d.path, file: d.file as never, now: d.now as never })) },
+    });
+  }
+  if (parsed.truncatedBytes > 0) await truncateFile(out, parsed.validBytes);
+  return { existing: new Set(parsed.rows.map(resultKey)), resumed: true, repairedBytes: parsed.truncatedBytes };
+}
+
+/**
+ * Opens `out` (an absolute path) for appending: a new file gets its header line first.
+ * The caller closes the writer.
+ */
+export async function openResultsFile(out: string, config: RunConfig, info: { readonly [key: string]: JsonValue }): Promise<OpenedResults> {
+  const found = await readExisting(out, config);
+  await mkdir(dirname(out), { recursive: true });
+  const writer = await AppendWriter.open(out);
+  if (!found.resumed) {
+    const header: RunHeader = { type: RESULTS_FORMAT, version: RESULTS_VERSION, createdAt: new Date().toISOString(), config, info };
+    try {
+      await writer.append([JSON.stringify(header)]);
+    } catch (err) {
+      await writer.close();
+      throw err;
+    }
+  }
+  return { writer, ...found };
+}
