@@ -10,7 +10,7 @@
 import { defineCommand } from 'citty';
 import type { ParsedArgs } from 'citty';
 import { SemclipError, optionLetters } from '@semclip/core';
-import type { Box, Size, VlmRunner } from '@semclip/core';
+import type { Box, VlmRunner } from '@semclip/core';
 import type { AskMode, AskResult, Pipeline, PipelineOptions, PipelineRun, PipelineStage } from '@semclip/pipeline';
 import type { TiledImage } from '@semclip/tiling';
 import type { LocalRunnerOptions, RunnerConfig } from '@semclip/vlm-runner';
@@ -235,25 +235,17 @@ interface Asked {
   readonly timings: { tile: number; score: number; select: number; encode: number; vlm: number; total: number };
 }
 
-/** A box's size as sent: shrunk to fit the long-side cap, never enlarged. */
-function fitted(size: Size, maxSide: number): Size {
-  const scale = Math.min(1, maxSide / Math.max(size.width, size.height));
-  return { width: Math.max(1, Math.round(size.width * scale)), height: Math.max(1, Math.round(size.height * scale)) };
-}
-
 /** Visual tokens of what was sent, and of the overview alone and of every tile, by the model family's formula. */
 function tokenCounts(pipeline: Pipeline, source: TiledImage, result: AskResult, runner: VlmRunner, composite: boolean): Asked['tokens'] {
-  const max = pipeline.imageFormat.maxSide;
-  const baseline = pipeline.visualTokens([fitted(source.size, max)]);
-  const tiles = source.grid.tiles.filter((t) => t.level === 1).map((t): Size => fitted(t.box, max));
+  const tiles = source.grid.tiles.filter((t) => t.level === 1).map((t) => ({ box: t.box }));
   // Composite packs every image into one: the runner counts what it sent.
   const usage = result.kind === 'answer' ? result.answer.usage : result.choice.usage;
   return {
     visual: composite ? usage.visual : result.visualTokens,
     perImage: runner.visualTokensPerImage,
     imagesSent: result.images.length,
-    baseline,
-    allTiles: baseline + pipeline.visualTokens(tiles),
+    baseline: pipeline.planTokens(source, { overview: true, regions: [] }),
+    allTiles: pipeline.planTokens(source, { overview: true, regions: tiles }),
   };
 }
 
