@@ -25,6 +25,8 @@ export interface PlannedRegion {
 export interface PipelineStages {
   /** The scorer the pipeline opened; `undefined` when it has none (baseline-only runs). */
   readonly scorerId: string | undefined;
+  /** How prompt images are encoded (answers depend on it, so long runs record it). */
+  readonly imageFormat: { readonly format: 'jpeg' | 'png' | 'webp'; readonly quality: number; readonly maxSide: number };
   /** Reads and tiles an image, and proves its pixel data decodes (a damaged file fails here). */
   open(image: ImageInput, options?: { readonly signal?: AbortSignal }): Promise<TileSource>;
   /** Scores every tile against the question; INVALID_ARGUMENT when the pipeline has no scorer. */

@@ -1,6 +1,6 @@
 import { SemclipError, throwIfAborted } from '@semclip/core';
 import type { GridSpec, ImageInput, PipelineStages, PromptImage, PromptPlan, RelevanceScorer, ScoreOptions, ScoreQuery, Selection, Size, TileScores, TileSource, VlmRunner } from '@semclip/core';
-import { defineSelectOptions, select as selectTiles } from '@semclip/selector';
+import { DEFAULT_MARGIN, DEFAULT_THRESHOLD, defineSelectOptions, select as selectTiles } from '@semclip/selector';
 import type { SelectOptions } from '@semclip/selector';
 import { parseGrid, renderOverlay, tileImage } from '@semclip/tiling';
 import type { ImageLimits, TiledImage } from '@semclip/tiling';
@@ -123,6 +123,38 @@ function isScorer(value: unknown): value is RelevanceScorer {
 
 function isPolicy(value: unknown): value is ImagePolicy {
   return typeof value === 'object' && value !== null && typeof (value as ImagePolicy).tokensFor === 'function';
+}
+
+/** Selection options with every default filled in, as plain JSON (for results headers and reports). */
+export type SelectionSetup =
+  | { readonly mode: 'top-k'; readonly k: number; readonly includeOverview: boolean; readonly merge: boolean; readonly level: number | 'any'; readonly budget: number | null }
+  | {
+      readonly mode: 'adaptive';
+      readonly margin: number;
+      readonly threshold: number;
+      readonly maxTiles: number | null;
+      readonly includeOverview: boolean;
+      readonly merge: boolean;
+      readonly level: number | 'any';
+      readonly budget: number | null;
+    };
+
+/**
+ * Checks selection options and fills in their defaults, so that `{ k: 1 }` and `{}` describe the
+ * same selection (a resumed run compares these).
+ *
+ * @example
+ * ```ts
+ * describeSelectOptions({}); // { mode: 'top-k', k: 1, includeOverview: true, merge: false, level: 1, budget: null }
+ * ```
+ */
+export function describeSelectOptions(options: SelectOptions = {}): SelectionSetup {
+  defineSelectOptions(options);
+  const common = { includeOverview: options.includeOverview !== false, merge: options.merge === true, level: options.level ?? 1, budget: options.budget ?? null };
+  if (options.mode === 'adaptive') {
+    return { mode: 'adaptive', margin: options.margin ?? DEFAULT_MARGIN, threshold: options.threshold ?? DEFAULT_THRESHOLD, maxTiles: options.maxTiles ?? null, ...common };
+  }
+  return { mode: 'top-k', k: options.k ?? 1, ...common };
 }
 
 /**

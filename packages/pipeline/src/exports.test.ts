@@ -11,6 +11,7 @@ it('exports exactly these names', async () => {
     'checkScorerOptions',
     'createPipeline',
     'defaultScorerId',
+    'describeSelectOptions',
     'familyOf',
     'getScorerFamily',
     'imagePolicyFor',

@@ -5,7 +5,7 @@ import { makeJpeg, truncated } from '@semclip/test-kit/images';
 import { startFakeOpenAI } from '@semclip/test-kit/openai-upstream';
 import type { FakeOpenAI } from '@semclip/test-kit/openai-upstream';
 import { createOpenAIRunner } from '@semclip/vlm-runner/openai';
-import { createPipeline } from './_pipeline.js';
+import { createPipeline, describeSelectOptions } from './_pipeline.js';
 import { getScorerFamily, listScorers, openScorer, registerScorer } from './_registry.js';
 
 let jpeg: Uint8Array;
@@ -227,5 +227,18 @@ describe('plans, token estimates and overlays without a selection', () => {
     const pipeline = createPipeline({ scorer: false });
     const png = await pipeline.overlay({ source: await pipeline.open(jpeg) }, { maxSide: 300 });
     expect([...png.subarray(1, 4)].map((c) => String.fromCharCode(c)).join('')).toBe('PNG');
+  });
+});
+
+describe('describeSelectOptions', () => {
+  it.each([
+    [{}, { mode: 'top-k', k: 1, includeOverview: true, merge: false, level: 1, budget: null }],
+    [{ k: 1 }, { mode: 'top-k', k: 1, includeOverview: true, merge: false, level: 1, budget: null }],
+    [{ mode: 'adaptive' }, { mode: 'adaptive', margin: 0.1, threshold: 0, maxTiles: null, includeOverview: true, merge: false, level: 1, budget: null }],
+  ])('fills the defaults of %j', (options, expected) => {
+    expect(describeSelectOptions(options as never)).toEqual(expected);
+  });
+  it('rejects what select would reject', () => {
+    expect(() => describeSelectOptions({ k: -1 })).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
   });
 });

@@ -5,7 +5,6 @@ import { defineCommand } from 'citty';
 import { SemclipError } from '@semclip/core';
 import type { VlmRunner } from '@semclip/core';
 import type { CommonScorerOptions, Pipeline } from '@semclip/pipeline';
-import type { SelectOptions } from '@semclip/selector';
 import type { LocalRunnerOptions, RunnerConfig } from '@semclip/vlm-runner';
 import { choiceArg, commonArgs, gridArgs, gridOptions, httpVlmArgs, httpVlmOptions, intArg, selectArgs, selectOptionsFrom } from '../_args.js';
 import { createProgress, fmtMs, note, print, printJson, progressEnabled } from '../_output.js';
@@ -93,32 +92,6 @@ function fmtEta(ms: number | null): string {
 }
 
 const { seed: _scorerSeed, ...selectionArgs } = selectArgs;
-
-/**
- * The selection as the results header records it, defaults filled in, so `--k 1` and no
- * `--k` are the same configuration when a run is resumed.
- */
-function selectionSetup(
-  options: SelectOptions,
-  defaults: { DEFAULT_MARGIN: number; DEFAULT_THRESHOLD: number },
-): { [key: string]: string | number | boolean | null } {
-  const common = {
-    includeOverview: options.includeOverview !== false,
-    merge: options.merge === true,
-    level: options.level ?? 1,
-    budget: options.budget ?? null,
-  };
-  if (options.mode === 'adaptive') {
-    return {
-      mode: 'adaptive',
-      margin: options.margin ?? defaults.DEFAULT_MARGIN,
-      threshold: options.threshold ?? defaults.DEFAULT_THRESHOLD,
-      maxTiles: options.maxTiles ?? null,
-      ...common,
-    };
-  }
-  return { mode: 'top-k', k: options.k ?? 1, ...common };
-}
 
 /** `kind:model`, as runners name themselves (`openai:<model>`, `local:<model-id>`): the URL is not part of it. */
 function runnerLabel(config: RunnerConfig): string {
@@ -301,10 +274,10 @@ const run = defineCommand({
         hint: 'Pass --vlm or set SEMCLIP_VLM',
       });
     }
-    const [pipelinePkg, selector, vlmRunner] = await Promise.all([import('@semclip/pipeline'), import('@semclip/selector'), import('@semclip/vlm-runner')]);
+    const [pipelinePkg, vlmRunner] = await Promise.all([import('@semclip/pipeline'), import('@semclip/vlm-runner')]);
     // Everything the flags can get wrong fails before the data is read or the server is called.
     const runnerConfig = vlmRunner.parseRunnerSpec(spec);
-    selector.defineSelectOptions(selectOptions);
+    const selection = pipelinePkg.describeSelectOptions(selectOptions);
     pipelinePkg.resolveImageFormat(http.image);
     const scorer = await scorerChoice(args, runnerConfig, pipelinePkg, vlmRunner.parseRunnerSpec);
     const grid = args.grid ?? '2x2';
@@ -371,7 +344,7 @@ const run = defineCommand({
           ...(args.model === undefined ? {} : { scorerModel: args.model }),
           ...(scorer.vlm ? { scorerVlm: runnerLabel(scorer.vlm.config) } : {}),
           ...(args.dtype === undefined ? {} : { dtype: args.dtype }),
-          selection: selectionSetup(selectOptions, selector),
+          selection,
           composite: args.composite === true,
           logprobs,
         },

@@ -12,12 +12,10 @@ import type { AppendWriter } from './_writer.js';
 
 /**
  * The SemClip flow the engine runs each item through: `createPipeline` from
- * `@semclip/pipeline` makes one. `imageFormat` (how prompt images are encoded) is recorded in
- * the results config, since the answers depend on it.
+ * `@semclip/pipeline` makes one. Its `imageFormat` is recorded in the results config, since
+ * the answers depend on it.
  */
-export type EvalPipeline = PipelineStages & {
-  readonly imageFormat: { readonly format: 'jpeg' | 'png' | 'webp'; readonly quality: number; readonly maxSide: number };
-};
+export type EvalPipeline = PipelineStages;
 
 /** What the run is doing, after each item. */
 export interface RunProgress {
