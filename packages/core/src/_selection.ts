@@ -21,7 +21,10 @@ export type SelectionStrategy =
 
 /** Visual-token accounting: what this selection costs the VLM, next to the alternatives. */
 export interface TokenAccounting {
+  /** What one region costs. */
   readonly perImage: number;
+  /** What the overview costs (differs from `perImage` for models whose cost depends on the image size). */
+  readonly overview: number;
   /** Images sent: overview (if included) + regions. */
   readonly images: number;
   readonly used: number;

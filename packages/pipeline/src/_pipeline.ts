@@ -270,7 +270,12 @@ export function createPipeline(options: PipelineOptions = {}): Pipeline {
   const select = (scores: TileScores, source: TileSource): Selection => {
     stage('select', 'selecting');
     // Budgets count what the model really spends on a tile of this grid (its family's formula).
-    return selectTiles(scores, source.grid, { ...selectOptions, tokensPerImage: options.select?.tokensPerImage ?? tokensPerTile(source) });
+    const overview = sentSize(source.size.width, source.size.height, imageFormat.maxSide);
+    return selectTiles(scores, source.grid, {
+      ...selectOptions,
+      tokensPerImage: options.select?.tokensPerImage ?? tokensPerTile(source),
+      overviewTokens: options.select?.overviewTokens ?? options.select?.tokensPerImage ?? policy.tokensFor(overview.width, overview.height),
+    });
   };
 
   const buildImages = (source: TileSource, plan: PromptPlan, o: { readonly signal?: AbortSignal } = {}) =>

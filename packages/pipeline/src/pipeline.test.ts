@@ -123,6 +123,8 @@ describe('budgets and tokens follow the model family', () => {
     const run = await pipeline.run({ image: jpeg, question: 'q?' });
     // A 600x400 tile is sent at 600x400 -> smart resize 588x392 = 21 x 14 blocks.
     expect(run.selection.tokens.perImage).toBe(294);
+    // The 1200x800 overview is sent at 1024x683: 888 tokens, which the selection now counts.
+    expect(run.selection.tokens).toMatchObject({ overview: 888, used: 888 + 294, baseline: 888 });
     expect(pipeline.visualTokens([{ width: 600, height: 400 }])).toBe(294);
   });
 });

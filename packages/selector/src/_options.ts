@@ -14,8 +14,13 @@ export interface CommonSelectOptions {
    * budget. Each image costs `tokensPerImage`; the number of regions is capped to what fits.
    */
   readonly budget?: number | null;
-  /** What one image costs the VLM (the runner's `visualTokensPerImage`). Default 576. */
+  /** What one region costs the VLM (the runner's `visualTokensPerImage`). Default 576. */
   readonly tokensPerImage?: number;
+  /**
+   * What the overview costs, where the model's cost depends on the image size (Qwen2-VL,
+   * LLaVA-NeXT: `@semclip/pipeline` fills it in). Default `tokensPerImage`.
+   */
+  readonly overviewTokens?: number;
   /** Send the overview (the whole image downscaled) first. Default `true`. */
   readonly includeOverview?: boolean;
   /**
@@ -62,6 +67,7 @@ export interface ResolvedSelectOptions {
   readonly maxTiles: number | null;
   readonly budget: number | null;
   readonly tokensPerImage: number;
+  readonly overviewTokens: number;
   readonly includeOverview: boolean;
   readonly merge: boolean;
   readonly level: number | 'any';
@@ -108,6 +114,8 @@ export function resolveSelectOptions(options: SelectOptions = {}): ResolvedSelec
   const maxTiles = o.maxTiles === undefined ? null : checkInteger('maxTiles', o.maxTiles, 0, 'a whole number of tiles, like 3');
   const tokensPerImage =
     options.tokensPerImage === undefined ? DEFAULT_TOKENS_PER_IMAGE : checkInteger('tokensPerImage', options.tokensPerImage, 1, "the runner's visual tokens per image, like 576");
+  const overviewTokens =
+    options.overviewTokens === undefined ? tokensPerImage : checkInteger('overviewTokens', options.overviewTokens, 1, 'what the overview costs in visual tokens, like 576');
   const budget =
     options.budget === undefined || options.budget === null ? null : checkInteger('budget', options.budget, 0, 'a whole number of visual tokens, like 1152');
   const includeOverview = options.includeOverview ?? true;
@@ -123,22 +131,22 @@ export function resolveSelectOptions(options: SelectOptions = {}): ResolvedSelec
     throw invalid('maxTiles is 0 and the overview is excluded, so the VLM would see no image at all.', 'maxTiles of at least 1 when includeOverview is false');
   }
   if (budget !== null) {
-    const minimum = tokensPerImage;
+    const minimum = includeOverview ? overviewTokens : tokensPerImage;
     if (budget < minimum) {
       throw new SemclipError(
         'BUDGET_EXCEEDED',
         includeOverview
-          ? `A budget of ${budget} visual tokens cannot pay even for the overview, which costs ${tokensPerImage}.`
+          ? `A budget of ${budget} visual tokens cannot pay even for the overview, which costs ${overviewTokens}.`
           : `A budget of ${budget} visual tokens cannot pay for a single region, which costs ${tokensPerImage}.`,
         {
-          expected: `a budget of at least ${minimum} tokens (${tokensPerImage} per image)`,
-          hint: `Raise the budget to ${tokensPerImage * 2} for the overview plus one region`,
-          details: { budget, tokensPerImage, minimum },
+          expected: `a budget of at least ${minimum} tokens (${tokensPerImage} per region${includeOverview && overviewTokens !== tokensPerImage ? `, ${overviewTokens} for the overview` : ''})`,
+          hint: `Raise the budget to ${(includeOverview ? overviewTokens : 0) + tokensPerImage} for ${includeOverview ? 'the overview plus ' : ''}one region`,
+          details: { budget, tokensPerImage, overviewTokens, minimum },
         },
       );
     }
   }
-  return { mode, k, margin, threshold, maxTiles, budget, tokensPerImage, includeOverview, merge, level };
+  return { mode, k, margin, threshold, maxTiles, budget, tokensPerImage, overviewTokens, includeOverview, merge, level };
 }
 
 /**

@@ -102,7 +102,8 @@ export function select(scores: ScoresInput, grid: TileGrid, options: SelectOptio
 
   const per = opts.tokensPerImage;
   const overviewImages = opts.includeOverview ? 1 : 0;
-  const slots = opts.budget === null ? Infinity : Math.floor(opts.budget / per) - overviewImages;
+  const overviewCost = overviewImages * opts.overviewTokens;
+  const slots = opts.budget === null ? Infinity : Math.floor((opts.budget - overviewCost) / per);
   const requested = opts.mode === 'top-k' ? opts.k : (opts.maxTiles ?? candidates.length);
   const limit = Math.min(requested, slots);
 
@@ -133,11 +134,12 @@ export function select(scores: ScoresInput, grid: TileGrid, options: SelectOptio
   const images = overviewImages + regions.length;
   const tokens: TokenAccounting = {
     perImage: per,
+    overview: opts.overviewTokens,
     images,
-    used: images * per,
+    used: overviewCost + regions.length * per,
     budget: opts.budget,
-    baseline: per,
-    allTiles: per * (1 + candidates.length),
+    baseline: opts.overviewTokens,
+    allTiles: opts.overviewTokens + per * candidates.length,
   };
   const strategy: SelectionStrategy =
     opts.mode === 'top-k'
@@ -156,7 +158,7 @@ export function select(scores: ScoresInput, grid: TileGrid, options: SelectOptio
   if (picked.length === 0) {
     if (opts.mode === 'top-k' && opts.k === 0) reason = `k is 0, so the VLM sees only the overview (${tokens.used} visual tokens).`;
     else if (slots <= 0 && (opts.mode === 'top-k' || passing > 0))
-      reason = `The ${opts.budget}-token budget pays only for the overview (${per} tokens per image), so no tile was added.`;
+      reason = `The ${opts.budget}-token budget pays only for the overview (${opts.overviewTokens} tokens; a region costs ${per}), so no tile was added.`;
     else if (opts.mode === 'adaptive' && opts.maxTiles === 0) reason = `maxTiles is 0, so the VLM sees only the overview (${tokens.used} visual tokens).`;
     else reason = `No tile scored at least the threshold ${fmt(opts.threshold)} (best: tile ${best.index} at ${fmt(best.score)}), so the VLM sees only the overview (${tokens.used} visual tokens).`;
   } else if (forcedBest) {

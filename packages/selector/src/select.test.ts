@@ -124,6 +124,15 @@ describe('select: token accounting and budget', () => {
     if (s.tokens.budget !== null) expect(s.tokens.used).toBeLessThanOrEqual(s.tokens.budget);
   });
 
+  it('prices the overview apart when it costs more than a region (size-dependent models)', () => {
+    // Qwen2-VL-like: overview 888 tokens, a tile 294. 1500 pays for the overview + 2 tiles, not 5 images of 294.
+    const s = select(scores, g, { k: 4, budget: 1500, tokensPerImage: 294, overviewTokens: 888 });
+    expect(s.regions).toHaveLength(2);
+    expect(s.tokens).toMatchObject({ perImage: 294, overview: 888, used: 888 + 2 * 294, baseline: 888, allTiles: 888 + 4 * 294 });
+    expect(s.tokens.used).toBeLessThanOrEqual(1500);
+    expect(() => select(scores, g, { budget: 800, tokensPerImage: 294, overviewTokens: 888 })).toThrow(/cannot pay even for the overview, which costs 888/);
+  });
+
   it('says when the budget cut k', () => {
     expect(select(scores, g, { k: 3, budget: 1152 }).reason).toContain('k=3 cut to 1 by the 1152-token budget');
   });
