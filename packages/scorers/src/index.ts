@@ -1,5 +1,6 @@
-export { SCORERS, createScorer, getScorerEntry, listScorers } from './_registry.js';
-export type { ScorerEntry, ScorerId, ScorerOptions } from './_registry.js';
+// The one registry of scorer families (by id, with the VLM scorers) is @semclip/pipeline's
+// openScorer; here each family has its own subpath (@semclip/scorers/ocr, /clip, /siglip,
+// /distant, /random) and the root names only types and devices.
 // Device resolution lives in @semclip/runtime; re-exported so the CLI and server can list devices from here.
 export { DEVICES, resolveDevice, cudaProviderInstalled } from '@semclip/runtime';
 export type { Device, ResolvedDevice, Warn } from '@semclip/runtime';

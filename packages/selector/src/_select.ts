@@ -61,11 +61,11 @@ function ancestorsOf(index: number, tiles: readonly Tile[]): Set<number> {
  * @example
  * ```ts
  * import { tileImage } from '@semclip/tiling';
- * import { createScorer } from '@semclip/scorers';
+ * import { createRandomScorer } from '@semclip/scorers/random';
  * import { select } from '@semclip/selector';
  *
  * const tiled = await tileImage('street.jpg', { grid: '2x2' });
- * const scorer = await createScorer('random', { seed: 1 });
+ * const scorer = createRandomScorer({ seed: 1 });
  * const scores = await scorer.score({ question: 'What is the wait time?' }, tiled);
  *
  * const selection = select(scores, tiled.grid, { k: 1, budget: 1152 });

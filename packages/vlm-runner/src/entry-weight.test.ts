@@ -64,9 +64,9 @@ describe('entry weight', () => {
       const scorers = await import(${JSON.stringify(path.join(pkg, 'dist/scorers.js'))});
       let blocked = false;
       try { await import('@huggingface/transformers'); } catch (err) { blocked = /blocked/.test(String(err)); }
-      console.log(JSON.stringify({ root: typeof root.createRunner, scorers: Object.keys(scorers.VLM_SCORERS), blocked }));
+      console.log(JSON.stringify({ root: typeof root.createRunner, scorers: [typeof scorers.createVlmEmbedScorer, typeof scorers.createVlmYesNoScorer], blocked }));
     `;
     const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { cwd: pkg, encoding: 'utf8' });
-    expect(JSON.parse(out.trim().split('\n').at(-1)!)).toEqual({ root: 'function', scorers: ['vlm-embed', 'vlm-yesno'], blocked: true });
+    expect(JSON.parse(out.trim().split('\n').at(-1)!)).toEqual({ root: 'function', scorers: ['function', 'function'], blocked: true });
   });
 });

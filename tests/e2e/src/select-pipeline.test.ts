@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { createScorer } from '@semclip/scorers';
+import { createRandomScorer } from '@semclip/scorers/random';
 import { select } from '@semclip/selector';
 import { renderOverlay, tileImage } from '@semclip/tiling';
 import sharp from 'sharp';
@@ -19,7 +19,7 @@ describeShared('tile -> score -> select -> overlay on a real photo', () => {
   it('selects the top-2 tiles of a 3x3 grid, crops them and renders the overlay', async () => {
     const tiled = await tileImage(PHOTO, { grid: '3x3' });
     expect(tiled.size).toEqual({ width: 4032, height: 3024 });
-    const scorer = await createScorer('random', { seed: 7 });
+    const scorer = createRandomScorer({ seed: 7 });
     const scored = await scorer.score({ question: QUESTION }, tiled);
     await scorer.dispose();
     expect(scored.scores).toHaveLength(9);
@@ -46,7 +46,7 @@ describeShared('tile -> score -> select -> overlay on a real photo', () => {
   it('gives the same selection for the same seed, image and question', async () => {
     const run = async () => {
       const tiled = await tileImage(PHOTO, { grid: '2x2' });
-      const scorer = await createScorer('random', { seed: 1 });
+      const scorer = createRandomScorer({ seed: 1 });
       const selection = select(await scorer.score({ question: QUESTION }, tiled), tiled.grid);
       await scorer.dispose();
       return selection;
@@ -56,7 +56,7 @@ describeShared('tile -> score -> select -> overlay on a real photo', () => {
 
   it('merges all tiles of a grid into one full-image crop', async () => {
     const tiled = await tileImage(PHOTO, { grid: '2x2', overlap: 0.1 });
-    const scorer = await createScorer('random', { seed: 3 });
+    const scorer = createRandomScorer({ seed: 3 });
     const selection = select(await scorer.score({ question: QUESTION }, tiled), tiled.grid, { k: 4, merge: true });
     expect(selection.regions).toHaveLength(1);
     expect(selection.regions[0]).toMatchObject({ tiles: [0, 1, 2, 3], box: { x: 0, y: 0, width: 4032, height: 3024 } });
@@ -65,7 +65,7 @@ describeShared('tile -> score -> select -> overlay on a real photo', () => {
   it('selects among level-2 tiles of a pyramid without picking a parent and its child together', async () => {
     const tiled = await tileImage(PHOTO, { grid: '2x2', levels: 2 });
     expect(tiled.grid.tiles).toHaveLength(4 + 16);
-    const scorer = await createScorer('random', { seed: 5 });
+    const scorer = createRandomScorer({ seed: 5 });
     const scored = await scorer.score({ question: QUESTION }, tiled);
     const level2 = select(scored, tiled.grid, { level: 2, k: 1 });
     const tile = tiled.grid.tiles[level2.regions[0]!.tiles[0]!]!;

@@ -6,7 +6,7 @@ import { runCommand } from 'citty';
 import sharp from 'sharp';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { readResults, resultKey, EVAL_METHODS } from '@semclip/eval';
-import { createScorer } from '@semclip/scorers';
+import { createRandomScorer } from '@semclip/scorers/random';
 import { select } from '@semclip/selector';
 import { tileImage } from '@semclip/tiling';
 import { tempDir } from '@semclip/test-kit/benchmarks';
@@ -82,7 +82,7 @@ describe('semclip eval run', () => {
     expect(new Set(rows.map((r) => r.method))).toEqual(new Set(EVAL_METHODS));
 
     // Expected SemClip answers, computed from the same random scorer and the selector.
-    const scorer = await createScorer('random', { seed: 1 });
+    const scorer = createRandomScorer({ seed: 1 });
     for (const item of fixture) {
       const tiled = await tileImage(join(dir, 'vstar', `${item.id}.png`), { grid: '2x2' });
       const scores = await scorer.score({ question: item.question, options: item.options ?? [] }, tiled);

@@ -12,7 +12,6 @@ import { fakeRevision, manifestFor, startFakeHub } from '@semclip/test-kit/hub-s
 import type { FakeHub } from '@semclip/test-kit/hub-server';
 import { makeTinyClip, PROBE_COLOURS } from '@semclip/test-kit/onnx-models';
 import { cudaProviderInstalled, resetDeviceWarning } from '@semclip/runtime';
-import { createScorer, listScorers } from '../index.js';
 import { createClipScorer } from './index.js';
 import type { ClipScorer } from './index.js';
 import { PHOTO, cosine, manifestEnv, modelDir, normalisedColour, photoGrid, quadrantsPng, tempRoot, unit } from './_test-models.js';
@@ -435,25 +434,5 @@ describe('clip scorer: errors', () => {
   ])('rejects a bad option: %s', async (_what, opts) => {
     const { dir } = await modelDir('clip', { seed: 1 });
     await expect(createClipScorer({ modelPath: dir, ...(opts as object) })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
-  });
-});
-
-describe('scorer registry: clip and siglip', () => {
-  it('lists both as needing a download, with their default models', () => {
-    const byId = Object.fromEntries(listScorers().map((s) => [s.id, s]));
-    expect(byId.clip).toMatchObject({ needsDownload: true, defaultModel: 'clip-vit-base-patch32' });
-    expect(byId.siglip).toMatchObject({ needsDownload: true, defaultModel: 'siglip-base-patch16-224' });
-  });
-
-  it('creates a clip scorer by id, passing family options through', async () => {
-    const { dir } = await modelDir('clip', { seed: 1 });
-    const s = await createScorer('clip', { modelPath: dir, device: 'cpu', template: 'a photo of {}', warn: () => {} });
-    try {
-      expect(s.id).toBe('clip');
-      const r = await s.score({ question: 'cat' }, await photoGrid('2x2'));
-      expect(r.meta).toMatchObject({ texts: ['a photo of cat'] });
-    } finally {
-      await s.dispose();
-    }
   });
 });

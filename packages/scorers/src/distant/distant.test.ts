@@ -17,7 +17,6 @@ import type { FakeHub } from '@semclip/test-kit/hub-server';
 import { makeTinyClip, writeModelFiles } from '@semclip/test-kit/onnx-models';
 import { headScore, identityHead, randomHead, writeHead } from '@semclip/test-kit/trainer-head';
 import { createClipScorer } from '../clip/index.js';
-import { createScorer, getScorerEntry } from '../index.js';
 import { createBaseEncoder, createDistantScorer, headsRoot, loadHead, resolveHeadManifestPath } from './index.js';
 import type { BaseEncoder, DistantScorer } from './index.js';
 
@@ -61,10 +60,6 @@ describe('distant scorer: base from the fake hub + a trained head', () => {
   const open = (head: string, extra: Record<string, unknown> = {}): Promise<DistantScorer> =>
     createDistantScorer({ model: head, cacheDir, hub: { endpoint: hub.url, env }, device: 'cpu', warn: quiet, ...extra });
 
-  it('is registered as "distant" and needs a download', () => {
-    expect(getScorerEntry('distant')).toMatchObject({ id: 'distant', needsDownload: true });
-  });
-
   it('with an identity head scores exactly like the clip scorer on the same base', async () => {
     const scorer = await open('identity');
     const clip = await createClipScorer({ modelPath: base.info.dir, device: 'cpu', warn: quiet });
@@ -82,7 +77,7 @@ describe('distant scorer: base from the fake hub + a trained head', () => {
   });
 
   it('with a trained head gives cosine(W_t t, W_v v) over the base embeddings (float64 reference, 1e-5)', async () => {
-    const scorer = await createScorer('distant', { model: 'random', cacheDir, hub: { endpoint: hub.url, env }, device: 'cpu', warn: quiet });
+    const scorer = await createDistantScorer({ model: 'random', cacheDir, hub: { endpoint: hub.url, env }, device: 'cpu', warn: quiet });
     try {
       const query = { question: 'Where is the coin slot?' };
       const { scores } = await scorer.score(query, grid);

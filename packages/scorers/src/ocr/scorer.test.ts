@@ -1,9 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tileImage } from '@semclip/tiling';
 import type { TileScores, TileSource } from '@semclip/core';
 import { createOcrScorer } from './index.js';
 import type { OcrScoreMeta, OcrScorer } from './index.js';
-import { createScorer, getScorerEntry, listScorers } from '../index.js';
 import { sceneBytes } from './_test-images.js';
 
 const squash = (s: string) => s.toUpperCase().replace(/\s+/g, '');
@@ -149,19 +148,5 @@ describe('OCR scorer errors and lifecycle', () => {
     await shared.dispose();
     await expect(shared.score({ question: 'What is the wait time?' }, scene)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
     await expect(scorer.score({ question: 'What is the wait time?' }, scene)).resolves.toBeDefined();
-  });
-
-  it('is registered as "ocr" and needs no download', async () => {
-    expect(getScorerEntry('ocr').needsDownload).toBe(false);
-    expect(listScorers().map((s) => s.id)).toContain('ocr');
-    const warn = vi.fn();
-    const viaRegistry = await createScorer('ocr', { device: 'cpu', warn, maxSide: 640, engine: scorer.engine });
-    try {
-      expect(viaRegistry.id).toBe('ocr');
-      const { scores } = await viaRegistry.score({ question: 'Where are the restrooms?' }, scene);
-      expect(argmax(scores)).toBe(1);
-    } finally {
-      await viaRegistry.dispose();
-    }
   });
 });

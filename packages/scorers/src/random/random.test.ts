@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { TileSource } from '@semclip/core';
 import { createRandomScorer } from './index.js';
-import { createScorer, listScorers } from '../index.js';
 
 function fakeSource(id: string, n: number): TileSource {
   const tiles = Array.from({ length: n }, (_, i) => ({ index: i, row: 0, col: i, level: 1, box: { x: i, y: 0, width: 1, height: 1 } }));
@@ -44,23 +43,5 @@ describe('random scorer', () => {
 
   it('rejects a non-integer seed', () => {
     expect(() => createRandomScorer({ seed: 1.5 })).toThrowError(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
-  });
-});
-
-describe('scorer registry', () => {
-  it('creates a registered scorer by id', async () => {
-    const scorer = await createScorer('random', { seed: 1 });
-    expect(scorer.id).toBe('random');
-  });
-
-  it('rejects an unknown id and lists the valid ones', async () => {
-    await expect(createScorer('nope')).rejects.toMatchObject({
-      code: 'UNKNOWN_SCORER',
-      message: expect.stringContaining(listScorers().map((s) => s.id).join(', ')),
-    });
-  });
-
-  it('does not treat Object.prototype keys as scorers', async () => {
-    await expect(createScorer('toString')).rejects.toMatchObject({ code: 'UNKNOWN_SCORER' });
   });
 });

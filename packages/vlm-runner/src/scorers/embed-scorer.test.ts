@@ -20,7 +20,7 @@ import { startFakeOpenAI } from '@semclip/test-kit/openai-upstream';
 import { createLocalRunner } from '../local/index.js';
 import type { LocalRunner, LocalTraceEvent } from '../local/index.js';
 import { createOpenAIRunner } from '../openai/index.js';
-import { createVlmEmbedScorer, createVlmScorer } from './index.js';
+import { createVlmEmbedScorer } from './index.js';
 import type { VlmEmbedMeta, VlmEmbedScorer } from './index.js';
 
 const plainTiny = buildTinyLlava({ seed: 9, repo: 'semclip-test/tiny-llava-embed' });
@@ -149,8 +149,8 @@ describe('vlm-embed on a tiny random-weight LLaVA (shapes, determinism, caching,
 
 describe('vlm-embed question representation', () => {
   it("uses the decoder's last hidden state when the export outputs it, and records it", async () => {
-    const scorer = await createVlmScorer('vlm-embed', { model: hiddenManifest, cacheDir, device: 'cpu' });
-    const plain = await createVlmScorer('vlm-embed', { vlm: `local:${path.join(cacheDir, 'models', plainTiny.repo)}`, device: 'cpu' });
+    const scorer = await createVlmEmbedScorer({ model: hiddenManifest, cacheDir, device: 'cpu' });
+    const plain = await createVlmEmbedScorer({ vlm: `local:${path.join(cacheDir, 'models', plainTiny.repo)}`, device: 'cpu' });
     try {
       const question = { question: 'What colour is the top-left corner?' };
       const h = await scorer.score(question, tiled);
@@ -185,7 +185,7 @@ describe('vlm-embed question representation', () => {
         code: 'UNSUPPORTED_CAPABILITY',
         message: expect.stringContaining('vlm-yesno'),
       });
-      await expect(createVlmScorer('vlm-embed', { vlm: `openai:${fake.url}#fake-vlm` })).rejects.toMatchObject({ code: 'UNSUPPORTED_CAPABILITY' });
+      await expect(createVlmEmbedScorer({ vlm: `openai:${fake.url}#fake-vlm` })).rejects.toMatchObject({ code: 'UNSUPPORTED_CAPABILITY' });
       expect(fake.requests).toHaveLength(0);
     } finally {
       await fake.close();

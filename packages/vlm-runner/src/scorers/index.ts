@@ -3,8 +3,7 @@
  * (`vlm-embed`, `vlm-yesno`). Importing this entry loads no model code; a local runner loads
  * transformers.js when one is created.
  */
-export { VLM_SCORERS, createVlmScorer, getVlmScorerEntry, isVlmScorerId, listVlmScorers } from './_registry.js';
-export type { VlmScorerEntry, VlmScorerId, VlmScorerOptions } from './_registry.js';
+// Opening a scorer by id (with the light scorers) is @semclip/pipeline's openScorer: one registry.
 
 export { createVlmEmbedScorer, queryText } from './_embed-scorer.js';
 export type { EmbeddingRunner, VlmEmbedMeta, VlmEmbedScorer, VlmEmbedScorerOptions, VlmEmbedStats } from './_embed-scorer.js';

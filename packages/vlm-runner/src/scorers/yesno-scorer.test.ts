@@ -18,7 +18,7 @@ import { writeTinyLlava } from '@semclip/test-kit/onnx-llava';
 import { createOpenAIRunner } from '../openai/index.js';
 import { createLocalRunner } from '../local/index.js';
 import type { LocalTraceEvent } from '../local/index.js';
-import { DEFAULT_YESNO_PROMPT, UNPARSED_SCORE, createVlmScorer, createVlmYesNoScorer } from './index.js';
+import { DEFAULT_YESNO_PROMPT, UNPARSED_SCORE, createVlmYesNoScorer } from './index.js';
 import type { VlmYesNoMeta } from './index.js';
 
 const QUESTION = 'What is written on the sign?';
@@ -104,7 +104,7 @@ describe('vlm-yesno against an OpenAI-compatible server', () => {
     ['rejects', 'reject' as const],
   ])('falls back to reading the answer as 1/0 when the server %s logprobs, and records it', async (_what, logprobs) => {
     fake.setBehaviour({ ...scripted, logprobs });
-    const scorer = await createVlmScorer('vlm-yesno', { vlm: `openai:${fake.url}#fake-vlm` });
+    const scorer = await createVlmYesNoScorer({ vlm: `openai:${fake.url}#fake-vlm` });
     try {
       const result = await scorer.score({ question: QUESTION }, tiled);
       expect(result.scores).toEqual([0, 0, 1, 0]);
@@ -123,7 +123,7 @@ describe('vlm-yesno against an OpenAI-compatible server', () => {
       respond: (r) => (tileOf(r) === TARGET ? 'Yes, it is.' : tileOf(r) === 0 ? 'Hmm' : 'No'),
       topLogprobs: (r) => (tileOf(r) === 1 ? [{ token: 'No', logprob: -0.01 }] : [{ token: 'The', logprob: -0.1 }]),
     });
-    const scorer = await createVlmScorer('vlm-yesno', { vlm: `openai:${fake.url}#fake-vlm` });
+    const scorer = await createVlmYesNoScorer({ vlm: `openai:${fake.url}#fake-vlm` });
     try {
       const result = await scorer.score({ question: QUESTION }, tiled);
       expect(result.scores).toEqual([UNPARSED_SCORE, 0, 1, 0]);
@@ -135,7 +135,7 @@ describe('vlm-yesno against an OpenAI-compatible server', () => {
 
   it('puts multiple-choice options into the question and accepts its own prompt', async () => {
     fake.setBehaviour(scripted);
-    const scorer = await createVlmScorer('vlm-yesno', { vlm: `openai:${fake.url}#fake-vlm`, prompt: 'Is this useful for: {question}? Yes or No.' });
+    const scorer = await createVlmYesNoScorer({ vlm: `openai:${fake.url}#fake-vlm`, prompt: 'Is this useful for: {question}? Yes or No.' });
     try {
       await scorer.score({ question: 'Which colour?', options: ['red', 'blue'] }, tiled);
       expect(fake.requests[0]!.texts).toEqual(['Is this useful for: Which colour? (options: red; blue)? Yes or No.']);
