@@ -151,6 +151,18 @@ export class Semaphore {
 export const MAX_OPTIONS = 26;
 
 /**
+ * The letter of the option at `index` (0 = `A`), or `?` outside A-Z.
+ *
+ * @example
+ * ```ts
+ * optionLetter(2); // 'C'
+ * ```
+ */
+export function optionLetter(index: number): string {
+  return Number.isInteger(index) && index >= 0 && index < MAX_OPTIONS ? String.fromCharCode(65 + index) : '?';
+}
+
+/**
  * `A`, `B`, ... for `count` options.
  *
  * @example
@@ -159,7 +171,7 @@ export const MAX_OPTIONS = 26;
  * ```
  */
 export function optionLetters(count: number): string[] {
-  return Array.from({ length: Math.max(0, Math.min(count, MAX_OPTIONS)) }, (_, i) => String.fromCharCode(65 + i));
+  return Array.from({ length: Math.max(0, Math.min(count, MAX_OPTIONS)) }, (_, i) => optionLetter(i));
 }
 
 /**
@@ -171,8 +183,7 @@ export function optionLetters(count: number): string[] {
  * ```
  */
 export function optionLines(options: readonly string[]): string {
-  const letters = optionLetters(options.length);
-  return options.map((o, i) => `${letters[i] ?? '?'}. ${o}`).join('\n');
+  return options.map((o, i) => `${optionLetter(i)}. ${o}`).join('\n');
 }
 
 /**

@@ -16,6 +16,7 @@ it('exports exactly these names', async () => {
     'isRawImage',
     'isSemclipError',
     'mulberry32',
+    'optionLetter',
     'optionLetters',
     'optionLines',
     'sleep',

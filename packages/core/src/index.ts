@@ -1,7 +1,7 @@
 export { ERROR_CODES, IMAGE_ERROR_CODES, SemclipError, isSemclipError, toSemclipError, throwIfAborted } from './_errors.js';
 export type { SemclipErrorCode, SemclipErrorOptions } from './_errors.js';
 
-export { MAX_OPTIONS, Semaphore, abortedError, intOption, mulberry32, optionLetters, optionLines, sleep } from './_util.js';
+export { MAX_OPTIONS, Semaphore, abortedError, intOption, mulberry32, optionLetter, optionLetters, optionLines, sleep } from './_util.js';
 
 export { isRawImage } from './_image.js';
 export type { RawImage, ImageInput, EncodedImage, Box, Size } from './_image.js';

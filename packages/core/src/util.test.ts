@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Semaphore, intOption, mulberry32, optionLetters, optionLines, sleep } from './index.js';
+import { Semaphore, intOption, mulberry32, optionLetter, optionLetters, optionLines, sleep } from './index.js';
 import { isSemclipError } from './_errors.js';
 
 describe('intOption', () => {
@@ -85,6 +85,7 @@ describe('option letters', () => {
   it('letters and lines follow the options', () => {
     expect(optionLetters(3)).toEqual(['A', 'B', 'C']);
     expect(optionLines(['red', 'green'])).toBe('A. red\nB. green');
+    expect([optionLetter(0), optionLetter(25), optionLetter(26), optionLetter(-1), optionLetter(1.5)]).toEqual(['A', 'Z', '?', '?', '?']);
   });
 });
 

@@ -1,4 +1,4 @@
-import { SemclipError } from '@semclip/core';
+import { MAX_OPTIONS, optionLetters, SemclipError } from '@semclip/core';
 import type { Box, PromptImage, Size } from '@semclip/core';
 
 /** The nine names `describePosition` returns, row by row. */
@@ -111,13 +111,6 @@ export interface BuiltPrompt {
   readonly text: string;
   /** The option letters, when the request has options. */
   readonly letters: readonly string[];
-}
-
-export const MAX_OPTIONS = 26;
-
-/** `A`, `B`, ... for `count` options. */
-export function optionLetters(count: number): string[] {
-  return Array.from({ length: count }, (_, i) => String.fromCharCode(65 + i));
 }
 
 function fill(template: string, values: Record<string, string | number>): string {

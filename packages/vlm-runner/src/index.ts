@@ -1,7 +1,7 @@
 export { RUNNERS, createRunner, defineRunnerConfig, getRunnerEntry, listRunners, parseRunnerSpec } from './_registry.js';
 export type { RunnerConfig, RunnerConfigs, RunnerEntry, RunnerKind, RunnerOverrides } from './_registry.js';
 
-export { buildPrompt, describePosition, optionLetters, DEFAULT_TEMPLATES, POSITION_NAMES, MAX_OPTIONS } from './_prompt.js';
+export { buildPrompt, describePosition, DEFAULT_TEMPLATES, POSITION_NAMES } from './_prompt.js';
 export type { BuiltPrompt, PromptBuildOptions, PromptRequest, PromptTemplates, PositionName } from './_prompt.js';
 
 export { compositeImages, encodeForUpstream, DEFAULT_ENCODING } from './_images.js';

@@ -1,4 +1,5 @@
 import type { BenchmarkItem, BenchmarkName } from '@semclip/core';
+import { optionLetters } from '@semclip/core';
 
 /**
  * POPE's yes/no as LLaVA's `eval_pope.py` reads it: keep the text before the first `.`,
@@ -78,7 +79,7 @@ const REJECTIONS = [
  * ```
  */
 export function inferOption(text: string, options: readonly string[]): string | null {
-  const letters = options.map((_, i) => String.fromCharCode(65 + i));
+  const letters = optionLetters(options.length);
   if (text.includes('Failed to obtain answer via API')) return null;
   if (REJECTIONS.some((r) => text.includes(r))) return null;
   let mod = text;

@@ -1,4 +1,5 @@
 import type { BenchmarkItem, BenchmarkName } from '@semclip/core';
+import { optionLetter } from '@semclip/core';
 import { circularGroupOf } from '../data/circular.js';
 import { extractAnswer } from './extract.js';
 
@@ -41,7 +42,7 @@ export function judge(item: BenchmarkItem, reply: Reply | undefined): Judgement 
   if (typeof reply === 'string') predicted = extractAnswer(item.benchmark, reply, item);
   else if (reply !== undefined) {
     const n = item.options?.length ?? 0;
-    predicted = Number.isInteger(reply.index) && reply.index >= 0 && reply.index < n ? String.fromCharCode(65 + reply.index) : null;
+    predicted = Number.isInteger(reply.index) && reply.index >= 0 && reply.index < n ? optionLetter(reply.index) : null;
   }
   const group = item.metadata.circularGroup !== undefined ? circularGroupOf(item) : undefined;
   const hasImage = item.metadata.hasImage;

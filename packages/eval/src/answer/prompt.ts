@@ -1,4 +1,5 @@
 import type { BenchmarkItem } from '@semclip/core';
+import { optionLetters } from '@semclip/core';
 
 /** LLaVA's instruction for short open answers (POPE, GQA). */
 export const SHORT_ANSWER_INSTRUCTION = 'Answer the question using a single word or phrase.';
@@ -38,7 +39,7 @@ export function buildPrompt(item: BenchmarkItem): PromptParts {
   if (!options || options.length === 0) {
     return { question: item.question, instruction: SHORT_ANSWER_INSTRUCTION, text: `${item.question}\n${SHORT_ANSWER_INSTRUCTION}` };
   }
-  const letters = options.map((_, i) => String.fromCharCode(65 + i));
+  const letters = optionLetters(options.length);
   let stem = item.question;
   if (item.hint && item.hint.trim() !== '') {
     stem = item.benchmark === 'scienceqa' ? `Context: ${item.hint}\n${stem}` : `${item.hint}\n${stem}`;

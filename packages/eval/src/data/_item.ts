@@ -54,16 +54,6 @@ export function missingImage(what: string, why: string, expected: string): () =>
     );
 }
 
-/** Option letters A, B, C... for index 0, 1, 2... */
-export function optionLetter(index: number): string {
-  if (!Number.isInteger(index) || index < 0 || index >= 26) {
-    throw new SemclipError('INVALID_ARGUMENT', `Option index ${index} has no letter.`, {
-      expected: 'an index from 0 to 25',
-    });
-  }
-  return String.fromCharCode(65 + index);
-}
-
 /** `[x, y, w, h]` as a Box, or undefined when it is not four finite numbers. */
 export function toBox(v: unknown): Box | undefined {
   if (!Array.isArray(v) || v.length !== 4 || !v.every((n) => typeof n === 'number' && Number.isFinite(n))) return undefined;

@@ -1,4 +1,5 @@
 import type { BenchmarkItem } from '@semclip/core';
+import { optionLetter } from '@semclip/core';
 import { makeItem } from './_item.js';
 import { CIRCULAR_STRIDE } from './tsv.js';
 
@@ -57,7 +58,7 @@ export function expandCircular(items: readonly BenchmarkItem[]): BenchmarkItem[]
           ...itemInit(item),
           id,
           options: rotated,
-          answer: answerIndex < 0 ? '' : String.fromCharCode(65 + ((answerIndex - k + n) % n)),
+          answer: answerIndex < 0 ? '' : optionLetter((answerIndex - k + n) % n),
           metadata: {
             ...item.metadata,
             ...(numeric !== undefined ? { index: numeric + k * CIRCULAR_STRIDE } : {}),

@@ -1,8 +1,8 @@
 import { basename, dirname, join, resolve } from 'node:path';
 import type { BenchmarkItem } from '@semclip/core';
-import { SemclipError } from '@semclip/core';
+import { optionLetter, SemclipError } from '@semclip/core';
 import { describe, isFile, isRecord, needString, optString, pathKind, readJson } from '../_io.js';
-import { fileImage, makeItem, missingImage, optionLetter } from './_item.js';
+import { fileImage, makeItem, missingImage } from './_item.js';
 import { DATASET_LAYOUTS, type BenchmarkDataset, type LoadOptions } from './types.js';
 
 const EXPECTED = DATASET_LAYOUTS.scienceqa;
@@ -162,7 +162,7 @@ export function splitLlavaOptions(text: string): { stem: string; options: string
     const options: string[][] = [];
     for (let j = start; j < lines.length; j++) {
       const l = lines[j] as string;
-      const next = String.fromCharCode(65 + options.length);
+      const next = optionLetter(options.length);
       if (l.startsWith(`${next}. `)) options.push([l.slice(3)]);
       else options[options.length - 1]?.push(l);
     }

@@ -1,7 +1,7 @@
 import { readdir } from 'node:fs/promises';
 import { dirname, extname, join, resolve } from 'node:path';
 import type { BenchmarkItem, Box } from '@semclip/core';
-import { SemclipError } from '@semclip/core';
+import { optionLetter, SemclipError } from '@semclip/core';
 import { at, describe, isDir, isFile, isRecord, pathKind, readJson, readJsonLines, needString, optString } from '../_io.js';
 import { fileImage, makeItem, toBox } from './_item.js';
 import { DATASET_LAYOUTS, type BenchmarkDataset, type LoadOptions } from './types.js';
@@ -198,7 +198,7 @@ function parseParenOptions(text: string): { question: string; options: string[] 
   const options: string[] = [];
   for (const l of lines) {
     const m = /^\(([A-Z])\)\s*(.*)$/.exec(l.trim());
-    if (m && m[1] === String.fromCharCode(65 + options.length)) options.push(m[2] ?? '');
+    if (m && m[1] === optionLetter(options.length)) options.push(m[2] ?? '');
     else if (options.length === 0) question.push(l);
     // Lines after the options are the answer instruction, which buildPrompt adds back.
   }

@@ -1,6 +1,6 @@
 import { setMaxListeners } from 'node:events';
 import path from 'node:path';
-import { IMAGE_ERROR_CODES, SemclipError, Semaphore, intOption, isSemclipError, optionLetters, throwIfAborted } from '@semclip/core';
+import { IMAGE_ERROR_CODES, SemclipError, Semaphore, intOption, isSemclipError, throwIfAborted } from '@semclip/core';
 import type { BenchmarkItem, BenchmarkName, GridSpec, PromptPlan, Tile, VlmRunner } from '@semclip/core';
 import { MULTIPLE_CHOICE_INSTRUCTION, SHORT_ANSWER_INSTRUCTION, judge } from '@semclip/eval';
 import { createPipeline } from '@semclip/pipeline';

@@ -5,7 +5,7 @@
  * final-layer last-token hidden state when the export has it, else the mean of its input
  * embeddings); the score is their cosine.
  */
-import { SemclipError, defineScorer, throwIfAborted } from '@semclip/core';
+import { defineScorer, optionLetter, SemclipError, throwIfAborted } from '@semclip/core';
 import type { RelevanceScorer, ScoreOptions, ScoreQuery, StageTimings, TileScores, TileSource } from '@semclip/core';
 import type { LocalRunner, TextRepresentation } from '../local/index.js';
 import { LruCache, TileEmbeddingCache } from '@semclip/runtime';
@@ -81,7 +81,7 @@ export function queryText(query: ScoreQuery): string {
   const question = typeof query?.question === 'string' ? query.question.trim() : '';
   if (!question) throw new SemclipError('INVALID_QUESTION', 'The question is empty.', { expected: 'a non-empty question string' });
   const options = Array.isArray(query.options) ? query.options.filter((o) => typeof o === 'string' && o.trim()) : [];
-  return [question, ...options.map((o, i) => `${String.fromCharCode(65 + (i % 26))}. ${o.trim()}`)].join('\n');
+  return [question, ...options.map((o, i) => `${optionLetter(i % 26)}. ${o.trim()}`)].join('\n');
 }
 
 function checkSource(source: TileSource): void {
