@@ -10,7 +10,7 @@ it('exports exactly these names', async () => {
     'SHORT_ANSWER_INSTRUCTION',
     'assertBenchmark',
     'averageScore',
-    'buildPrompt',
+    'benchmarkPrompt',
     'expandCircular',
     'extractAnswer',
     'formatReportMarkdown',

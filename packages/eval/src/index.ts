@@ -8,7 +8,7 @@ export { expandCircular } from './data/circular.js';
 export type { BenchmarkDataset, DatasetFormat, LoadOptions, PopeSplit } from './data/types.js';
 
 // Answers: prompts, answer extraction, judging one reply.
-export { buildPrompt, MULTIPLE_CHOICE_INSTRUCTION, SHORT_ANSWER_INSTRUCTION } from './answer/prompt.js';
+export { benchmarkPrompt, MULTIPLE_CHOICE_INSTRUCTION, SHORT_ANSWER_INSTRUCTION } from './answer/prompt.js';
 export type { PromptParts } from './answer/prompt.js';
 export { extractAnswer } from './answer/extract.js';
 export { judge } from './answer/judge.js';

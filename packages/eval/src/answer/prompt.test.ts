@@ -1,6 +1,6 @@
 import type { BenchmarkItem, BenchmarkName } from '@semclip/core';
 import { describe, expect, it } from 'vitest';
-import { buildPrompt, MULTIPLE_CHOICE_INSTRUCTION, SHORT_ANSWER_INSTRUCTION } from './prompt.js';
+import { benchmarkPrompt, MULTIPLE_CHOICE_INSTRUCTION, SHORT_ANSWER_INSTRUCTION } from './prompt.js';
 
 function item(benchmark: BenchmarkName, extra: Partial<BenchmarkItem> = {}): BenchmarkItem {
   return {
@@ -14,9 +14,9 @@ function item(benchmark: BenchmarkName, extra: Partial<BenchmarkItem> = {}): Ben
   };
 }
 
-describe('buildPrompt', () => {
+describe('benchmarkPrompt', () => {
   it.each(['pope', 'gqa'] as const)('asks %s for a single word or phrase', (b) => {
-    const p = buildPrompt(item(b, { question: 'Is there a dog in the image?' }));
+    const p = benchmarkPrompt(item(b, { question: 'Is there a dog in the image?' }));
     expect(p).toEqual({
       question: 'Is there a dog in the image?',
       instruction: SHORT_ANSWER_INSTRUCTION,
@@ -25,7 +25,7 @@ describe('buildPrompt', () => {
   });
 
   it('writes ScienceQA as Context, question, lettered options (llava_test_CQM-A.json)', () => {
-    const p = buildPrompt(item('scienceqa', { question: 'Which animal has a shell?', hint: 'Look at the picture.', options: ['snail', 'dog'] }));
+    const p = benchmarkPrompt(item('scienceqa', { question: 'Which animal has a shell?', hint: 'Look at the picture.', options: ['snail', 'dog'] }));
     expect(p.text).toBe(
       "Context: Look at the picture.\nWhich animal has a shell?\nA. snail\nB. dog\nAnswer with the option's letter from the given choices directly.",
     );
@@ -33,17 +33,17 @@ describe('buildPrompt', () => {
   });
 
   it('writes MMBench as hint, question, options (model_vqa_mmbench.py)', () => {
-    const p = buildPrompt(item('mmbench', { hint: 'The picture shows one shape.', options: ['circle', 'square', 'triangle'] }));
+    const p = benchmarkPrompt(item('mmbench', { hint: 'The picture shows one shape.', options: ['circle', 'square', 'triangle'] }));
     expect(p.question).toBe('The picture shows one shape.\nWhat is it?\nA. circle\nB. square\nC. triangle');
     expect(p.instruction).toBe(MULTIPLE_CHOICE_INSTRUCTION);
   });
 
   it('leaves the hint line out when there is none', () => {
-    expect(buildPrompt(item('mmstar', { options: ['x', 'y'] })).question).toBe('What is it?\nA. x\nB. y');
+    expect(benchmarkPrompt(item('mmstar', { options: ['x', 'y'] })).question).toBe('What is it?\nA. x\nB. y');
   });
 
   it.each(['vstar', 'seedbench'] as const)('letters the options of %s', (b) => {
-    const p = buildPrompt(item(b, { options: ['The comb is purple.', 'The comb is black.'] }));
+    const p = benchmarkPrompt(item(b, { options: ['The comb is purple.', 'The comb is black.'] }));
     expect(p.text).toBe("What is it?\nA. The comb is purple.\nB. The comb is black.\nAnswer with the option's letter from the given choices directly.");
   });
 });

@@ -1,5 +1,5 @@
 import type { BenchmarkItem } from '@semclip/core';
-import { optionLetters } from '@semclip/core';
+import { optionLetters, optionLines } from '@semclip/core';
 
 /** LLaVA's instruction for short open answers (POPE, GQA). */
 export const SHORT_ANSWER_INSTRUCTION = 'Answer the question using a single word or phrase.';
@@ -30,11 +30,11 @@ export interface PromptParts {
  *
  * @example
  * ```ts
- * const { question, instruction } = buildPrompt(item);
+ * const { question, instruction } = benchmarkPrompt(item);
  * const reply = await runner.answer({ images, question, instruction });
  * ```
  */
-export function buildPrompt(item: BenchmarkItem): PromptParts {
+export function benchmarkPrompt(item: BenchmarkItem): PromptParts {
   const options = item.options;
   if (!options || options.length === 0) {
     return { question: item.question, instruction: SHORT_ANSWER_INSTRUCTION, text: `${item.question}\n${SHORT_ANSWER_INSTRUCTION}` };
@@ -44,6 +44,6 @@ export function buildPrompt(item: BenchmarkItem): PromptParts {
   if (item.hint && item.hint.trim() !== '') {
     stem = item.benchmark === 'scienceqa' ? `Context: ${item.hint}\n${stem}` : `${item.hint}\n${stem}`;
   }
-  const question = [stem, ...options.map((o, i) => `${letters[i]}. ${o}`)].join('\n');
+  const question = `${stem}\n${optionLines(options)}`;
   return { question, instruction: MULTIPLE_CHOICE_INSTRUCTION, text: `${question}\n${MULTIPLE_CHOICE_INSTRUCTION}`, letters };
 }

@@ -12,7 +12,7 @@ import {
   writeVstarFolder,
 } from '@semclip/test-kit/benchmarks';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { buildPrompt } from '../answer/prompt.js';
+import { benchmarkPrompt } from '../answer/prompt.js';
 import { expandCircular } from './circular.js';
 import { loadBenchmark } from './load.js';
 
@@ -44,7 +44,7 @@ describe('V* Bench folder', () => {
     expect(ds.items).toHaveLength(written.length);
     expect(ds.items[3]).toMatchObject({ id: '3', question: written[3]!.question, answer: 'A', category: 'relative_position' });
     expect(ds.items[3]!.options).toEqual(written[3]!.options);
-    expect(buildPrompt(ds.items[3]!).question).toBe(`${written[3]!.question}\nA. ${written[3]!.options[0]}\nB. ${written[3]!.options[1]}`);
+    expect(benchmarkPrompt(ds.items[3]!).question).toBe(`${written[3]!.question}\nA. ${written[3]!.options[0]}\nB. ${written[3]!.options[1]}`);
     expect(typeof (await ds.items[0]!.image())).toBe('string');
   });
 
@@ -134,7 +134,7 @@ describe('ScienceQA problems.json', () => {
     expect(tea.options).toHaveLength(5);
     expect(tea.metadata).toMatchObject({ hasImage: true, context: 'IMG', grade: 'grade4' });
     expect(ds.items.find((i) => i.id === '11')!.answer).toBe('C');
-    expect(buildPrompt(ds.items.find((i) => i.id === '5')!).question).toBe('Context: Look at the picture.\nWhich animal has a shell?\nA. snail\nB. dog\nC. cat');
+    expect(benchmarkPrompt(ds.items.find((i) => i.id === '5')!).question).toBe('Context: Look at the picture.\nWhich animal has a shell?\nA. snail\nB. dog\nC. cat');
     expect(await decodes(await tea.image())).toEqual({ width: 24, height: 16 });
     await expect(ds.items[0]!.image()).rejects.toMatchObject({ code: 'DATASET_NOT_FOUND' });
   });

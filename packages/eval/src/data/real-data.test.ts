@@ -2,7 +2,7 @@ import { sharedBenchmark } from '@semclip/test-kit/benchmarks';
 import { describeShared } from '@semclip/test-kit/shared-data';
 import { expect, it } from 'vitest';
 import { extractAnswer } from '../answer/extract.js';
-import { buildPrompt } from '../answer/prompt.js';
+import { benchmarkPrompt } from '../answer/prompt.js';
 import { readPredictions } from '../score/predictions.js';
 import { loadBenchmark } from './load.js';
 import { splitLlavaOptions } from './scienceqa.js';
@@ -24,8 +24,8 @@ describeShared('real benchmark files', () => {
     expect(first).toMatchObject({ id: '1', question: 'Is there a snowboard in the image?', category: 'adversarial' });
     expect(['yes', 'no']).toContain(first?.answer);
     expect(ds.items.find((i) => i.id === '10000001')?.metadata).toMatchObject({ split: 'random', questionId: 1 });
-    // The instruction LLaVA baked into the text is stripped, and buildPrompt puts it back verbatim.
-    expect(buildPrompt(first!).text).toBe('Is there a snowboard in the image?\nAnswer the question using a single word or phrase.');
+    // The instruction LLaVA baked into the text is stripped, and benchmarkPrompt puts it back verbatim.
+    expect(benchmarkPrompt(first!).text).toBe('Is there a snowboard in the image?\nAnswer the question using a single word or phrase.');
   });
 
   it('parses the official POPE files: 3000 per split', async () => {
@@ -62,7 +62,7 @@ describeShared('real benchmark files', () => {
     expect(food?.options).toEqual(['bilberry', 'mushroom']);
     expect(food?.answer).toBe('B');
     // Rebuilding the prompt gives LLaVA's question text back exactly (minus the <image> tag).
-    expect(buildPrompt(food!).question).toBe(
+    expect(benchmarkPrompt(food!).question).toBe(
       'Context: Below is a food web from a tundra ecosystem in Nunavut, a territory in Northern Canada.\nA food web models how the matter eaten by organisms moves through an ecosystem. The arrows in a food web represent how matter moves between organisms in an ecosystem.\nWhich of these organisms contains matter that was once part of the lichen?\nA. bilberry\nB. mushroom',
     );
     await expect(ds.items.find((i) => i.id === '4')!.image()).rejects.toMatchObject({ code: 'DATASET_NOT_FOUND' });

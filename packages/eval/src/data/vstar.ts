@@ -200,7 +200,7 @@ function parseParenOptions(text: string): { question: string; options: string[] 
     const m = /^\(([A-Z])\)\s*(.*)$/.exec(l.trim());
     if (m && m[1] === optionLetter(options.length)) options.push(m[2] ?? '');
     else if (options.length === 0) question.push(l);
-    // Lines after the options are the answer instruction, which buildPrompt adds back.
+    // Lines after the options are the answer instruction, which benchmarkPrompt adds back.
   }
   return { question: question.join('\n').trim(), options };
 }

@@ -18,7 +18,7 @@ import type {
 } from '@semclip/core';
 import { IMAGE_ERROR_CODES, type Semaphore, SemclipError, isSemclipError, optionLines, throwIfAborted } from '@semclip/core';
 import { judge } from '../answer/judge.js';
-import { buildPrompt } from '../answer/prompt.js';
+import { benchmarkPrompt } from '../answer/prompt.js';
 import { EVAL_METHODS, SCORED_METHODS, type EvalMethod } from './methods.js';
 import type { EvalResultRow } from './results.js';
 import { stableHash } from './shard.js';
@@ -123,7 +123,7 @@ function stemOf(question: string, options: readonly string[]): string {
 
 /** Asks the VLM one prompt's images: `choose` for multiple choice when the runner has logprobs, else `answer`. */
 async function callVlm(ctx: ItemContext, item: BenchmarkItem, source: TileSource, images: PromptImage[]): Promise<Outcome> {
-  const prompt = buildPrompt(item);
+  const prompt = benchmarkPrompt(item);
   const options = item.options && item.options.length > 0 ? item.options : undefined;
   const visualTokens = ctx.pipeline.visualTokens(images.map((i) => ({ width: i.image.width, height: i.image.height })));
   const common = { images, instruction: prompt.instruction, imageSize: source.size, signal: ctx.signal };
