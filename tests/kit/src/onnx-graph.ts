@@ -3,6 +3,7 @@
  * Test models are built from real ONNX operators so ONNX Runtime loads and runs them exactly as it
  * runs exported Hugging Face models; only the weights are random.
  */
+import { mulberry32 } from '@semclip/core';
 import onnxProto from 'onnx-proto';
 
 const { onnx } = onnxProto;
@@ -166,16 +167,9 @@ export class GraphBuilder {
   }
 }
 
-/** mulberry32: a tiny seeded PRNG, so generated weights are identical on every machine. */
+/** The seeded PRNG (core's mulberry32), so generated weights are identical on every machine. */
 export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  return mulberry32(seed);
 }
 
 /** Uniform(-scale, scale) weights from a seeded generator. */

@@ -149,14 +149,9 @@ async function loadParts(
   return { tf, processor, tokenizer, model };
 }
 
-interface Loaded {
+/** What loading gives before the checks: the same parts, the tokenizer not yet found. */
+interface Loaded extends Pick<LoadedModel, 'dir' | 'label' | 'config' | 'family' | 'dtypes' | 'tf'> {
   readonly options: LocalRunnerOptions;
-  readonly dir: string;
-  readonly label: string;
-  readonly config: Record<string, Any>;
-  readonly family: Family;
-  readonly dtypes: Record<LocalSession, LocalDtype>;
-  readonly tf: Any;
   readonly processor: Any;
   readonly tokenizerOrNull: Any;
   readonly model: Any;
