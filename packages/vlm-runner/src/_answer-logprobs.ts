@@ -1,5 +1,7 @@
 import type { PromptImage, Size, TokenUsage } from '@semclip/core';
 import type { TopLogprob } from './_choose.js';
+import { buildPrompt } from './_prompt.js';
+import type { BuiltPrompt, PromptBuildOptions } from './_prompt.js';
 
 /**
  * Several prompts that share one text and differ in their images, scored by how likely each
@@ -43,4 +45,19 @@ export interface AnswerLogprobs {
 /** A runner that can score answer starts: the local and openai backends. */
 export interface AnswerLogprobsRunner {
   answerLogprobs(request: AnswerLogprobsRequest): Promise<AnswerLogprobs[]>;
+}
+
+/** One built prompt per entry of the request: the shared text, each entry's images. */
+export function buildLogprobPrompts(request: AnswerLogprobsRequest, options: PromptBuildOptions): BuiltPrompt[] {
+  return request.prompts.map((images) =>
+    buildPrompt(
+      {
+        images,
+        question: request.question,
+        ...(request.instruction === undefined ? {} : { instruction: request.instruction }),
+        ...(request.imageSize ? { imageSize: request.imageSize } : {}),
+      },
+      options,
+    ),
+  );
 }

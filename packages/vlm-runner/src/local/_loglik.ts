@@ -8,6 +8,7 @@ import type { ChooseRequest, VlmChoice } from '@semclip/core';
 import { buildPrompt } from '../_prompt.js';
 import { argmax } from '../_choose.js';
 import type { TopLogprob } from '../_choose.js';
+import { buildLogprobPrompts } from '../_answer-logprobs.js';
 import type { AnswerLogprobs, AnswerLogprobsRequest } from '../_answer-logprobs.js';
 import { int64, localIntOption, ones, runError } from './_context.js';
 import type { LocalCallContext } from './_context.js';
@@ -101,17 +102,7 @@ export async function answerLogprobs(run: LocalCallContext, request: AnswerLogpr
   if (sequences.some((ids) => ids.length === 0)) {
     throw new SemclipError('INVALID_ARGUMENT', 'A candidate answer tokenises to nothing.', { expected: 'non-empty candidates' });
   }
-  const prompts = request.prompts.map((images) =>
-    buildPrompt(
-      {
-        images,
-        question: request.question,
-        ...(request.instruction === undefined ? {} : { instruction: request.instruction }),
-        ...(request.imageSize ? { imageSize: request.imageSize } : {}),
-      },
-      run.buildOptions,
-    ),
-  );
+  const prompts = buildLogprobPrompts(request, run.buildOptions);
   return run.lock.run(async () => {
     run.checkOpen(signal);
     try {

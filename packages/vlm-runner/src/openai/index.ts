@@ -7,6 +7,7 @@ import { compositeImages, encodeForUpstream, resolveEncoding } from '../_images.
 import type { ImageEncoding } from '../_images.js';
 import { UNSEEN_SCORE, argmax, parseChoice, scoresFromLogprobs } from '../_choose.js';
 import type { TopLogprob } from '../_choose.js';
+import { buildLogprobPrompts } from '../_answer-logprobs.js';
 import type { AnswerLogprobs, AnswerLogprobsRequest } from '../_answer-logprobs.js';
 import { dataUrlBytes, jsonWithImages, postJson, redact } from './_http.js';
 import type { HttpSettings, RetryInfo } from './_http.js';
@@ -445,17 +446,7 @@ export function createOpenAIRunner(options: OpenAIRunnerOptions): OpenAIRunner {
       }
       const maxTokens = intArg('maxTokens', request.maxTokens, 3);
       const buildOptions = { layout, ...(options.templates ? { templates: options.templates } : {}) };
-      const prompts = request.prompts.map((images) =>
-        buildPrompt(
-          {
-            images,
-            question: request.question,
-            ...(request.instruction === undefined ? {} : { instruction: request.instruction }),
-            ...(request.imageSize ? { imageSize: request.imageSize } : {}),
-          },
-          buildOptions,
-        ),
-      );
+      const prompts = buildLogprobPrompts(request, buildOptions);
       const signal = linkSignal(request.signal);
       // Every prompt at once: postJson takes a slot of the runner's semaphore per request.
       return Promise.all(
