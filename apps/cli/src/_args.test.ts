@@ -14,7 +14,11 @@ describe('flag parsers', () => {
     expect(() => intArg('k', v, 0)).toThrowError(expect.objectContaining({ code: 'INVALID_ARGUMENT', message: expect.stringContaining('--k') }));
   });
 
-  it.each([['0.1', 0.1], ['-2', -2], ['1e-3', 0.001]])('numberArg(%j) = %s', (v, n) => expect(numberArg('margin', v)).toBe(n));
+  it.each([
+    ['0.1', 0.1],
+    ['-2', -2],
+    ['1e-3', 0.001],
+  ])('numberArg(%j) = %s', (v, n) => expect(numberArg('margin', v)).toBe(n));
   it.each([['nan'], ['Infinity'], ['']])('numberArg rejects %j', (v) => expect(() => numberArg('margin', v)).toThrowError(/--margin/));
 
   it('questionArg trims and rejects blank questions', () => {
@@ -26,9 +30,18 @@ describe('flag parsers', () => {
 describe('selectOptionsFrom', () => {
   it.each([
     [{}, { includeOverview: true, merge: false, level: 1 }],
-    [{ k: '3', budget: '1728', merge: true }, { k: 3, budget: 1728, merge: true }],
-    [{ overview: false, 'tokens-per-image': '729' }, { includeOverview: false, tokensPerImage: 729 }],
-    [{ adaptive: true, margin: '0.05', threshold: '-1', 'max-tiles': '2' }, { mode: 'adaptive', margin: 0.05, threshold: -1, maxTiles: 2 }],
+    [
+      { k: '3', budget: '1728', merge: true },
+      { k: 3, budget: 1728, merge: true },
+    ],
+    [
+      { overview: false, 'tokens-per-image': '729' },
+      { includeOverview: false, tokensPerImage: 729 },
+    ],
+    [
+      { adaptive: true, margin: '0.05', threshold: '-1', 'max-tiles': '2' },
+      { mode: 'adaptive', margin: 0.05, threshold: -1, maxTiles: 2 },
+    ],
     [{ level: 'any' }, { level: 'any' }],
     [{ level: '2' }, { level: 2 }],
   ] as const)('%j -> %j', (args, expected) => {

@@ -76,7 +76,11 @@ export function gridOptions(args: { overlap?: unknown; levels?: unknown }): { ov
 
 /** The flags of `semclip select` that choose the scorer and the selection (also used by `demo`). */
 export const selectArgs = {
-  scorer: { type: 'string', description: 'Relevance scorer id (random, ocr, clip... as registered in @semclip/scorers). Default: ocr when available, else random', valueHint: 'ID' },
+  scorer: {
+    type: 'string',
+    description: 'Relevance scorer id (random, ocr, clip... as registered in @semclip/scorers). Default: ocr when available, else random',
+    valueHint: 'ID',
+  },
   model: { type: 'string', description: "Model manifest id for model-backed scorers (default: the scorer's own)", valueHint: 'ID' },
   seed: { type: 'string', description: 'Seed for the random scorer', valueHint: 'N' },
   device: { type: 'string', description: 'Where models run: cpu, cuda or auto (CUDA when installed, else CPU)', valueHint: 'cpu|cuda|auto' },
@@ -89,7 +93,12 @@ export const selectArgs = {
   'tokens-per-image': { type: 'string', description: 'Visual tokens one image costs the VLM (default 576, LLaVA-1.5)', valueHint: 'N' },
   overview: { type: 'boolean', default: true, description: 'Send the overview (whole image) first', negativeDescription: 'Send only the selected regions' },
   merge: { type: 'boolean', description: 'Merge selected neighbouring tiles that form a full rectangle into one crop' },
-  level: { type: 'string', description: 'With --levels 2: which tiles compete: 1, 2 or any (a tile never with its parent)', default: '1', valueHint: '1|2|any' },
+  level: {
+    type: 'string',
+    description: 'With --levels 2: which tiles compete: 1, 2 or any (a tile never with its parent)',
+    default: '1',
+    valueHint: '1|2|any',
+  },
 } as const;
 
 interface SelectFlagValues {
@@ -111,7 +120,9 @@ interface SelectFlagValues {
 export function selectOptionsFrom(args: SelectFlagValues): SelectOptions {
   const common = {
     ...(args.budget === undefined ? {} : { budget: intArg('budget', args.budget, 0) as number }),
-    ...((args['tokens-per-image'] ?? args.tokensPerImage) === undefined ? {} : { tokensPerImage: intArg('tokens-per-image', args['tokens-per-image'] ?? args.tokensPerImage, 1) as number }),
+    ...((args['tokens-per-image'] ?? args.tokensPerImage) === undefined
+      ? {}
+      : { tokensPerImage: intArg('tokens-per-image', args['tokens-per-image'] ?? args.tokensPerImage, 1) as number }),
     includeOverview: args.overview !== false,
     merge: args.merge === true,
     level: args.level === undefined ? 1 : args.level === 'any' ? ('any' as const) : (intArg('level', args.level, 1, 2) as number),
@@ -152,7 +163,12 @@ export const httpVlmArgs = {
   quality: { type: 'string', description: 'JPEG quality of the images sent, 1-100 (default 90)', valueHint: 'Q' },
   timeout: { type: 'string', description: 'Seconds to wait for the VLM per attempt (default 120)', valueHint: 'S' },
   retries: { type: 'string', description: 'Retries on 429, 5xx and dropped connections (default 3)', valueHint: 'N' },
-  logprobs: { type: 'string', description: 'Multiple choice by logprobs: auto (try, fall back to the answer text), on, off', default: 'auto', valueHint: 'auto|on|off' },
+  logprobs: {
+    type: 'string',
+    description: 'Multiple choice by logprobs: auto (try, fall back to the answer text), on, off',
+    default: 'auto',
+    valueHint: 'auto|on|off',
+  },
 } as const;
 
 export interface HttpVlmFlags {
@@ -239,10 +255,14 @@ export function refuseRunnerFlags(args: Readonly<Partial<Record<RunnerFlag, unkn
   if (first === undefined) return;
   const kind = RUNNER_FLAGS[first].kind;
   const named = wrong.filter((f) => RUNNER_FLAGS[f].kind === kind).map((f) => `--${f}`);
-  throw new SemclipError('INVALID_ARGUMENT', `${named.join(', ')} only appl${named.length === 1 ? 'ies' : 'y'} to ${kind}: runners, not ${[...new Set(kinds)].join(': or ')}:.`, {
-    hint: `Drop ${named.join(', ')}`,
-    details: { flags: named, runners: [...new Set(kinds)] },
-  });
+  throw new SemclipError(
+    'INVALID_ARGUMENT',
+    `${named.join(', ')} only appl${named.length === 1 ? 'ies' : 'y'} to ${kind}: runners, not ${[...new Set(kinds)].join(': or ')}:.`,
+    {
+      hint: `Drop ${named.join(', ')}`,
+      details: { flags: named, runners: [...new Set(kinds)] },
+    },
+  );
 }
 
 /** Edit distance counting a swap of neighbours as one edit ("gird" is 1 from "grid"). */

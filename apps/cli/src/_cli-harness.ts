@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runCommand } from 'citty';
-import type { CommandDef } from 'citty';
+import type { AnyCommand } from './_commands.js';
 import { vi } from 'vitest';
 import { makeJpeg, writeTemp } from '@semclip/test-kit/images';
 import { hasSharedData, sharedDataDir } from '@semclip/test-kit/shared-data';
@@ -38,15 +38,10 @@ export function semclip(args: readonly string[], options: { cwd?: string; env?: 
   for (const name of options.unset ?? []) delete inherited[name];
   const env = { ...inherited, ...options.env };
   return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [CLI, ...args],
-      { cwd: options.cwd ?? REPO_ROOT, env, maxBuffer: 64 * 1024 * 1024, timeout: 120_000 },
-      (err, stdout, stderr) => {
-        const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : -1) : 0;
-        resolve({ code, stdout: String(stdout), stderr: String(stderr) });
-      },
-    );
+    execFile(process.execPath, [CLI, ...args], { cwd: options.cwd ?? REPO_ROOT, env, maxBuffer: 64 * 1024 * 1024, timeout: 120_000 }, (err, stdout, stderr) => {
+      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : -1) : 0;
+      resolve({ code, stdout: String(stdout), stderr: String(stderr) });
+    });
   });
 }
 
@@ -55,8 +50,7 @@ export function tempDir(): Promise<string> {
 }
 
 /** Runs a citty command in this process and returns what it wrote to stdout and stderr. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-export async function captureCommand(command: CommandDef<any>, rawArgs: string[]): Promise<{ stdout: string; stderr: string }> {
+export async function captureCommand(command: AnyCommand, rawArgs: string[]): Promise<{ stdout: string; stderr: string }> {
   let stdout = '';
   let stderr = '';
   const out = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {

@@ -9,9 +9,10 @@ import type { CommandDef } from 'citty';
  * To add a command: create `src/commands/<name>.ts` and add one line below, in the order it
  * should appear in `semclip --help`.
  */
-// The value type stays loose: each command has its own args type, and citty only needs CommandDef.
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-type LazyCommand = () => Promise<CommandDef<any>>;
+/** Any command: each has its own args type, and citty's sub-command table takes them all. */
+// biome-ignore lint/suspicious/noExplicitAny: citty's CommandDef is generic in the args; a table of different commands needs the loose form
+export type AnyCommand = CommandDef<any>;
+type LazyCommand = () => Promise<AnyCommand>;
 
 export const COMMANDS: Record<string, LazyCommand> = {
   tiles: () => import('./commands/tiles.js').then((m) => m.default),

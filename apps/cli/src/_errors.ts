@@ -35,6 +35,7 @@ function isCittyError(err: unknown): err is Error & { code?: string } {
   return err instanceof Error && err.name === 'CLIError';
 }
 
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matches the ESC that starts ANSI colour codes, to strip them
 const ANSI = /\u001b\[[0-9;]*m/g;
 
 /** Any thrown value as a SemclipError; citty's usage errors become INVALID_ARGUMENT. */

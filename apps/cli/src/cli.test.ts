@@ -85,7 +85,9 @@ describe('semclip tiles', () => {
   it('--out without --size writes native-resolution tiles', async () => {
     // A small generated image keeps PNG encoding fast; the real photo is covered above.
     const image = join(tmp, 'small.png');
-    await sharp({ create: { width: 300, height: 200, channels: 3, background: { r: 200, g: 120, b: 40 } } }).png().toFile(image);
+    await sharp({ create: { width: 300, height: 200, channels: 3, background: { r: 200, g: 120, b: 40 } } })
+      .png()
+      .toFile(image);
     const out = join(tmp, 'tiles-native');
     const res = await semclip(['tiles', image, '--grid', '1x2', '--out', out, '--json']);
     expect(res.code, res.stderr + res.stdout).toBe(0);
@@ -242,7 +244,10 @@ describe('errors and exit codes', () => {
     const bytes = await readFile(PHOTO);
     const file = join(tmp, 'truncated.jpg');
     await writeFile(file, bytes.subarray(0, Math.floor(bytes.length / 3)));
-    for (const argv of [['tiles', file, '--json'], ['select', file, 'q?', '--scorer', 'random', '--json']]) {
+    for (const argv of [
+      ['tiles', file, '--json'],
+      ['select', file, 'q?', '--scorer', 'random', '--json'],
+    ]) {
       const res = await semclip(argv);
       expect(res.code, res.stderr + res.stdout).toBe(2);
       expect(JSON.parse(res.stdout)).toMatchObject({ error: { code: 'IMAGE_TRUNCATED', message: expect.stringContaining('truncated') } });
@@ -316,7 +321,9 @@ describe('the command line is checked before a command runs', () => {
     ['a command with many positionals (eval report)', ['eval', 'report', 'a.jsonl', '--fromat', 'json'], '--fromat', '--format'],
   ] as const)('an unknown flag close to a real one (%s) suggests it', async (_name, argv, flag, suggestion) => {
     const message = await usageError(argv);
-    expect(message).toMatch(new RegExp(`^Unknown option ${flag} for "semclip [a-z ]+"\\. Did you mean ${suggestion}\\? Run "semclip [a-z ]+ --help" for usage\\.$`));
+    expect(message).toMatch(
+      new RegExp(`^Unknown option ${flag} for "semclip [a-z ]+"\\. Did you mean ${suggestion}\\? Run "semclip [a-z ]+ --help" for usage\\.$`),
+    );
   });
 
   it('an unknown flag far from every real one gets no suggestion', async () => {
@@ -399,7 +406,25 @@ describe('help and version', () => {
   it.each([
     [[], 'semclip', ['tiles', 'select', 'demo']],
     [['tiles'], 'semclip tiles', ['--grid', '--overlap', '--levels', '--size', '--out', '--overlay', '--json']],
-    [['select'], 'semclip select', ['<IMAGE> <QUESTION>', '--scorer', '--model', '--seed', '--k', '--adaptive', '--margin', '--threshold', '--budget', '--merge', '--device', '--overlay', '--no-overview']],
+    [
+      ['select'],
+      'semclip select',
+      [
+        '<IMAGE> <QUESTION>',
+        '--scorer',
+        '--model',
+        '--seed',
+        '--k',
+        '--adaptive',
+        '--margin',
+        '--threshold',
+        '--budget',
+        '--merge',
+        '--device',
+        '--overlay',
+        '--no-overview',
+      ],
+    ],
     [['demo'], 'semclip demo', ['--out', '--scorer', '--json']],
     [['eval', 'run'], 'eval run', ['--benchmark', '--method']],
     [['models', 'pull'], 'models pull', ['<ID>', '--force']],

@@ -4,19 +4,16 @@
  */
 import { readFileSync } from 'node:fs';
 import { defineCommand, renderUsage, runCommand } from 'citty';
-import type { ArgsDef, CommandDef } from 'citty';
+import type { ArgsDef } from 'citty';
 import { SemclipError } from '@semclip/core';
 import { closestMatch } from './_args.js';
 import { COMMANDS } from './_commands.js';
+import type { AnyCommand } from './_commands.js';
 import { EXIT, errorDetails, errorLine, exitCodeFor, normalizeError } from './_errors.js';
 import { printJson } from './_output.js';
 import { cliAbortController } from './_signal.js';
 
 const version = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
-
-// citty's value type for sub-commands is loose on purpose; see _commands.ts.
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-type AnyCommand = CommandDef<any>;
 
 const main: AnyCommand = defineCommand({
   meta: {
@@ -27,6 +24,7 @@ const main: AnyCommand = defineCommand({
   subCommands: COMMANDS,
 });
 
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matches the ESC that starts ANSI colour codes, to strip them
 const ANSI = /\u001b\[[0-9;]*m/g;
 
 async function resolveValue<T>(value: T | Promise<T> | (() => T | Promise<T>) | undefined): Promise<T | undefined> {
@@ -70,7 +68,9 @@ async function resolveCommand(rawArgs: readonly string[], strict: boolean): Prom
     const positionalDefs: Array<{ name: string; valueHint?: string }> = [];
     for (const [name, def] of Object.entries(args)) {
       if (def.type === 'positional') positionalDefs.push({ name, valueHint: def.valueHint });
-      else for (const n of [name, camel(name), kebab(name), ...('alias' in def && def.alias !== undefined ? [def.alias].flat() : [])]) kinds.set(n, def.type === 'boolean' ? 'boolean' : 'value');
+      else
+        for (const n of [name, camel(name), kebab(name), ...('alias' in def && def.alias !== undefined ? [def.alias].flat() : [])])
+          kinds.set(n, def.type === 'boolean' ? 'boolean' : 'value');
     }
     const longNames = [...kinds.keys()].filter((n) => n.length > 1 && n === kebab(n));
     const candidates = longNames.flatMap((n) => (kinds.get(n) === 'boolean' ? [`--${n}`, `--no-${n}`] : [`--${n}`]));
@@ -128,11 +128,15 @@ async function resolveCommand(rawArgs: readonly string[], strict: boolean): Prom
     if (!Object.hasOwn(subs, name)) {
       const names = Object.keys(subs);
       const suggestion = closestMatch(name, names);
-      throw new SemclipError('INVALID_ARGUMENT', `There is no command "${[...path, name].join(' ')}".${suggestion ? ` Did you mean "${[...path, suggestion].join(' ')}"?` : ''}`, {
-        expected: `one of: ${names.join(', ')}`,
-        hint: `Run "semclip ${[...path, '--help'].join(' ')}" for the list`,
-        details: { command: name, valid: names, ...(suggestion ? { suggestion } : {}) },
-      });
+      throw new SemclipError(
+        'INVALID_ARGUMENT',
+        `There is no command "${[...path, name].join(' ')}".${suggestion ? ` Did you mean "${[...path, suggestion].join(' ')}"?` : ''}`,
+        {
+          expected: `one of: ${names.join(', ')}`,
+          hint: `Run "semclip ${[...path, '--help'].join(' ')}" for the list`,
+          details: { command: name, valid: names, ...(suggestion ? { suggestion } : {}) },
+        },
+      );
     }
     parent = cmd;
     cmd = (await resolveValue(subs[name])) as AnyCommand;
@@ -163,7 +167,10 @@ async function run(rawArgs: string[]): Promise<number> {
     const dashdash = rawArgs.indexOf('--');
     const flags = dashdash < 0 ? rawArgs : rawArgs.slice(0, dashdash);
     if (flags.includes('--help') || flags.includes('-h')) {
-      const resolved = await resolveCommand(flags.filter((a) => a !== '--help' && a !== '-h'), false);
+      const resolved = await resolveCommand(
+        flags.filter((a) => a !== '--help' && a !== '-h'),
+        false,
+      );
       let text = await renderUsage(resolved.cmd, resolved.parent);
       if (!process.stdout.isTTY) text = text.replace(ANSI, '');
       process.stdout.write(`${text}\n`);

@@ -7,7 +7,11 @@ import { renderDemoImage } from './_demo-image.js';
 import { semclip, tempDir } from './_cli-harness.js';
 
 async function meanLuma(image: Buffer | string, box: { x: number; y: number; width: number; height: number }): Promise<number> {
-  const { data } = await sharp(image).extract({ left: box.x, top: box.y, width: box.width, height: box.height }).greyscale().raw().toBuffer({ resolveWithObject: true });
+  const { data } = await sharp(image)
+    .extract({ left: box.x, top: box.y, width: box.width, height: box.height })
+    .greyscale()
+    .raw()
+    .toBuffer({ resolveWithObject: true });
   return data.reduce((a, b) => a + b, 0) / data.length;
 }
 
@@ -35,7 +39,14 @@ describe('semclip demo', () => {
     const out = join(await tempDir(), 'demo');
     const res = await semclip(['demo', '--out', out, '--json']);
     expect(res.code, res.stderr).toBe(0);
-    const json = JSON.parse(res.stdout) as { question: string; kind: string; regions: Array<{ tiles: number[] }>; scorer: { id: string }; overlay: string; image: { path: string; width: number } };
+    const json = JSON.parse(res.stdout) as {
+      question: string;
+      kind: string;
+      regions: Array<{ tiles: number[] }>;
+      scorer: { id: string };
+      overlay: string;
+      image: { path: string; width: number };
+    };
     expect(json.question).toBe(DEMO_QUESTION);
     expect(json.image).toMatchObject({ path: join(out, 'waiting-room.jpg'), width: 3000 });
     expect(json.overlay).toBe(join(out, 'overlay.png'));
@@ -53,8 +64,8 @@ describe('semclip demo', () => {
     const res = await semclip(['demo', '--out', out, '--scorer', 'random', '--seed', '3']);
     expect(res.code, res.stderr).toBe(0);
     expect(res.stdout).toMatch(/^Generated .*waiting-room\.jpg: a 3000x2000 waiting room/m);
-    expect(res.stdout).toMatch(/^Question  What is the wait time\?$/m);
-    expect(res.stdout).toMatch(/^Overlay   .*overlay\.png$/m);
+    expect(res.stdout).toMatch(/^Question {2}What is the wait time\?$/m);
+    expect(res.stdout).toMatch(/^Overlay {3}.*overlay\.png$/m);
     expect(res.stdout).toContain('random scorer');
   });
 });

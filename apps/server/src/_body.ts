@@ -11,7 +11,7 @@ function tooLarge(limit: number, got?: number): HttpError {
   return new HttpError(
     413,
     'PAYLOAD_TOO_LARGE',
-    `The request body is ${got === undefined ? 'larger than' : sizeText(got) + ', over'} the ${sizeText(limit)} limit. Send a smaller image (downscale or recompress it), or raise the server's --max-body.`,
+    `The request body is ${got === undefined ? 'larger than' : `${sizeText(got)}, over`} the ${sizeText(limit)} limit. Send a smaller image (downscale or recompress it), or raise the server's --max-body.`,
     // The rest of an oversized body is not read: the connection is closed instead.
     { connection: 'close' },
   );

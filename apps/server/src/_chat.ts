@@ -54,7 +54,13 @@ async function prepare(c: Context, ctx: WorkContext, state: ServerState): Promis
     .join('\n')
     .trim();
   const skip =
-    option === false ? 'disabled by the request' : imageParts.length === 0 ? 'no image in the last user message' : !question ? 'no question text in the last user message' : undefined;
+    option === false
+      ? 'disabled by the request'
+      : imageParts.length === 0
+        ? 'no image in the last user message'
+        : !question
+          ? 'no question text in the last user message'
+          : undefined;
   if (skip) {
     // Untouched: the client's own bytes go upstream unless a field had to be removed or added.
     if (request.semclip === undefined && request.model) return { payload: raw, stream, semclip: undefined };
@@ -131,7 +137,16 @@ function upstreamStatusError(status: number, text: string, retryAfter: string | 
   try {
     const parsed = JSON.parse(text) as { error?: { message?: unknown } | string; message?: unknown; detail?: unknown };
     const e = parsed.error;
-    message = typeof e === 'string' ? e : typeof e?.message === 'string' ? e.message : typeof parsed.message === 'string' ? parsed.message : typeof parsed.detail === 'string' ? parsed.detail : message;
+    message =
+      typeof e === 'string'
+        ? e
+        : typeof e?.message === 'string'
+          ? e.message
+          : typeof parsed.message === 'string'
+            ? parsed.message
+            : typeof parsed.detail === 'string'
+              ? parsed.detail
+              : message;
   } catch {
     // not JSON: the text it is
   }
@@ -162,10 +177,14 @@ function networkError(err: unknown, url: string): SemclipError {
     e = (e as { cause?: unknown }).cause;
   }
   const refused = code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'EAI_AGAIN';
-  return new SemclipError('UPSTREAM_ERROR', refused ? `Could not connect to the upstream ${url} (${code}).` : `The connection to the upstream ${url} broke (${code ?? (err as Error).message}).`, {
-    cause: err,
-    hint: refused ? 'Is the upstream server running at the configured --upstream URL?' : "Check the upstream server's logs",
-  });
+  return new SemclipError(
+    'UPSTREAM_ERROR',
+    refused ? `Could not connect to the upstream ${url} (${code}).` : `The connection to the upstream ${url} broke (${code ?? (err as Error).message}).`,
+    {
+      cause: err,
+      hint: refused ? 'Is the upstream server running at the configured --upstream URL?' : "Check the upstream server's logs",
+    },
+  );
 }
 
 /**
@@ -177,7 +196,11 @@ function networkError(err: unknown, url: string): SemclipError {
 export async function chatRoute(c: Context, state: ServerState, ctx: WorkContext): Promise<Response> {
   const upstream = state.upstreamUrl;
   if (!upstream) {
-    throw new HttpError(503, 'NOT_CONFIGURED', 'This server has no upstream configured; start it with --upstream <OpenAI-compatible URL> (e.g. http://127.0.0.1:8000/v1).');
+    throw new HttpError(
+      503,
+      'NOT_CONFIGURED',
+      'This server has no upstream configured; start it with --upstream <OpenAI-compatible URL> (e.g. http://127.0.0.1:8000/v1).',
+    );
   }
   const prepared = await state.work.run(() => prepare(c, ctx, state), ctx.signal);
   const release = await state.upstream.acquire(ctx.signal);
@@ -202,7 +225,7 @@ async function forward(c: Context, state: ServerState, ctx: WorkContext, prepare
   let timedOut = false;
   const onAbort = (): void => controller.abort(ctx.signal.reason);
   ctx.signal.addEventListener('abort', onAbort, { once: true });
-  let timer = setTimeout(() => {
+  const timer = setTimeout(() => {
     timedOut = true;
     controller.abort();
   }, config.limits.upstreamTimeoutMs);
@@ -223,7 +246,7 @@ async function forward(c: Context, state: ServerState, ctx: WorkContext, prepare
     if (timedOut) {
       state.metrics.upstreamErrors.inc({ kind: 'timeout' });
       throw new SemclipError('UPSTREAM_TIMEOUT', `The upstream did not answer within ${config.limits.upstreamTimeoutMs} ms.`, {
-        hint: 'The model may be overloaded; retry later, or raise the server\'s upstream timeout',
+        hint: "The model may be overloaded; retry later, or raise the server's upstream timeout",
       });
     }
     if (err instanceof SemclipError || err instanceof HttpError) throw err;
@@ -262,7 +285,11 @@ async function forward(c: Context, state: ServerState, ctx: WorkContext, prepare
     clearTimeout(timer);
     return new Response(relay(res.body, state, ctx, controller, cleanup, undefined), {
       status: res.status,
-      headers: { ...outHeaders, 'content-type': contentType || 'application/json', ...(contentType.includes('event-stream') ? { 'cache-control': 'no-cache' } : {}) },
+      headers: {
+        ...outHeaders,
+        'content-type': contentType || 'application/json',
+        ...(contentType.includes('event-stream') ? { 'cache-control': 'no-cache' } : {}),
+      },
     });
   }
 
@@ -297,7 +324,9 @@ async function forward(c: Context, state: ServerState, ctx: WorkContext, prepare
   state.metrics.stage('upstream', upstreamMs);
   if (!json || typeof json !== 'object' || Array.isArray(json)) {
     state.metrics.upstreamErrors.inc({ kind: 'bad_response' });
-    throw new SemclipError('UPSTREAM_BAD_RESPONSE', 'The upstream answered with JSON that is not a chat completion object.', { hint: 'Check the upstream server' });
+    throw new SemclipError('UPSTREAM_BAD_RESPONSE', 'The upstream answered with JSON that is not a chat completion object.', {
+      hint: 'Check the upstream server',
+    });
   }
   return new Response(JSON.stringify({ ...(json as Record<string, unknown>), semclip: prepared.semclip }), {
     status: 200,

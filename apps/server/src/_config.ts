@@ -196,7 +196,11 @@ export function isRunner(v: unknown): v is VlmRunner {
 }
 
 /** The kind of runner (`openai`, `local`...) a runner, spec or config is; undefined when it cannot tell. */
-export function runnerKindOf(o: { readonly runner?: VlmRunner | undefined; readonly vlm?: string | RunnerConfig | VlmRunner | undefined; readonly model?: unknown }): string | undefined {
+export function runnerKindOf(o: {
+  readonly runner?: VlmRunner | undefined;
+  readonly vlm?: string | RunnerConfig | VlmRunner | undefined;
+  readonly model?: unknown;
+}): string | undefined {
   const given = o.runner ?? o.vlm;
   if (isRunner(given)) return /^(\w+):/.exec(given.id)?.[1];
   if (typeof given === 'string') return parseRunnerSpec(given).kind;
@@ -225,7 +229,8 @@ function checkScorers(ids: readonly string[], options: ServerScorerOptions, serv
   const { runner: _r, vlm: _v, model: _m, ...rest } = options;
   // Options that no loaded family reads are refused, by the registry, as for the first one.
   if (options.model !== undefined && !families.some((f) => f.takesModel) && ids[0] !== undefined) checkScorerOptions(ids[0], options);
-  if ((options.runner !== undefined || options.vlm !== undefined) && !families.some((f) => f.runners) && ids[0] !== undefined) checkScorerOptions(ids[0], options);
+  if ((options.runner !== undefined || options.vlm !== undefined) && !families.some((f) => f.runners) && ids[0] !== undefined)
+    checkScorerOptions(ids[0], options);
   for (const family of families) {
     if (!family.runners) continue;
     const own = options.runner !== undefined || options.vlm !== undefined || options.model !== undefined;
@@ -304,7 +309,14 @@ export function resolveServerConfig(config: ServerConfig = {}): ResolvedServerCo
     shutdownGraceMs: int('limits.shutdownGraceMs', l.shutdownGraceMs, DEFAULT_LIMITS.shutdownGraceMs, 0),
   };
   const scorer = config.scorer ?? defaultScorerId();
-  if (typeof scorer !== 'string' || !scorer) throw invalid('scorer', scorer, `a scorer id: ${listScorers().map((f) => f.id).join(', ')}`);
+  if (typeof scorer !== 'string' || !scorer)
+    throw invalid(
+      'scorer',
+      scorer,
+      `a scorer id: ${listScorers()
+        .map((f) => f.id)
+        .join(', ')}`,
+    );
   const scorers = config.scorers ?? [scorer];
   if (!Array.isArray(scorers) || scorers.length === 0) throw invalid('scorers', scorers, 'a non-empty list of scorer ids or scorer objects');
   const ids = scorers.map((s) => (typeof s === 'string' ? s : s.id));
@@ -465,7 +477,11 @@ export function serverConfigFromEnv(env: Readonly<Record<string, string | undefi
   if ((v = get('SEMCLIP_UPSTREAM_API_KEY') ?? get('OPENAI_API_KEY'))) out.upstreamApiKey = v;
   if ((v = get('SEMCLIP_API_KEY'))) out.apiKey = v;
   if ((v = get('SEMCLIP_SCORER'))) out.scorer = v;
-  if ((v = get('SEMCLIP_SCORERS'))) out.scorers = v.split(',').map((s) => s.trim()).filter(Boolean);
+  if ((v = get('SEMCLIP_SCORERS')))
+    out.scorers = v
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
   if ((v = get('SEMCLIP_VLM'))) out.vlm = v;
   if ((v = get('SEMCLIP_GRID'))) out.grid = v;
   if ((v = get('SEMCLIP_K'))) out.k = envInt('SEMCLIP_K', v, 0);

@@ -8,7 +8,7 @@ function decodeBase64(text: string, param: string): Uint8Array {
   const clean = text.includes('\n') || text.includes('\r') || text.includes(' ') ? text.replace(/\s+/g, '') : text;
   if (!BASE64.test(clean)) {
     throw new SemclipError('INVALID_ARGUMENT', `"${param}" is not base64 (or a data: URL).`, {
-      expected: 'the image file\'s bytes in base64, or data:image/jpeg;base64,...',
+      expected: "the image file's bytes in base64, or data:image/jpeg;base64,...",
       details: { param },
     });
   }
@@ -70,7 +70,9 @@ export async function imageBytesOf(
 export async function imageFromUrl(url: string, param: string, config: ResolvedServerConfig, signal: AbortSignal): Promise<Uint8Array> {
   if (!isRemoteUrl(url)) return decodeDataUrl(url, param);
   if (!/^https?:\/\//i.test(url)) {
-    throw new SemclipError('INVALID_ARGUMENT', `"${param}" must be a data: URL${config.allowRemoteImages ? ' or an http(s) URL' : ''}.`, { details: { param } });
+    throw new SemclipError('INVALID_ARGUMENT', `"${param}" must be a data: URL${config.allowRemoteImages ? ' or an http(s) URL' : ''}.`, {
+      details: { param },
+    });
   }
   if (!config.allowRemoteImages) {
     throw new SemclipError('INVALID_ARGUMENT', 'Remote image URLs are disabled on this server.', {

@@ -92,9 +92,7 @@ async function createConfiguredRunner(config: ResolvedServerConfig): Promise<Vlm
           concurrency: config.limits.maxUpstreamInFlight,
           fetch: config.fetch,
           // The key comes from the server's config only, never from whatever OPENAI_API_KEY the process has.
-          ...(config.upstreamApiKey
-            ? { env: { SEMCLIP_UPSTREAM_API_KEY: config.upstreamApiKey }, apiKeyEnv: 'SEMCLIP_UPSTREAM_API_KEY' }
-            : { env: {} }),
+          ...(config.upstreamApiKey ? { env: { SEMCLIP_UPSTREAM_API_KEY: config.upstreamApiKey }, apiKeyEnv: 'SEMCLIP_UPSTREAM_API_KEY' } : { env: {} }),
         }
       : {};
   return createRunner(spec, overrides);
@@ -110,7 +108,8 @@ export function scorerOptionsFor(id: string, shared: ServerScorerOptions, runner
   const { model, runner: ownRunner, vlm, ...rest } = shared;
   const out: CommonScorerOptions & Record<string, unknown> = { ...rest, ...(family.takesModel && model !== undefined ? { model } : {}) };
   if (!family.runners) return out;
-  if (ownRunner !== undefined || vlm !== undefined || model !== undefined) return { ...out, ...(ownRunner === undefined ? {} : { runner: ownRunner }), ...(vlm === undefined ? {} : { vlm }) };
+  if (ownRunner !== undefined || vlm !== undefined || model !== undefined)
+    return { ...out, ...(ownRunner === undefined ? {} : { runner: ownRunner }), ...(vlm === undefined ? {} : { vlm }) };
   return runner ? { ...out, runner } : out;
 }
 

@@ -1,5 +1,5 @@
 import { throwIfAborted, SemclipError } from '@semclip/core';
-import type { EncodedImage, PromptImage, PromptPlan, RelevanceScorer, Selection, Size, TileScores, VlmRunner } from '@semclip/core';
+import type { EncodedImage, PromptImage, PromptPlan, RelevanceScorer, Selection, TileScores, VlmRunner } from '@semclip/core';
 import { createPipeline, imagePolicyFor, planFor } from '@semclip/pipeline';
 import type { Pipeline, PipelineRun } from '@semclip/pipeline';
 import { readImageInfo } from '@semclip/tiling';
@@ -133,7 +133,9 @@ export async function runSelection(ctx: WorkContext, input: SelectionInput): Pro
   if (input.scoreTiles === false) return { ...base, scores: undefined, selection: undefined, run: undefined };
 
   const started = performance.now();
-  const scores = await timed(ctx, 'score', () => pipeline.score({ question: input.question, ...(input.options ? { options: input.options } : {}) }, tiled, { signal }));
+  const scores = await timed(ctx, 'score', () =>
+    pipeline.score({ question: input.question, ...(input.options ? { options: input.options } : {}) }, tiled, { signal }),
+  );
   const scored = performance.now();
   ctx.metrics.tilesScored.inc({ scorer: scorerId }, scores.scores.length);
   const hits = scores.meta?.cacheHits;
@@ -201,9 +203,7 @@ export async function encodeCrops(ctx: WorkContext, run: SelectionRun): Promise<
 
 /** The heat-map overlay PNG (grid, per-tile scores, selected tiles) as base64; the bare grid for unscored requests. */
 export async function encodeOverlay(ctx: WorkContext, run: SelectionRun, title: string): Promise<{ mime: 'image/png'; data: string }> {
-  const png = await timed(ctx, 'overlay', () =>
-    run.pipeline.overlay(run.run ?? { source: run.tiled }, { maxSide: 1280, title }),
-  );
+  const png = await timed(ctx, 'overlay', () => run.pipeline.overlay(run.run ?? { source: run.tiled }, { maxSide: 1280, title }));
   return { mime: 'image/png', data: base64(png) };
 }
 
@@ -230,7 +230,14 @@ export function gridJson(tiled: TiledImage): Record<string, unknown> {
     levels: g.levels,
     overlap: g.overlap,
     key: tiled.gridKey,
-    tiles: g.tiles.map((t) => ({ index: t.index, row: t.row, col: t.col, level: t.level, ...(t.parent === undefined ? {} : { parent: t.parent }), box: t.box })),
+    tiles: g.tiles.map((t) => ({
+      index: t.index,
+      row: t.row,
+      col: t.col,
+      level: t.level,
+      ...(t.parent === undefined ? {} : { parent: t.parent }),
+      box: t.box,
+    })),
   };
 }
 

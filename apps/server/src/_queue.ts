@@ -51,9 +51,14 @@ export class WorkQueue {
       this.rejected++;
       const retry = this.retryAfterSeconds();
       return Promise.reject(
-        new HttpError(429, 'OVERLOADED', `The server is busy: ${this.running} requests are being worked on and ${this.waiters.length} are waiting (${this.name}). Retry after ${retry} s.`, {
-          'retry-after': String(retry),
-        }),
+        new HttpError(
+          429,
+          'OVERLOADED',
+          `The server is busy: ${this.running} requests are being worked on and ${this.waiters.length} are waiting (${this.name}). Retry after ${retry} s.`,
+          {
+            'retry-after': String(retry),
+          },
+        ),
       );
     }
     return new Promise((resolve, reject) => {

@@ -174,7 +174,8 @@ export async function fetchRemoteImage(url: string, options: Required<RemoteImag
   }
   try {
     for (let hop = 0; ; hop++) {
-      if (current.protocol !== 'http:' && current.protocol !== 'https:') throw refused(displayUrl(current), `only http and https URLs are fetched, not ${current.protocol}`);
+      if (current.protocol !== 'http:' && current.protocol !== 'https:')
+        throw refused(displayUrl(current), `only http and https URLs are fetched, not ${current.protocol}`);
       if (current.username || current.password) throw refused(displayUrl(current), 'URLs with credentials are not fetched');
       const pinned = await resolveChecked(current, allow);
       const { response, abort } = await get(current, pinned, signal);
@@ -197,9 +198,13 @@ export async function fetchRemoteImage(url: string, options: Required<RemoteImag
       const declared = Number(response.headers['content-length']);
       if (Number.isFinite(declared) && declared > options.maxBytes) {
         abort();
-        throw new SemclipError('FILE_TOO_LARGE', `The image at ${displayUrl(current)} is ${declared} bytes, over the ${options.maxBytes}-byte limit for remote images.`, {
-          details: { param: 'image_url' },
-        });
+        throw new SemclipError(
+          'FILE_TOO_LARGE',
+          `The image at ${displayUrl(current)} is ${declared} bytes, over the ${options.maxBytes}-byte limit for remote images.`,
+          {
+            details: { param: 'image_url' },
+          },
+        );
       }
       const chunks: Buffer[] = [];
       let total = 0;
@@ -219,7 +224,10 @@ export async function fetchRemoteImage(url: string, options: Required<RemoteImag
     if (err instanceof SemclipError) throw err;
     if (parentSignal?.aborted) throw new SemclipError('ABORTED', 'The request was cancelled while its image was downloading.', { cause: err });
     if (timeout.aborted) {
-      throw new SemclipError('IMAGE_NOT_FOUND', `The image at ${displayUrl(current)} did not download within ${options.timeoutMs} ms.`, { cause: err, details: { param: 'image_url' } });
+      throw new SemclipError('IMAGE_NOT_FOUND', `The image at ${displayUrl(current)} did not download within ${options.timeoutMs} ms.`, {
+        cause: err,
+        details: { param: 'image_url' },
+      });
     }
     throw new SemclipError('IMAGE_NOT_FOUND', `The image at ${displayUrl(current)} could not be downloaded: ${(err as Error).message}.`, {
       cause: err,

@@ -39,7 +39,10 @@ async function parseImageRequest<T extends { image?: string | undefined; image_u
   const fields = validate(schema, coerceFormFields(strings), what);
   if (file !== undefined) {
     if (fields.image !== undefined || fields.image_url !== undefined) {
-      throw new SemclipError('INVALID_ARGUMENT', 'The form has an image file and an "image"/"image_url" field.', { expected: 'one image', details: { param: 'image' } });
+      throw new SemclipError('INVALID_ARGUMENT', 'The form has an image file and an "image"/"image_url" field.', {
+        expected: 'one image',
+        details: { param: 'image' },
+      });
     }
     if (file.length === 0) throw new SemclipError('IMAGE_EMPTY', 'The uploaded image file is empty (0 bytes).', { details: { param: 'image' } });
     return { fields, bytes: file };
@@ -84,7 +87,11 @@ export async function selectRoute(c: Context, state: ServerState, ctx: WorkConte
 export async function answerRoute(c: Context, state: ServerState, ctx: WorkContext): Promise<Response> {
   const runner = state.pool.runner;
   if (!runner) {
-    throw new HttpError(501, 'NOT_CONFIGURED', 'This server has no VLM configured, so it cannot answer. Start it with --vlm openai:<url>#<model> (or --upstream and --model), or use POST /v1/select.');
+    throw new HttpError(
+      501,
+      'NOT_CONFIGURED',
+      'This server has no VLM configured, so it cannot answer. Start it with --vlm openai:<url>#<model> (or --upstream and --model), or use POST /v1/select.',
+    );
   }
   const prepared = await state.work.run(async () => {
     const { fields, bytes } = await parseImageRequest<AnswerRequest>(c, ctx, answerRequestSchema, 'answer request');
@@ -122,7 +129,14 @@ export async function answerRoute(c: Context, state: ServerState, ctx: WorkConte
     ...(result.kind === 'answer'
       ? { answer: result.text, usage: result.answer.usage }
       : {
-          choice: { index: result.index, letter: result.letter, option: result.option, method: result.choice.method, scores: result.choice.scores, text: result.choice.text ?? null },
+          choice: {
+            index: result.index,
+            letter: result.letter,
+            option: result.option,
+            method: result.choice.method,
+            scores: result.choice.scores,
+            text: result.choice.text ?? null,
+          },
           usage: result.choice.usage,
         }),
     model: runner.model,

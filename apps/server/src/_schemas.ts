@@ -82,7 +82,9 @@ export type ChatImagePart = z.infer<typeof chatImagePart>;
 const chatMessage = z
   .object({
     role: z.string().min(1),
-    content: z.union([z.string(), z.array(chatPart), z.null()], { errorMap: () => ({ message: 'must be a string, an array of content parts or null' }) }).optional(),
+    content: z
+      .union([z.string(), z.array(chatPart), z.null()], { errorMap: () => ({ message: 'must be a string, an array of content parts or null' }) })
+      .optional(),
   })
   .passthrough();
 export type ChatMessage = z.infer<typeof chatMessage>;
@@ -117,7 +119,11 @@ export function chatRequestSchema(limits: Pick<ServerLimits, 'maxMessages' | 'ma
     .passthrough()
     .superRefine((body, ctx) => {
       if (body.messages.length > limits.maxMessages) {
-        ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['messages'], message: `${body.messages.length} messages are over the limit of ${limits.maxMessages}` });
+        ctx.addIssue({
+          code: z.ZodIssueCode.custom,
+          path: ['messages'],
+          message: `${body.messages.length} messages are over the limit of ${limits.maxMessages}`,
+        });
         return;
       }
       let parts = 0;
@@ -181,7 +187,8 @@ function explain(issue: z.ZodIssue): z.ZodIssue {
   const depth = issue.path.length;
   for (const branch of issue.unionErrors) {
     const wrong = branch.issues.some(
-      (i) => (i.path.length === depth && (i.code === 'invalid_type' || i.code === 'invalid_literal')) || (i.path.length === depth + 1 && i.path[depth] === 'type'),
+      (i) =>
+        (i.path.length === depth && (i.code === 'invalid_type' || i.code === 'invalid_literal')) || (i.path.length === depth + 1 && i.path[depth] === 'type'),
     );
     const first = branch.issues[0];
     if (!wrong && first) return explain(first);
@@ -237,7 +244,10 @@ export function selectOptionsOf(fields: SelectionFields, defaults: { k: number; 
   }
   for (const name of ['margin', 'threshold', 'max_tiles'] as const) {
     if (fields[name] !== undefined) {
-      throw new SemclipError('INVALID_ARGUMENT', `"${name}" applies to adaptive selection only.`, { hint: 'Add "adaptive": true, or drop it', details: { param: name } });
+      throw new SemclipError('INVALID_ARGUMENT', `"${name}" applies to adaptive selection only.`, {
+        hint: 'Add "adaptive": true, or drop it',
+        details: { param: name },
+      });
     }
   }
   return { ...common, k: fields.k ?? defaults.k };

@@ -161,14 +161,23 @@ export async function createServer(input: ServerConfig = {}): Promise<SemclipSer
     if (c.get('work')?.signal.aborted && !(err instanceof HttpError && err.status === 429)) {
       const deadline = c.get('deadline');
       if (deadline?.signal.aborted) effective = deadline.signal.reason as HttpError;
-      else if (shutdown.signal.aborted) effective = new HttpError(503, 'SHUTTING_DOWN', 'The server shut down before the request finished.', { connection: 'close' });
+      else if (shutdown.signal.aborted)
+        effective = new HttpError(503, 'SHUTTING_DOWN', 'The server shut down before the request finished.', { connection: 'close' });
       else if (!isSemclipError(err, 'ABORTED')) effective = new SemclipError('ABORTED', 'The client disconnected; the work was cancelled.', { cause: err });
     }
     const info = describeError(effective);
     const body = OPENAI_ROUTES.has(c.req.path) ? openaiErrorBody(info) : semclipErrorBody(info);
     if (info.status >= 500 && info.status !== 503 && info.status !== 499) {
       const cause = info.cause instanceof Error ? (info.cause.cause instanceof Error ? info.cause.cause : info.cause) : undefined;
-      log({ level: 'error', event: 'error', requestId: c.get('requestId'), route: c.req.path, errorCode: info.code, message: info.message, ...(cause && info.code === 'INTERNAL' ? { stack: cause.stack } : {}) });
+      log({
+        level: 'error',
+        event: 'error',
+        requestId: c.get('requestId'),
+        route: c.req.path,
+        errorCode: info.code,
+        message: info.message,
+        ...(cause && info.code === 'INTERNAL' ? { stack: cause.stack } : {}),
+      });
     }
     return c.json(body, info.status as 400, { ...info.headers, 'x-semclip-error': String(info.code) });
   }
@@ -245,16 +254,30 @@ export async function createServer(input: ServerConfig = {}): Promise<SemclipSer
     return errorResponse(c, err);
   });
 
-  app.notFound((c) => errorResponse(c, new HttpError(404, 'NOT_FOUND', `There is no route ${c.req.method} ${c.req.path}. See GET / for the page, POST /v1/select, POST /v1/answer, POST /v1/chat/completions.`)));
+  app.notFound((c) =>
+    errorResponse(
+      c,
+      new HttpError(
+        404,
+        'NOT_FOUND',
+        `There is no route ${c.req.method} ${c.req.path}. See GET / for the page, POST /v1/select, POST /v1/answer, POST /v1/chat/completions.`,
+      ),
+    ),
+  );
 
-  app.get('/', (c) => c.html(PAGE_HTML, 200, { 'cache-control': 'no-cache', 'content-security-policy': "default-src 'self'; img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; script-src 'self' 'unsafe-inline'" }));
+  app.get('/', (c) =>
+    c.html(PAGE_HTML, 200, {
+      'cache-control': 'no-cache',
+      'content-security-policy': "default-src 'self'; img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; script-src 'self' 'unsafe-inline'",
+    }),
+  );
   app.get('/favicon.ico', (c) => c.body(null, 204));
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
 
   let upstreamCheck: { at: number; ok: boolean; message: string } | undefined;
   async function checkUpstream(): Promise<{ ok: boolean; message: string }> {
     if (!upstream) return { ok: true, message: 'not configured' };
-    if (upstreamCheck && upstreamCheck.ok && performance.now() - upstreamCheck.at < 2000) return upstreamCheck;
+    if (upstreamCheck?.ok && performance.now() - upstreamCheck.at < 2000) return upstreamCheck;
     const headers: Record<string, string> = {};
     if (config.upstreamApiKey) headers.authorization = `Bearer ${config.upstreamApiKey}`;
     let result: { ok: boolean; message: string };
@@ -263,7 +286,10 @@ export async function createServer(input: ServerConfig = {}): Promise<SemclipSer
       await res.body?.cancel();
       result = res.ok ? { ok: true, message: 'ok' } : { ok: false, message: `upstream answered ${res.status}` };
     } catch (err) {
-      result = { ok: false, message: `upstream unreachable (${(err as Error).name === 'TimeoutError' ? 'timeout' : ((err as { cause?: { code?: string } }).cause?.code ?? 'error')})` };
+      result = {
+        ok: false,
+        message: `upstream unreachable (${(err as Error).name === 'TimeoutError' ? 'timeout' : ((err as { cause?: { code?: string } }).cause?.code ?? 'error')})`,
+      };
     }
     upstreamCheck = { ...result, at: performance.now() };
     return result;

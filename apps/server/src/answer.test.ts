@@ -67,7 +67,7 @@ describe('POST /v1/answer', () => {
     expect(fake.requests[0]?.images).toHaveLength(1);
   });
 
-  it('maps runner failures to 502 with the runner\'s message', async () => {
+  it("maps runner failures to 502 with the runner's message", async () => {
     fake.script({ failStatus: 500 }, { failStatus: 500 }, { failStatus: 500 }, { failStatus: 500 });
     const s = await startTestServer({ vlm: `openai:${fake.url}#fake-vlm` });
     try {

@@ -13,7 +13,8 @@ let client: OpenAI;
 let photo: Uint8Array;
 
 const describeImages = {
-  respond: (r: { images: readonly { width: number; height: number }[] }) => `${r.images.length} images: ${r.images.map((i) => `${i.width}x${i.height}`).join(', ')}`,
+  respond: (r: { images: readonly { width: number; height: number }[] }) =>
+    `${r.images.length} images: ${r.images.map((i) => `${i.width}x${i.height}`).join(', ')}`,
 };
 
 beforeAll(async () => {
@@ -34,14 +35,25 @@ afterEach(() => {
 function imageMessage(question: string, url = dataUrl(photo)): OpenAI.Chat.Completions.ChatCompletionMessageParam[] {
   return [
     { role: 'system', content: 'You are a careful assistant.' },
-    { role: 'user', content: [{ type: 'text', text: question }, { type: 'image_url', image_url: { url, detail: 'high' } }] },
+    {
+      role: 'user',
+      content: [
+        { type: 'text', text: question },
+        { type: 'image_url', image_url: { url, detail: 'high' } },
+      ],
+    },
   ];
 }
 
 describe('POST /v1/chat/completions through the official openai client', () => {
   it('sends the upstream the overview plus the selected crop, and returns the selection under semclip', async () => {
     fake.setBehaviour(describeImages);
-    const res = await client.chat.completions.create({ model: 'fake-vlm', messages: imageMessage('What colour is the bottom-left corner?'), temperature: 0.2, max_tokens: 32 });
+    const res = await client.chat.completions.create({
+      model: 'fake-vlm',
+      messages: imageMessage('What colour is the bottom-left corner?'),
+      temperature: 0.2,
+      max_tokens: 32,
+    });
     expect(res.choices[0]?.message.content).toBe('2 images: 1024x768, 1000x750');
     const semclip = (res as unknown as { semclip: Record<string, any> }).semclip;
     expect(semclip.applied).toBe(true);
@@ -53,7 +65,10 @@ describe('POST /v1/chat/completions through the official openai client', () => {
     expect(semclip.timings.upstream).toBeGreaterThan(0);
 
     const up = fake.requests[0]!;
-    expect(up.images.map((i) => [i.width, i.height])).toEqual([[1024, 768], [1000, 750]]);
+    expect(up.images.map((i) => [i.width, i.height])).toEqual([
+      [1024, 768],
+      [1000, 750],
+    ]);
     // The rest of the request is the client's: system message, sampling fields, model.
     expect(up.body).toMatchObject({ model: 'fake-vlm', temperature: 0.2, max_tokens: 32 });
     const messages = up.body?.messages as Array<{ role: string; content: any }>;
@@ -135,12 +150,21 @@ describe('request validation (the chat body schema)', () => {
 
   it('forwards part types SemClip does not read, and extra fields, as they are', async () => {
     fake.setBehaviour(describeImages);
-    const messages = [{ role: 'user', content: [{ type: 'input_audio', input_audio: { data: 'AAAA', format: 'wav' } }, { type: 'text', text: 'Which corner is red?' }, { type: 'image_url', image_url: { url: dataUrl(photo) } }] }];
+    const messages = [
+      {
+        role: 'user',
+        content: [
+          { type: 'input_audio', input_audio: { data: 'AAAA', format: 'wav' } },
+          { type: 'text', text: 'Which corner is red?' },
+          { type: 'image_url', image_url: { url: dataUrl(photo) } },
+        ],
+      },
+    ];
     const res = await postJson(`${t.url}/v1/chat/completions`, { model: 'fake-vlm', messages, x_vendor: { a: 1 } });
     expect(res.status).toBe(200);
     const up = fake.requests[0]!;
     expect(up.body).toMatchObject({ x_vendor: { a: 1 } });
-    const parts = (up.body?.messages as Array<{ content: Array<{ type: string }> }>)[0]!.content;
+    const parts = (up.body!.messages as Array<{ content: Array<{ type: string }> }>)[0]!.content;
     expect(parts.map((p) => p.type)).toEqual(['input_audio', 'image_url', 'image_url', 'text']);
     expect(parts[0]).toEqual(messages[0]!.content[0]);
   });
@@ -196,7 +220,9 @@ describe('composite mode', () => {
       const img = single.requests[0]!.images[0]!;
       // Overview (4:3) and crop (4:3) at the same height, side by side with an 8 px line.
       expect(img.width).toBe(Math.round((4 / 3) * img.height) * 2 + 8);
-      expect(single.requests[0]!.texts.at(-1)).toMatch(/^The left part of the image is the whole picture; the right part shows its \S+ region zoomed in\.\nTop-right colour\?$/);
+      expect(single.requests[0]!.texts.at(-1)).toMatch(
+        /^The left part of the image is the whole picture; the right part shows its \S+ region zoomed in\.\nTop-right colour\?$/,
+      );
     } finally {
       await s.close();
       await single.close();

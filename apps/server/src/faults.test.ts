@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { createServer as createNetServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import OpenAI from 'openai';
@@ -16,7 +16,15 @@ function chatBody(stream = false): Record<string, unknown> {
   return {
     model: 'm',
     stream,
-    messages: [{ role: 'user', content: [{ type: 'text', text: 'What is in the top-left?' }, { type: 'image_url', image_url: { url: dataUrl(photo) } }] }],
+    messages: [
+      {
+        role: 'user',
+        content: [
+          { type: 'text', text: 'What is in the top-left?' },
+          { type: 'image_url', image_url: { url: dataUrl(photo) } },
+        ],
+      },
+    ],
   };
 }
 
@@ -55,7 +63,8 @@ describe('upstream faults', () => {
       const stream = await client.chat.completions.create(chatBody(true) as never);
       const seen: string[] = [];
       const err = await (async () => {
-        for await (const chunk of stream as unknown as AsyncIterable<{ choices: Array<{ delta: { content?: string } }> }>) seen.push(chunk.choices[0]?.delta.content ?? '');
+        for await (const chunk of stream as unknown as AsyncIterable<{ choices: Array<{ delta: { content?: string } }> }>)
+          seen.push(chunk.choices[0]?.delta.content ?? '');
       })().catch((e: unknown) => e);
       expect(seen.join('')).toBe('Hello wor');
       expect(err).toBeInstanceOf(OpenAI.APIError);
@@ -81,7 +90,9 @@ describe('upstream faults', () => {
       expect(res.status).toBe(200);
       const text = await res.text();
       expect(text).toContain('"content":"slow"');
-      expect(text).toMatch(/data: \{"error":\{"message":"The upstream stream stalled for more than 300 ms[^"]*","type":"server_error","param":null,"code":"UPSTREAM_TIMEOUT"\}\}\n\n$/);
+      expect(text).toMatch(
+        /data: \{"error":\{"message":"The upstream stream stalled for more than 300 ms[^"]*","type":"server_error","param":null,"code":"UPSTREAM_TIMEOUT"\}\}\n\n$/,
+      );
       await healthy(t.url);
     } finally {
       await t.close();

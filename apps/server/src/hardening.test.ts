@@ -15,7 +15,11 @@ let small: Uint8Array;
 
 beforeAll(async () => {
   fake = await startFakeOpenAI();
-  t = await startTestServer({ upstream: fake.url, model: 'fake-vlm', limits: { maxBodyBytes: MAX_BODY, maxQuestionChars: 500, maxMessages: 64, maxParts: 128, maxImages: 4 } });
+  t = await startTestServer({
+    upstream: fake.url,
+    model: 'fake-vlm',
+    limits: { maxBodyBytes: MAX_BODY, maxQuestionChars: 500, maxMessages: 64, maxParts: 128, maxImages: 4 },
+  });
   jpeg = await makeJpeg({ width: 1024, height: 768, pattern: 'noise', seed: 3 });
   small = await makeJpeg({ width: 200, height: 150 });
 });
@@ -32,7 +36,11 @@ interface BadRequest {
   readonly code: string;
 }
 
-const json = (body: unknown): RequestInit => ({ method: 'POST', headers: { 'content-type': 'application/json' }, body: typeof body === 'string' ? body : JSON.stringify(body) });
+const json = (body: unknown): RequestInit => ({
+  method: 'POST',
+  headers: { 'content-type': 'application/json' },
+  body: typeof body === 'string' ? body : JSON.stringify(body),
+});
 const select = (image: Uint8Array | string, extra: Record<string, unknown> = {}): RequestInit =>
   json({ image: typeof image === 'string' ? image : b64(image), question: 'What does the sign say?', ...extra });
 const chat = (messages: unknown, extra: Record<string, unknown> = {}): RequestInit => json({ model: 'fake-vlm', messages, ...extra });
@@ -42,15 +50,51 @@ function corpus(): BadRequest[] {
   return [
     { name: 'truncated JPEG', path: '/v1/select', init: async () => select(truncated(jpeg, 0.5)), status: 400, code: 'IMAGE_TRUNCATED' },
     { name: 'corrupt JPEG data', path: '/v1/select', init: async () => select(corrupted(jpeg, 0.3, 8192)), status: 400, code: 'IMAGE_CORRUPT' },
-    { name: '30000x30000 PNG header (never decoded)', path: '/v1/select', init: async () => select(pngHeaderOnly(30000, 30000)), status: 413, code: 'IMAGE_TOO_LARGE' },
+    {
+      name: '30000x30000 PNG header (never decoded)',
+      path: '/v1/select',
+      init: async () => select(pngHeaderOnly(30000, 30000)),
+      status: 413,
+      code: 'IMAGE_TOO_LARGE',
+    },
     { name: '0x0 PNG header', path: '/v1/select', init: async () => select(pngHeaderOnly(0, 0)), status: 400, code: 'IMAGE_EMPTY' },
-    { name: 'random bytes', path: '/v1/select', init: async () => select(new Uint8Array(4096).map((_, i) => (i * 7919) % 251)), status: 415, code: 'IMAGE_UNSUPPORTED' },
-    { name: 'text as an image', path: '/v1/select', init: async () => select(new TextEncoder().encode('<html>not an image</html>')), status: 415, code: 'IMAGE_UNSUPPORTED' },
+    {
+      name: 'random bytes',
+      path: '/v1/select',
+      init: async () => select(new Uint8Array(4096).map((_, i) => (i * 7919) % 251)),
+      status: 415,
+      code: 'IMAGE_UNSUPPORTED',
+    },
+    {
+      name: 'text as an image',
+      path: '/v1/select',
+      init: async () => select(new TextEncoder().encode('<html>not an image</html>')),
+      status: 415,
+      code: 'IMAGE_UNSUPPORTED',
+    },
     { name: 'animated GIF', path: '/v1/select', init: async () => select(await makeAnimatedGif({ frames: 3 })), status: 400, code: 'IMAGE_ANIMATED' },
     { name: 'empty image string', path: '/v1/select', init: async () => select(''), status: 400, code: 'INVALID_ARGUMENT' },
-    { name: 'question over the limit', path: '/v1/select', init: async () => json({ image: b64(jpeg), question: 'why '.repeat(200) }), status: 400, code: 'INVALID_QUESTION' },
-    { name: 'wrong content type', path: '/v1/select', init: async () => ({ method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'hello' }), status: 415, code: 'UNSUPPORTED_MEDIA_TYPE' },
-    { name: 'no content type', path: '/v1/select', init: async () => ({ method: 'POST', body: new Uint8Array([1, 2, 3]) }), status: 415, code: 'UNSUPPORTED_MEDIA_TYPE' },
+    {
+      name: 'question over the limit',
+      path: '/v1/select',
+      init: async () => json({ image: b64(jpeg), question: 'why '.repeat(200) }),
+      status: 400,
+      code: 'INVALID_QUESTION',
+    },
+    {
+      name: 'wrong content type',
+      path: '/v1/select',
+      init: async () => ({ method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'hello' }),
+      status: 415,
+      code: 'UNSUPPORTED_MEDIA_TYPE',
+    },
+    {
+      name: 'no content type',
+      path: '/v1/select',
+      init: async () => ({ method: 'POST', body: new Uint8Array([1, 2, 3]) }),
+      status: 415,
+      code: 'UNSUPPORTED_MEDIA_TYPE',
+    },
     { name: 'malformed JSON', path: '/v1/select', init: async () => json('{"image": "AAAA", "question": '), status: 400, code: 'INVALID_ARGUMENT' },
     { name: 'JSON that is an array', path: '/v1/select', init: async () => json('[1,2,3]'), status: 400, code: 'INVALID_ARGUMENT' },
     { name: 'JSON null', path: '/v1/select', init: async () => json('null'), status: 400, code: 'INVALID_ARGUMENT' },
@@ -93,22 +137,110 @@ function corpus(): BadRequest[] {
       status: 400,
       code: 'IMAGE_TRUNCATED',
     },
-    { name: 'chat: 10,000-part message', path: '/v1/chat/completions', init: async () => chat([{ role: 'user', content: Array.from({ length: 10_000 }, () => ({ type: 'text', text: 'x' })) }]), status: 400, code: 'INVALID_ARGUMENT' },
-    { name: 'chat: 10,000 messages', path: '/v1/chat/completions', init: async () => chat(Array.from({ length: 10_000 }, () => ({ role: 'user', content: 'x' }))), status: 400, code: 'INVALID_ARGUMENT' },
-    { name: 'chat: too many images', path: '/v1/chat/completions', init: async () => chat([{ role: 'user', content: Array.from({ length: 5 }, () => ({ type: 'image_url', image_url: { url: 'data:image/png;base64,AAAA' } })) }]), status: 400, code: 'INVALID_ARGUMENT' },
-    { name: 'chat: two images in the last turn', path: '/v1/chat/completions', init: async () => chat([{ role: 'user', content: [{ type: 'text', text: 'q' }, imagePart(small), imagePart(small)] }]), status: 400, code: 'INVALID_ARGUMENT' },
+    {
+      name: 'chat: 10,000-part message',
+      path: '/v1/chat/completions',
+      init: async () => chat([{ role: 'user', content: Array.from({ length: 10_000 }, () => ({ type: 'text', text: 'x' })) }]),
+      status: 400,
+      code: 'INVALID_ARGUMENT',
+    },
+    {
+      name: 'chat: 10,000 messages',
+      path: '/v1/chat/completions',
+      init: async () => chat(Array.from({ length: 10_000 }, () => ({ role: 'user', content: 'x' }))),
+      status: 400,
+      code: 'INVALID_ARGUMENT',
+    },
+    {
+      name: 'chat: too many images',
+      path: '/v1/chat/completions',
+      init: async () =>
+        chat([{ role: 'user', content: Array.from({ length: 5 }, () => ({ type: 'image_url', image_url: { url: 'data:image/png;base64,AAAA' } })) }]),
+      status: 400,
+      code: 'INVALID_ARGUMENT',
+    },
+    {
+      name: 'chat: two images in the last turn',
+      path: '/v1/chat/completions',
+      init: async () => chat([{ role: 'user', content: [{ type: 'text', text: 'q' }, imagePart(small), imagePart(small)] }]),
+      status: 400,
+      code: 'INVALID_ARGUMENT',
+    },
     { name: 'chat: messages not an array', path: '/v1/chat/completions', init: async () => chat('hello'), status: 400, code: 'INVALID_ARGUMENT' },
     { name: 'chat: no messages', path: '/v1/chat/completions', init: async () => chat([]), status: 400, code: 'INVALID_ARGUMENT' },
-    { name: 'chat: content a number', path: '/v1/chat/completions', init: async () => chat([{ role: 'user', content: 5 }]), status: 400, code: 'INVALID_ARGUMENT' },
-    { name: 'chat: part without type', path: '/v1/chat/completions', init: async () => chat([{ role: 'user', content: [{ text: 'x' }] }]), status: 400, code: 'INVALID_ARGUMENT' },
-    { name: 'chat: image part without url', path: '/v1/chat/completions', init: async () => chat([{ role: 'user', content: [{ type: 'image_url', image_url: {} }] }]), status: 400, code: 'INVALID_ARGUMENT' },
-    { name: 'chat: truncated image', path: '/v1/chat/completions', init: async () => chat([{ role: 'user', content: [{ type: 'text', text: 'q' }, imagePart(truncated(jpeg, 0.4))] }]), status: 400, code: 'IMAGE_TRUNCATED' },
-    { name: 'chat: huge image header', path: '/v1/chat/completions', init: async () => chat([{ role: 'user', content: [{ type: 'text', text: 'q' }, imagePart(pngHeaderOnly(40000, 40000))] }]), status: 413, code: 'IMAGE_TOO_LARGE' },
-    { name: 'chat: data URL that is not base64', path: '/v1/chat/completions', init: async () => chat([{ role: 'user', content: [{ type: 'text', text: 'q' }, { type: 'image_url', image_url: { url: 'data:image/png,%89PNG' } }] }]), status: 400, code: 'INVALID_ARGUMENT' },
-    { name: 'chat: bad semclip options', path: '/v1/chat/completions', init: async () => chat([{ role: 'user', content: 'hi' }], { semclip: { k: -1 } }), status: 400, code: 'INVALID_ARGUMENT' },
+    {
+      name: 'chat: content a number',
+      path: '/v1/chat/completions',
+      init: async () => chat([{ role: 'user', content: 5 }]),
+      status: 400,
+      code: 'INVALID_ARGUMENT',
+    },
+    {
+      name: 'chat: part without type',
+      path: '/v1/chat/completions',
+      init: async () => chat([{ role: 'user', content: [{ text: 'x' }] }]),
+      status: 400,
+      code: 'INVALID_ARGUMENT',
+    },
+    {
+      name: 'chat: image part without url',
+      path: '/v1/chat/completions',
+      init: async () => chat([{ role: 'user', content: [{ type: 'image_url', image_url: {} }] }]),
+      status: 400,
+      code: 'INVALID_ARGUMENT',
+    },
+    {
+      name: 'chat: truncated image',
+      path: '/v1/chat/completions',
+      init: async () => chat([{ role: 'user', content: [{ type: 'text', text: 'q' }, imagePart(truncated(jpeg, 0.4))] }]),
+      status: 400,
+      code: 'IMAGE_TRUNCATED',
+    },
+    {
+      name: 'chat: huge image header',
+      path: '/v1/chat/completions',
+      init: async () => chat([{ role: 'user', content: [{ type: 'text', text: 'q' }, imagePart(pngHeaderOnly(40000, 40000))] }]),
+      status: 413,
+      code: 'IMAGE_TOO_LARGE',
+    },
+    {
+      name: 'chat: data URL that is not base64',
+      path: '/v1/chat/completions',
+      init: async () =>
+        chat([
+          {
+            role: 'user',
+            content: [
+              { type: 'text', text: 'q' },
+              { type: 'image_url', image_url: { url: 'data:image/png,%89PNG' } },
+            ],
+          },
+        ]),
+      status: 400,
+      code: 'INVALID_ARGUMENT',
+    },
+    {
+      name: 'chat: bad semclip options',
+      path: '/v1/chat/completions',
+      init: async () => chat([{ role: 'user', content: 'hi' }], { semclip: { k: -1 } }),
+      status: 400,
+      code: 'INVALID_ARGUMENT',
+    },
     { name: 'chat: malformed JSON', path: '/v1/chat/completions', init: async () => json('{"messages": [}'), status: 400, code: 'INVALID_ARGUMENT' },
-    { name: 'chat: wrong content type', path: '/v1/chat/completions', init: async () => ({ method: 'POST', headers: { 'content-type': 'application/xml' }, body: '<x/>' }), status: 415, code: 'UNSUPPORTED_MEDIA_TYPE' },
-    { name: 'chat: oversized body', path: '/v1/chat/completions', init: async () => chat([{ role: 'user', content: 'x'.repeat(MAX_BODY) }]), status: 413, code: 'PAYLOAD_TOO_LARGE' },
+    {
+      name: 'chat: wrong content type',
+      path: '/v1/chat/completions',
+      init: async () => ({ method: 'POST', headers: { 'content-type': 'application/xml' }, body: '<x/>' }),
+      status: 415,
+      code: 'UNSUPPORTED_MEDIA_TYPE',
+    },
+    {
+      name: 'chat: oversized body',
+      path: '/v1/chat/completions',
+      init: async () => chat([{ role: 'user', content: 'x'.repeat(MAX_BODY) }]),
+      status: 413,
+      code: 'PAYLOAD_TOO_LARGE',
+    },
   ];
 }
 
@@ -219,10 +351,23 @@ describe('auth', () => {
 
   it('answers the OpenAI client with an AuthenticationError, and sends the upstream its own key only', async () => {
     const wrong = new OpenAI({ baseURL: `${a.url}/v1`, apiKey: 'sk-nope', maxRetries: 0 });
-    await expect(wrong.chat.completions.create({ model: 'fake-vlm', messages: [{ role: 'user', content: 'hi' }] })).rejects.toBeInstanceOf(OpenAI.AuthenticationError);
+    await expect(wrong.chat.completions.create({ model: 'fake-vlm', messages: [{ role: 'user', content: 'hi' }] })).rejects.toBeInstanceOf(
+      OpenAI.AuthenticationError,
+    );
     fake.reset();
     const right = new OpenAI({ baseURL: `${a.url}/v1`, apiKey: KEY, maxRetries: 0 });
-    const res = await right.chat.completions.create({ model: 'fake-vlm', messages: [{ role: 'user', content: [{ type: 'text', text: 'q' }, { type: 'image_url', image_url: { url: dataUrl(jpeg) } }] }] });
+    const res = await right.chat.completions.create({
+      model: 'fake-vlm',
+      messages: [
+        {
+          role: 'user',
+          content: [
+            { type: 'text', text: 'q' },
+            { type: 'image_url', image_url: { url: dataUrl(jpeg) } },
+          ],
+        },
+      ],
+    });
     expect(res.choices[0]?.message.content).toBe('fake answer');
     expect(fake.requests[0]?.headers.authorization).toBe(`Bearer ${UPSTREAM_KEY}`);
   });

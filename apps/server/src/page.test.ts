@@ -81,7 +81,9 @@ describe.skipIf(!hasChromium)(`the web page in Chromium${hasChromium ? '' : ' (s
     expect(await page.locator('#scores tbody tr').count()).toBe(4);
     expect(await page.locator('#scores tbody tr.sel').count()).toBe(1);
     // The overlay is the server's PNG, decoded by the browser at full size.
-    const size = await page.locator('#overlay').evaluate((img) => [(img as unknown as { naturalWidth: number }).naturalWidth, (img as unknown as { naturalHeight: number }).naturalHeight]);
+    const size = await page
+      .locator('#overlay')
+      .evaluate((img) => [(img as unknown as { naturalWidth: number }).naturalWidth, (img as unknown as { naturalHeight: number }).naturalHeight]);
     expect(size[0]).toBeGreaterThan(600);
     expect(errors).toEqual([]);
     expect(fake.requests[0]?.images).toHaveLength(2);
@@ -93,7 +95,7 @@ describe.skipIf(!hasChromium)(`the web page in Chromium${hasChromium ? '' : ' (s
     await page.close();
   });
 
-  it('shows the server\'s error message for a broken image', async () => {
+  it("shows the server's error message for a broken image", async () => {
     const broken = await writeTemp('page-broken.jpg', (await makeJpeg({ width: 800, height: 600, pattern: 'noise' })).subarray(0, 3000));
     const page = await browser.newPage();
     await page.goto(`${t.url}/`);

@@ -70,7 +70,12 @@ describe('POST /v1/select', () => {
     const res = await postJson(`${t.url}/v1/select`, { image: b64(jpeg), question: 'q', k: 4, return_crops: true });
     const body = (await res.json()) as Record<string, any>;
     // Quadrant colours of the generated image, by tile index: red, green, blue, yellow.
-    const expected = [[220, 40, 40], [40, 200, 60], [40, 70, 220], [240, 220, 40]];
+    const expected = [
+      [220, 40, 40],
+      [40, 200, 60],
+      [40, 70, 220],
+      [240, 220, 40],
+    ];
     for (const crop of body.crops) {
       const { data } = await sharp(Buffer.from(crop.data, 'base64')).resize(1, 1).raw().toBuffer({ resolveWithObject: true });
       const want = expected[crop.tiles[0]] as number[];
@@ -82,7 +87,9 @@ describe('POST /v1/select', () => {
     const merged = (await (await postJson(`${t.url}/v1/select`, { image: b64(jpeg), question: 'q', k: 4, merge: true })).json()) as Record<string, any>;
     expect(merged.selection.regions).toHaveLength(1);
     expect(merged.selection.regions[0].box).toEqual({ x: 0, y: 0, width: 1200, height: 900 });
-    const adaptive = (await (await postJson(`${t.url}/v1/select`, { image: b64(jpeg), question: 'q', adaptive: true, margin: 0, threshold: 2 })).json()) as Record<string, any>;
+    const adaptive = (await (
+      await postJson(`${t.url}/v1/select`, { image: b64(jpeg), question: 'q', adaptive: true, margin: 0, threshold: 2 })
+    ).json()) as Record<string, any>;
     expect(adaptive.selection.kind).toBe('overview-only');
     expect(adaptive.selection.strategy.mode).toBe('adaptive');
   });
@@ -131,7 +138,16 @@ describe('service routes', () => {
 
   it('GET /v1/info lists the loaded scorers and defaults', async () => {
     const info = (await (await fetch(`${t.url}/v1/info`)).json()) as Record<string, any>;
-    expect(info).toMatchObject({ object: 'semclip.info', scorers: ['random'], scorer: 'random', grid: '2x2', k: 1, answer: null, chat: null, remote_images: false });
+    expect(info).toMatchObject({
+      object: 'semclip.info',
+      scorers: ['random'],
+      scorer: 'random',
+      grid: '2x2',
+      k: 1,
+      answer: null,
+      chat: null,
+      remote_images: false,
+    });
   });
 
   it('answers 404 and 405 with JSON errors, and keeps a valid x-request-id', async () => {

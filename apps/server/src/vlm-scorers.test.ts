@@ -52,7 +52,10 @@ describe('a server with scorer vlm-yesno (the upstream scores the tiles)', () =>
     expect(body.scores).toHaveLength(3);
     body.scores.forEach((s: number, i: number) => expect(s).toBeCloseTo(i === 2 ? 0.9 : 0.2, 6));
     expect(body.selection.regions[0].tiles).toEqual([2]);
-    expect(body.scorer).toMatchObject({ id: 'vlm-yesno', meta: { model: 'fake-vlm', method: 'logprobs', methods: ['logprobs', 'logprobs', 'logprobs'], answers: ['No', 'No', 'Yes'] } });
+    expect(body.scorer).toMatchObject({
+      id: 'vlm-yesno',
+      meta: { model: 'fake-vlm', method: 'logprobs', methods: ['logprobs', 'logprobs', 'logprobs'], answers: ['No', 'No', 'Yes'] },
+    });
     expect(body.crops).toHaveLength(1);
     expect(body.crops[0]).toMatchObject({ tiles: [2], width: 334, height: 600, mime: 'image/jpeg' });
     // One yes/no question per tile, each with the tile alone, asking for logprobs.
@@ -68,7 +71,15 @@ describe('a server with scorer vlm-yesno (the upstream scores the tiles)', () =>
   it('POST /v1/chat/completions: scores with the upstream, then sends it the overview and the Yes tile', async () => {
     const res = await postJson(`${t.url}/v1/chat/completions`, {
       model: 'fake-vlm',
-      messages: [{ role: 'user', content: [{ type: 'text', text: 'What is on the right?' }, { type: 'image_url', image_url: { url: dataUrl(photo) } }] }],
+      messages: [
+        {
+          role: 'user',
+          content: [
+            { type: 'text', text: 'What is on the right?' },
+            { type: 'image_url', image_url: { url: dataUrl(photo) } },
+          ],
+        },
+      ],
     });
     expect(res.status).toBe(200);
     const body = (await res.json()) as { choices: Array<{ message: { content: string } }>; semclip: Record<string, any> };
@@ -119,7 +130,10 @@ describe('VLM scorers at startup', () => {
   });
 
   it('a model for a scorer that takes none is refused by the registry', async () => {
-    await expect(startTestServer({ scorer: 'random', scorerOptions: { model: 'clip-vit-base-patch32' } })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', details: { scorer: 'random', option: 'model' } });
+    await expect(startTestServer({ scorer: 'random', scorerOptions: { model: 'clip-vit-base-patch32' } })).rejects.toMatchObject({
+      code: 'INVALID_ARGUMENT',
+      details: { scorer: 'random', option: 'model' },
+    });
   });
 
   it('random and vlm-yesno load side by side: each family gets only the shared options it reads', async () => {

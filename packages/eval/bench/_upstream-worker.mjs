@@ -23,7 +23,14 @@ const server = createServer((req, res) => {
       const text = JSON.stringify({
         id: 'x',
         object: 'chat.completion',
-        choices: [{ index: 0, message: { role: 'assistant', content: 'A' }, finish_reason: 'stop', logprobs: body.logprobs ? { content: [{ token: 'A', logprob: -0.1, top_logprobs: top }] } : null }],
+        choices: [
+          {
+            index: 0,
+            message: { role: 'assistant', content: 'A' },
+            finish_reason: 'stop',
+            logprobs: body.logprobs ? { content: [{ token: 'A', logprob: -0.1, top_logprobs: top }] } : null,
+          },
+        ],
         usage: { prompt_tokens: 10 + images * 576, completion_tokens: 1, total_tokens: 11 + images * 576 },
       });
       res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });

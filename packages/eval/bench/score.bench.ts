@@ -44,7 +44,11 @@ describe('@semclip/eval', () => {
       predictions: sharedBenchmark('scienceqa', 'result-llava-v1.5-13b.json'),
     });
   });
-  bench('parse a 4,000-row MMBench TSV with base64 images (~80 MB)', async () => {
-    await loadBenchmark('mmbench', tsvFile);
-  }, { iterations: 3 });
+  bench(
+    'parse a 4,000-row MMBench TSV with base64 images (~80 MB)',
+    async () => {
+      await loadBenchmark('mmbench', tsvFile);
+    },
+    { iterations: 3 },
+  );
 });

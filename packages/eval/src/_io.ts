@@ -21,12 +21,7 @@ export async function isDir(path: string): Promise<boolean> {
 }
 
 /** Reads a text file; a missing file is `DATASET_NOT_FOUND` (or `code`) with the layout hint. */
-export async function readText(
-  path: string,
-  what: string,
-  expected: string,
-  code: SemclipErrorCode = 'DATASET_NOT_FOUND',
-): Promise<string> {
+export async function readText(path: string, what: string, expected: string, code: SemclipErrorCode = 'DATASET_NOT_FOUND'): Promise<string> {
   try {
     const text = await readFile(path, 'utf8');
     // A BOM would make the first JSON line or TSV header fail to match.
@@ -42,12 +37,7 @@ export async function readText(
 }
 
 /** Parses a whole-file JSON document; malformed JSON is `DATASET_INVALID` naming the file. */
-export async function readJson(
-  path: string,
-  what: string,
-  expected: string,
-  code: SemclipErrorCode = 'DATASET_INVALID',
-): Promise<unknown> {
+export async function readJson(path: string, what: string, expected: string, code: SemclipErrorCode = 'DATASET_INVALID'): Promise<unknown> {
   const notFound: SemclipErrorCode = code === 'RESULTS_INVALID' ? 'RESULTS_INVALID' : 'DATASET_NOT_FOUND';
   const text = await readText(path, what, expected, notFound);
   try {
@@ -93,12 +83,7 @@ export function parseJsonLines(text: string, path: string, what: string, expecte
   return out;
 }
 
-export async function readJsonLines(
-  path: string,
-  what: string,
-  expected: string,
-  code: SemclipErrorCode = 'DATASET_INVALID',
-): Promise<JsonLine[]> {
+export async function readJsonLines(path: string, what: string, expected: string, code: SemclipErrorCode = 'DATASET_INVALID'): Promise<JsonLine[]> {
   const notFound: SemclipErrorCode = code === 'RESULTS_INVALID' ? 'RESULTS_INVALID' : 'DATASET_NOT_FOUND';
   return parseJsonLines(await readText(path, what, expected, notFound), path, what, expected, code);
 }
@@ -118,13 +103,7 @@ export function at(path: string, where: number | string): string {
 }
 
 /** A field of a record that must be a non-empty string (numbers are accepted and stringified). */
-export function needString(
-  rec: Record<string, unknown>,
-  key: string,
-  where: string,
-  expected: string,
-  code: SemclipErrorCode = 'DATASET_INVALID',
-): string {
+export function needString(rec: Record<string, unknown>, key: string, where: string, expected: string, code: SemclipErrorCode = 'DATASET_INVALID'): string {
   const v = rec[key];
   if (typeof v === 'string' && v !== '') return v;
   if (typeof v === 'number' && Number.isFinite(v)) return String(v);

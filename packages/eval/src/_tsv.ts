@@ -74,11 +74,11 @@ export function parseTsv(text: string, path: string, expected: string): TsvTable
   const header = head.cells.map((h) => h.trim());
   const out = rows.map((r) => {
     if (r.cells.length > header.length) {
-      throw new SemclipError(
-        'DATASET_INVALID',
-        `${path} line ${r.line} has ${r.cells.length} cells but the header has ${header.length} columns.`,
-        { expected, hint: 'The file may be truncated or not tab-separated', details: { path, line: r.line } },
-      );
+      throw new SemclipError('DATASET_INVALID', `${path} line ${r.line} has ${r.cells.length} cells but the header has ${header.length} columns.`, {
+        expected,
+        hint: 'The file may be truncated or not tab-separated',
+        details: { path, line: r.line },
+      });
     }
     const cells = new Map<string, string>();
     header.forEach((h, i) => {

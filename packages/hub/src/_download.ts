@@ -42,7 +42,11 @@ export interface FetchFileResult {
 const FLUSH_BYTES = 1 << 20;
 
 class Transient extends Error {
-  constructor(message: string, readonly retryAfterMs?: number, options?: ErrorOptions) {
+  constructor(
+    message: string,
+    readonly retryAfterMs?: number,
+    options?: ErrorOptions,
+  ) {
     super(message, options);
   }
 }
@@ -295,4 +299,3 @@ function fatal(req: FetchFileRequest, what: string): SemclipError {
 function aborted(reason: unknown): SemclipError {
   return new SemclipError('ABORTED', 'The download was cancelled; run the same pull again to resume it.', { cause: reason });
 }
-

@@ -130,8 +130,21 @@ export function parseManifest(value: unknown, source = 'manifest'): ModelManifes
   }
   const v = value;
   const known = new Set([
-    'id', 'repo', 'revision', 'task', 'family', 'license', 'defaultDtype', 'verified', 'files',
-    'upstream', 'description', 'aliases', 'provenance', 'origin', '$schema',
+    'id',
+    'repo',
+    'revision',
+    'task',
+    'family',
+    'license',
+    'defaultDtype',
+    'verified',
+    'files',
+    'upstream',
+    'description',
+    'aliases',
+    'provenance',
+    'origin',
+    '$schema',
   ]);
   for (const key of Object.keys(v)) if (!known.has(key)) problems.add(key, 'is not a manifest field (typo?)');
 
@@ -224,7 +237,8 @@ function invalid(source: string, problems: string[]): SemclipError {
   const shown = problems.slice(0, 12);
   const more = problems.length > shown.length ? ` (and ${problems.length - shown.length} more)` : '';
   return new SemclipError('MODEL_INVALID', `The model manifest ${source} is invalid: ${shown.join('; ')}${more}.`, {
-    expected: 'a manifest like models/clip-vit-base-patch32.json: { id, repo, revision (40-hex commit), task, family, license, defaultDtype, verified, files: [{ path, size, sha256 }] }',
+    expected:
+      'a manifest like models/clip-vit-base-patch32.json: { id, repo, revision (40-hex commit), task, family, license, defaultDtype, verified, files: [{ path, size, sha256 }] }',
     hint: 'Fix the listed fields; see the @semclip/hub README, "Manifest format"',
     details: { source, problems },
   });

@@ -3,17 +3,7 @@ import { mkdir, readdir, rename, rmdir, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { SemclipError, isSemclipError, throwIfAborted } from '@semclip/core';
 import { SIDECAR_NAME, type ModelManifest } from './_manifest.js';
-import {
-  emptySidecar,
-  filePath,
-  modelsRoot,
-  readSidecar,
-  repoDir,
-  writeSidecar,
-  type CacheOptions,
-  type Sidecar,
-  type SidecarFile,
-} from './_cache.js';
+import { emptySidecar, filePath, modelsRoot, readSidecar, repoDir, writeSidecar, type CacheOptions, type Sidecar, type SidecarFile } from './_cache.js';
 import { asFsError, fetchToPartial, type RetryOptions } from './_download.js';
 import { acquireLock } from './_lock.js';
 import { isRegistered, resolveManifest } from './_registry.js';
@@ -222,7 +212,18 @@ async function pullResolved(m: ModelManifest, options: PullOptions): Promise<Pul
         hash: true,
         signal: options.signal,
         onBytes: (done, total) =>
-          emit?.({ id: m.id, phase: 'checking', file: file.path, fileIndex: i, fileCount: m.files.length, fileBytes: done, fileTotal: total, bytes: 0, total: null, knownTotal: 0 }),
+          emit?.({
+            id: m.id,
+            phase: 'checking',
+            file: file.path,
+            fileIndex: i,
+            fileCount: m.files.length,
+            fileBytes: done,
+            fileTotal: total,
+            bytes: 0,
+            total: null,
+            knownTotal: 0,
+          }),
       });
       if (r.status === 'ok') {
         results[i] = {
@@ -328,7 +329,16 @@ async function pullResolved(m: ModelManifest, options: PullOptions): Promise<Pul
         action: resumed ? 'resumed' : 'downloaded',
         hashSource: expected.source === 'manifest' ? 'manifest' : expected.source === 'first-download' ? 'recorded' : 'first-download',
       };
-      emit?.({ id: m.id, phase: 'file-done', file: file.path, fileIndex: i, fileCount: m.files.length, fileBytes: outcome.size, fileTotal: outcome.size, ...overall() });
+      emit?.({
+        id: m.id,
+        phase: 'file-done',
+        file: file.path,
+        fileIndex: i,
+        fileCount: m.files.length,
+        fileBytes: outcome.size,
+        fileTotal: outcome.size,
+        ...overall(),
+      });
     }
 
     const finalSidecar: Sidecar = { ...sidecar, revision: m.revision, files: records, models: withId(sidecar.models, m.id) };
@@ -444,7 +454,14 @@ export type RemoveResult =
       readonly kept: readonly string[];
       readonly freedBytes: number;
     }
-  | { readonly status: 'not-present'; readonly id: string; readonly dir: string; readonly removed: readonly []; readonly kept: readonly []; readonly freedBytes: 0 };
+  | {
+      readonly status: 'not-present';
+      readonly id: string;
+      readonly dir: string;
+      readonly removed: readonly [];
+      readonly kept: readonly [];
+      readonly freedBytes: 0;
+    };
 
 /**
  * Deletes a model's files (and leftover `.partial` downloads) from the cache. Files shared
@@ -456,10 +473,7 @@ export type RemoveResult =
  * console.log(r.status, r.freedBytes);
  * ```
  */
-export async function removeModel(
-  idOrManifest: string | ModelManifest,
-  options: CacheOptions & { readonly signal?: AbortSignal } = {},
-): Promise<RemoveResult> {
+export async function removeModel(idOrManifest: string | ModelManifest, options: CacheOptions & { readonly signal?: AbortSignal } = {}): Promise<RemoveResult> {
   const m = resolveManifest(idOrManifest, options);
   const dir = repoDir(m, options);
   try {

@@ -117,9 +117,7 @@ export function listModels(options: RegistryOptions = {}): ModelManifest[] {
 export function getManifest(id: string, options: RegistryOptions = {}): ModelManifest {
   const models = listModels(options);
   const found =
-    models.find((m) => m.id === id) ??
-    models.find((m) => m.aliases?.includes(id)) ??
-    models.find((m) => m.repo === id && m.id === defaultForRepo(models, id));
+    models.find((m) => m.id === id) ?? models.find((m) => m.aliases?.includes(id)) ?? models.find((m) => m.repo === id && m.id === defaultForRepo(models, id));
   if (found) return found;
   const ids = models.map((m) => m.id);
   throw new SemclipError('UNKNOWN_MODEL', `Unknown model "${id}".`, {

@@ -46,11 +46,7 @@ export interface VerifyOptions extends CacheOptions {
   readonly onProgress?: (progress: VerifyProgress) => void;
 }
 
-export async function sha256File(
-  file: string,
-  signal?: AbortSignal,
-  onBytes?: (done: number) => void,
-): Promise<string> {
+export async function sha256File(file: string, signal?: AbortSignal, onBytes?: (done: number) => void): Promise<string> {
   const hash = createHash('sha256');
   let done = 0;
   await new Promise<void>((resolve, reject) => {
@@ -139,8 +135,7 @@ export async function verifyModel(idOrManifest: string | ModelManifest, options:
     const report = await checkFile(m, dir, file, sidecar, {
       hash: true,
       signal: options.signal,
-      onBytes: (done, total) =>
-        options.onProgress?.({ id: m.id, file: file.path, fileIndex: i, fileCount: m.files.length, fileBytes: done, fileTotal: total }),
+      onBytes: (done, total) => options.onProgress?.({ id: m.id, file: file.path, fileIndex: i, fileCount: m.files.length, fileBytes: done, fileTotal: total }),
     });
     files.push(report);
   }

@@ -51,7 +51,12 @@ describe('manifest schema', () => {
     { why: 'a reserved cache name', patch: { files: [{ path: 'onnx/model.onnx.partial', size: 1, sha256: 'a'.repeat(64) }] }, field: 'files[0].path' },
     {
       why: 'a duplicated path',
-      patch: { files: [{ path: 'a.json', size: 1, sha256: 'a'.repeat(64) }, { path: 'a.json', size: 1, sha256: 'a'.repeat(64) }] },
+      patch: {
+        files: [
+          { path: 'a.json', size: 1, sha256: 'a'.repeat(64) },
+          { path: 'a.json', size: 1, sha256: 'a'.repeat(64) },
+        ],
+      },
       field: 'files[1].path',
     },
     { why: 'an uppercase sha256', patch: { files: [{ path: 'a.json', size: 1, sha256: 'A'.repeat(64) }] }, field: 'files[0].sha256' },
@@ -99,8 +104,6 @@ describe('defineManifest', () => {
   });
 
   it('throws MODEL_INVALID for a bad manifest', () => {
-    expect(() => defineManifest({ ...good, revision: 'main' } as unknown as ModelManifest)).toThrowError(
-      expect.objectContaining({ code: 'MODEL_INVALID' }),
-    );
+    expect(() => defineManifest({ ...good, revision: 'main' } as unknown as ModelManifest)).toThrowError(expect.objectContaining({ code: 'MODEL_INVALID' }));
   });
 });

@@ -5,17 +5,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { isSemclipError } from '@semclip/core';
 import { startFakeHub, manifestFor, fakeRevision, type FakeHub, type FakeHubOptions } from '@semclip/test-kit/hub-server';
-import {
-  ensureModel,
-  modelDir,
-  modelStatus,
-  parseManifest,
-  pullModel,
-  removeModel,
-  verifyModel,
-  type PullOptions,
-  type PullProgress,
-} from './index.js';
+import { ensureModel, modelDir, modelStatus, parseManifest, pullModel, removeModel, verifyModel, type PullOptions, type PullProgress } from './index.js';
 
 const REPO = 'test-org/tiny-clip';
 const REV = fakeRevision('tiny-clip');
@@ -126,7 +116,12 @@ describe('pullModel', () => {
 
   it('starts the file over when the server ignores Range and answers 200', async () => {
     const { hub, files, manifest, opts, dir } = await setup({
-      hub: { faults: [{ kind: 'drop', file: 'onnx/text_model.onnx', afterBytes: 50_000 }, { kind: 'ignore-range', file: 'onnx/text_model.onnx' }] },
+      hub: {
+        faults: [
+          { kind: 'drop', file: 'onnx/text_model.onnx', afterBytes: 50_000 },
+          { kind: 'ignore-range', file: 'onnx/text_model.onnx' },
+        ],
+      },
     });
     await pullModel(manifest, opts);
     const attempts = gets(hub, 'onnx/text_model.onnx');
@@ -136,7 +131,9 @@ describe('pullModel', () => {
   });
 
   it('resumes a .partial left by an earlier, cancelled pull', async () => {
-    const { hub, files, manifest, opts, dir } = await setup({ hub: { faults: [{ kind: 'slow', file: 'onnx/vision_model.onnx', chunkBytes: 16_384, delayMs: 5 }] } });
+    const { hub, files, manifest, opts, dir } = await setup({
+      hub: { faults: [{ kind: 'slow', file: 'onnx/vision_model.onnx', chunkBytes: 16_384, delayMs: 5 }] },
+    });
     const controller = new AbortController();
     const first = pullModel(manifest, {
       ...opts,
@@ -209,7 +206,9 @@ describe('pullModel', () => {
   });
 
   it('lets two concurrent pulls of one model take turns without corrupting files', async () => {
-    const { hub, files, manifest, opts, dir } = await setup({ hub: { faults: [{ kind: 'slow', file: 'onnx/vision_model.onnx', chunkBytes: 65_536, delayMs: 5 }] } });
+    const { hub, files, manifest, opts, dir } = await setup({
+      hub: { faults: [{ kind: 'slow', file: 'onnx/vision_model.onnx', chunkBytes: 65_536, delayMs: 5 }] },
+    });
     const waits: string[] = [];
     const [a, b] = await Promise.all([
       pullModel(manifest, opts),
@@ -249,7 +248,10 @@ describe('pullModel', () => {
   it('breaks a lock left behind by a process that died', async () => {
     const { manifest, opts, dir } = await setup();
     mkdirSync(dir, { recursive: true });
-    writeFileSync(path.join(dir, '.semclip.lock'), JSON.stringify({ pid: 2 ** 22 + 12345, host: (await import('node:os')).hostname(), token: 'dead', since: '' }));
+    writeFileSync(
+      path.join(dir, '.semclip.lock'),
+      JSON.stringify({ pid: 2 ** 22 + 12345, host: (await import('node:os')).hostname(), token: 'dead', since: '' }),
+    );
     await expect(pullModel(manifest, opts)).resolves.toMatchObject({ status: 'downloaded' });
   });
 });
@@ -265,7 +267,10 @@ describe('trust on first download', () => {
     expect(sidecar.files['config.json'].source).toBe('first-download');
     expect((await verifyModel(manifest, opts)).ok).toBe(true);
 
-    writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ model_type: 'evil', projection_dim: 8 }).padEnd(readFileSync(path.join(dir, 'config.json')).length));
+    writeFileSync(
+      path.join(dir, 'config.json'),
+      JSON.stringify({ model_type: 'evil', projection_dim: 8 }).padEnd(readFileSync(path.join(dir, 'config.json')).length),
+    );
     const report = await verifyModel(manifest, opts);
     expect(report.files.find((f) => f.path === 'config.json')!.status).toBe('hash-mismatch');
 
@@ -381,7 +386,12 @@ describe('verifyModel', () => {
     });
     // A pull repairs exactly the broken files.
     const repaired = await pullModel(manifest, opts);
-    expect(repaired.files.filter((f) => f.action !== 'cached').map((f) => f.path).sort()).toEqual(['config.json', 'onnx/vision_model.onnx', 'tokenizer.json']);
+    expect(
+      repaired.files
+        .filter((f) => f.action !== 'cached')
+        .map((f) => f.path)
+        .sort(),
+    ).toEqual(['config.json', 'onnx/vision_model.onnx', 'tokenizer.json']);
     expect((await verifyModel(manifest, opts)).ok).toBe(true);
     expect(sha(readFileSync(path.join(dir, 'config.json')))).toBe(sha(files['config.json']!));
   });
@@ -437,8 +447,12 @@ describe('removeModel', () => {
 
   it('keeps files another pulled model of the same repository still uses', async () => {
     const { files, opts, dir } = await setup();
-    const fp32 = parseManifest(manifestFor(REPO, REV, { 'config.json': files['config.json']!, 'onnx/vision_model.onnx': files['onnx/vision_model.onnx']! }, { id: 'tiny-fp32' }));
-    const other = parseManifest(manifestFor(REPO, REV, { 'config.json': files['config.json']!, 'onnx/text_model.onnx': files['onnx/text_model.onnx']! }, { id: 'tiny-text' }));
+    const fp32 = parseManifest(
+      manifestFor(REPO, REV, { 'config.json': files['config.json']!, 'onnx/vision_model.onnx': files['onnx/vision_model.onnx']! }, { id: 'tiny-fp32' }),
+    );
+    const other = parseManifest(
+      manifestFor(REPO, REV, { 'config.json': files['config.json']!, 'onnx/text_model.onnx': files['onnx/text_model.onnx']! }, { id: 'tiny-text' }),
+    );
     await pullModel(fp32, opts);
     await pullModel(other, opts);
     // removeModel looks the other pulled ids up in the registry: register both manifests.
@@ -463,4 +477,3 @@ describe('bundled manifest downloads', () => {
     expect(hub.requests[0]!.url).toBe('/Xenova/clip-vit-base-patch32/resolve/d15189d7028b43f1d3e65039190477f6af591c2a/config.json');
   });
 });
-

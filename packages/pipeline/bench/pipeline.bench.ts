@@ -9,7 +9,7 @@
  * pipeline encodes each box once per image, so only the first ask of an image pays the JPEG
  * encode (the old askWithSelection re-encoded per call: 2.6-3.1x of ideal in docs/benchmarks.md).
  */
-import { afterAll, beforeAll, bench, describe } from 'vitest';
+import { afterAll, beforeAll, bench } from 'vitest';
 import { createRandomScorer } from '@semclip/scorers/random';
 import { select } from '@semclip/selector';
 import { tileImage } from '@semclip/tiling';
@@ -84,7 +84,8 @@ describeSharedBench('pipeline.ask: 100 asks at concurrency 8, fake upstream at 2
 
   bench(
     'pipeline.ask x100 (overview + crop at 672 px)',
-    () => timed('pipeline.ask x100', () => Promise.all(Array.from({ length: 100 }, (_, i) => pipeline.ask({ runner, from: run, question: `${QUESTION} (${i})` })))),
+    () =>
+      timed('pipeline.ask x100', () => Promise.all(Array.from({ length: 100 }, (_, i) => pipeline.ask({ runner, from: run, question: `${QUESTION} (${i})` })))),
     { iterations: 3, warmupIterations: 1, time: 0, warmupTime: 0 },
   );
 });

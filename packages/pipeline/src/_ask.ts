@@ -28,13 +28,22 @@ export function resolveImageFormat(format: ImageFormat | undefined): Required<Im
     maxSide: format?.maxSide ?? DEFAULT_IMAGE_FORMAT.maxSide,
   };
   if (!['jpeg', 'png', 'webp'].includes(f.format)) {
-    throw new SemclipError('INVALID_ARGUMENT', `Image format "${String(f.format)}" is not supported.`, { expected: 'jpeg, png or webp', details: { option: 'format' } });
+    throw new SemclipError('INVALID_ARGUMENT', `Image format "${String(f.format)}" is not supported.`, {
+      expected: 'jpeg, png or webp',
+      details: { option: 'format' },
+    });
   }
   if (!Number.isSafeInteger(f.quality) || f.quality < 1 || f.quality > 100) {
-    throw new SemclipError('INVALID_ARGUMENT', `Image quality ${String(f.quality)} is out of range.`, { expected: 'an integer from 1 to 100', details: { option: 'quality' } });
+    throw new SemclipError('INVALID_ARGUMENT', `Image quality ${String(f.quality)} is out of range.`, {
+      expected: 'an integer from 1 to 100',
+      details: { option: 'quality' },
+    });
   }
   if (!Number.isSafeInteger(f.maxSide) || f.maxSide < 16 || f.maxSide > 16384) {
-    throw new SemclipError('INVALID_ARGUMENT', `Image maxSide ${String(f.maxSide)} is out of range.`, { expected: 'an integer from 16 to 16384', details: { option: 'maxSide' } });
+    throw new SemclipError('INVALID_ARGUMENT', `Image maxSide ${String(f.maxSide)} is out of range.`, {
+      expected: 'an integer from 16 to 16384',
+      details: { option: 'maxSide' },
+    });
   }
   return f;
 }
@@ -122,7 +131,9 @@ export async function buildPromptImages(
     ...plan.regions.map((region) => ({ role: 'region' as const, region })),
   ];
   if (parts.length === 0) {
-    throw new SemclipError('INVALID_ARGUMENT', 'The plan sends no image (no overview and no regions).', { hint: 'Select at least one region or include the overview' });
+    throw new SemclipError('INVALID_ARGUMENT', 'The plan sends no image (no overview and no regions).', {
+      hint: 'Select at least one region or include the overview',
+    });
   }
   throwIfAborted(options.signal);
   let cache = encodeCache.get(source);
@@ -268,4 +279,3 @@ export async function askWithSelection(options: AskOptions): Promise<AskResult> 
     timings: { encode: encodeMs, vlm: performance.now() - vlmStart, total: performance.now() - started },
   };
 }
-

@@ -1,5 +1,18 @@
 import { SemclipError, throwIfAborted } from '@semclip/core';
-import type { GridSpec, ImageInput, PipelineStages, PromptImage, PromptPlan, RelevanceScorer, ScoreOptions, ScoreQuery, Selection, Size, TileScores, TileSource, VlmRunner } from '@semclip/core';
+import type {
+  GridSpec,
+  ImageInput,
+  PipelineStages,
+  PromptImage,
+  PromptPlan,
+  RelevanceScorer,
+  ScoreOptions,
+  ScoreQuery,
+  Selection,
+  TileScores,
+  TileSource,
+  VlmRunner,
+} from '@semclip/core';
 import { DEFAULT_MARGIN, DEFAULT_THRESHOLD, defineSelectOptions, select as selectTiles } from '@semclip/selector';
 import type { SelectOptions } from '@semclip/selector';
 import { parseGrid, renderOverlay, tileImage } from '@semclip/tiling';
@@ -118,7 +131,9 @@ export interface Pipeline extends PipelineStages {
 }
 
 function isScorer(value: unknown): value is RelevanceScorer {
-  return typeof value === 'object' && value !== null && typeof (value as RelevanceScorer).score === 'function' && typeof (value as RelevanceScorer).id === 'string';
+  return (
+    typeof value === 'object' && value !== null && typeof (value as RelevanceScorer).score === 'function' && typeof (value as RelevanceScorer).id === 'string'
+  );
 }
 
 function isPolicy(value: unknown): value is ImagePolicy {
@@ -127,7 +142,14 @@ function isPolicy(value: unknown): value is ImagePolicy {
 
 /** Selection options with every default filled in, as plain JSON (for results headers and reports). */
 export type SelectionSetup =
-  | { readonly mode: 'top-k'; readonly k: number; readonly includeOverview: boolean; readonly merge: boolean; readonly level: number | 'any'; readonly budget: number | null }
+  | {
+      readonly mode: 'top-k';
+      readonly k: number;
+      readonly includeOverview: boolean;
+      readonly merge: boolean;
+      readonly level: number | 'any';
+      readonly budget: number | null;
+    }
   | {
       readonly mode: 'adaptive';
       readonly margin: number;
@@ -150,9 +172,20 @@ export type SelectionSetup =
  */
 export function describeSelectOptions(options: SelectOptions = {}): SelectionSetup {
   defineSelectOptions(options);
-  const common = { includeOverview: options.includeOverview !== false, merge: options.merge === true, level: options.level ?? 1, budget: options.budget ?? null };
+  const common = {
+    includeOverview: options.includeOverview !== false,
+    merge: options.merge === true,
+    level: options.level ?? 1,
+    budget: options.budget ?? null,
+  };
   if (options.mode === 'adaptive') {
-    return { mode: 'adaptive', margin: options.margin ?? DEFAULT_MARGIN, threshold: options.threshold ?? DEFAULT_THRESHOLD, maxTiles: options.maxTiles ?? null, ...common };
+    return {
+      mode: 'adaptive',
+      margin: options.margin ?? DEFAULT_MARGIN,
+      threshold: options.threshold ?? DEFAULT_THRESHOLD,
+      maxTiles: options.maxTiles ?? null,
+      ...common,
+    };
   }
   return { mode: 'top-k', k: options.k ?? 1, ...common };
 }
@@ -217,7 +250,9 @@ export function createPipeline(options: PipelineOptions = {}): Pipeline {
     if (given) return Promise.resolve(given);
     if (scorerId === undefined) {
       return Promise.reject(
-        new SemclipError('INVALID_ARGUMENT', 'This pipeline has no scorer, so it cannot score tiles.', { hint: 'Create it with scorer: "ocr" (or another id)' }),
+        new SemclipError('INVALID_ARGUMENT', 'This pipeline has no scorer, so it cannot score tiles.', {
+          hint: 'Create it with scorer: "ocr" (or another id)',
+        }),
       );
     }
     if (!opened) {
@@ -310,7 +345,11 @@ export function createPipeline(options: PipelineOptions = {}): Pipeline {
       const t0 = performance.now();
       const source = await open(input.image, input.signal ? { signal: input.signal } : {});
       const t1 = performance.now();
-      const scores = await score({ question: input.question, ...(input.options ? { options: input.options } : {}) }, source, input.signal ? { signal: input.signal } : {});
+      const scores = await score(
+        { question: input.question, ...(input.options ? { options: input.options } : {}) },
+        source,
+        input.signal ? { signal: input.signal } : {},
+      );
       const t2 = performance.now();
       const selection = select(scores, source);
       const t3 = performance.now();

@@ -45,6 +45,14 @@ function checkSize(width: number, height: number): void {
   }
 }
 
+/** The same count for any valid size. */
+function fixedTokens(n: number): (width: number, height: number) => number {
+  return (width, height) => {
+    checkSize(width, height);
+    return n;
+  };
+}
+
 /** LLaVA-NeXT (v1.6) anyres: `select_best_resolution` over the grid pinpoints, as transformers does. */
 const LLAVA_NEXT_PINPOINTS: readonly (readonly [number, number])[] = [
   [336, 672],
@@ -191,7 +199,7 @@ export function imagePolicyFor(modelId: string | undefined, options: ImagePolicy
   const family = options.family ?? (modelId === undefined ? undefined : familyOf(modelId)) ?? 'fixed';
   switch (family) {
     case 'llava-1.5':
-      return { family, description: 'llava-1.5 (576 tokens per image, 336 px)', tokensFor: (w, h) => (checkSize(w, h), LLAVA_TOKENS) };
+      return { family, description: 'llava-1.5 (576 tokens per image, 336 px)', tokensFor: fixedTokens(LLAVA_TOKENS) };
     case 'llava-next':
       return { family, description: 'llava-next (anyres 336-px grid + 576 base tokens)', tokensFor: llavaNextTokens };
     case 'qwen2-vl': {
@@ -201,14 +209,20 @@ export function imagePolicyFor(modelId: string | undefined, options: ImagePolicy
     }
     case 'internvl': {
       const maxTiles = options.maxTiles ?? 12;
-      return { family, description: `internvl (448-px tiles, at most ${maxTiles}, + thumbnail; 256 tokens each)`, tokensFor: (w, h) => internvlTokens(w, h, maxTiles) };
+      return {
+        family,
+        description: `internvl (448-px tiles, at most ${maxTiles}, + thumbnail; 256 tokens each)`,
+        tokensFor: (w, h) => internvlTokens(w, h, maxTiles),
+      };
     }
     case 'fixed': {
       const n = options.tokensPerImage ?? LLAVA_TOKENS;
       if (!Number.isSafeInteger(n) || n < 1) {
-        throw new SemclipError('INVALID_ARGUMENT', `Tokens per image ${String(n)} is not a positive integer.`, { expected: 'an integer of at least 1, like 576' });
+        throw new SemclipError('INVALID_ARGUMENT', `Tokens per image ${String(n)} is not a positive integer.`, {
+          expected: 'an integer of at least 1, like 576',
+        });
       }
-      return { family, description: `fixed (${n} tokens per image)`, tokensFor: (w, h) => (checkSize(w, h), n) };
+      return { family, description: `fixed (${n} tokens per image)`, tokensFor: fixedTokens(n) };
     }
   }
 }

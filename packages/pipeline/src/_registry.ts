@@ -66,8 +66,7 @@ export interface ScorerFamily<O = Record<string, never>> {
   open(options: CommonScorerOptions & O): Promise<RelevanceScorer>;
 }
 
-const pick = <T extends object>(value: T | undefined) =>
-  Object.fromEntries(Object.entries(value ?? {}).filter(([, v]) => v !== undefined)) as Partial<T>;
+const pick = <T extends object>(value: T | undefined) => Object.fromEntries(Object.entries(value ?? {}).filter(([, v]) => v !== undefined)) as Partial<T>;
 
 /** The fields of CommonScorerOptions a model-backed family passes on. */
 function modelOptions(o: CommonScorerOptions) {
@@ -129,7 +128,8 @@ const BUILTIN: { readonly [K in BuiltinScorerId]: ScorerFamily<ScorerOptionsById
   },
   distant: {
     id: 'distant',
-    description: 'A relevance head trained by distant supervision (semclip label + semclip train) over frozen CLIP/SigLIP embeddings; model names the trained head.',
+    description:
+      'A relevance head trained by distant supervision (semclip label + semclip train) over frozen CLIP/SigLIP embeddings; model names the trained head.',
     needsDownload: true,
     takesModel: true,
     async open(o) {
@@ -272,10 +272,15 @@ export function checkScorerOptions(id: string, options: CommonScorerOptions & { 
     }
     return family;
   }
-  const kind = options.runnerKind ?? (typeof options.vlm === 'string' ? options.vlm.split(':', 1)[0] : options.vlm?.kind) ?? (options.model !== undefined ? 'local' : undefined);
+  const kind =
+    options.runnerKind ??
+    (typeof options.vlm === 'string' ? options.vlm.split(':', 1)[0] : options.vlm?.kind) ??
+    (options.model !== undefined ? 'local' : undefined);
   if (kind !== undefined && !(family.runners as readonly string[]).includes(kind)) {
     throw new SemclipError('INVALID_ARGUMENT', `The ${id} scorer needs a ${family.runners.join(' or ')}: VLM, not ${kind}:.`, {
-      ...(id === 'vlm-embed' ? { hint: 'Score with a local:<model-id> VLM (its embeddings are read in this process), or use vlm-yesno with an HTTP server' } : {}),
+      ...(id === 'vlm-embed'
+        ? { hint: 'Score with a local:<model-id> VLM (its embeddings are read in this process), or use vlm-yesno with an HTTP server' }
+        : {}),
       details: { scorer: id, runner: kind },
     });
   }

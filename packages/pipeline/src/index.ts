@@ -1,5 +1,15 @@
 export { createPipeline, describeSelectOptions } from './_pipeline.js';
-export type { SelectionSetup, OverlayInput, Pipeline, PipelineAskInput, PipelineOptions, PipelineRun, PipelineStage, PipelineTimings, RunInput } from './_pipeline.js';
+export type {
+  SelectionSetup,
+  OverlayInput,
+  Pipeline,
+  PipelineAskInput,
+  PipelineOptions,
+  PipelineRun,
+  PipelineStage,
+  PipelineTimings,
+  RunInput,
+} from './_pipeline.js';
 
 export { checkScorerOptions, defaultScorerId, getScorerFamily, isVlmScorer, listScorers, openScorer, registerScorer } from './_registry.js';
 export type { BuiltinScorerId, CommonScorerOptions, ScorerFamily, ScorerOptionsById, ScoringRunnerKind } from './_registry.js';

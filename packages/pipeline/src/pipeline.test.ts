@@ -73,11 +73,14 @@ describe('run: open -> score -> select', () => {
     await Promise.all([a.dispose(), b.dispose()]);
   });
 
-  it.each(['open', 'score'] as const)('rejects a truncated JPEG with IMAGE_TRUNCATED when checking at %s, even with a scorer that reads no pixel', async (check) => {
-    const scorer = planted(0);
-    const pipeline = createPipeline({ scorer, check });
-    await expect(pipeline.run({ image: truncated(jpeg, 0.4), question: 'q?' })).rejects.toMatchObject({ code: 'IMAGE_TRUNCATED' });
-  });
+  it.each(['open', 'score'] as const)(
+    'rejects a truncated JPEG with IMAGE_TRUNCATED when checking at %s, even with a scorer that reads no pixel',
+    async (check) => {
+      const scorer = planted(0);
+      const pipeline = createPipeline({ scorer, check });
+      await expect(pipeline.run({ image: truncated(jpeg, 0.4), question: 'q?' })).rejects.toMatchObject({ code: 'IMAGE_TRUNCATED' });
+    },
+  );
 
   it('never scores when the image fails at open', async () => {
     let calls = 0;
@@ -161,7 +164,9 @@ describe('ask', () => {
     expect(fake.requests.filter(asked).length).toBeGreaterThanOrEqual(1);
     await pipeline.dispose();
     // The runner belongs to the caller: still usable after the pipeline is gone.
-    await expect(runner.answer({ images: [{ role: 'overview', image: { mime: 'image/jpeg', data: odd, width: 1201, height: 800 } }], question: 'still there?' })).resolves.toMatchObject({ text: 'ok' });
+    await expect(
+      runner.answer({ images: [{ role: 'overview', image: { mime: 'image/jpeg', data: odd, width: 1201, height: 800 } }], question: 'still there?' }),
+    ).resolves.toMatchObject({ text: 'ok' });
     await runner.dispose();
     fake.setBehaviour({});
   });

@@ -145,7 +145,10 @@ afterAll(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
   const lines = [
     `CLIP scorer, ViT-B/32-sized random weights, CPU (${os.cpus().length} cores, ${os.cpus()[0]?.model ?? '?'}), Node ${process.version}, ` +
-      `load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}, ${RUNS} runs; model generated+written in ${(genMs / 1000).toFixed(1)} s, loaded in ${(loadMs / 1000).toFixed(1)} s`,
+      `load average ${os
+        .loadavg()
+        .map((l) => l.toFixed(1))
+        .join(' ')}, ${RUNS} runs; model generated+written in ${(genMs / 1000).toFixed(1)} s, loaded in ${(loadMs / 1000).toFixed(1)} s`,
     'Ratios are medians of per-run pairs (each bare run is followed by the matching score() call, so both see the same load).',
     'grid tiles runs | bare run ms (median/min) | score() new image ms (median/min) | ratio | fresh decode ms | ratio | 2nd question ms | speed-up',
   ];
@@ -166,14 +169,20 @@ afterAll(async () => {
         `${median(r.secondMs).toFixed(1)} | ${speedup.toFixed(1)}x`,
     );
     const stage = (k: 'preprocess' | 'encode' | 'score') => median(r.firstTimings.map((x) => x[k])).toFixed(1);
-    lines.push(`  first-question stages (median ms; text and tile preprocessing overlap): preprocess ${stage('preprocess')}, encode ${stage('encode')}, score ${stage('score')}`);
+    lines.push(
+      `  first-question stages (median ms; text and tile preprocessing overlap): preprocess ${stage('preprocess')}, encode ${stage('encode')}, score ${stage('score')}`,
+    );
   }
   console.log(lines.join('\n'));
   const out = path.resolve(here, '../bench-results');
   mkdirSync(out, { recursive: true });
   writeFileSync(
     path.join(out, 'clip.json'),
-    JSON.stringify({ date: new Date().toISOString(), cpus: os.cpus().length, cpu: os.cpus()[0]?.model, loadavg: os.loadavg(), runs: RUNS, genMs, loadMs, results }, null, 2),
+    JSON.stringify(
+      { date: new Date().toISOString(), cpus: os.cpus().length, cpu: os.cpus()[0]?.model, loadavg: os.loadavg(), runs: RUNS, genMs, loadMs, results },
+      null,
+      2,
+    ),
   );
 });
 

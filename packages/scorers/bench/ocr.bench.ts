@@ -80,7 +80,14 @@ function merged(): (Row & { runs: number })[] {
   for (const r of rows) groups.set(`${r.image}|${r.config}`, [...(groups.get(`${r.image}|${r.config}`) ?? []), r]);
   return [...groups.values()].map((g) => {
     const mean = (k: 'totalMs' | 'preprocessMs' | 'detectMs' | 'recognizeMs') => g.reduce((n, r) => n + r[k], 0) / g.length;
-    return { ...g[0]!, totalMs: mean('totalMs'), preprocessMs: mean('preprocessMs'), detectMs: mean('detectMs'), recognizeMs: mean('recognizeMs'), runs: g.length };
+    return {
+      ...g[0]!,
+      totalMs: mean('totalMs'),
+      preprocessMs: mean('preprocessMs'),
+      detectMs: mean('detectMs'),
+      recognizeMs: mean('recognizeMs'),
+      runs: g.length,
+    };
   });
 }
 
@@ -88,7 +95,9 @@ afterAll(async () => {
   await engine960?.dispose();
   const table = merged();
   const fmt = (n: number) => n.toFixed(0).padStart(7);
-  const lines = [`OCR scorer, 2x2 grid, CPU (${os.cpus().length} cores, ${os.cpus()[0]?.model ?? '?'}), Node ${process.version}, load average ${os.loadavg()[0]!.toFixed(1)}`];
+  const lines = [
+    `OCR scorer, 2x2 grid, CPU (${os.cpus().length} cores, ${os.cpus()[0]?.model ?? '?'}), Node ${process.version}, load average ${os.loadavg()[0]!.toFixed(1)}`,
+  ];
   lines.push('image                 config         MP read  total ms  per tile  per MP  preproc  detect  recog  lines runs');
   for (const r of table) {
     lines.push(
@@ -109,7 +118,10 @@ afterAll(async () => {
   console.log(lines.join('\n'));
   const out = path.resolve(here, '../bench-results');
   mkdirSync(out, { recursive: true });
-  writeFileSync(path.join(out, 'ocr.json'), JSON.stringify({ date: new Date().toISOString(), cpus: os.cpus().length, loadavg: os.loadavg(), rows: table }, null, 2));
+  writeFileSync(
+    path.join(out, 'ocr.json'),
+    JSON.stringify({ date: new Date().toISOString(), cpus: os.cpus().length, loadavg: os.loadavg(), rows: table }, null, 2),
+  );
 });
 
 const once = { iterations: 1, warmupIterations: 0, time: 0, warmupTime: 0 };

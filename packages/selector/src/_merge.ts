@@ -39,12 +39,7 @@ export function unionBox(boxes: readonly Box[]): Box {
  *
  * Regions come out in the order of their best tile's rank.
  */
-export function buildRegions(
-  picked: readonly number[],
-  tiles: readonly Tile[],
-  scores: readonly number[],
-  merge: boolean,
-): SelectedRegion[] {
+export function buildRegions(picked: readonly number[], tiles: readonly Tile[], scores: readonly number[], merge: boolean): SelectedRegion[] {
   const region = (indices: readonly number[]): SelectedRegion => {
     const sorted = [...indices].sort((a, b) => a - b);
     return {

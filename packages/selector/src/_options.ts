@@ -102,10 +102,18 @@ export function resolveSelectOptions(options: SelectOptions = {}): ResolvedSelec
   }
   const o = options as Partial<TopKSelectOptions & Omit<AdaptiveSelectOptions, 'mode'>>;
   if (mode === 'adaptive' && o.k !== undefined) {
-    throw invalid('k applies to top-k selection only; adaptive mode decides the count itself.', 'either k (top-k) or margin/threshold/maxTiles (adaptive)', 'Use maxTiles to cap adaptive selection');
+    throw invalid(
+      'k applies to top-k selection only; adaptive mode decides the count itself.',
+      'either k (top-k) or margin/threshold/maxTiles (adaptive)',
+      'Use maxTiles to cap adaptive selection',
+    );
   }
   if (mode === 'top-k' && (o.margin !== undefined || o.threshold !== undefined || o.maxTiles !== undefined)) {
-    throw invalid('margin, threshold and maxTiles apply to adaptive selection only.', 'mode: "adaptive" together with margin/threshold/maxTiles', 'Add mode: "adaptive" (CLI: --adaptive)');
+    throw invalid(
+      'margin, threshold and maxTiles apply to adaptive selection only.',
+      'mode: "adaptive" together with margin/threshold/maxTiles',
+      'Add mode: "adaptive" (CLI: --adaptive)',
+    );
   }
   const k = o.k === undefined ? 1 : checkInteger('k', o.k, 0, 'a whole number of tiles, like 1 or 2 (0 = overview only)');
   const margin = o.margin === undefined ? DEFAULT_MARGIN : checkFinite('margin', o.margin, 'a non-negative number in score units, like 0.1');
@@ -113,9 +121,13 @@ export function resolveSelectOptions(options: SelectOptions = {}): ResolvedSelec
   const threshold = o.threshold === undefined ? DEFAULT_THRESHOLD : checkFinite('threshold', o.threshold, 'a number in score units, like 0.2');
   const maxTiles = o.maxTiles === undefined ? null : checkInteger('maxTiles', o.maxTiles, 0, 'a whole number of tiles, like 3');
   const tokensPerImage =
-    options.tokensPerImage === undefined ? DEFAULT_TOKENS_PER_IMAGE : checkInteger('tokensPerImage', options.tokensPerImage, 1, "the runner's visual tokens per image, like 576");
+    options.tokensPerImage === undefined
+      ? DEFAULT_TOKENS_PER_IMAGE
+      : checkInteger('tokensPerImage', options.tokensPerImage, 1, "the runner's visual tokens per image, like 576");
   const overviewTokens =
-    options.overviewTokens === undefined ? tokensPerImage : checkInteger('overviewTokens', options.overviewTokens, 1, 'what the overview costs in visual tokens, like 576');
+    options.overviewTokens === undefined
+      ? tokensPerImage
+      : checkInteger('overviewTokens', options.overviewTokens, 1, 'what the overview costs in visual tokens, like 576');
   const budget =
     options.budget === undefined || options.budget === null ? null : checkInteger('budget', options.budget, 0, 'a whole number of visual tokens, like 1152');
   const includeOverview = options.includeOverview ?? true;

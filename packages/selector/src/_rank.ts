@@ -57,7 +57,10 @@ export function compareRanked(a: { score: number; index: number }, b: { score: n
 export function rankTiles(scores: ScoresInput): RankedTile[] {
   const values = scoresOf(scores);
   assertFiniteScores(values);
-  return rankIndices(values, values.map((_, i) => i));
+  return rankIndices(
+    values,
+    values.map((_, i) => i),
+  );
 }
 
 /** Ranks a subset of tiles (one level of a multi-level grid). */

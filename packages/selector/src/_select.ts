@@ -97,7 +97,10 @@ export function select(scores: ScoresInput, grid: TileGrid, options: SelectOptio
       details: { levels },
     });
   }
-  const ranking: RankedTile[] = rankIndices(values, candidates.map((t) => t.index));
+  const ranking: RankedTile[] = rankIndices(
+    values,
+    candidates.map((t) => t.index),
+  );
   const best = ranking[0] as RankedTile;
 
   const per = opts.tokensPerImage;
@@ -146,13 +149,15 @@ export function select(scores: ScoresInput, grid: TileGrid, options: SelectOptio
       ? { mode: 'top-k', k: opts.k }
       : { mode: 'adaptive', margin: opts.margin, threshold: opts.threshold, maxTiles: opts.maxTiles ?? candidates.length };
 
-  const pool = opts.level === 'any' ? `${plural(candidates.length, 'tile')} of all levels` : `${plural(candidates.length, 'tile')}${grid.levels > 1 ? ` of level ${opts.level}` : ''}`;
+  const pool =
+    opts.level === 'any'
+      ? `${plural(candidates.length, 'tile')} of all levels`
+      : `${plural(candidates.length, 'tile')}${grid.levels > 1 ? ` of level ${opts.level}` : ''}`;
   const cost = opts.includeOverview
     ? `the VLM sees the overview plus ${plural(regions.length, 'region')} = ${tokens.used} visual tokens (overview only: ${tokens.baseline}; all tiles: ${tokens.allTiles})`
     : `the VLM sees ${plural(regions.length, 'region')} without the overview = ${tokens.used} visual tokens`;
   const budgetCut = opts.budget !== null && slots < requested && passing > slots;
-  const mergeNote =
-    opts.merge && regions.length < picked.length ? `, merged into ${plural(regions.length, 'region')}` : '';
+  const mergeNote = opts.merge && regions.length < picked.length ? `, merged into ${plural(regions.length, 'region')}` : '';
 
   let reason: string;
   if (picked.length === 0) {
@@ -160,11 +165,15 @@ export function select(scores: ScoresInput, grid: TileGrid, options: SelectOptio
     else if (slots <= 0 && (opts.mode === 'top-k' || passing > 0))
       reason = `The ${opts.budget}-token budget pays only for the overview (${opts.overviewTokens} tokens; a region costs ${per}), so no tile was added.`;
     else if (opts.mode === 'adaptive' && opts.maxTiles === 0) reason = `maxTiles is 0, so the VLM sees only the overview (${tokens.used} visual tokens).`;
-    else reason = `No tile scored at least the threshold ${fmt(opts.threshold)} (best: tile ${best.index} at ${fmt(best.score)}), so the VLM sees only the overview (${tokens.used} visual tokens).`;
+    else
+      reason = `No tile scored at least the threshold ${fmt(opts.threshold)} (best: tile ${best.index} at ${fmt(best.score)}), so the VLM sees only the overview (${tokens.used} visual tokens).`;
   } else if (forcedBest) {
     reason = `No tile scored at least the threshold ${fmt(opts.threshold)}, but the overview is excluded, so the best of ${pool} (tile ${best.index} at ${fmt(best.score)}) was kept; ${cost}.`;
   } else if (opts.mode === 'top-k') {
-    const what = picked.length === 1 ? `the best of ${pool} (tile ${best.index} at ${fmt(best.score)})` : `the top ${picked.length} of ${pool} (best: tile ${best.index} at ${fmt(best.score)})`;
+    const what =
+      picked.length === 1
+        ? `the best of ${pool} (tile ${best.index} at ${fmt(best.score)})`
+        : `the top ${picked.length} of ${pool} (best: tile ${best.index} at ${fmt(best.score)})`;
     const note = budgetCut
       ? ` (k=${opts.k} cut to ${picked.length} by the ${opts.budget}-token budget)`
       : opts.k > candidates.length

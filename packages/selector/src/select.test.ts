@@ -52,7 +52,9 @@ describe('rankTiles', () => {
   });
 
   it.each([[NaN], [Infinity], [-Infinity]])('rejects a %s score as MODEL_OUTPUT_INVALID', (bad) => {
-    expect(() => rankTiles([0.1, bad, 0.2])).toThrowError(expect.objectContaining({ code: 'MODEL_OUTPUT_INVALID', message: expect.stringContaining('Score 1') }));
+    expect(() => rankTiles([0.1, bad, 0.2])).toThrowError(
+      expect.objectContaining({ code: 'MODEL_OUTPUT_INVALID', message: expect.stringContaining('Score 1') }),
+    );
   });
 });
 

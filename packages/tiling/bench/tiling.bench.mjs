@@ -37,7 +37,9 @@ async function makePhotoLikeJpeg(path) {
     .resize(width, height, { kernel: 'cubic' })
     .raw()
     .toBuffer();
-  const fine = await sharp({ create: { width, height, channels: 3, noise: { type: 'gaussian', mean: 128, sigma: 18 } } }).raw().toBuffer();
+  const fine = await sharp({ create: { width, height, channels: 3, noise: { type: 'gaussian', mean: 128, sigma: 18 } } })
+    .raw()
+    .toBuffer();
   const mixed = Buffer.alloc(width * height * 3);
   for (let y = 0, i = 0; y < height; y++) {
     for (let x = 0; x < width; x++, i += 3) {
@@ -46,7 +48,9 @@ async function makePhotoLikeJpeg(path) {
       mixed[i + 2] = Math.min(255, Math.max(0, (texture[i + 2] * 0.6 + 40 + fine[i + 2] * 0.25) | 0));
     }
   }
-  await sharp(mixed, { raw: { width, height, channels: 3 } }).jpeg({ quality: 90 }).toFile(path);
+  await sharp(mixed, { raw: { width, height, channels: 3 } })
+    .jpeg({ quality: 90 })
+    .toFile(path);
 }
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -80,7 +84,11 @@ try {
   const rows = [];
   for (const [name, path] of images) {
     // Read + decode at full size, from a fresh buffer like tileImage (no libvips cache hits).
-    const decode = await time(async () => sharp(await readFile(path)).raw().toBuffer());
+    const decode = await time(async () =>
+      sharp(await readFile(path))
+        .raw()
+        .toBuffer(),
+    );
     rows.push({ image: name, task: 'read + full-size decode only (sharp -> raw RGB)', ...decode });
     for (const grid of ['2x2', '3x3']) {
       for (const side of [224, 336]) {

@@ -47,7 +47,9 @@ export function looksTruncated({ head, tail, length }: FileEnds): boolean {
     return true;
   }
   if (head.length >= 8 && head[0] === 0x89 && head[1] === 0x50 && head[2] === 0x4e && head[3] === 0x47) {
-    return !Buffer.from(tail.subarray(Math.max(0, t - 64))).toString('latin1').includes('IEND');
+    return !Buffer.from(tail.subarray(Math.max(0, t - 64)))
+      .toString('latin1')
+      .includes('IEND');
   }
   if (head.length >= 6 && head[0] === 0x47 && head[1] === 0x49 && head[2] === 0x46) return tail[t - 1] !== 0x3b;
   if (head.length >= 12 && Buffer.from(head.subarray(0, 4)).toString('latin1') === 'RIFF') {
@@ -109,8 +111,7 @@ export function decodeError(label: string, err: unknown, ends?: FileEnds): Semcl
   }
   return new SemclipError('IMAGE_CORRUPT', `${label} is damaged and cannot be decoded (${message.trim() || 'unknown decoder error'}).`, {
     cause: err,
-    hint:
-      "Re-export or re-download the image; if it opens elsewhere with glitches you accept, pass failOn: 'truncated' (decode despite damaged data) or re-save it as PNG or JPEG",
+    hint: "Re-export or re-download the image; if it opens elsewhere with glitches you accept, pass failOn: 'truncated' (decode despite damaged data) or re-save it as PNG or JPEG",
     details,
   });
 }

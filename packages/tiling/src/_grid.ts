@@ -127,7 +127,12 @@ function spans(length: number, n: number, overlap: number): Array<[start: number
 }
 
 function splitBox(box: Box, rows: number, cols: number, overlap: number, what: string): Box[][] {
-  if (box.width < cols || box.height < rows || Math.floor(box.width / (cols - (cols - 1) * overlap)) < 1 || Math.floor(box.height / (rows - (rows - 1) * overlap)) < 1) {
+  if (
+    box.width < cols ||
+    box.height < rows ||
+    Math.floor(box.width / (cols - (cols - 1) * overlap)) < 1 ||
+    Math.floor(box.height / (rows - (rows - 1) * overlap)) < 1
+  ) {
     throw new SemclipError('INVALID_GRID', `${what} of ${box.width}x${box.height} pixels cannot be split into ${rows}x${cols} tiles.`, {
       expected: 'at least one pixel per tile in each direction',
       hint: 'Use a coarser grid (fewer rows or columns), levels: 1, or a larger image',

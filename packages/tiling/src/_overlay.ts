@@ -46,7 +46,7 @@ function decimalsFor(values: readonly number[]): number {
   return m >= 100 ? 0 : m >= 10 ? 1 : 2;
 }
 
-const FONT = "DejaVu Sans, Helvetica, Arial, sans-serif";
+const FONT = 'DejaVu Sans, Helvetica, Arial, sans-serif';
 
 /**
  * The selection glow as [half-width, opacity] of concentric strokes, in units of `unit`: their
@@ -185,7 +185,9 @@ export async function renderOverlay(source: TileSource, options: OverlayOptions 
     const sw = Math.max(3, unit / 2.5);
     const box = `x="${(r.x + sw / 2).toFixed(1)}" y="${(r.y + sw / 2).toFixed(1)}" width="${Math.max(0, r.w - sw).toFixed(1)}" height="${Math.max(0, r.h - sw).toFixed(1)}"`;
     for (const [half, opacity] of GLOW) {
-      parts.push(`<rect ${box} fill="none" stroke="#00e5ff" stroke-width="${(2 * half * unit).toFixed(1)}" stroke-opacity="${opacity}" stroke-linejoin="round"/>`);
+      parts.push(
+        `<rect ${box} fill="none" stroke="#00e5ff" stroke-width="${(2 * half * unit).toFixed(1)}" stroke-opacity="${opacity}" stroke-linejoin="round"/>`,
+      );
     }
     parts.push(`<rect ${box} fill="none" stroke="#00e5ff" stroke-width="${sw.toFixed(1)}"/>`);
     const tag = fitSize('selected', unit * 0.9, r.w * 0.45, r.h * 0.2);

@@ -149,9 +149,7 @@ export class Decoder {
     this.stats.scaled++;
     // Same options as the full decode; the file is read again (from the OS cache) because
     // sharp takes load options only with a path.
-    const promise = this.run(
-      sharp(`${this.source.jpegPath}[shrink=${f}]`, { failOn: this.failOn, limitInputPixels: this.maxPixels, autoOrient: true }),
-    );
+    const promise = this.run(sharp(`${this.source.jpegPath}[shrink=${f}]`, { failOn: this.failOn, limitInputPixels: this.maxPixels, autoOrient: true }));
     this.shrunk.set(f, promise);
     promise.catch(() => this.shrunk.delete(f));
     return { shrink: f, promise };
@@ -251,10 +249,7 @@ export class Decoder {
       const any = this.scaledCache.values().next().value as { promise: Promise<Rgb> } | undefined;
       const shrunk = this.shrunk.values().next().value as Promise<Rgb> | undefined;
       const src: Promise<Rgb> =
-        this.fullPromise ??
-        shrunk ??
-        any?.promise ??
-        (this.canDecodeShrunk ? this.atShrink(8).promise : this.scaled(...smallSize(this.source.size)).promise);
+        this.fullPromise ?? shrunk ?? any?.promise ?? (this.canDecodeShrunk ? this.atShrink(8).promise : this.scaled(...smallSize(this.source.size)).promise);
       this.meanPromise = src.then(meanColour);
       this.meanPromise.catch(() => (this.meanPromise = undefined));
     }
@@ -290,7 +285,15 @@ export function coverGeometry(box: Size, out: Size): { readonly resized: Size; r
  * only that part of the resampled `out` is returned (in the same lazy pipeline, so a huge `out`
  * is never held whole).
  */
-export async function resizeRgb(src: Rgb, box: Box | undefined, out: Size, fit: Exclude<FitMode, 'cover'>, background: Colour, label: string, cut?: Box): Promise<Rgb> {
+export async function resizeRgb(
+  src: Rgb,
+  box: Box | undefined,
+  out: Size,
+  fit: Exclude<FitMode, 'cover'>,
+  background: Colour,
+  label: string,
+  cut?: Box,
+): Promise<Rgb> {
   const whole = !box || (box.x === 0 && box.y === 0 && box.width === src.width && box.height === src.height);
   const b = box ?? { x: 0, y: 0, width: src.width, height: src.height };
   const c = cut ?? { x: 0, y: 0, ...out };

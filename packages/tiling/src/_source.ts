@@ -125,7 +125,7 @@ function checkPixels(label: string, width: number, height: number, maxPixels: nu
   if (width * height > maxPixels) {
     throw new SemclipError(
       'IMAGE_TOO_LARGE',
-      `${label} is ${width}x${height} (${(width * height / 1e6).toFixed(1)} MP), over the ${(maxPixels / 1e6).toFixed(1)} MP limit; it was not decoded.`,
+      `${label} is ${width}x${height} (${((width * height) / 1e6).toFixed(1)} MP), over the ${(maxPixels / 1e6).toFixed(1)} MP limit; it was not decoded.`,
       {
         hint: 'Downscale the image first, or raise maxPixels (--max-pixels) if you trust the file and have the memory (3 bytes per pixel)',
         details: { file: label, width, height, pixels: width * height, maxPixels },
@@ -150,15 +150,11 @@ function validateRaw(raw: RawImage, maxPixels: number): void {
   checkPixels(label, width, height, maxPixels);
   const expected = width * height * channels;
   if (raw.data.length !== expected) {
-    throw new SemclipError(
-      'INVALID_ARGUMENT',
-      `Raw image data has ${raw.data.length} bytes but ${width}x${height}x${channels} needs ${expected}.`,
-      {
-        expected: 'data.length === width * height * channels (8-bit, row-major, interleaved)',
-        hint: 'Check width, height and channels, and that the buffer is not a view of a larger one',
-        details: { length: raw.data.length, width, height, channels },
-      },
-    );
+    throw new SemclipError('INVALID_ARGUMENT', `Raw image data has ${raw.data.length} bytes but ${width}x${height}x${channels} needs ${expected}.`, {
+      expected: 'data.length === width * height * channels (8-bit, row-major, interleaved)',
+      hint: 'Check width, height and channels, and that the buffer is not a view of a larger one',
+      details: { length: raw.data.length, width, height, channels },
+    });
   }
 }
 

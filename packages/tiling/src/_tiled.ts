@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { SemclipError } from '@semclip/core';
 import type { Box, CropOptions, EncodeOptions, EncodedImage, FitMode, OverviewMode, RawImage, Size, TileGrid, TileSource } from '@semclip/core';
 import sharp from 'sharp';
-import { Decoder, coverGeometry, extractRgb, padRgb, resizeRgb } from './_pixels.js';
+import { type Decoder, coverGeometry, extractRgb, padRgb, resizeRgb } from './_pixels.js';
 import type { Colour, Rgb } from './_pixels.js';
 import { normaliseInto } from './_tensor.js';
 
@@ -30,7 +30,6 @@ export interface TensorBatch {
   readonly data: Float32Array;
   readonly dims: [number, number, number, number];
 }
-
 
 export interface WriteTilesOptions {
   /** Resize every tile (and the overview) to this size; default native tiles, overview capped to the tile size. */
@@ -195,9 +194,7 @@ export class TiledImageImpl implements TiledImage {
       return resizeRgb(await this.decoder.full(), box, size, fit, await bg(), this.label, cut);
     }
     const target = { width: box.width * kx, height: box.height * ky };
-    const entry =
-      this.decoder.findScaled(box, target) ??
-      this.decoder.scaled(Math.max(1, Math.round(W * kx)), Math.max(1, Math.round(H * ky)));
+    const entry = this.decoder.findScaled(box, target) ?? this.decoder.scaled(Math.max(1, Math.round(W * kx)), Math.max(1, Math.round(H * ky)));
     const bgPromise = fit === 'contain' && background === 'mean' ? this.decoder.mean() : undefined;
     const scaled = await entry.promise;
     const ex = scaled.width / W;
@@ -317,9 +314,7 @@ export class TiledImageImpl implements TiledImage {
     const digits = Math.max(2, String(this.grid.tiles.length - 1).length);
     const paths: string[] = [];
     const maxTileSide = Math.max(...this.grid.tiles.filter((t) => t.level === 1).map((t) => Math.max(t.box.width, t.box.height)));
-    const overviewRaw = options.size
-      ? await this.overview(options.size, 'resize')
-      : await this.crop({ x: 0, y: 0, ...this.size }, { maxSide: maxTileSide });
+    const overviewRaw = options.size ? await this.overview(options.size, 'resize') : await this.crop({ x: 0, y: 0, ...this.size }, { maxSide: maxTileSide });
     const overviewPath = join(dir, `overview.${ext}`);
     await writeFile(overviewPath, (await encodeRaw(overviewRaw, format, 92)).data);
     paths.push(overviewPath);
@@ -355,12 +350,7 @@ function clamp(v: number, lo: number, hi: number): number {
 
 export async function encodeRaw(raw: RawImage, format: 'jpeg' | 'png' | 'webp', quality: number): Promise<EncodedImage> {
   const img = sharp(raw.data, { raw: { width: raw.width, height: raw.height, channels: raw.channels } });
-  const out =
-    format === 'jpeg'
-      ? img.jpeg({ quality, mozjpeg: false })
-      : format === 'png'
-        ? img.png({ compressionLevel: 6 })
-        : img.webp({ quality });
+  const out = format === 'jpeg' ? img.jpeg({ quality, mozjpeg: false }) : format === 'png' ? img.png({ compressionLevel: 6 }) : img.webp({ quality });
   const data = await out.toBuffer();
   return {
     mime: format === 'jpeg' ? 'image/jpeg' : format === 'png' ? 'image/png' : 'image/webp',

@@ -4,16 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { isSemclipError } from '@semclip/core';
 import type { SemclipErrorCode } from '@semclip/core';
-import {
-  corrupted,
-  makeAnimatedGif,
-  makeAnimatedWebp,
-  makeJpeg,
-  makePng,
-  pngHeaderOnly,
-  truncated,
-  writeTemp,
-} from '@semclip/test-kit/images';
+import { corrupted, makeAnimatedGif, makeAnimatedWebp, makeJpeg, makePng, pngHeaderOnly, truncated, writeTemp } from '@semclip/test-kit/images';
 import { readImageInfo, tileImage } from './index.js';
 import type { TiledImage } from './index.js';
 

@@ -77,12 +77,7 @@ describe('renderOverlay', () => {
     expect((await sharp(png).metadata()).width).toBe(600);
   });
 
-  it.each([
-    [{ scores: [1, 2, 3] }],
-    [{ scores: [1, 2, Number.NaN, 4] }],
-    [{ selected: [4] }],
-    [{ maxSide: 0 }],
-  ])('rejects %j', async (bad) => {
+  it.each([[{ scores: [1, 2, 3] }], [{ scores: [1, 2, Number.NaN, 4] }], [{ selected: [4] }], [{ maxSide: 0 }]])('rejects %j', async (bad) => {
     const image = await tileImage(makeRaw({ width: 100, height: 100 }), { grid: '2x2' });
     await expect(renderOverlay(image, bad)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
   });

@@ -24,7 +24,7 @@ describeShared('real photos (../shared/data/images)', () => {
   });
 
   it('reads the progressive 5650x3767 bag_of_bottle.jpeg and tiles it 3x3', async () => {
-    const image = await tileImage(DIR + 'bag_of_bottle.jpeg', { grid: '3x3' });
+    const image = await tileImage(`${DIR}bag_of_bottle.jpeg`, { grid: '3x3' });
     expect(image.size).toEqual({ width: 5650, height: 3767 });
     expect(image.grid.tiles.map((t) => t.box.width)).toEqual([1883, 1883, 1884, 1883, 1883, 1884, 1883, 1883, 1884]);
     const t = await image.tensors({ size: { width: 224, height: 224 }, mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5] });
@@ -39,7 +39,7 @@ describeShared('real photos (../shared/data/images)', () => {
   });
 
   it('crops the wait-time sign region of queue_time.jpg at native resolution', async () => {
-    const image = await tileImage(DIR + 'queue_time.jpg', { grid: '2x2' });
+    const image = await tileImage(`${DIR}queue_time.jpg`, { grid: '2x2' });
     const crop = await image.crop({ x: 1000, y: 1500, width: 400, height: 300 });
     expect([crop.width, crop.height, crop.channels]).toEqual([400, 300, 3]);
     const encoded = await image.encode({ x: 1000, y: 1500, width: 400, height: 300 }, { format: 'jpeg', maxSide: 200 });

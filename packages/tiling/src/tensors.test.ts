@@ -267,7 +267,11 @@ describe('cover centre crop: offsets rounded down, as Hugging Face processors do
     // 812x400 at 1/4 scale: resized 203x100, crop 100x100 from x = floor(103 / 2) = 51 -> source x
     // (51 + 0.5) * 4 - 0.5 = 205.5, red = x / 4 = 51.4 (rounding the offset up would give 52.4).
     const { data, width, height } = ramp(812, 400, 4, 4);
-    const jpeg = new Uint8Array(await sharp(data, { raw: { width, height, channels: 3 } }).jpeg({ quality: 100 }).toBuffer());
+    const jpeg = new Uint8Array(
+      await sharp(data, { raw: { width, height, channels: 3 } })
+        .jpeg({ quality: 100 })
+        .toBuffer(),
+    );
     const image = await tileImage(kind === 'file' ? await writeTemp('ramp.jpg', jpeg) : jpeg, { grid: '1x1' });
     const t = await image.tensors({ size: { width: 100, height: 100 }, ...unit, overview: false, fit: 'cover' });
     expect(stats(image)).toMatchObject({ full: 0, scaled: 1 });

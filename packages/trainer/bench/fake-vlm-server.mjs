@@ -40,7 +40,10 @@ const server = createServer((req, res) => {
   req.on('end', () => {
     const body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
     const parts = body.messages.flatMap((m) => (Array.isArray(m.content) ? m.content : [{ type: 'text', text: m.content }]));
-    const text = parts.filter((p) => p.type === 'text').map((p) => p.text).join('\n');
+    const text = parts
+      .filter((p) => p.type === 'text')
+      .map((p) => p.text)
+      .join('\n');
     const images = parts.filter((p) => p.type === 'image_url').map((p) => p.image_url.url);
     const index = Number(/Item (\d+):/.exec(text)?.[1] ?? -1);
     const region = images[1] ? jpegSize(Buffer.from(images[1].slice(images[1].indexOf(',') + 1, images[1].indexOf(',') + 1 + 8192), 'base64')) : undefined;

@@ -34,7 +34,13 @@ function pairData(dim: number): PairData {
   set.items.forEach((it, i) => {
     texts.set(it.text, i * dim);
     it.tiles.forEach((v, j) => tiles.set(v, (i * 4 + j) * dim));
-    for (const a of it.positives) for (const b of it.negatives) t.push(i), p.push(i * 4 + a), n.push(i * 4 + b);
+    for (const a of it.positives) {
+      for (const b of it.negatives) {
+        t.push(i);
+        p.push(i * 4 + a);
+        n.push(i * 4 + b);
+      }
+    }
   });
   return { dim, texts, tiles, pairText: Uint32Array.from(t), pairPos: Uint32Array.from(p), pairNeg: Uint32Array.from(n) };
 }
@@ -72,7 +78,10 @@ for (const dim of [768, 512]) {
         warmupIterations: 3,
         setup: (_task, m) => void (mode = m),
         teardown: (_task, m) => {
-          if (m === 'run') process.stderr.write(`\ntrain ${dim}-dim batch 64: ${((steps * 64) / (ms / 1000)).toFixed(0)} pairs/s on average (${steps} steps, ${(ms / steps).toFixed(1)} ms/step)\n`);
+          if (m === 'run')
+            process.stderr.write(
+              `\ntrain ${dim}-dim batch 64: ${((steps * 64) / (ms / 1000)).toFixed(0)} pairs/s on average (${steps} steps, ${(ms / steps).toFixed(1)} ms/step)\n`,
+            );
         },
       },
     );
@@ -107,21 +116,27 @@ async function labelBench(name: string, latency: number, upstream: 'kit' | 'proc
   let n = 0;
   let mode: 'warmup' | 'run' = 'warmup';
   const finish = async () => {
-      await runner.dispose();
-      await close();
-      await rm(root, { recursive: true, force: true });
-      const best = Math.min(...runs);
-      const mean = runs.reduce((a, b) => a + b, 0) / runs.length;
-      process.stderr.write(
-        `\n${name}: best ${best.toFixed(0)} ms, mean ${mean.toFixed(0)} ms; ideal ${ideal} ms -> ${(best / ideal).toFixed(3)}x (mean ${(mean / ideal).toFixed(3)}x); ${((64 / best) * 1000).toFixed(1)} items/s; peak in flight ${peak()}\n`,
-      );
+    await runner.dispose();
+    await close();
+    await rm(root, { recursive: true, force: true });
+    const best = Math.min(...runs);
+    const mean = runs.reduce((a, b) => a + b, 0) / runs.length;
+    process.stderr.write(
+      `\n${name}: best ${best.toFixed(0)} ms, mean ${mean.toFixed(0)} ms; ideal ${ideal} ms -> ${(best / ideal).toFixed(3)}x (mean ${(mean / ideal).toFixed(3)}x); ${((64 / best) * 1000).toFixed(1)} items/s; peak in flight ${peak()}\n`,
+    );
   };
   describe(name, () => {
     bench(
       'labelDataset, 64 items x 4 tiles, concurrency 16',
       async () => {
         const t0 = performance.now();
-        await labelDataset({ items, runner, out: path.join(root, `labels-${n++}.jsonl`), concurrency: 16, source: { benchmark: 'scienceqa', path: data, split: 'train' } });
+        await labelDataset({
+          items,
+          runner,
+          out: path.join(root, `labels-${n++}.jsonl`),
+          concurrency: 16,
+          source: { benchmark: 'scienceqa', path: data, split: 'train' },
+        });
         if (mode === 'run') runs.push(performance.now() - t0);
       },
       {

@@ -71,11 +71,25 @@ afterAll(async () => {
 });
 
 const ask = (side: number) => () =>
-  Promise.all(Array.from({ length: CALLS }, (_, i) => runner.answer({ images: prompts[side]!, question: `What is the wait time? (${i})`, imageSize: tiled.size })));
+  Promise.all(
+    Array.from({ length: CALLS }, (_, i) => runner.answer({ images: prompts[side]!, question: `What is the wait time? (${i})`, imageSize: tiled.size })),
+  );
 
-describeSharedBench(`openai runner: ${CALLS} calls, concurrency ${CONCURRENCY}, fake upstream at ${LATENCY_MS} ms per call (ideal ${IDEAL_MS} ms, target 1.2x)`, () => {
-  bench('answer, overview + 1 crop at 336 px (target)', () => timed('answer 336 px', ask(336)), { iterations: 5, warmupIterations: 1, time: 0, warmupTime: 0 });
+describeSharedBench(
+  `openai runner: ${CALLS} calls, concurrency ${CONCURRENCY}, fake upstream at ${LATENCY_MS} ms per call (ideal ${IDEAL_MS} ms, target 1.2x)`,
+  () => {
+    bench('answer, overview + 1 crop at 336 px (target)', () => timed('answer 336 px', ask(336)), {
+      iterations: 5,
+      warmupIterations: 1,
+      time: 0,
+      warmupTime: 0,
+    });
 
-  bench('answer, overview + 1 crop at 1024 px (info)', () => timed('answer 1024 px', ask(1024)), { iterations: 2, warmupIterations: 1, time: 0, warmupTime: 0 });
-
-});
+    bench('answer, overview + 1 crop at 1024 px (info)', () => timed('answer 1024 px', ask(1024)), {
+      iterations: 2,
+      warmupIterations: 1,
+      time: 0,
+      warmupTime: 0,
+    });
+  },
+);

@@ -43,15 +43,27 @@ afterAll(async () => {
 const options = ['15 minutes', '30 minutes', '45 minutes', 'one hour'];
 
 describeSharedBench('local runner overhead (tiny random-weight LLaVA, overview + 1 crop of a 4032x3024 photo)', () => {
-  bench('answer, 8 new tokens', async () => {
-    await runner.answer({ images, question: 'What is the wait time?', maxTokens: 8 });
-  }, { time: 3000, warmupIterations: 2 });
+  bench(
+    'answer, 8 new tokens',
+    async () => {
+      await runner.answer({ images, question: 'What is the wait time?', maxTokens: 8 });
+    },
+    { time: 3000, warmupIterations: 2 },
+  );
 
-  bench('choose by letter, 4 options (one forward pass)', async () => {
-    await runner.choose({ images, question: 'What is the wait time?', options });
-  }, { time: 3000, warmupIterations: 2 });
+  bench(
+    'choose by letter, 4 options (one forward pass)',
+    async () => {
+      await runner.choose({ images, question: 'What is the wait time?', options });
+    },
+    { time: 3000, warmupIterations: 2 },
+  );
 
-  bench('choose by option text, 4 options (prompt pass + 4 KV-cache continuations)', async () => {
-    await textRunner.choose({ images, question: 'What is the wait time?', options });
-  }, { time: 3000, warmupIterations: 2 });
+  bench(
+    'choose by option text, 4 options (prompt pass + 4 KV-cache continuations)',
+    async () => {
+      await textRunner.choose({ images, question: 'What is the wait time?', options });
+    },
+    { time: 3000, warmupIterations: 2 },
+  );
 });

@@ -40,8 +40,20 @@ beforeAll(async () => {
   embed = await createVlmEmbedScorer({ runner });
   yesno4 = await createVlmYesNoScorer({ runner, batchSize: 4 });
   yesno1 = await createVlmYesNoScorer({ runner, batchSize: 1 });
-  fake = await startFakeOpenAI({ behaviour: { latencyMs: 100, respond: () => 'No', topLogprobs: () => [{ token: 'No', logprob: -0.1 }, { token: 'Yes', logprob: -2.4 }] } });
-  yesnoHttp = await createVlmYesNoScorer({ runner: createOpenAIRunner({ baseUrl: fake.url, model: 'fake-vlm', concurrency: 8, image: { maxSide: 336 } }), tileMaxSide: 336 });
+  fake = await startFakeOpenAI({
+    behaviour: {
+      latencyMs: 100,
+      respond: () => 'No',
+      topLogprobs: () => [
+        { token: 'No', logprob: -0.1 },
+        { token: 'Yes', logprob: -2.4 },
+      ],
+    },
+  });
+  yesnoHttp = await createVlmYesNoScorer({
+    runner: createOpenAIRunner({ baseUrl: fake.url, model: 'fake-vlm', concurrency: 8, image: { maxSide: 336 } }),
+    tileMaxSide: 336,
+  });
 });
 
 afterAll(async () => {
@@ -51,24 +63,44 @@ afterAll(async () => {
 });
 
 describeSharedBench('VLM scorers, 3x3 tiles of a 4032x3024 photo (tiny random-weight LLaVA: SemClip overhead)', () => {
-  bench('vlm-embed, new image (9 crops + one batched vision run + question)', async () => {
-    embed.clearCache();
-    await embed.score({ question: `What is the wait time? ${n++}` }, tiled);
-  }, { time: 4000, warmupIterations: 1 });
+  bench(
+    'vlm-embed, new image (9 crops + one batched vision run + question)',
+    async () => {
+      embed.clearCache();
+      await embed.score({ question: `What is the wait time? ${n++}` }, tiled);
+    },
+    { time: 4000, warmupIterations: 1 },
+  );
 
-  bench('vlm-embed, another question about a cached image (question only)', async () => {
-    await embed.score({ question: `What is the wait time? ${n++}` }, tiled);
-  }, { time: 2000, warmupIterations: 2 });
+  bench(
+    'vlm-embed, another question about a cached image (question only)',
+    async () => {
+      await embed.score({ question: `What is the wait time? ${n++}` }, tiled);
+    },
+    { time: 2000, warmupIterations: 2 },
+  );
 
-  bench('vlm-yesno local, 4 tiles per forward pass', async () => {
-    await yesno4.score({ question: 'What is the wait time?' }, tiled);
-  }, { time: 4000, warmupIterations: 1 });
+  bench(
+    'vlm-yesno local, 4 tiles per forward pass',
+    async () => {
+      await yesno4.score({ question: 'What is the wait time?' }, tiled);
+    },
+    { time: 4000, warmupIterations: 1 },
+  );
 
-  bench('vlm-yesno local, 1 tile per forward pass', async () => {
-    await yesno1.score({ question: 'What is the wait time?' }, tiled);
-  }, { time: 4000, warmupIterations: 1 });
+  bench(
+    'vlm-yesno local, 1 tile per forward pass',
+    async () => {
+      await yesno1.score({ question: 'What is the wait time?' }, tiled);
+    },
+    { time: 4000, warmupIterations: 1 },
+  );
 
-  bench('vlm-yesno openai, fake server 100 ms per call, concurrency 8 (ideal 200 ms)', async () => {
-    await yesnoHttp.score({ question: 'What is the wait time?' }, tiled);
-  }, { time: 4000, warmupIterations: 1 });
+  bench(
+    'vlm-yesno openai, fake server 100 ms per call, concurrency 8 (ideal 200 ms)',
+    async () => {
+      await yesnoHttp.score({ question: 'What is the wait time?' }, tiled);
+    },
+    { time: 4000, warmupIterations: 1 },
+  );
 });

@@ -36,7 +36,15 @@ describe('scoresFromLogprobs', () => {
   });
 
   it('returns undefined when no option letter is among the tokens', () => {
-    expect(scoresFromLogprobs([{ token: 'The', logprob: -0.1 }, { token: 'E', logprob: -3 }], ['A', 'B'])).toBeUndefined();
+    expect(
+      scoresFromLogprobs(
+        [
+          { token: 'The', logprob: -0.1 },
+          { token: 'E', logprob: -3 },
+        ],
+        ['A', 'B'],
+      ),
+    ).toBeUndefined();
   });
 });
 

@@ -12,7 +12,7 @@ export interface TopLogprob {
 
 /** The letter a token stands for: "A", " A", "▁A", "(A", "A." and "A)" all mean A; "a" does not. */
 export function tokenLetter(token: string): string | undefined {
-  const core = token.replace(/^[\s▁Ġ(\[]+/u, '').replace(/[\s.):\],]+$/u, '');
+  const core = token.replace(/^[\s▁Ġ([]+/u, '').replace(/[\s.):\],]+$/u, '');
   return /^[A-Z]$/.test(core) ? core : undefined;
 }
 

@@ -53,7 +53,16 @@ describe('compositeImages', () => {
     const green = makeRaw({ width: 100, height: 200, pattern: 'solid', color: [0, 255, 0] });
     const { image, layout } = await compositeImages([red, blue, green], { format: 'png', maxSide: 4096 }, 4);
     // Height = the tallest part (200): widths 400, 200, 100, plus two 4 px separators.
-    expect(layout).toEqual({ width: 708, height: 200, separator: 4, parts: [{ x: 0, width: 400 }, { x: 404, width: 200 }, { x: 608, width: 100 }] });
+    expect(layout).toEqual({
+      width: 708,
+      height: 200,
+      separator: 4,
+      parts: [
+        { x: 0, width: 400 },
+        { x: 404, width: 200 },
+        { x: 608, width: 100 },
+      ],
+    });
     expect([image.width, image.height]).toEqual([708, 200]);
     expect(await pixel(image.data, 10, 10)).toEqual([255, 0, 0]);
     expect(await pixel(image.data, 401, 10)).toEqual([255, 255, 255]);

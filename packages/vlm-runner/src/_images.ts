@@ -87,10 +87,7 @@ export async function encodeForUpstream(image: RawImage | EncodedImage, options:
   }
   const { width, height } = await sizeOf(image);
   const target = fitInside(width, height, encoding.maxSide);
-  const pipeline = toSharp(image)
-    .rotate()
-    .removeAlpha()
-    .resize(target.width, target.height, { fit: 'fill' });
+  const pipeline = toSharp(image).rotate().removeAlpha().resize(target.width, target.height, { fit: 'fill' });
   return encodeSharp(pipeline, encoding).catch((err: unknown) => {
     throw new SemclipError('IMAGE_CORRUPT', 'A prompt image could not be encoded.', {
       cause: err,
@@ -102,9 +99,11 @@ export async function encodeForUpstream(image: RawImage | EncodedImage, options:
 async function sizeOf(image: RawImage | EncodedImage): Promise<{ width: number; height: number }> {
   if (!isEncoded(image)) return { width: image.width, height: image.height };
   // EXIF orientation may swap the sides of an encoded image; ask sharp rather than trust the fields.
-  const meta = await sharp(image.data).metadata().catch((err: unknown) => {
-    throw new SemclipError('IMAGE_CORRUPT', `A prompt image (${image.mime}) could not be decoded.`, { cause: err });
-  });
+  const meta = await sharp(image.data)
+    .metadata()
+    .catch((err: unknown) => {
+      throw new SemclipError('IMAGE_CORRUPT', `A prompt image (${image.mime}) could not be decoded.`, { cause: err });
+    });
   const swap = (meta.orientation ?? 1) >= 5;
   const w = meta.width ?? image.width;
   const h = meta.height ?? image.height;

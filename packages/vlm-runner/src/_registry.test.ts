@@ -25,9 +25,7 @@ describe('parseRunnerSpec', () => {
     ['openai', 'only the kind'],
     ['', 'empty'],
   ])('rejects malformed %j with INVALID_ARGUMENT naming the expected form', (spec, why) => {
-    expect(() => parseRunnerSpec(spec)).toThrowError(
-      expect.objectContaining({ code: 'INVALID_ARGUMENT', message: expect.stringContaining(why) }),
-    );
+    expect(() => parseRunnerSpec(spec)).toThrowError(expect.objectContaining({ code: 'INVALID_ARGUMENT', message: expect.stringContaining(why) }));
     if (spec.startsWith('openai')) {
       expect(() => parseRunnerSpec(spec)).toThrowError(expect.objectContaining({ message: expect.stringContaining('openai:<base-url>#<model>') }));
     }

@@ -88,7 +88,9 @@ export function listRunners(): readonly RunnerEntry[] {
 function unknownRunner(kind: string): SemclipError {
   const valid = Object.keys(RUNNERS);
   return new SemclipError('UNKNOWN_RUNNER', `There is no runner kind "${kind}".`, {
-    expected: `one of ${valid.join(', ')} (${listRunners().map((r) => r.specForm).join(' | ')})`,
+    expected: `one of ${valid.join(', ')} (${listRunners()
+      .map((r) => r.specForm)
+      .join(' | ')})`,
     details: { valid },
   });
 }
@@ -110,7 +112,9 @@ export function getRunnerEntry(kind: string): RunnerEntry {
  * ```
  */
 export function parseRunnerSpec(spec: string): RunnerConfig {
-  const forms = listRunners().map((r) => r.specForm).join(' or ');
+  const forms = listRunners()
+    .map((r) => r.specForm)
+    .join(' or ');
   if (typeof spec !== 'string' || !spec.trim()) {
     throw new SemclipError('INVALID_ARGUMENT', 'The runner spec is empty.', { expected: forms });
   }
@@ -165,7 +169,9 @@ export async function createRunner(spec: string | RunnerConfig, overrides: Runne
   const config = typeof spec === 'string' ? parseRunnerSpec(spec) : spec;
   if (!config || typeof config !== 'object' || typeof (config as { kind?: unknown }).kind !== 'string') {
     throw new SemclipError('INVALID_ARGUMENT', 'The runner config has no kind.', {
-      expected: `a spec string (${listRunners().map((r) => r.specForm).join(' or ')}) or an object with kind`,
+      expected: `a spec string (${listRunners()
+        .map((r) => r.specForm)
+        .join(' or ')}) or an object with kind`,
     });
   }
   const entry = getRunnerEntry(config.kind);

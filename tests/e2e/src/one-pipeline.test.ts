@@ -133,6 +133,8 @@ describe('no command, route or run composes the flow itself', () => {
 
   it('keeps @semclip/eval free of the image and model packages (it is handed the stages)', () => {
     const reached = reachedPackages(join(ROOT, 'packages/eval/src/index.ts'), []);
-    expect([...reached].filter((p) => ['@semclip/tiling', '@semclip/scorers', '@semclip/selector', '@semclip/vlm-runner', '@semclip/pipeline'].includes(p))).toEqual([]);
+    expect(
+      [...reached].filter((p) => ['@semclip/tiling', '@semclip/scorers', '@semclip/selector', '@semclip/vlm-runner', '@semclip/pipeline'].includes(p)),
+    ).toEqual([]);
   });
 });

@@ -143,7 +143,14 @@ export async function writeGqa(dir: string, options: { withoutImages?: boolean }
   await put(join(dir, 'testdev_balanced_questions.json'), JSON.stringify(official));
   await put(
     join(dir, 'llava_gqa_testdev_balanced.jsonl'),
-    jsonl(items.map((it) => ({ question_id: it.id, image: `${it.imageId}.jpg`, text: `${it.question}\nAnswer the question using a single word or phrase.`, category: 'default' }))),
+    jsonl(
+      items.map((it) => ({
+        question_id: it.id,
+        image: `${it.imageId}.jpg`,
+        text: `${it.question}\nAnswer the question using a single word or phrase.`,
+        category: 'default',
+      })),
+    ),
   );
   return items;
 }
@@ -167,11 +174,51 @@ export interface ScienceQaFixtureItem {
  */
 export async function writeScienceQa(dir: string): Promise<ScienceQaFixtureItem[]> {
   const items: ScienceQaFixtureItem[] = [
-    { pid: '4', question: 'Which figure of speech is used in this text?\nSing, O goddess.', choices: ['chiasmus', 'apostrophe'], answer: 1, hint: '', hasImage: false, subject: 'language science' },
-    { pid: '5', question: 'Which animal has a shell?', choices: ['snail', 'dog', 'cat'], answer: 0, hint: 'Look at the picture.', hasImage: true, subject: 'natural science' },
-    { pid: '11', question: 'Which state is highlighted?', choices: ['Ohio', 'Utah', 'Iowa', 'Maine'], answer: 2, hint: '', hasImage: true, subject: 'social science' },
-    { pid: '15', question: 'Which word would you find on a dictionary page?', choices: ['bake', 'zebra'], answer: 0, hint: 'Guide words: apple - cat', hasImage: false, subject: 'language science' },
-    { pid: '22', question: 'What is the temperature of the tea?', choices: ['60 °C', '60 °F', '6 °C', '600 °C', '0 °C'], answer: 0, hint: 'A cup of hot tea.', hasImage: true, subject: 'natural science' },
+    {
+      pid: '4',
+      question: 'Which figure of speech is used in this text?\nSing, O goddess.',
+      choices: ['chiasmus', 'apostrophe'],
+      answer: 1,
+      hint: '',
+      hasImage: false,
+      subject: 'language science',
+    },
+    {
+      pid: '5',
+      question: 'Which animal has a shell?',
+      choices: ['snail', 'dog', 'cat'],
+      answer: 0,
+      hint: 'Look at the picture.',
+      hasImage: true,
+      subject: 'natural science',
+    },
+    {
+      pid: '11',
+      question: 'Which state is highlighted?',
+      choices: ['Ohio', 'Utah', 'Iowa', 'Maine'],
+      answer: 2,
+      hint: '',
+      hasImage: true,
+      subject: 'social science',
+    },
+    {
+      pid: '15',
+      question: 'Which word would you find on a dictionary page?',
+      choices: ['bake', 'zebra'],
+      answer: 0,
+      hint: 'Guide words: apple - cat',
+      hasImage: false,
+      subject: 'language science',
+    },
+    {
+      pid: '22',
+      question: 'What is the temperature of the tea?',
+      choices: ['60 °C', '60 °F', '6 °C', '600 °C', '0 °C'],
+      answer: 0,
+      hint: 'A cup of hot tea.',
+      hasImage: true,
+      subject: 'natural science',
+    },
   ];
   const problems: Record<string, unknown> = {};
   for (const it of items) {
@@ -227,7 +274,10 @@ export async function writePope(dir: string, options: { perSplit?: number; witho
         label: i % 2 === 0 ? 'yes' : 'no',
       });
     }
-    await put(join(dir, `coco_pope_${split}.json`), jsonl(items.map((it) => ({ question_id: it.questionId, image: it.image, text: it.text, label: it.label }))));
+    await put(
+      join(dir, `coco_pope_${split}.json`),
+      jsonl(items.map((it) => ({ question_id: it.questionId, image: it.image, text: it.text, label: it.label }))),
+    );
     all.push(...items);
   }
   if (!options.withoutImages) {
@@ -268,10 +318,46 @@ export interface TsvFixtureRow {
  */
 export async function writeMmbenchTsv(file: string, options: { circular?: boolean; omit?: readonly string[] } = {}): Promise<TsvFixtureRow[]> {
   const base: TsvFixtureRow[] = [
-    { index: 0, question: 'What colour is the square?', hint: '', options: ['red', 'green', 'blue', 'black'], answer: 'A', category: 'attribute_recognition', l2: 'Finegrained Perception (instance-level)', imageOf: 0 },
-    { index: 1, question: 'Which "shape" is shown?\nPick one.', hint: 'The picture shows one shape.', options: ['circle', 'square', 'triangle'], answer: 'B', category: 'object_localization', l2: 'Finegrained Perception (instance-level)', imageOf: 1 },
-    { index: 2, question: 'How many squares are there?', hint: '', options: ['1', '2', '3', '4'], answer: 'C', category: 'attribute_recognition', l2: 'Finegrained Perception (instance-level)', imageOf: 2 },
-    { index: 3, question: 'What is the mood of the image?', hint: 'Answer from the colours.', options: ['happy', 'sad', 'angry', 'calm'], answer: 'D', category: 'image_emotion', l2: 'Coarse Perception', imageOf: 3 },
+    {
+      index: 0,
+      question: 'What colour is the square?',
+      hint: '',
+      options: ['red', 'green', 'blue', 'black'],
+      answer: 'A',
+      category: 'attribute_recognition',
+      l2: 'Finegrained Perception (instance-level)',
+      imageOf: 0,
+    },
+    {
+      index: 1,
+      question: 'Which "shape" is shown?\nPick one.',
+      hint: 'The picture shows one shape.',
+      options: ['circle', 'square', 'triangle'],
+      answer: 'B',
+      category: 'object_localization',
+      l2: 'Finegrained Perception (instance-level)',
+      imageOf: 1,
+    },
+    {
+      index: 2,
+      question: 'How many squares are there?',
+      hint: '',
+      options: ['1', '2', '3', '4'],
+      answer: 'C',
+      category: 'attribute_recognition',
+      l2: 'Finegrained Perception (instance-level)',
+      imageOf: 2,
+    },
+    {
+      index: 3,
+      question: 'What is the mood of the image?',
+      hint: 'Answer from the colours.',
+      options: ['happy', 'sad', 'angry', 'calm'],
+      answer: 'D',
+      category: 'image_emotion',
+      l2: 'Coarse Perception',
+      imageOf: 3,
+    },
   ];
   const rows: TsvFixtureRow[] = [...base];
   if (options.circular) {
@@ -320,9 +406,36 @@ export async function writeMmbenchTsv(file: string, options: { circular?: boolea
  */
 export async function writeMmstarTsv(file: string, options: { inlineOptions?: boolean } = {}): Promise<TsvFixtureRow[]> {
   const rows: TsvFixtureRow[] = [
-    { index: 0, question: 'Which option describes the object relationship correctly?', hint: '', options: ['The cup is on the table.', 'The cup is under the table.', 'The cup is in the box.', 'There is no cup.'], answer: 'A', category: 'coarse perception', l2: 'image scene and topic', imageOf: 0 },
-    { index: 1, question: 'What is the total of the numbers shown?', hint: '', options: ['3', '5', '7', '9'], answer: 'C', category: 'math', l2: 'numeric commonsense and calculation', imageOf: 1 },
-    { index: 2, question: 'Which colour dominates?', hint: '', options: ['red', 'green', 'blue', 'white'], answer: 'B', category: 'fine-grained perception', l2: 'attribute recognition', imageOf: 2 },
+    {
+      index: 0,
+      question: 'Which option describes the object relationship correctly?',
+      hint: '',
+      options: ['The cup is on the table.', 'The cup is under the table.', 'The cup is in the box.', 'There is no cup.'],
+      answer: 'A',
+      category: 'coarse perception',
+      l2: 'image scene and topic',
+      imageOf: 0,
+    },
+    {
+      index: 1,
+      question: 'What is the total of the numbers shown?',
+      hint: '',
+      options: ['3', '5', '7', '9'],
+      answer: 'C',
+      category: 'math',
+      l2: 'numeric commonsense and calculation',
+      imageOf: 1,
+    },
+    {
+      index: 2,
+      question: 'Which colour dominates?',
+      hint: '',
+      options: ['red', 'green', 'blue', 'white'],
+      answer: 'B',
+      category: 'fine-grained perception',
+      l2: 'attribute recognition',
+      imageOf: 2,
+    },
   ];
   const header = options.inlineOptions
     ? ['index', 'question', 'answer', 'category', 'l2_category', 'image']
@@ -371,12 +484,40 @@ export const SEED_QUESTION_TYPES = {
  */
 export async function writeSeedBench(dir: string): Promise<SeedFixtureItem[]> {
   const items: SeedFixtureItem[] = [
-    { questionId: '101669', question: 'How many towels are in the image?', choices: ['One', 'Two', 'Three', 'Four'], answer: 'A', dataId: '1454426_2591111986.jpg', typeId: 5 },
-    { questionId: '101670', question: 'What is the main setting of the image?', choices: ['A beach', 'A kitchen', 'A forest', 'A city'], answer: 'B', dataId: '1454427_1.jpg', typeId: 1 },
-    { questionId: '101671', question: 'What kind of animal is this?', choices: ['Cat', 'Dog', 'Horse', 'Cow'], answer: 'D', dataId: '1454428_2.jpg', typeId: 2 },
+    {
+      questionId: '101669',
+      question: 'How many towels are in the image?',
+      choices: ['One', 'Two', 'Three', 'Four'],
+      answer: 'A',
+      dataId: '1454426_2591111986.jpg',
+      typeId: 5,
+    },
+    {
+      questionId: '101670',
+      question: 'What is the main setting of the image?',
+      choices: ['A beach', 'A kitchen', 'A forest', 'A city'],
+      answer: 'B',
+      dataId: '1454427_1.jpg',
+      typeId: 1,
+    },
+    {
+      questionId: '101671',
+      question: 'What kind of animal is this?',
+      choices: ['Cat', 'Dog', 'Horse', 'Cow'],
+      answer: 'D',
+      dataId: '1454428_2.jpg',
+      typeId: 2,
+    },
     { questionId: '101672', question: 'How many people are there?', choices: ['1', '2', '3', '4'], answer: 'C', dataId: '1454429_3.jpg', typeId: 5 },
   ];
-  const video = { questionId: '200001', question: 'What is the person doing?', choices: ['Running', 'Cooking', 'Reading', 'Sleeping'] as const, answer: 'B', dataId: 'v_123.mp4', typeId: 10 };
+  const video = {
+    questionId: '200001',
+    question: 'What is the person doing?',
+    choices: ['Running', 'Cooking', 'Reading', 'Sleeping'] as const,
+    answer: 'B',
+    dataId: 'v_123.mp4',
+    typeId: 10,
+  };
   const questions = [...items, video].map((it) => ({
     answer: it.answer,
     choice_a: it.choices[0],

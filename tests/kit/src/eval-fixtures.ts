@@ -52,7 +52,12 @@ async function quadrantImage(path: string, rightTile: number | null): Promise<vo
     }
   }
   await mkdir(dirname(path), { recursive: true });
-  await writeFile(path, await sharp(data, { raw: { width: W, height: H, channels: 3 } }).png().toBuffer());
+  await writeFile(
+    path,
+    await sharp(data, { raw: { width: W, height: H, channels: 3 } })
+      .png()
+      .toBuffer(),
+  );
 }
 
 /**
@@ -99,7 +104,10 @@ export async function writeEvalPope(dir: string, perSplit: number): Promise<Eval
 }
 
 /** `"WxH"` of each tile box -> tile index, plus the whole image as `'overview'`. */
-export function tileSizeMap(tiles: readonly { readonly index: number; readonly box: Box }[], image: { width: number; height: number }): Map<string, number | 'overview'> {
+export function tileSizeMap(
+  tiles: readonly { readonly index: number; readonly box: Box }[],
+  image: { width: number; height: number },
+): Map<string, number | 'overview'> {
   const map = new Map<string, number | 'overview'>([[`${image.width}x${image.height}`, 'overview']]);
   for (const t of tiles) {
     const key = `${t.box.width}x${t.box.height}`;

@@ -13,7 +13,11 @@ afterEach(async () => {
 });
 
 async function start(faults: HubFault[] = [], redirect = false) {
-  hub = await startFakeHub({ repos: { [REPO]: { revision: REV, files: { 'onnx/model.onnx': body, 'config.json': new TextEncoder().encode('{}') } } }, faults, redirect });
+  hub = await startFakeHub({
+    repos: { [REPO]: { revision: REV, files: { 'onnx/model.onnx': body, 'config.json': new TextEncoder().encode('{}') } } },
+    faults,
+    redirect,
+  });
   return hub;
 }
 

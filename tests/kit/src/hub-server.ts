@@ -101,7 +101,8 @@ export async function startFakeHub(options: FakeHubOptions): Promise<FakeHub> {
   /** Takes (and uses up) the first matching fault of the given kinds. */
   const take = <K extends HubFault['kind']>(kinds: readonly K[], file: string): Extract<HubFault, { kind: K }> | undefined => {
     const hit = faults.find(
-      (a) => a.remaining > 0 && (kinds as readonly string[]).includes(a.fault.kind) && (!('file' in a.fault) || a.fault.file === undefined || a.fault.file === file),
+      (a) =>
+        a.remaining > 0 && (kinds as readonly string[]).includes(a.fault.kind) && (!('file' in a.fault) || a.fault.file === undefined || a.fault.file === file),
     );
     if (!hit) return undefined;
     hit.remaining--;

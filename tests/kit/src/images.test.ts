@@ -54,7 +54,9 @@ describe('image generators', () => {
   });
 
   it('lays out quadrants in the documented colours', async () => {
-    const { data } = await sharp(await makePng({ width: 10, height: 10, pattern: 'quadrants' })).raw().toBuffer({ resolveWithObject: true });
+    const { data } = await sharp(await makePng({ width: 10, height: 10, pattern: 'quadrants' }))
+      .raw()
+      .toBuffer({ resolveWithObject: true });
     expect(Array.from(data.subarray(0, 3))).toEqual([...QUADRANT_COLORS[0]]);
     expect(Array.from(data.subarray(data.length - 3))).toEqual([...QUADRANT_COLORS[3]]);
   });

@@ -42,11 +42,7 @@ export function patternPixel(options: PatternOptions, x: number, y: number): [nu
   const { width, height } = options;
   switch (options.pattern ?? 'gradient') {
     case 'gradient':
-      return [
-        width > 1 ? Math.round((x * 255) / (width - 1)) : 0,
-        height > 1 ? Math.round((y * 255) / (height - 1)) : 0,
-        128,
-      ];
+      return [width > 1 ? Math.round((x * 255) / (width - 1)) : 0, height > 1 ? Math.round((y * 255) / (height - 1)) : 0, 128];
     case 'checker': {
       const v = ((Math.floor(x / 8) + Math.floor(y / 8)) & 1) === 0 ? 0 : 255;
       return [v, v, v];
@@ -75,9 +71,12 @@ export function patternPixel(options: PatternOptions, x: number, y: number): [nu
 }
 
 /** Interleaved RGB (or RGBA / gray / gray+alpha) pixels of a pattern. */
-export function makeRaw(
-  options: PatternOptions & { readonly channels?: 1 | 2 | 3 | 4; readonly alpha?: number },
-): { data: Uint8Array; width: number; height: number; channels: 1 | 2 | 3 | 4 } {
+export function makeRaw(options: PatternOptions & { readonly channels?: 1 | 2 | 3 | 4; readonly alpha?: number }): {
+  data: Uint8Array;
+  width: number;
+  height: number;
+  channels: 1 | 2 | 3 | 4;
+} {
   const channels = options.channels ?? 3;
   const { width, height } = options;
   const data = new Uint8Array(width * height * channels);
@@ -159,17 +158,11 @@ export async function makeJpeg(options: JpegOptions): Promise<Uint8Array> {
   if (options.grayscale) img = img.toColourspace('b-w');
   if (options.cmyk) img = img.toColourspace('cmyk');
   if (options.orientation !== undefined) img = img.withMetadata({ orientation: options.orientation });
-  return bytes(
-    await img
-      .jpeg({ quality: options.quality ?? 92, progressive: options.progressive ?? false, chromaSubsampling: '4:4:4' })
-      .toBuffer(),
-  );
+  return bytes(await img.jpeg({ quality: options.quality ?? 92, progressive: options.progressive ?? false, chromaSubsampling: '4:4:4' }).toBuffer());
 }
 
 /** An 8-bit PNG; `channels` 1 (gray), 2 (gray+alpha), 3 (RGB) or 4 (RGBA, with `alpha`). */
-export async function makePng(
-  options: PatternOptions & { readonly channels?: 1 | 2 | 3 | 4; readonly alpha?: number },
-): Promise<Uint8Array> {
+export async function makePng(options: PatternOptions & { readonly channels?: 1 | 2 | 3 | 4; readonly alpha?: number }): Promise<Uint8Array> {
   let img = fromRaw(makeRaw(options));
   // sharp reads 1- and 2-channel raw input as sRGB unless told otherwise.
   if ((options.channels ?? 3) <= 2) img = img.toColourspace('b-w');
@@ -197,7 +190,11 @@ export async function makePng16(options: PatternOptions): Promise<Uint8Array> {
 }
 
 export async function makeWebp(options: PatternOptions & { readonly lossless?: boolean }): Promise<Uint8Array> {
-  return bytes(await fromRaw(makeRaw(options)).webp({ lossless: options.lossless ?? true }).toBuffer());
+  return bytes(
+    await fromRaw(makeRaw(options))
+      .webp({ lossless: options.lossless ?? true })
+      .toBuffer(),
+  );
 }
 
 export async function makeGif(options: PatternOptions): Promise<Uint8Array> {

@@ -29,9 +29,7 @@ function valueInfo(name: string, type: ElemType, dims: readonly Dim[]): Instance
         elemType: ELEM[type],
         shape: onnx.TensorShapeProto.create({
           dim: dims.map((d) =>
-            typeof d === 'number'
-              ? onnx.TensorShapeProto.Dimension.create({ dimValue: d })
-              : onnx.TensorShapeProto.Dimension.create({ dimParam: d }),
+            typeof d === 'number' ? onnx.TensorShapeProto.Dimension.create({ dimValue: d }) : onnx.TensorShapeProto.Dimension.create({ dimParam: d }),
           ),
         }),
       }),
@@ -110,9 +108,7 @@ export class GraphBuilder {
   /** An int64 initializer (scalar when dims is []). */
   ints(name: string, dims: readonly number[], data: readonly number[]): string {
     const values = BigInt64Array.from(data.map((v) => BigInt(v)));
-    this.inits.push(
-      onnx.TensorProto.create({ name, dims: [...dims], dataType: ELEM.int64, rawData: new Uint8Array(values.buffer) }),
-    );
+    this.inits.push(onnx.TensorProto.create({ name, dims: [...dims], dataType: ELEM.int64, rawData: new Uint8Array(values.buffer) }));
     return name;
   }
 

@@ -125,10 +125,7 @@ function finish(g: GraphBuilder, value: string, name: string, dims: readonly (nu
   g.output(name, half ? 'float16' : 'float32', dims);
 }
 
-function visionEncoder(
-  rng: () => number,
-  o: { size: number; patch: number; dv: number; d: number; half?: boolean; idefics3?: boolean },
-): Uint8Array {
+function visionEncoder(rng: () => number, o: { size: number; patch: number; dv: number; d: number; half?: boolean; idefics3?: boolean }): Uint8Array {
   const g = new GraphBuilder('tiny_llava_vision_encoder');
   const grid = Math.floor(o.size / o.patch);
   const n = grid * grid;
@@ -208,10 +205,7 @@ function decoder(
   const keyPos = g.node('Range', [zero, totalScalar, one]);
   const queryPos = g.node('Unsqueeze', [g.node('Range', [pastScalar, totalScalar, one]), g.ints('axes_1', [1], [1])]);
   const causal = g.node('LessOrEqual', [keyPos, queryPos]);
-  const padMask = g.node('Unsqueeze', [
-    g.node('Cast', ['attention_mask'], undefined, { to: 9 /* BOOL */ }),
-    g.ints('axes_12', [2], [1, 2]),
-  ]);
+  const padMask = g.node('Unsqueeze', [g.node('Cast', ['attention_mask'], undefined, { to: 9 /* BOOL */ }), g.ints('axes_12', [2], [1, 2])]);
   const allowed = g.node('And', [causal, padMask]);
   const bias = g.node('Where', [allowed, g.floats('mask_keep', [], [0]), g.floats('mask_drop', [], [-1e4])]);
 
@@ -427,7 +421,9 @@ export function buildTinyLlava(options: TinyLlavaOptions = {}): TinyLlavaModel {
     'config.json': json(config),
     'generation_config.json': json(generationConfig),
     'preprocessor_config.json': json(idefics3 ? idefics3Preprocessor : qwen ? qwenPreprocessor : preprocessorConfig),
-    ...(qwen ? {} : { 'processor_config.json': json(idefics3 ? { image_seq_len: visualTokensPerImage, processor_class: 'Idefics3Processor' } : processorConfig) }),
+    ...(qwen
+      ? {}
+      : { 'processor_config.json': json(idefics3 ? { image_seq_len: visualTokensPerImage, processor_class: 'Idefics3Processor' } : processorConfig) }),
     ...(idefics3 ? { 'chat_template.json': json({ chat_template: SMOLVLM_CHAT_TEMPLATE }) } : {}),
     'tokenizer.json': json(tok.tokenizerJson),
     'tokenizer_config.json': json(tok.tokenizerConfig),
@@ -435,7 +431,16 @@ export function buildTinyLlava(options: TinyLlavaOptions = {}): TinyLlavaModel {
       ? qwenVisionEncoder(seededRandom(seed * 3 + 1), { patch, dv, d })
       : visionEncoder(seededRandom(seed * 3 + 1), { size, patch, dv, d, idefics3 }),
     'onnx/embed_tokens.onnx': embedTokens(seededRandom(seed * 3 + 2), vocab, d),
-    'onnx/decoder_model_merged.onnx': decoder(seededRandom(seed * 3 + 3), { vocab, d, layers, heads, headDim, maxPos, mrope: qwen, hiddenStates: options.exposeHiddenStates ?? false }),
+    'onnx/decoder_model_merged.onnx': decoder(seededRandom(seed * 3 + 3), {
+      vocab,
+      d,
+      layers,
+      heads,
+      headDim,
+      maxPos,
+      mrope: qwen,
+      hiddenStates: options.exposeHiddenStates ?? false,
+    }),
   };
   if (options.fp16Variants) {
     files['onnx/vision_encoder_fp16.onnx'] = visionEncoder(seededRandom(seed * 3 + 1), { size, patch, dv, d, half: true, idefics3 });

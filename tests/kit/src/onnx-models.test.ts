@@ -41,7 +41,12 @@ describe('makeTinyClip', () => {
     const text = await session(files['onnx/text_model.onnx']!);
     expect(text.inputNames).toEqual(['input_ids']);
     expect(text.outputNames).toEqual(['text_embeds', 'last_hidden_state']);
-    const out = await text.run({ input_ids: ids([[49406, 320, 1125, 49407], [49406, 736, 49407, 49407]]) });
+    const out = await text.run({
+      input_ids: ids([
+        [49406, 320, 1125, 49407],
+        [49406, 736, 49407, 49407],
+      ]),
+    });
     expect(out.text_embeds!.dims).toEqual([2, 12]);
     const vision = await session(files['onnx/vision_model.onnx']!);
     expect(vision.inputNames).toEqual(['pixel_values']);

@@ -218,7 +218,12 @@ function textTower(spec: TextSpec, next: () => number): Uint8Array {
     const table = new Float32Array(spec.maxPos * spec.maxPos);
     for (let r = 0; r < spec.maxPos; r++) for (let c = r + 1; c < spec.maxPos; c++) table[r * spec.maxPos + c] = -1e9;
     const s = seqLen(g, ids);
-    causal = g.op('Slice', [g.tensor('text_model.causal_mask', [spec.maxPos, spec.maxPos], table), g.ints([0, 0]), g.op('Concat', [s, s], { axis: attr.i(0) }), g.ints([0, 1])]);
+    causal = g.op('Slice', [
+      g.tensor('text_model.causal_mask', [spec.maxPos, spec.maxPos], table),
+      g.ints([0, 0]),
+      g.op('Concat', [s, s], { axis: attr.i(0) }),
+      g.ints([0, 1]),
+    ]);
   }
   for (let i = 0; i < spec.size.layers; i++) x = block(ctx, x, i, spec.size, causal);
   x = layerNorm(ctx, x, 'final_layer_norm', w);
@@ -233,10 +238,7 @@ function textTower(spec: TextSpec, next: () => number): Uint8Array {
   } else if (spec.family === 'clip') {
     // As HF CLIP: the hidden state at the first end-of-text token, the largest id (argmax of input_ids).
     const eos = g.op('ArgMax', [ids], { axis: attr.i(1), keepdims: attr.i(1) });
-    const positions = g.op('Unsqueeze', [
-      g.op('Range', [g.scalarInt(0), g.op('Squeeze', [seqLen(g, ids), g.ints([0])]), g.scalarInt(1)]),
-      g.ints([0]),
-    ]);
+    const positions = g.op('Unsqueeze', [g.op('Range', [g.scalarInt(0), g.op('Squeeze', [seqLen(g, ids), g.ints([0])]), g.scalarInt(1)]), g.ints([0])]);
     const onehot = g.op('Cast', [g.op('Equal', [positions, eos])], { to: attr.i(1) });
     pooled = g.op('Squeeze', [g.op('MatMul', [g.op('Unsqueeze', [onehot, g.ints([1])]), x]), g.ints([1])]);
   } else {
@@ -279,10 +281,7 @@ function visionTower(spec: VisionSpec, next: () => number): Uint8Array {
   let tokens = patches;
   if (spec.family === 'clip') {
     const batch = g.op('Shape', [pixels], { start: attr.i(0), end: attr.i(1) });
-    const cls = g.op('Expand', [
-      weight(ctx, 'embeddings.class_embedding', [1, 1, w], 1),
-      g.op('Concat', [batch, g.ints([1, w])], { axis: attr.i(0) }),
-    ]);
+    const cls = g.op('Expand', [weight(ctx, 'embeddings.class_embedding', [1, 1, w], 1), g.op('Concat', [batch, g.ints([1, w])], { axis: attr.i(0) })]);
     x = g.op('Concat', [cls, x], { axis: attr.i(1) });
     tokens += 1;
   }
@@ -500,11 +499,74 @@ export function generatedClipTokenizer(): TokenizerFiles {
 }
 
 const SIGLIP_WORDS = [
-  'a', 'an', 'the', 'of', 'in', 'on', 'at', 'to', 'is', 'are', 'what', 'which', 'where', 'who', 'how', 'many', 'color',
-  'colour', 'photo', 'picture', 'image', 'this', 'that', 'there', 'sign', 'flag', 'cup', 'mug', 'bag', 'glass', 'bottle',
-  'doll', 'machine', 'vending', 'time', 'wait', 'queue', 'left', 'right', 'top', 'bottom', 'side', 'small', 'large',
-  'man', 'woman', 'person', 'people', 'car', 'dog', 'cat', 'house', 'tree', 'sky', 'water', 'text', 'say', 'does',
-  'do', 'and', 'or', 'with', 'it', 'its', 'object', 'letter', 'number', ...Object.keys(PROBE_COLOURS),
+  'a',
+  'an',
+  'the',
+  'of',
+  'in',
+  'on',
+  'at',
+  'to',
+  'is',
+  'are',
+  'what',
+  'which',
+  'where',
+  'who',
+  'how',
+  'many',
+  'color',
+  'colour',
+  'photo',
+  'picture',
+  'image',
+  'this',
+  'that',
+  'there',
+  'sign',
+  'flag',
+  'cup',
+  'mug',
+  'bag',
+  'glass',
+  'bottle',
+  'doll',
+  'machine',
+  'vending',
+  'time',
+  'wait',
+  'queue',
+  'left',
+  'right',
+  'top',
+  'bottom',
+  'side',
+  'small',
+  'large',
+  'man',
+  'woman',
+  'person',
+  'people',
+  'car',
+  'dog',
+  'cat',
+  'house',
+  'tree',
+  'sky',
+  'water',
+  'text',
+  'say',
+  'does',
+  'do',
+  'and',
+  'or',
+  'with',
+  'it',
+  'its',
+  'object',
+  'letter',
+  'number',
+  ...Object.keys(PROBE_COLOURS),
 ];
 
 /** Words the generated CLIP tokenizer keeps whole (the SigLIP words plus a few more). */
@@ -585,7 +647,10 @@ function resolve(options: TinyModelOptions, family: 'clip' | 'siglip'): Resolved
   const patchSize = options.patchSize ?? (big ? 32 : Math.max(1, Math.floor(imageSize / 4)));
   if (imageSize % patchSize !== 0) throw new Error(`imageSize ${imageSize} is not a multiple of patchSize ${patchSize}`);
   const vision = fullSize(options.vision, big ? { width: 768, layers: 12, heads: 12 } : { width: 32, layers: 1, heads: 2 });
-  const text = fullSize(options.text, big ? { width: family === 'clip' ? 512 : 768, layers: 12, heads: family === 'clip' ? 8 : 12 } : { width: 32, layers: 1, heads: 2 });
+  const text = fullSize(
+    options.text,
+    big ? { width: family === 'clip' ? 512 : 768, layers: 12, heads: family === 'clip' ? 8 : 12 } : { width: 32, layers: 1, heads: 2 },
+  );
   const dim = options.dim ?? (big ? (family === 'clip' ? 512 : 768) : 16);
   return { seed: options.seed ?? 0, dim, imageSize, patchSize, vision, text };
 }
@@ -682,7 +747,15 @@ export function makeTinyClip(options: TinyModelOptions = {}): TinyModel {
     files['onnx/vision_model.onnx'] = probeVision('clip', r.imageSize, r.dim, options.nan === 'vision');
   } else {
     files['onnx/text_model.onnx'] = textTower(
-      { family: 'clip', vocab: tok.vocabSize, maxPos, size: r.text, dim: r.dim, attentionMask: options.textAttentionMask ?? false, nan: options.nan === 'text' },
+      {
+        family: 'clip',
+        vocab: tok.vocabSize,
+        maxPos,
+        size: r.text,
+        dim: r.dim,
+        attentionMask: options.textAttentionMask ?? false,
+        nan: options.nan === 'text',
+      },
       next,
     );
     files['onnx/vision_model.onnx'] = visionTower(

@@ -32,7 +32,11 @@ describe('headerSize', () => {
 describe('startFakeOpenAI', () => {
   let fake: FakeOpenAI;
   const png = async (w: number, h: number) =>
-    `data:image/png;base64,${(await sharp({ create: { width: w, height: h, channels: 3, background: '#888' } }).png().toBuffer()).toString('base64')}`;
+    `data:image/png;base64,${(
+      await sharp({ create: { width: w, height: h, channels: 3, background: '#888' } })
+        .png()
+        .toBuffer()
+    ).toString('base64')}`;
   const post = (body: unknown) =>
     fetch(`${fake.url}/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
   const chat = async (images: string[], extra: Record<string, unknown> = {}) => ({
@@ -88,7 +92,9 @@ describe('startFakeOpenAI', () => {
 
   it('honours, rejects or ignores logprobs', async () => {
     fake.setBehaviour({ respond: () => 'B' });
-    const lp = await (await post(await chat([], { logprobs: true, top_logprobs: 3 }))).json() as { choices: Array<{ logprobs: { content: Array<{ top_logprobs: unknown[] }> } }> };
+    const lp = (await (await post(await chat([], { logprobs: true, top_logprobs: 3 }))).json()) as {
+      choices: Array<{ logprobs: { content: Array<{ top_logprobs: unknown[] }> } }>;
+    };
     expect(lp.choices[0]!.logprobs.content[0]!.top_logprobs).toHaveLength(3);
     fake.setBehaviour({ logprobs: 'reject' });
     expect((await post(await chat([], { logprobs: true }))).status).toBe(400);

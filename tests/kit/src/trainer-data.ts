@@ -71,7 +71,9 @@ async function quadrantImage(next: () => number): Promise<Buffer> {
       data[o + 2] = c[2]!;
     }
   }
-  return sharp(data, { raw: { width: side, height: side, channels: 3 } }).png().toBuffer();
+  return sharp(data, { raw: { width: side, height: side, channels: 3 } })
+    .png()
+    .toBuffer();
 }
 
 /**

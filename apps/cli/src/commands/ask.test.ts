@@ -29,9 +29,9 @@ afterEach(() => {
 
 /** Answers with how many images it got and their sizes, so the output proves what was sent. */
 const describeImages = () => ({
-  respond: (r: { images: readonly { width: number; height: number }[] }) => `${r.images.length} images: ${r.images.map((i) => `${i.width}x${i.height}`).join(', ')}`,
+  respond: (r: { images: readonly { width: number; height: number }[] }) =>
+    `${r.images.length} images: ${r.images.map((i) => `${i.width}x${i.height}`).join(', ')}`,
 });
-
 
 describe('parseOptionsArg', () => {
   it('splits on | and trims', () => {
@@ -45,10 +45,11 @@ describe('parseOptionsArg', () => {
 });
 
 describe('askCommand in process', () => {
-
   it('sends the overview and the selected tile, and reports them in JSON', async () => {
     fake.setBehaviour(describeImages());
-    const out = (await captureCommand(askCommand, [small, 'What is the wait time?', '--vlm', `openai:${fake.url}#fake-vlm`, '--scorer', 'random', '--seed', '3', '--json'])).stdout;
+    const out = (
+      await captureCommand(askCommand, [small, 'What is the wait time?', '--vlm', `openai:${fake.url}#fake-vlm`, '--scorer', 'random', '--seed', '3', '--json'])
+    ).stdout;
     const json = JSON.parse(out) as Record<string, any>;
     expect(json.kind).toBe('answer');
     // Overview capped at 1024 on the long side; a 2x2 tile (800x600) goes at native resolution.
@@ -67,7 +68,10 @@ describe('askCommand in process', () => {
       message: expect.stringContaining('openai:<base-url>#<model>'),
     });
     await expect(runCommand(askCommand, { rawArgs: ['/no/such/file.jpg', 'q?', '--vlm', 'gemini:x'] })).rejects.toMatchObject({ code: 'UNKNOWN_RUNNER' });
-    await expect(runCommand(askCommand, { rawArgs: ['/no/such/file.jpg', 'q?'] })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', message: expect.stringContaining('No VLM') });
+    await expect(runCommand(askCommand, { rawArgs: ['/no/such/file.jpg', 'q?'] })).rejects.toMatchObject({
+      code: 'INVALID_ARGUMENT',
+      message: expect.stringContaining('No VLM'),
+    });
     await expect(runCommand(askCommand, { rawArgs: ['/no/such/file.jpg', 'q?', '--vlm', 'local:some-model', '--composite'] })).rejects.toMatchObject({
       code: 'INVALID_ARGUMENT',
       message: expect.stringContaining('--composite only applies to openai: runners'),
@@ -75,7 +79,9 @@ describe('askCommand in process', () => {
     await expect(runCommand(askCommand, { rawArgs: ['/no/such/file.jpg', 'q?', '--vlm', `openai:${fake.url}#m`, '--mode', 'oracle'] })).rejects.toMatchObject({
       code: 'INVALID_ARGUMENT',
     });
-    await expect(runCommand(askCommand, { rawArgs: ['/no/such/file.jpg', 'q?', '--vlm', `openai:${fake.url}#m`, '--options', 'only one'] })).rejects.toMatchObject({
+    await expect(
+      runCommand(askCommand, { rawArgs: ['/no/such/file.jpg', 'q?', '--vlm', `openai:${fake.url}#m`, '--options', 'only one'] }),
+    ).rejects.toMatchObject({
       code: 'INVALID_ARGUMENT',
     });
     expect(fake.requests).toHaveLength(0);
@@ -103,8 +109,16 @@ describe.skipIf(!registered)('semclip ask (built CLI against a fake OpenAI serve
   });
 
   it('chooses an option by logprobs and prints it as JSON', async () => {
-    fake.setBehaviour({ respond: () => 'B', topLogprobs: () => [{ token: 'B', logprob: -0.2 }, { token: 'A', logprob: -1.8 }] });
-    const run = await semclip(['ask', photo, 'How long is the wait?', '--options', '5 min|15 min|30 min', '--vlm', vlm(), '--scorer', 'random', '--json'], { unset: UNSET });
+    fake.setBehaviour({
+      respond: () => 'B',
+      topLogprobs: () => [
+        { token: 'B', logprob: -0.2 },
+        { token: 'A', logprob: -1.8 },
+      ],
+    });
+    const run = await semclip(['ask', photo, 'How long is the wait?', '--options', '5 min|15 min|30 min', '--vlm', vlm(), '--scorer', 'random', '--json'], {
+      unset: UNSET,
+    });
     expect(run.code).toBe(0);
     const json = JSON.parse(run.stdout) as Record<string, any>;
     expect(json.choice).toMatchObject({ index: 1, letter: 'B', option: '15 min', method: 'logprobs' });

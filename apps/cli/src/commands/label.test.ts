@@ -35,7 +35,6 @@ afterEach(() => {
   fake.reset();
 });
 
-
 const capture = (rawArgs: string[]) => captureCommand(labelCommand, rawArgs);
 const vlm = () => `openai:${fake.url}#fake-vlm`;
 const outFile = () => path.join(root, `labels-${++n}.jsonl`);
@@ -57,7 +56,10 @@ describe('semclip label', () => {
       vlm: { model: 'fake-vlm' },
     });
     expect(summary.skippedAllPositive + summary.skippedAllNegative).toBe(12 - want.length);
-    const lines = (await readFile(out, 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+    const lines = (await readFile(out, 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(lines[0]).toMatchObject({ type: 'header', benchmark: 'scienceqa', split: 'train', grid: '2x2' });
     expect(lines).toHaveLength(13);
     expect(fake.maxInFlight).toBeLessThanOrEqual(4);

@@ -33,10 +33,16 @@ export const labelCommand = defineCommand({
     data: {
       type: 'string',
       required: true,
-      description: 'Question file or folder as the benchmark ships it (ScienceQA: the folder with problems.json and pid_splits.json; see `semclip eval score --help` for every layout)',
+      description:
+        'Question file or folder as the benchmark ships it (ScienceQA: the folder with problems.json and pid_splits.json; see `semclip eval score --help` for every layout)',
       valueHint: 'PATH',
     },
-    benchmark: { type: 'string', description: 'Benchmark the data is in: scienceqa (default), vstar, gqa, pope, mmbench, mmstar, seedbench', default: 'scienceqa', valueHint: 'NAME' },
+    benchmark: {
+      type: 'string',
+      description: 'Benchmark the data is in: scienceqa (default), vstar, gqa, pope, mmbench, mmstar, seedbench',
+      default: 'scienceqa',
+      valueHint: 'NAME',
+    },
     vlm: {
       type: 'string',
       description: 'The VLM that judges the tiles: openai:<base-url>#<model> or local:<model-id>. Default: $SEMCLIP_VLM',
@@ -84,7 +90,9 @@ export const labelCommand = defineCommand({
     if (runnerConfig.kind !== 'openai') {
       const httpOnly = (['timeout', 'retries'] as const).filter((f) => args[f] !== undefined);
       if (httpOnly.length > 0) {
-        throw new SemclipError('INVALID_ARGUMENT', `--${httpOnly.join(', --')} only appl${httpOnly.length === 1 ? 'ies' : 'y'} to openai: runners.`, { hint: `Drop --${httpOnly.join(', --')}` });
+        throw new SemclipError('INVALID_ARGUMENT', `--${httpOnly.join(', --')} only appl${httpOnly.length === 1 ? 'ies' : 'y'} to openai: runners.`, {
+          hint: `Drop --${httpOnly.join(', --')}`,
+        });
       }
     }
     const split = benchmark === 'scienceqa' ? (args.split ?? 'train') : args.split;
@@ -146,13 +154,16 @@ export const labelCommand = defineCommand({
         return;
       }
       print(`Labelled ${summary.out}`);
-      print(`  items           ${summary.items} (${summary.resumed} already done, ${summary.written} this run${summary.failed ? `, ${summary.failed} failed` : ''})`);
+      print(
+        `  items           ${summary.items} (${summary.resumed} already done, ${summary.written} this run${summary.failed ? `, ${summary.failed} failed` : ''})`,
+      );
       print(`  labelled        ${summary.labelled}`);
       print(`  skipped         ${summary.skippedAllPositive} all-positive, ${summary.skippedAllNegative} all-negative`);
       print(`  pairs           ${summary.pairs}`);
       print(`  positive rate   ${pct(summary.positiveRate)}`);
       print(`  VLM requests    ${summary.requests} in ${fmtMs(summary.elapsedMs)}`);
-      if (summary.droppedBytes > 0) note(`dropped a partly written last line (${summary.droppedBytes} bytes) left by an interrupted run; that item was labelled again`);
+      if (summary.droppedBytes > 0)
+        note(`dropped a partly written last line (${summary.droppedBytes} bytes) left by an interrupted run; that item was labelled again`);
       if (summary.failed > 0) note(`${summary.failed} item(s) could not be read; fix them and run again to label them`);
       if (summary.labelled > 0) print(`Next: semclip train --labels ${summary.out} --base clip-vit-base-patch32`);
     } finally {

@@ -110,7 +110,13 @@ describe('semclip models', () => {
     await models('pull', 'tiny-cli');
     out = [];
     await models('verify', 'tiny-cli', '--json');
-    expect(json()).toMatchObject({ ok: true, files: [{ path: 'config.json', status: 'ok' }, { path: 'onnx/vision_model.onnx', status: 'ok' }] });
+    expect(json()).toMatchObject({
+      ok: true,
+      files: [
+        { path: 'config.json', status: 'ok' },
+        { path: 'onnx/vision_model.onnx', status: 'ok' },
+      ],
+    });
 
     const file = path.join(cacheDir, 'models', REPO, 'onnx/vision_model.onnx');
     const bytes = readFileSync(file);

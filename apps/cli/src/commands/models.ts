@@ -10,7 +10,11 @@ import { createProgress, note, print, printJson, printTable, progressEnabled, ty
 import { cliSignal } from '../_signal.js';
 
 const cacheArgs = {
-  'cache-dir': { type: 'string', description: 'Model cache folder (default: SEMCLIP_CACHE_DIR, else $XDG_CACHE_HOME/semclip or ~/.cache/semclip)', valueHint: 'DIR' },
+  'cache-dir': {
+    type: 'string',
+    description: 'Model cache folder (default: SEMCLIP_CACHE_DIR, else $XDG_CACHE_HOME/semclip or ~/.cache/semclip)',
+    valueHint: 'DIR',
+  },
 } as const;
 
 const idArg = {
@@ -108,7 +112,11 @@ const pull = defineCommand({
     ...idArg,
     force: { type: 'boolean', description: 'Download every file again even if the cached copy verifies' },
     offline: { type: 'boolean', description: 'Do not touch the network; only check the cache (also: SEMCLIP_OFFLINE=1)' },
-    endpoint: { type: 'string', description: 'Hub base URL (default: HF_ENDPOINT, else https://huggingface.co). The token comes from HF_TOKEN', valueHint: 'URL' },
+    endpoint: {
+      type: 'string',
+      description: 'Hub base URL (default: HF_ENDPOINT, else https://huggingface.co). The token comes from HF_TOKEN',
+      valueHint: 'URL',
+    },
     ...cacheArgs,
     ...commonArgs,
   },
@@ -117,7 +125,7 @@ const pull = defineCommand({
     const manifest = hub.getManifest(args.id);
     const bar = byteBar(`pull ${manifest.id}`, progressEnabled(args));
     let waiting = false;
-    let result;
+    let result: Awaited<ReturnType<typeof hub.pullModel>>;
     try {
       result = await hub.pullModel(manifest, {
         ...cacheOptions(args),
@@ -160,14 +168,10 @@ function verifyError(report: VerifyReport): SemclipError {
   const bad = report.files.filter((f) => f.status !== 'ok');
   const onlyMissing = bad.every((f) => f.status === 'missing');
   const list = bad.map((f) => `${f.path} (${f.status})`).join(', ');
-  return new SemclipError(
-    onlyMissing ? 'MODEL_NOT_DOWNLOADED' : 'MODEL_CHECKSUM_MISMATCH',
-    `Model ${report.id} does not verify in ${report.dir}: ${list}.`,
-    {
-      hint: `Run: semclip models pull ${report.id} (it downloads only the files that do not verify)`,
-      details: { report },
-    },
-  );
+  return new SemclipError(onlyMissing ? 'MODEL_NOT_DOWNLOADED' : 'MODEL_CHECKSUM_MISMATCH', `Model ${report.id} does not verify in ${report.dir}: ${list}.`, {
+    hint: `Run: semclip models pull ${report.id} (it downloads only the files that do not verify)`,
+    details: { report },
+  });
 }
 
 const verify = defineCommand({
@@ -188,7 +192,11 @@ const verify = defineCommand({
           done.set(p.file, p.fileBytes);
           if (sizes[p.fileIndex] === null && p.fileTotal !== null) sizes[p.fileIndex] = p.fileTotal;
           const total = sizes.every((s) => s !== null) ? sizes.reduce((a: number, s) => a + (s ?? 0), 0) : null;
-          bar.update([...done.values()].reduce((a, b) => a + b, 0), total, p.file);
+          bar.update(
+            [...done.values()].reduce((a, b) => a + b, 0),
+            total,
+            p.file,
+          );
         },
       });
     } finally {
@@ -215,7 +223,10 @@ const verify = defineCommand({
 });
 
 const pathCmd = defineCommand({
-  meta: { name: 'path', description: "Print the folder a model's files are (or will be) in; transformers.js loads it with env.localModelPath set to its models root" },
+  meta: {
+    name: 'path',
+    description: "Print the folder a model's files are (or will be) in; transformers.js loads it with env.localModelPath set to its models root",
+  },
   args: { ...idArg, ...cacheArgs, ...commonArgs },
   async run({ args }) {
     const hub = await import('@semclip/hub');
@@ -223,11 +234,20 @@ const pathCmd = defineCommand({
     const manifest = hub.getManifest(args.id);
     const status = await hub.modelStatus(manifest, opts);
     if (args.json) {
-      printJson({ id: manifest.id, repo: manifest.repo, revision: manifest.revision, dir: status.dir, modelsRoot: hub.modelsRoot(opts), state: status.state, missing: status.missing });
+      printJson({
+        id: manifest.id,
+        repo: manifest.repo,
+        revision: manifest.revision,
+        dir: status.dir,
+        modelsRoot: hub.modelsRoot(opts),
+        state: status.state,
+        missing: status.missing,
+      });
       return;
     }
     print(status.dir);
-    if (status.state !== 'ready') note(`${manifest.id} is ${status.state === 'absent' ? 'not downloaded' : 'only partly downloaded'}; run: semclip models pull ${manifest.id}`);
+    if (status.state !== 'ready')
+      note(`${manifest.id} is ${status.state === 'absent' ? 'not downloaded' : 'only partly downloaded'}; run: semclip models pull ${manifest.id}`);
   },
 });
 
@@ -253,7 +273,8 @@ const rm = defineCommand({
 export const modelsCommand = defineCommand({
   meta: {
     name: 'models',
-    description: 'Manage model downloads: list, pull, verify, path, rm. Files are pinned to a commit and checked by sha256; set SEMCLIP_OFFLINE=1 to forbid network use',
+    description:
+      'Manage model downloads: list, pull, verify, path, rm. Files are pinned to a commit and checked by sha256; set SEMCLIP_OFFLINE=1 to forbid network use',
   },
   subCommands: { list, pull, verify, path: pathCmd, rm },
 });

@@ -39,7 +39,12 @@ function startServe(rawArgs: string[]): { url: Promise<string>; done: Promise<un
 describe('configFromFlags', () => {
   it('turns flags into a server config, leaving out what was not given', async () => {
     const config = await configFromFlags({ port: '9000', 'max-body': '16MiB', timeout: '30', composite: true, scorers: 'random, ocr' });
-    expect(config).toMatchObject({ port: 9000, composite: true, scorers: ['random', 'ocr'], limits: { maxBodyBytes: 16 * 1024 * 1024, requestTimeoutMs: 30_000 } });
+    expect(config).toMatchObject({
+      port: 9000,
+      composite: true,
+      scorers: ['random', 'ocr'],
+      limits: { maxBodyBytes: 16 * 1024 * 1024, requestTimeoutMs: 30_000 },
+    });
     expect(config).not.toHaveProperty('grid');
     expect(config).not.toHaveProperty('merge');
   });
@@ -65,7 +70,9 @@ describe('semclip serve', () => {
     expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     const info = (await (await fetch(`${url}/v1/info`)).json()) as Record<string, unknown>;
     expect(info).toMatchObject({ scorers: ['random'], grid: '3x3', k: 2 });
-    const png = await sharp({ create: { width: 64, height: 48, channels: 3, background: { r: 200, g: 40, b: 40 } } }).png().toBuffer();
+    const png = await sharp({ create: { width: 64, height: 48, channels: 3, background: { r: 200, g: 40, b: 40 } } })
+      .png()
+      .toBuffer();
     const res = await fetch(`${url}/v1/select`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
@@ -88,7 +95,9 @@ describe('semclip serve', () => {
       await expect(embed.done).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', message: expect.stringMatching(/vlm-embed scorer needs a local VLM/) });
       const run = startServe(['--port', '0', '--host', '127.0.0.1', '--scorer', 'vlm-yesno', '--upstream', fake.url, '--model', 'fake-vlm', '--grid', '2x2']);
       const url = await run.url;
-      const png = await sharp({ create: { width: 64, height: 48, channels: 3, background: { r: 200, g: 40, b: 40 } } }).png().toBuffer();
+      const png = await sharp({ create: { width: 64, height: 48, channels: 3, background: { r: 200, g: 40, b: 40 } } })
+        .png()
+        .toBuffer();
       const res = await fetch(`${url}/v1/select`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },

@@ -19,7 +19,8 @@ export const serveArgs = {
   host: { type: 'string', description: 'Address to bind (default 127.0.0.1; 0.0.0.0 for every interface). Env: SEMCLIP_HOST', valueHint: 'ADDR' },
   upstream: {
     type: 'string',
-    description: 'OpenAI-compatible API root the chat proxy forwards to, e.g. http://127.0.0.1:8000/v1 (vLLM, llama-server, Ollama). Env: SEMCLIP_UPSTREAM; key: SEMCLIP_UPSTREAM_API_KEY',
+    description:
+      'OpenAI-compatible API root the chat proxy forwards to, e.g. http://127.0.0.1:8000/v1 (vLLM, llama-server, Ollama). Env: SEMCLIP_UPSTREAM; key: SEMCLIP_UPSTREAM_API_KEY',
     valueHint: 'URL',
   },
   model: { type: 'string', description: 'Upstream model for requests that name none, and for /v1/answer. Env: SEMCLIP_MODEL', valueHint: 'NAME' },
@@ -29,10 +30,15 @@ export const serveArgs = {
       'Default scorer (random, ocr, clip, siglip, distant, vlm-yesno, vlm-embed; default ocr). vlm-yesno asks the upstream (or --vlm) about each tile; vlm-embed needs a local --vlm. Env: SEMCLIP_SCORER',
     valueHint: 'ID',
   },
-  scorers: { type: 'string', description: 'Scorers to load, comma-separated; requests pick among them (default: the default scorer). Env: SEMCLIP_SCORERS', valueHint: 'A,B' },
+  scorers: {
+    type: 'string',
+    description: 'Scorers to load, comma-separated; requests pick among them (default: the default scorer). Env: SEMCLIP_SCORERS',
+    valueHint: 'A,B',
+  },
   'scorer-model': {
     type: 'string',
-    description: "Model manifest id for model-backed scorers (default: each scorer's own); for vlm-yesno/vlm-embed, a local VLM to score with instead of the server's",
+    description:
+      "Model manifest id for model-backed scorers (default: each scorer's own); for vlm-yesno/vlm-embed, a local VLM to score with instead of the server's",
     valueHint: 'ID',
   },
   device: { type: 'string', description: 'Where scorer models run: cpu, cuda or auto', valueHint: 'cpu|cuda|auto' },
@@ -80,7 +86,10 @@ export async function configFromFlags(args: ServeArgs): Promise<import('@semclip
     ...(timeout === undefined ? {} : { requestTimeoutMs: timeout * 1000 }),
     ...(upstreamTimeout === undefined ? {} : { upstreamTimeoutMs: upstreamTimeout * 1000 }),
   };
-  const scorers = str(args.scorers)?.split(',').map((s) => s.trim()).filter(Boolean);
+  const scorers = str(args.scorers)
+    ?.split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   return {
     ...(str(args.host) === undefined ? {} : { host: str(args.host) }),
     ...(args.port === undefined ? {} : { port: intArg('port', args.port, 0, 65535) }),
@@ -89,7 +98,14 @@ export async function configFromFlags(args: ServeArgs): Promise<import('@semclip
     ...(str(args.scorer) === undefined ? {} : { scorer: str(args.scorer) }),
     ...(scorers ? { scorers } : {}),
     ...(seed !== undefined || device !== undefined || scorerModel !== undefined
-      ? { scorerOptions: { ...(seed === undefined ? {} : { seed }), ...(device === undefined ? {} : { device }), ...(scorerModel === undefined ? {} : { model: scorerModel }), warn: note } }
+      ? {
+          scorerOptions: {
+            ...(seed === undefined ? {} : { seed }),
+            ...(device === undefined ? {} : { device }),
+            ...(scorerModel === undefined ? {} : { model: scorerModel }),
+            warn: note,
+          },
+        }
       : { scorerOptions: { warn: note } }),
     ...(str(args.vlm) === undefined ? {} : { vlm: str(args.vlm) }),
     ...(str(args.grid) === undefined ? {} : { grid: str(args.grid) }),

@@ -13,7 +13,11 @@ export default defineCommand({
   args: {
     image: { type: 'positional', description: 'Image file (JPEG, PNG, WebP, TIFF, GIF, AVIF...)', required: true },
     ...gridArgs,
-    size: { type: 'string', description: 'Write each tile (and the overview) resized to NxN pixels, as an encoder sees it (default: native resolution)', valueHint: 'N' },
+    size: {
+      type: 'string',
+      description: 'Write each tile (and the overview) resized to NxN pixels, as an encoder sees it (default: native resolution)',
+      valueHint: 'N',
+    },
     out: { type: 'string', description: 'Write overview + tiles as PNG files into this folder', valueHint: 'DIR' },
     overlay: { type: 'string', description: 'Write a PNG of the image with the grid drawn on it', valueHint: 'FILE' },
     ...commonArgs,
@@ -71,7 +75,9 @@ export default defineCommand({
       });
       return;
     }
-    print(`${args.image}: ${tiled.size.width}x${tiled.size.height} ${tiled.format}, grid ${tiled.grid.rows}x${tiled.grid.cols}${levels > 1 ? ` x ${levels} levels` : ''}${overlap > 0 ? `, overlap ${overlap}` : ''}, ${tiles.length} tiles`);
+    print(
+      `${args.image}: ${tiled.size.width}x${tiled.size.height} ${tiled.format}, grid ${tiled.grid.rows}x${tiled.grid.cols}${levels > 1 ? ` x ${levels} levels` : ''}${overlap > 0 ? `, overlap ${overlap}` : ''}, ${tiles.length} tiles`,
+    );
     print();
     printTable(
       [

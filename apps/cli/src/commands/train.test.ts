@@ -25,7 +25,6 @@ let hub: FakeHub;
 const saved: Record<string, string | undefined> = {};
 const ENV = ['SEMCLIP_CACHE_DIR', 'SEMCLIP_MANIFEST_PATH', 'HF_ENDPOINT', 'SEMCLIP_OFFLINE'] as const;
 
-
 beforeAll(async () => {
   root = await mkdtemp(path.join(tmpdir(), 'semclip-cli-train-'));
   const data = path.join(root, 'scienceqa');
@@ -58,7 +57,28 @@ afterAll(async () => {
 
 describe('semclip train', () => {
   it('trains a head into <cache>/heads/<name> and reports it as JSON', async () => {
-    const { stdout } = await captureCommand(trainCommand, ['--labels', labels, '--base', 'tiny-clip-cli', '--out', 'cli-head', '--epochs', '2', '--lr', '1e-3', '--batch', '8', '--holdout', '0.25', '--seed', '3', '--pull', '--device', 'cpu', '--json']);
+    const { stdout } = await captureCommand(trainCommand, [
+      '--labels',
+      labels,
+      '--base',
+      'tiny-clip-cli',
+      '--out',
+      'cli-head',
+      '--epochs',
+      '2',
+      '--lr',
+      '1e-3',
+      '--batch',
+      '8',
+      '--holdout',
+      '0.25',
+      '--seed',
+      '3',
+      '--pull',
+      '--device',
+      'cpu',
+      '--json',
+    ]);
     const r = JSON.parse(stdout);
     const dir = path.join(root, 'cache', 'heads', 'cli-head');
     expect(r).toMatchObject({
@@ -73,8 +93,21 @@ describe('semclip train', () => {
   });
 
   it('prints one line per epoch and where the head is, in human form', async () => {
-    const { stdout } = await captureCommand(trainCommand, ['--labels', labels, '--base', 'tiny-clip-cli', '--out', 'cli-head-2', '--epochs', '2', '--device', 'cpu']);
-    expect(stdout).toMatch(/epoch {3}0 {2}loss \d\.\d{4} {2}held-out top-1 \d\.\d{3} \(chance \d\.\d{3}\) {2}pairwise \d\.\d{3} {2}\(untrained: the base cosine\)/);
+    const { stdout } = await captureCommand(trainCommand, [
+      '--labels',
+      labels,
+      '--base',
+      'tiny-clip-cli',
+      '--out',
+      'cli-head-2',
+      '--epochs',
+      '2',
+      '--device',
+      'cpu',
+    ]);
+    expect(stdout).toMatch(
+      /epoch {3}0 {2}loss \d\.\d{4} {2}held-out top-1 \d\.\d{3} \(chance \d\.\d{3}\) {2}pairwise \d\.\d{3} {2}\(untrained: the base cosine\)/,
+    );
     expect(stdout).toMatch(/epoch {3}2 {2}loss/);
     expect(stdout).toContain('Head cli-head-2: kept epoch');
     expect(stdout).toContain('--scorer distant --model cli-head-2');

@@ -26,7 +26,11 @@ export const trainCommand = defineCommand({
       description: 'Frozen base model: a clip or siglip model id from `semclip models list`, or a folder of (fine-tuned) towers in the Hugging Face layout',
       valueHint: 'ID|DIR',
     },
-    out: { type: 'string', description: 'Head name (its folder under <cache>/heads; use it as --model with --scorer distant). Default <labels>-<base>', valueHint: 'NAME' },
+    out: {
+      type: 'string',
+      description: 'Head name (its folder under <cache>/heads; use it as --model with --scorer distant). Default <labels>-<base>',
+      valueHint: 'NAME',
+    },
     lr: { type: 'string', description: 'Adam learning rate (default 1e-4)', valueHint: 'LR' },
     batch: { type: 'string', description: 'Pairs per step (default 64)', valueHint: 'N' },
     epochs: { type: 'string', description: 'Epochs (default 10); the epoch with the lowest training loss is kept', valueHint: 'N' },
@@ -119,7 +123,9 @@ export const trainCommand = defineCommand({
       print('');
       print(`Head ${result.name}: kept epoch ${b.epoch} (lowest training loss ${b.trainLoss.toFixed(4)})`);
       if (b.holdout && base) {
-        print(`  held-out top-1 hit rate   ${rate(base.top1HitRate)} -> ${rate(b.holdout.top1HitRate)} (chance ${rate(b.holdout.top1Chance)}, ${b.holdout.items} items)`);
+        print(
+          `  held-out top-1 hit rate   ${rate(base.top1HitRate)} -> ${rate(b.holdout.top1HitRate)} (chance ${rate(b.holdout.top1Chance)}, ${b.holdout.items} items)`,
+        );
         print(`  held-out pairwise acc.    ${rate(base.pairwiseAccuracy)} -> ${rate(b.holdout.pairwiseAccuracy)} (${b.holdout.pairs} pairs)`);
       }
       print(`  pairs                     ${result.train.pairs.train} train, ${result.train.pairs.holdout} held out`);

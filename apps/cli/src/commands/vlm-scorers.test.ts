@@ -60,12 +60,12 @@ const scripted = {
         ],
 };
 
-
-
 describe('semclip select --scorer vlm-*', () => {
   it('ranks first the tile the VLM says Yes to (vlm-yesno over an OpenAI-compatible server)', async () => {
     fake.setBehaviour(scripted);
-    const json = JSON.parse((await captureCommand(selectCommand, [image, 'What does the sign say?', '--scorer', 'vlm-yesno', '--vlm', `openai:${fake.url}#m`, '--json'])).stdout);
+    const json = JSON.parse(
+      (await captureCommand(selectCommand, [image, 'What does the sign say?', '--scorer', 'vlm-yesno', '--vlm', `openai:${fake.url}#m`, '--json'])).stdout,
+    );
     expect(json.kind).toBe('regions');
     expect(json.regions.map((r: { tiles: number[] }) => r.tiles)).toEqual([[TARGET]]);
     expect(json.ranking[0]).toMatchObject({ index: TARGET, rank: 1 });
@@ -75,7 +75,23 @@ describe('semclip select --scorer vlm-*', () => {
   });
 
   it('scores with the embeddings of a local VLM (vlm-embed, random weights: plumbing only)', async () => {
-    const json = JSON.parse((await captureCommand(selectCommand, [image, 'What colour is it?', '--scorer', 'vlm-embed', '--vlm', `local:${tinyDir}`, '--device', 'cpu', '--dtype', 'fp32', '--json'])).stdout);
+    const json = JSON.parse(
+      (
+        await captureCommand(selectCommand, [
+          image,
+          'What colour is it?',
+          '--scorer',
+          'vlm-embed',
+          '--vlm',
+          `local:${tinyDir}`,
+          '--device',
+          'cpu',
+          '--dtype',
+          'fp32',
+          '--json',
+        ])
+      ).stdout,
+    );
     expect(json.scores).toHaveLength(4);
     expect(json.scores.every((s: number) => Number.isFinite(s) && Math.abs(s) <= 1 + 1e-6)).toBe(true);
     expect(json.scorer).toMatchObject({ id: 'vlm-embed', meta: { questionRepresentation: 'last-hidden-state', tilesEncoded: 4, visionRuns: 1 } });
@@ -88,12 +104,20 @@ describe('semclip select --scorer vlm-*', () => {
     ['vlm-embed over an HTTP server', ['--scorer', 'vlm-embed', '--vlm', 'openai:http://127.0.0.1:9/v1#m'], 'INVALID_ARGUMENT', /needs a local: VLM/],
     ['--vlm with a light scorer', ['--scorer', 'random', '--vlm', 'openai:http://127.0.0.1:9/v1#m'], 'INVALID_ARGUMENT', /--vlm only applies/],
     ['a bad --dtype', ['--scorer', 'vlm-embed', '--vlm', 'local:/nowhere', '--dtype', 'fp64'], 'INVALID_ARGUMENT', /fp64/],
-    ['--dtype with an HTTP VLM', ['--scorer', 'vlm-yesno', '--vlm', 'openai:http://127.0.0.1:9/v1#m', '--dtype', 'q4'], 'INVALID_ARGUMENT', /--dtype only applies to local/],
+    [
+      '--dtype with an HTTP VLM',
+      ['--scorer', 'vlm-yesno', '--vlm', 'openai:http://127.0.0.1:9/v1#m', '--dtype', 'q4'],
+      'INVALID_ARGUMENT',
+      /--dtype only applies to local/,
+    ],
   ])('refuses %s before any work', async (_what, flags, code, message) => {
     const prev = process.env.SEMCLIP_VLM;
     delete process.env.SEMCLIP_VLM;
     try {
-      await expect(runCommand(selectCommand, { rawArgs: ['/no/such/image.png', 'q?', ...flags] })).rejects.toMatchObject({ code, message: expect.stringMatching(message) });
+      await expect(runCommand(selectCommand, { rawArgs: ['/no/such/image.png', 'q?', ...flags] })).rejects.toMatchObject({
+        code,
+        message: expect.stringMatching(message),
+      });
     } finally {
       if (prev !== undefined) process.env.SEMCLIP_VLM = prev;
     }
@@ -104,7 +128,9 @@ describe('semclip select --scorer vlm-*', () => {
 describe('semclip ask --scorer vlm-*', () => {
   it('scores with the answering VLM by default and sends it the tile it said Yes to', async () => {
     fake.setBehaviour(scripted);
-    const json = JSON.parse((await captureCommand(askCommand, [image, 'What does the sign say?', '--vlm', `openai:${fake.url}#m`, '--scorer', 'vlm-yesno', '--json'])).stdout);
+    const json = JSON.parse(
+      (await captureCommand(askCommand, [image, 'What does the sign say?', '--vlm', `openai:${fake.url}#m`, '--scorer', 'vlm-yesno', '--json'])).stdout,
+    );
     expect(json.scorer).toMatchObject({ id: 'vlm-yesno', meta: { method: 'logprobs', runner: 'openai:m' } });
     expect(json.selection.regions[0].tiles).toEqual([TARGET]);
     // Four yes/no questions, then the answer with the overview and the chosen tile.
@@ -118,21 +144,23 @@ describe('semclip ask --scorer vlm-*', () => {
   it('scores with --scorer-vlm when given: vlm-embed on a local VLM, the answer from the server', async () => {
     fake.setBehaviour(scripted);
     const json = JSON.parse(
-      (await captureCommand(askCommand, [
-        image,
-        'What colour is it?',
-        '--vlm',
-        `openai:${fake.url}#m`,
-        '--scorer',
-        'vlm-embed',
-        '--scorer-vlm',
-        `local:${tinyDir}`,
-        '--device',
-        'cpu',
-        '--dtype',
-        'fp32',
-        '--json',
-      ])).stdout,
+      (
+        await captureCommand(askCommand, [
+          image,
+          'What colour is it?',
+          '--vlm',
+          `openai:${fake.url}#m`,
+          '--scorer',
+          'vlm-embed',
+          '--scorer-vlm',
+          `local:${tinyDir}`,
+          '--device',
+          'cpu',
+          '--dtype',
+          'fp32',
+          '--json',
+        ])
+      ).stdout,
     );
     expect(json.scorer).toMatchObject({ id: 'vlm-embed', meta: { questionRepresentation: 'last-hidden-state', runner: `local:${tinyDir}` } });
     expect(fake.requests).toHaveLength(1);
@@ -141,7 +169,23 @@ describe('semclip ask --scorer vlm-*', () => {
 
   it('answers with a local VLM that also scores (vlm-yesno from its logits, random weights)', async () => {
     const json = JSON.parse(
-      (await captureCommand(askCommand, [image, 'What colour is it?', '--vlm', `local:${tinyDir}`, '--scorer', 'vlm-yesno', '--device', 'cpu', '--dtype', 'fp32', '--max-tokens', '3', '--json'])).stdout,
+      (
+        await captureCommand(askCommand, [
+          image,
+          'What colour is it?',
+          '--vlm',
+          `local:${tinyDir}`,
+          '--scorer',
+          'vlm-yesno',
+          '--device',
+          'cpu',
+          '--dtype',
+          'fp32',
+          '--max-tokens',
+          '3',
+          '--json',
+        ])
+      ).stdout,
     );
     expect(json.scorer).toMatchObject({ id: 'vlm-yesno', meta: { method: 'logits' } });
     expect(json.selection.scores).toHaveLength(4);
@@ -150,11 +194,17 @@ describe('semclip ask --scorer vlm-*', () => {
 
   it.each([
     ['vlm-embed with only an HTTP VLM', ['--vlm', 'openai:http://127.0.0.1:9/v1#m', '--scorer', 'vlm-embed'], /--scorer-vlm local:<model-id>/],
-    ['--scorer-vlm with a light scorer', ['--vlm', 'openai:http://127.0.0.1:9/v1#m', '--scorer', 'random', '--scorer-vlm', 'local:x'], /--scorer-vlm only applies/],
+    [
+      '--scorer-vlm with a light scorer',
+      ['--vlm', 'openai:http://127.0.0.1:9/v1#m', '--scorer', 'random', '--scorer-vlm', 'local:x'],
+      /--scorer-vlm only applies/,
+    ],
     ['--dtype with only HTTP VLMs', ['--vlm', 'openai:http://127.0.0.1:9/v1#m', '--scorer', 'vlm-yesno', '--dtype', 'q4'], /--dtype only applies to local/],
     ['an unknown scorer', ['--vlm', 'openai:http://127.0.0.1:9/v1#m', '--scorer', 'nope'], /vlm-embed, vlm-yesno/],
   ])('refuses %s before any work', async (_what, flags, message) => {
-    await expect(runCommand(askCommand, { rawArgs: ['/no/such/image.png', 'q?', ...flags] })).rejects.toMatchObject({ message: expect.stringMatching(message) });
+    await expect(runCommand(askCommand, { rawArgs: ['/no/such/image.png', 'q?', ...flags] })).rejects.toMatchObject({
+      message: expect.stringMatching(message),
+    });
   });
 });
 

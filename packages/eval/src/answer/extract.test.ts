@@ -1,12 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import {
-  extractAnswer,
-  inferOption,
-  normalizeGqaAnswer,
-  parsePopeAnswer,
-  parseScienceQaAnswer,
-  parseSeedBenchAnswer,
-} from './extract.js';
+import { extractAnswer, inferOption, normalizeGqaAnswer, parsePopeAnswer, parseScienceQaAnswer, parseSeedBenchAnswer } from './extract.js';
 
 describe('parsePopeAnswer (eval_pope.py)', () => {
   it.each([

@@ -48,10 +48,7 @@ export function fileImage(path: string, what: string, expected: string): () => P
 }
 
 export function missingImage(what: string, why: string, expected: string): () => Promise<ImageInput> {
-  return () =>
-    Promise.reject(
-      new SemclipError('DATASET_NOT_FOUND', `The image for ${what} is missing: ${why}.`, { expected }),
-    );
+  return () => Promise.reject(new SemclipError('DATASET_NOT_FOUND', `The image for ${what} is missing: ${why}.`, { expected }));
 }
 
 /** `[x, y, w, h]` as a Box, or undefined when it is not four finite numbers. */

@@ -31,9 +31,7 @@ export function circularGroupOf(item: BenchmarkItem): string {
  * ```
  */
 export function expandCircular(items: readonly BenchmarkItem[]): BenchmarkItem[] {
-  const groupsWithVariants = new Set(
-    items.filter((i) => typeof i.metadata.circularRound === 'number' && i.metadata.circularRound > 0).map(circularGroupOf),
-  );
+  const groupsWithVariants = new Set(items.filter((i) => typeof i.metadata.circularRound === 'number' && i.metadata.circularRound > 0).map(circularGroupOf));
   const out: BenchmarkItem[] = [];
   for (const item of items) {
     const options = item.options;
@@ -46,9 +44,7 @@ export function expandCircular(items: readonly BenchmarkItem[]): BenchmarkItem[]
     const numeric = typeof item.metadata.index === 'number' && item.metadata.index < CIRCULAR_STRIDE ? item.metadata.index : undefined;
     for (let k = 0; k < n; k++) {
       if (k === 0) {
-        out.push(
-          makeItem({ ...itemInit(item), metadata: { ...item.metadata, circularGroup: circularGroupOf(item), circularRound: 0 } }),
-        );
+        out.push(makeItem({ ...itemInit(item), metadata: { ...item.metadata, circularGroup: circularGroupOf(item), circularRound: 0 } }));
         continue;
       }
       const rotated = [...options.slice(k), ...options.slice(0, k)];

@@ -113,7 +113,10 @@ describe('GQA', () => {
     const bare = await tempDir();
     await writeGqa(bare, { withoutImages: true });
     const ds = await loadBenchmark('gqa', bare);
-    await expect(ds.items.find((i) => i.id === '201640614')!.image()).rejects.toMatchObject({ code: 'DATASET_NOT_FOUND', message: expect.stringContaining('n235859.jpg') });
+    await expect(ds.items.find((i) => i.id === '201640614')!.image()).rejects.toMatchObject({
+      code: 'DATASET_NOT_FOUND',
+      message: expect.stringContaining('n235859.jpg'),
+    });
   });
 });
 
@@ -134,7 +137,9 @@ describe('ScienceQA problems.json', () => {
     expect(tea.options).toHaveLength(5);
     expect(tea.metadata).toMatchObject({ hasImage: true, context: 'IMG', grade: 'grade4' });
     expect(ds.items.find((i) => i.id === '11')!.answer).toBe('C');
-    expect(benchmarkPrompt(ds.items.find((i) => i.id === '5')!).question).toBe('Context: Look at the picture.\nWhich animal has a shell?\nA. snail\nB. dog\nC. cat');
+    expect(benchmarkPrompt(ds.items.find((i) => i.id === '5')!).question).toBe(
+      'Context: Look at the picture.\nWhich animal has a shell?\nA. snail\nB. dog\nC. cat',
+    );
     expect(await decodes(await tea.image())).toEqual({ width: 24, height: 16 });
     await expect(ds.items[0]!.image()).rejects.toMatchObject({ code: 'DATASET_NOT_FOUND' });
   });
@@ -199,7 +204,13 @@ describe('MMBench TSV', () => {
     expect(ds.format).toBe('vlmevalkit-tsv');
     expect(ds.items).toHaveLength(rows.length);
     const shape = ds.items[1]!;
-    expect(shape).toMatchObject({ id: '1', question: 'Which "shape" is shown?\nPick one.', hint: 'The picture shows one shape.', answer: 'B', category: 'object_localization' });
+    expect(shape).toMatchObject({
+      id: '1',
+      question: 'Which "shape" is shown?\nPick one.',
+      hint: 'The picture shows one shape.',
+      answer: 'B',
+      category: 'object_localization',
+    });
     expect(shape.options).toEqual(['circle', 'square', 'triangle']);
     expect(shape.metadata).toMatchObject({ l2Category: 'Finegrained Perception (instance-level)', circularGroup: '1', circularRound: 0, split: 'dev' });
     expect(ds.items[0]!.hint).toBeUndefined();

@@ -123,7 +123,14 @@ async function loadLlava(file: string, images: string, options: LoadOptions): Pr
     const imageId = image.replace(/\.[^.]+$/, '');
     return gqaItem(
       id,
-      { imageId, question, answer: truth?.answer ?? '', ...(truth?.structural ? { structural: truth.structural } : {}), ...(truth?.semantic ? { semantic: truth.semantic } : {}), ...(truth?.detailed ? { detailed: truth.detailed } : {}) },
+      {
+        imageId,
+        question,
+        answer: truth?.answer ?? '',
+        ...(truth?.structural ? { structural: truth.structural } : {}),
+        ...(truth?.semantic ? { semantic: truth.semantic } : {}),
+        ...(truth?.detailed ? { detailed: truth.detailed } : {}),
+      },
       images,
       { image, line },
     );
@@ -139,4 +146,3 @@ async function loadLlava(file: string, images: string, options: LoadOptions): Pr
     warnings,
   };
 }
-

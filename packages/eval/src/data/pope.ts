@@ -231,7 +231,11 @@ async function findLabels(
     const name = relative(base, dir) || '.';
     if (differ === 0) {
       const labels = new Map<number, 'yes' | 'no'>();
-      for (const q of questions) labels.set(q.id, (bySplit.get(q.split)?.get(q.id - POPE_ID_OFFSETS[q.split]) as LabelRecord).label);
+      for (const q of questions) {
+        // Every question matched a record above (differ === 0).
+        const rec = bySplit.get(q.split)?.get(q.id - POPE_ID_OFFSETS[q.split]);
+        if (rec) labels.set(q.id, rec.label);
+      }
       const warnings = name === '.' ? [] : [`Labels joined from ${name}/ (the POPE revision whose questions match ${basename(file)}).`];
       return { labels, warnings };
     }

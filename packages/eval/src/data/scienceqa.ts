@@ -200,9 +200,13 @@ async function loadLlava(file: string, options: LoadOptions): Promise<BenchmarkD
     const answer = gpt.trim();
     const index0 = answer.charCodeAt(0) - 65;
     if (answer.length !== 1 || index0 < 0 || index0 >= parsed.options.length) {
-      throw new SemclipError('DATASET_INVALID', `${where} (id ${id}): answer ${JSON.stringify(gpt)} is not one of its ${parsed.options.length} option letters.`, {
-        expected,
-      });
+      throw new SemclipError(
+        'DATASET_INVALID',
+        `${where} (id ${id}): answer ${JSON.stringify(gpt)} is not one of its ${parsed.options.length} option letters.`,
+        {
+          expected,
+        },
+      );
     }
     const p = problems && id in problems ? parseProblem(problems[id], `problems.json record ${JSON.stringify(id)}`) : undefined;
     items.push(

@@ -121,9 +121,13 @@ async function loadTsv(benchmark: 'mmbench' | 'mmstar', path: string): Promise<B
     const rawAnswer = hasAnswerColumn ? (cells.get('answer') ?? '') : '';
     const answer = isNone(rawAnswer) ? '' : rawAnswer.trim().toUpperCase();
     if (answer !== '' && !(answer.length === 1 && LETTERS.indexOf(answer) >= 0 && LETTERS.indexOf(answer) < options.length)) {
-      throw new SemclipError('DATASET_INVALID', `${where} (index ${index}) has answer ${JSON.stringify(rawAnswer)}, not one of its ${options.length} option letters.`, {
-        expected,
-      });
+      throw new SemclipError(
+        'DATASET_INVALID',
+        `${where} (index ${index}) has answer ${JSON.stringify(rawAnswer)}, not one of its ${options.length} option letters.`,
+        {
+          expected,
+        },
+      );
     }
     if (answer === '') unanswered++;
     const hint = cells.get('hint');

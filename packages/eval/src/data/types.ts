@@ -58,13 +58,10 @@ export interface LoadOptions {
 export const DATASET_LAYOUTS: Readonly<Record<BenchmarkName, string>> = {
   vstar:
     'a V* Bench folder with direct_attributes/ and relative_position/ (each *.jpg with a *.json holding target_object, bbox, question, options; the first option is correct), its test_questions.jsonl, or an annotation JSONL (one record per question with target_object, bbox [x,y,w,h], question, options, input_image)',
-  gqa: 'GQA testdev_balanced_questions.json (images in images/<imageId>.jpg beside it), or LLaVA\'s llava_gqa_testdev_balanced.jsonl',
-  scienceqa:
-    'a ScienceQA folder with problems.json and pid_splits.json (images in images/<split>/<pid>/image.png), or LLaVA\'s llava_test_CQM-A.json',
-  pope: 'a POPE folder with coco_pope_{random,popular,adversarial}.json (JSON lines: question_id, image, text, label; COCO images in val2014/), one such file, or LLaVA\'s llava_pope_test.jsonl',
-  mmbench:
-    'an MMBench TSV as VLMEvalKit distributes it (columns index, question, hint, A-D, answer, category, l2-category, base64 image)',
-  mmstar:
-    'an MMStar TSV as VLMEvalKit distributes it (columns index, question, A-D, answer, category, l2_category, base64 image)',
+  gqa: "GQA testdev_balanced_questions.json (images in images/<imageId>.jpg beside it), or LLaVA's llava_gqa_testdev_balanced.jsonl",
+  scienceqa: "a ScienceQA folder with problems.json and pid_splits.json (images in images/<split>/<pid>/image.png), or LLaVA's llava_test_CQM-A.json",
+  pope: "a POPE folder with coco_pope_{random,popular,adversarial}.json (JSON lines: question_id, image, text, label; COCO images in val2014/), one such file, or LLaVA's llava_pope_test.jsonl",
+  mmbench: 'an MMBench TSV as VLMEvalKit distributes it (columns index, question, hint, A-D, answer, category, l2-category, base64 image)',
+  mmstar: 'an MMStar TSV as VLMEvalKit distributes it (columns index, question, A-D, answer, category, l2_category, base64 image)',
   seedbench: 'SEED-Bench.json with the images in SEED-Bench-image/ beside it',
 };

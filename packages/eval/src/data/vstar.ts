@@ -39,10 +39,14 @@ export async function loadVstar(path: string, options: LoadOptions = {}): Promis
       return loadFolder(source, options);
     }
     if (await isFile(join(source, 'test_questions.jsonl'))) return loadQuestions(join(source, 'test_questions.jsonl'), options);
-    throw new SemclipError('DATASET_NOT_FOUND', `${source} is not a V* Bench folder: it has neither direct_attributes/ nor relative_position/ nor test_questions.jsonl.`, {
-      expected: EXPECTED,
-      details: { path: source },
-    });
+    throw new SemclipError(
+      'DATASET_NOT_FOUND',
+      `${source} is not a V* Bench folder: it has neither direct_attributes/ nor relative_position/ nor test_questions.jsonl.`,
+      {
+        expected: EXPECTED,
+        details: { path: source },
+      },
+    );
   }
   const lines = await readJsonLines(source, 'V* Bench file', EXPECTED);
   const first = lines[0];
@@ -97,11 +101,7 @@ async function loadQuestions(file: string, options: LoadOptions): Promise<Benchm
   return questionsFromLines(file, await readJsonLines(file, 'V* Bench questions file', EXPECTED), options);
 }
 
-function annotationsFromLines(
-  file: string,
-  lines: Awaited<ReturnType<typeof readJsonLines>>,
-  options: LoadOptions,
-): BenchmarkDataset {
+function annotationsFromLines(file: string, lines: Awaited<ReturnType<typeof readJsonLines>>, options: LoadOptions): BenchmarkDataset {
   const imagesRoot = options.images ? resolve(options.images) : dirname(file);
   const seen = new Set<string>();
   const items = lines.map(({ line, value }) => {
@@ -159,11 +159,7 @@ function vstarItem(
 }
 
 /** LLaVA-style `test_questions.jsonl`: `text` holds the question, `(A) ...` option lines and the instruction. */
-function questionsFromLines(
-  file: string,
-  lines: Awaited<ReturnType<typeof readJsonLines>>,
-  options: LoadOptions,
-): BenchmarkDataset {
+function questionsFromLines(file: string, lines: Awaited<ReturnType<typeof readJsonLines>>, options: LoadOptions): BenchmarkDataset {
   const imagesRoot = options.images ? resolve(options.images) : dirname(file);
   const expected = `${EXPECTED}; test_questions.jsonl lines hold image, text (question, "(A) ..." option lines, instruction), category, question_id, label`;
   const items = lines.map(({ line, value }) => {

@@ -301,7 +301,9 @@ export function averageScore(scores: readonly BenchmarkScore[]): AverageScore {
 export function roundTo(value: number, digits: number): number {
   if (!Number.isFinite(value)) return value;
   const sign = value < 0 ? -1 : 1;
-  const [int, frac = ''] = Math.abs(value).toFixed(Math.min(digits + 6, 20)).split('.');
+  const [int, frac = ''] = Math.abs(value)
+    .toFixed(Math.min(digits + 6, 20))
+    .split('.');
   const kept = Number(`${int}.${frac.slice(0, digits) || '0'}`);
   const up = (frac[digits] ?? '0') >= '5';
   return sign * Number((up ? kept + 10 ** -digits : kept).toFixed(digits));

@@ -166,7 +166,9 @@ export function renderReportChart(report: EvalReport, options: ChartOptions = {}
     );
   }
   if (points.length === 0) {
-    out.push(`<text x="${m.left + pw / 2}" y="${m.top + ph / 2}" text-anchor="middle" font-size="14" fill="#888">No method has results on every benchmark yet</text>`);
+    out.push(
+      `<text x="${m.left + pw / 2}" y="${m.top + ph / 2}" text-anchor="middle" font-size="14" fill="#888">No method has results on every benchmark yet</text>`,
+    );
   }
   // Legend.
   const lx = m.left + pw + 20;

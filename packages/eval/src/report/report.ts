@@ -2,7 +2,17 @@ import type { BenchmarkName } from '@semclip/core';
 import { BENCHMARK_NAMES, SemclipError } from '@semclip/core';
 import { HEADLINE_METRICS, roundTo, summarize, type BenchmarkScore, type HeadlineMetric } from '../metrics/metrics.js';
 import { EVAL_METHODS, METHOD_LABELS, type EvalMethod } from '../run/methods.js';
-import { canonicalJson, diffConfig, readResults, resultKey, rowToJudgement, type EvalResultRow, type JsonValue, type ResultsFile, type RunConfig } from '../run/results.js';
+import {
+  canonicalJson,
+  diffConfig,
+  readResults,
+  resultKey,
+  rowToJudgement,
+  type EvalResultRow,
+  type JsonValue,
+  type ResultsFile,
+  type RunConfig,
+} from '../run/results.js';
 
 /** How reports name each benchmark column. */
 export const BENCHMARK_LABELS: Readonly<Record<BenchmarkName, string>> = {
@@ -332,7 +342,11 @@ export function formatReportMarkdown(report: EvalReport): string {
     lines.push('`a ± b`: mean and sample standard deviation over the random seeds.');
   }
   if (incomplete) {
-    const notes = report.methods.flatMap((m) => Object.values(m.cells).filter((c) => !c.complete).map((c) => `${m.method} on ${c.benchmark}: ${c.count} of ${c.expected} items`));
+    const notes = report.methods.flatMap((m) =>
+      Object.values(m.cells)
+        .filter((c) => !c.complete)
+        .map((c) => `${m.method} on ${c.benchmark}: ${c.count} of ${c.expected} items`),
+    );
     lines.push(`\\* incomplete (the run has not finished): ${notes.join('; ')}.`);
   }
   lines.push('', '## Visual tokens vs accuracy', '');

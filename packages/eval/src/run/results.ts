@@ -163,7 +163,8 @@ function checkHeader(value: unknown, path: string): RunHeader {
 
 function checkRow(value: unknown, path: string, line: number): EvalResultRow {
   if (!isObj(value) || value.type !== 'result') throw invalid(path, line, 'not a result row');
-  if (!(BENCHMARK_NAMES as readonly string[]).includes(String(value.benchmark))) throw invalid(path, line, `unknown benchmark ${JSON.stringify(value.benchmark)}`);
+  if (!(BENCHMARK_NAMES as readonly string[]).includes(String(value.benchmark)))
+    throw invalid(path, line, `unknown benchmark ${JSON.stringify(value.benchmark)}`);
   if (!(EVAL_METHODS as readonly string[]).includes(String(value.method))) throw invalid(path, line, `unknown method ${JSON.stringify(value.method)}`);
   if (typeof value.item !== 'string' || !Number.isSafeInteger(value.seed) || typeof value.correct !== 'boolean' || typeof value.answer !== 'string') {
     throw invalid(path, line, 'a result row needs item, seed, answer and correct');

@@ -85,7 +85,9 @@ describe('results files', () => {
     expect(f?.rows).toHaveLength(1);
   });
   it('rejects a corrupt line in the middle with its line number', () => {
-    expect(() => parse(`${header}\n${row('1')}\nnot json\n${row('2')}\n`)).toThrow(expect.objectContaining({ code: 'RESULTS_INVALID', message: expect.stringContaining('line 3') }));
+    expect(() => parse(`${header}\n${row('1')}\nnot json\n${row('2')}\n`)).toThrow(
+      expect.objectContaining({ code: 'RESULTS_INVALID', message: expect.stringContaining('line 3') }),
+    );
     expect(() => parse(`${header}\n{"type":"result","benchmark":"pope","item":"1","method":"zoom","seed":0}\n`)).toThrow(/unknown method/);
   });
   it('rejects files that are not results', () => {

@@ -67,7 +67,10 @@ describe('MMBench CircularEval', () => {
     const dir = await tempDir();
     const data = join(dir, 'lean.tsv');
     const rows = await writeMmbenchTsv(data, { omit: ['hint', 'category', 'l2-category'] });
-    const predictions = await writeJsonl(join(dir, 'a.jsonl'), rows.map((r) => ({ question_id: r.index, prediction: r.answer })));
+    const predictions = await writeJsonl(
+      join(dir, 'a.jsonl'),
+      rows.map((r) => ({ question_id: r.index, prediction: r.answer })),
+    );
     const { score } = await scorePredictions({ benchmark: 'mmbench', data, predictions });
     expect(score.accuracy).toBe(100);
     expect(score.categories).toEqual({});

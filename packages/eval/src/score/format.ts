@@ -87,7 +87,12 @@ const fmt = (x: number) => (Number.isFinite(x) ? roundTo(x, 2).toFixed(2) : '-')
 function table(rows: readonly (readonly string[])[]): string[] {
   const widths: number[] = [];
   for (const r of rows) r.forEach((c, i) => (widths[i] = Math.max(widths[i] ?? 0, c.length)));
-  return rows.map((r) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join('  ').trimEnd());
+  return rows.map((r) =>
+    r
+      .map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0)))
+      .join('  ')
+      .trimEnd(),
+  );
 }
 
 /**
@@ -102,9 +107,7 @@ function table(rows: readonly (readonly string[])[]): string[] {
 export function formatScoreTable(report: ScoreReport): string {
   const s = report.score;
   const lines: string[] = [];
-  lines.push(
-    `${s.benchmark}: ${s.count} questions (${report.data.format}), ${report.predictions.count} predictions (${report.predictions.format})`,
-  );
+  lines.push(`${s.benchmark}: ${s.count} questions (${report.data.format}), ${report.predictions.count} predictions (${report.predictions.format})`);
   lines.push(`${s.headline.metric} ${fmt(s.headline.value)}  (${HEADLINE_METRICS[s.benchmark].description})`);
   lines.push('');
   const rows: string[][] = [['', 'count', 'correct', 'accuracy']];

@@ -92,7 +92,11 @@ export async function readPredictions(path: string): Promise<Predictions> {
       throw new SemclipError(
         'RESULTS_INVALID',
         `Prediction file ${source} answers question ${r.id}${r.round ? ` (round ${r.round})` : ''} twice: lines ${first} and ${r.line}.`,
-        { expected: 'one answer per question', hint: 'Remove the duplicate lines (a resumed run may have appended them again)', details: { path: source, id: r.id } },
+        {
+          expected: 'one answer per question',
+          hint: 'Remove the duplicate lines (a resumed run may have appended them again)',
+          details: { path: source, id: r.id },
+        },
       );
     }
     seen.set(key, r.line);
@@ -117,9 +121,13 @@ function answerLine({ line, value }: JsonLine, path: string): PredictionRecord {
   if (typeof text === 'string') reply = text;
   else if (typeof value.output === 'number') reply = { index: value.output };
   else {
-    throw new SemclipError('RESULTS_INVALID', `${where(path, line)} (question ${String(rawId)}) has no "text" or "prediction" string (got ${describe(value.text ?? value.prediction)}).`, {
-      expected: EXPECTED,
-    });
+    throw new SemclipError(
+      'RESULTS_INVALID',
+      `${where(path, line)} (question ${String(rawId)}) has no "text" or "prediction" string (got ${describe(value.text ?? value.prediction)}).`,
+      {
+        expected: EXPECTED,
+      },
+    );
   }
   const round = value.round_id;
   if (round !== undefined && (typeof round !== 'number' || !Number.isInteger(round) || round < 0)) {

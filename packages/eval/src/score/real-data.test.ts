@@ -74,7 +74,10 @@ describeShared('scorePredictions on published outputs', () => {
       outputs: Record<string, string>;
     };
     const answers = join(await tempDir(), 'answers.jsonl');
-    await writeJsonl(answers, Object.entries(result.outputs).map(([question_id, text]) => ({ question_id, text })));
+    await writeJsonl(
+      answers,
+      Object.entries(result.outputs).map(([question_id, text]) => ({ question_id, text })),
+    );
     const { score } = await scorePredictions({ benchmark: 'scienceqa', data: sharedBenchmark('scienceqa'), predictions: answers });
     expect(score).toMatchObject({ correct: 3155, unparsed: 38 });
     expect(roundTo(score.headline.value, 1)).toBe(71.6);
@@ -104,16 +107,15 @@ describeShared('scorePredictions on incomplete or wrong prediction files', () =>
 
   async function answersWith(mutate: (lines: Record<string, unknown>[]) => Record<string, unknown>[]): Promise<string> {
     const text = await readFile(sharedBenchmark('pope', 'answers-llava-v1.5-13b.jsonl'), 'utf8');
-    const lines = text.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const lines = text
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     return writeJsonl(join(await tempDir(), 'answers.jsonl'), mutate(lines));
   }
 
   it('counts missing predictions as wrong and reports unknown ids as unmatched', async () => {
-    const predictions = await answersWith((lines) => [
-      ...lines.slice(100),
-      { question_id: 99999999, text: 'Yes' },
-      { question_id: 'nope', text: 'No' },
-    ]);
+    const predictions = await answersWith((lines) => [...lines.slice(100), { question_id: 99999999, text: 'Yes' }, { question_id: 'nope', text: 'No' }]);
     const report = await scorePredictions({ benchmark: 'pope', data, predictions });
     expect(report.score.missing).toBe(100);
     expect(report.unmatched).toBe(2);

@@ -93,7 +93,10 @@ export function scoreItems(
     throw new SemclipError(
       'RESULTS_INVALID',
       `None of the ${byId.size} predictions in ${predictions.path} answers a question of ${dataset.source} (first id: ${unmatchedIds[0]}; data ids look like ${items[0]?.id}).`,
-      { expected: `predictions made on this ${benchmark} data, keyed by its question ids`, hint: 'Check --benchmark, --data and --predictions belong together' },
+      {
+        expected: `predictions made on this ${benchmark} data, keyed by its question ids`,
+        hint: 'Check --benchmark, --data and --predictions belong together',
+      },
     );
   }
   let mismatched = 0;
@@ -102,7 +105,10 @@ export function scoreItems(
     const p = byId.get(item.id);
     if (p?.prompt !== undefined && !squash(p.prompt).includes(squash(item.question))) {
       mismatched++;
-      if (examples.length < 3) examples.push(`id ${item.id}: data asks ${JSON.stringify(item.question.slice(0, 80))}, the prediction's prompt was ${JSON.stringify(p.prompt.slice(0, 80))}`);
+      if (examples.length < 3)
+        examples.push(
+          `id ${item.id}: data asks ${JSON.stringify(item.question.slice(0, 80))}, the prediction's prompt was ${JSON.stringify(p.prompt.slice(0, 80))}`,
+        );
     }
     return judge(item, p?.reply);
   });
@@ -111,15 +117,17 @@ export function scoreItems(
     if ((options.onMismatch ?? 'error') === 'error') {
       throw new SemclipError('RESULTS_INVALID', msg, {
         expected: 'predictions made on the same revision of the questions',
-        hint: benchmark === 'pope'
-          ? 'LLaVA\'s POPE answers were made on POPE revision e3e3926 (pope/rev_e3e3926); pass that folder as --data'
-          : 'Pass the question file the predictions were made on, or --allow-mismatch to score anyway',
+        hint:
+          benchmark === 'pope'
+            ? "LLaVA's POPE answers were made on POPE revision e3e3926 (pope/rev_e3e3926); pass that folder as --data"
+            : 'Pass the question file the predictions were made on, or --allow-mismatch to score anyway',
         details: { mismatched },
       });
     }
     warnings.push(msg);
   }
-  if (unmatchedIds.length > 0) warnings.push(`${unmatchedIds.length} predictions answer no question of the data and were ignored (first: ${unmatchedIds.slice(0, 3).join(', ')}).`);
+  if (unmatchedIds.length > 0)
+    warnings.push(`${unmatchedIds.length} predictions answer no question of the data and were ignored (first: ${unmatchedIds.slice(0, 3).join(', ')}).`);
   const score = summarize(benchmark, judgements);
   if (score.missing > 0) warnings.push(`${score.missing} of ${score.count} questions have no prediction and count as wrong.`);
   return {
@@ -156,9 +164,6 @@ export function scoreItems(
  */
 export async function scorePredictions(input: ScoreInput): Promise<ScoreReport> {
   const benchmark = assertBenchmark(input.benchmark);
-  const [dataset, predictions] = await Promise.all([
-    loadBenchmark(benchmark, input.data, input.dataOptions ?? {}),
-    readPredictions(input.predictions),
-  ]);
+  const [dataset, predictions] = await Promise.all([loadBenchmark(benchmark, input.data, input.dataOptions ?? {}), readPredictions(input.predictions)]);
   return scoreItems(benchmark, dataset, predictions, input.onMismatch ? { onMismatch: input.onMismatch } : {});
 }

@@ -151,7 +151,7 @@ export interface EmbedderOwner {
 
 /** Throws INVALID_ARGUMENT unless `source` looks like a TileSource. */
 export function checkTileSource(source: TileSource): void {
-  if (!source || !source.grid || !Array.isArray(source.grid.tiles) || typeof source.id !== 'string') {
+  if (!source?.grid || !Array.isArray(source.grid.tiles) || typeof source.id !== 'string') {
     throw new SemclipError('INVALID_ARGUMENT', 'The tile source is not a TileSource.', { hint: 'Pass the result of tileImage() from @semclip/tiling' });
   }
 }
@@ -202,7 +202,10 @@ function checkOptions(options: DualEncoderOptions): { textCacheSize: number; til
   if (!Number.isInteger(textCacheSize) || textCacheSize < 0) {
     throw new SemclipError('INVALID_ARGUMENT', `textCacheSize ${String(textCacheSize)} is not valid.`, { expected: 'an integer >= 0' });
   }
-  const tileLimits = options.tileCache === false ? { maxEntries: 0 } : { maxEntries: options.tileCache?.maxEntries ?? 4096, maxBytes: options.tileCache?.maxBytes ?? 64 * 1024 * 1024 };
+  const tileLimits =
+    options.tileCache === false
+      ? { maxEntries: 0 }
+      : { maxEntries: options.tileCache?.maxEntries ?? 4096, maxBytes: options.tileCache?.maxBytes ?? 64 * 1024 * 1024 };
   if (!Number.isInteger(tileLimits.maxEntries) || tileLimits.maxEntries < 0 || !(tileLimits.maxBytes === undefined || tileLimits.maxBytes >= 0)) {
     throw new SemclipError('INVALID_ARGUMENT', `tileCache ${JSON.stringify(options.tileCache)} is not valid.`, {
       expected: '{ maxEntries: integer >= 0, maxBytes: number >= 0 } or false',
@@ -284,7 +287,7 @@ export async function createEmbedder(family: Family, options: DualEncoderOptions
   /** The tower output `name` as normalised [rows, dim] embeddings, checked for shape, finiteness and size. */
   function embeddings(output: Record<string, { dims: readonly number[]; data: ArrayLike<number> }>, name: string, rows: number, what: string): Float32Array {
     const tensor = output[name];
-    if (!tensor || tensor.dims.length !== 2 || tensor.dims[0] !== rows) {
+    if (tensor?.dims.length !== 2 || tensor.dims[0] !== rows) {
       throw new SemclipError('MODEL_OUTPUT_INVALID', `The ${what} gave ${name} with shape [${tensor?.dims.join(', ') ?? 'none'}], expected [${rows}, dim].`, {
         hint: loc.fix,
       });
@@ -350,7 +353,10 @@ export async function createEmbedder(family: Family, options: DualEncoderOptions
     return { vector: q, texts, truncated: cut.length > 0, cacheHits: texts.length - missing.length };
   }
 
-  async function embedTiles(source: TileSource, opts: { readonly signal?: AbortSignal | undefined; readonly timings?: StageTimings } = {}): Promise<TileEmbeddings> {
+  async function embedTiles(
+    source: TileSource,
+    opts: { readonly signal?: AbortSignal | undefined; readonly timings?: StageTimings } = {},
+  ): Promise<TileEmbeddings> {
     assertAlive();
     checkTileSource(source);
     const t = opts.timings ?? { preprocess: 0, encode: 0, score: 0 };

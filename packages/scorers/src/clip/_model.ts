@@ -163,7 +163,10 @@ export async function checkModelFolder(family: Family, loc: ModelLocation): Prom
   for (const f of files) if (!(await exists(path.join(loc.dir, ...f.split('/'))))) missing.push(f);
   if (missing.length > 0) {
     const onnxMissing = missing.some((f) => f.startsWith('onnx/'));
-    const dtypeNote = onnxMissing && loc.dtype !== 'fp32' ? ` (dtype ${loc.dtype} needs the ${DTYPE_SUFFIX[loc.dtype as Dtype]} variants; pick the dtype whose files you downloaded)` : '';
+    const dtypeNote =
+      onnxMissing && loc.dtype !== 'fp32'
+        ? ` (dtype ${loc.dtype} needs the ${DTYPE_SUFFIX[loc.dtype as Dtype]} variants; pick the dtype whose files you downloaded)`
+        : '';
     throw new SemclipError('MODEL_NOT_DOWNLOADED', `The ${family} model in ${loc.dir} is incomplete: ${missing.join(', ')} missing${dtypeNote}.`, {
       hint: loc.manifest ? `Run: semclip models pull ${loc.id}` : loc.fix,
       details: { id: loc.id, dir: loc.dir, missing, dtype: loc.dtype },

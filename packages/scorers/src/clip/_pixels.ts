@@ -87,7 +87,8 @@ export function pixelSpecFrom(processor: ProcessorConfigLike, where: string): Pi
   const normalize = processor.do_normalize ?? true;
   const mean = normalize ? triple(processor.image_mean, 0.5) : ([0, 0, 0] as const);
   const std = normalize ? triple(processor.image_std, 0.5) : ([1, 1, 1] as const);
-  if (!mean || !std || std.some((s) => s === 0)) throw bad(`image_mean ${JSON.stringify(processor.image_mean)} / image_std ${JSON.stringify(processor.image_std)}`);
+  if (!mean || !std || std.some((s) => s === 0))
+    throw bad(`image_mean ${JSON.stringify(processor.image_mean)} / image_std ${JSON.stringify(processor.image_std)}`);
   const resize = sizeOf(processor.size);
   const crop = processor.do_center_crop ? sizeOf(processor.crop_size) : undefined;
   const resample = typeof processor.resample === 'number' ? processor.resample : 2;
@@ -207,7 +208,11 @@ function batchedFit(spec: PixelSpec): FitMode | undefined {
  * pixel corners rather than centres (up to half a source pixel off PIL), the two are even on
  * resized PNGs and the batched path is closer on all four real JPEG cases.
  */
-export async function tilePixels(source: TileSource, tiles: readonly number[], spec: PixelSpec): Promise<{ data: Float32Array; dims: [number, number, number, number] }> {
+export async function tilePixels(
+  source: TileSource,
+  tiles: readonly number[],
+  spec: PixelSpec,
+): Promise<{ data: Float32Array; dims: [number, number, number, number] }> {
   const { width, height } = spec.size;
   const dims: [number, number, number, number] = [tiles.length, 3, height, width];
   if (tiles.length === 0) return { data: new Float32Array(0), dims };

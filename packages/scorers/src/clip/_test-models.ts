@@ -56,7 +56,9 @@ export async function quadrantsPng(colours: readonly (readonly [number, number, 
       data.set(c, (y * side + x) * 3);
     }
   }
-  const png = await sharp(data, { raw: { width: side, height: side, channels: 3 } }).png().toBuffer();
+  const png = await sharp(data, { raw: { width: side, height: side, channels: 3 } })
+    .png()
+    .toBuffer();
   return new Uint8Array(png);
 }
 

@@ -6,7 +6,7 @@
 import { SemclipError } from '@semclip/core';
 import type { ScoreQuery } from '@semclip/core';
 import type { PreTrainedTokenizer } from '@huggingface/transformers';
-import { Tensor } from '@huggingface/transformers';
+import type { Tensor } from '@huggingface/transformers';
 
 /**
  * How multiple-choice options take part:
@@ -96,7 +96,7 @@ export function tokenize(tokenizer: PreTrainedTokenizer, texts: readonly string[
     max_length: maxTokens,
   });
   const ids = encoded.input_ids;
-  if (!ids || ids.dims.length !== 2) throw new SemclipError('INTERNAL', 'The tokenizer returned no input_ids matrix.');
+  if (ids?.dims.length !== 2) throw new SemclipError('INTERNAL', 'The tokenizer returned no input_ids matrix.');
   const eos = (tokenizer as unknown as { eos_token_id?: number | null }).eos_token_id;
   const width = ids.dims[1]!;
   const data = ids.data as BigInt64Array;

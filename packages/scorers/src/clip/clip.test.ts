@@ -118,10 +118,7 @@ describe('clip scorer: hub pull -> load -> score (random weights: shapes, determ
 
   it('encodes the tiles once when two questions about a new image arrive together', async () => {
     scorer.clearCache();
-    const [a, b] = await Promise.all([
-      scorer.score({ question: 'first' }, grid3),
-      scorer.score({ question: 'second' }, grid3),
-    ]);
+    const [a, b] = await Promise.all([scorer.score({ question: 'first' }, grid3), scorer.score({ question: 'second' }, grid3)]);
     expect(a.scores).toHaveLength(9);
     expect(b.scores).toHaveLength(9);
     expect(scorer.stats().visionRuns).toBe(1);
@@ -246,7 +243,9 @@ describe('clip scorer: known answer (probe model, exact embeddings)', () => {
   it('averages the normalised "question option" embeddings by default', async () => {
     const r = await scorer.score({ question: 'which colour', options: ['red', 'blue'] }, source);
     expect(r.meta).toMatchObject({ texts: ['which colour red', 'which colour blue'], choices: 'average' });
-    const q = unit(Array.from(unit(normalisedColour(PROBE_COLOURS.red!, mean, std, dim)), (v, i) => v + unit(normalisedColour(PROBE_COLOURS.blue!, mean, std, dim))[i]!));
+    const q = unit(
+      Array.from(unit(normalisedColour(PROBE_COLOURS.red!, mean, std, dim)), (v, i) => v + unit(normalisedColour(PROBE_COLOURS.blue!, mean, std, dim))[i]!),
+    );
     r.scores.forEach((s, i) => expect(s).toBeCloseTo(cosine(q, tileVec(i)), 5));
   });
 
@@ -324,7 +323,10 @@ describe('clip scorer: errors', () => {
   });
 
   it('rejects a SigLIP model id with UNKNOWN_MODEL', async () => {
-    await expect(createClipScorer({ model: 'siglip-base-patch16-224' })).rejects.toMatchObject({ code: 'UNKNOWN_MODEL', message: expect.stringMatching(/siglip model, not a clip model/) });
+    await expect(createClipScorer({ model: 'siglip-base-patch16-224' })).rejects.toMatchObject({
+      code: 'UNKNOWN_MODEL',
+      message: expect.stringMatching(/siglip model, not a clip model/),
+    });
   });
 
   it('says which command downloads a model that is not in the cache (MODEL_NOT_DOWNLOADED)', async () => {
@@ -398,7 +400,10 @@ describe('clip scorer: errors', () => {
     it('rejects a corrupt ONNX file (MODEL_INVALID) with the fix', async () => {
       const dir = await copyOf('clip');
       await writeFile(path.join(dir, 'onnx', 'text_model.onnx'), new Uint8Array(1000).fill(7));
-      await expect(createClipScorer({ modelPath: dir, device: 'cpu' })).rejects.toMatchObject({ code: 'MODEL_INVALID', message: expect.stringMatching(/Loading the clip model/) });
+      await expect(createClipScorer({ modelPath: dir, device: 'cpu' })).rejects.toMatchObject({
+        code: 'MODEL_INVALID',
+        message: expect.stringMatching(/Loading the clip model/),
+      });
     });
 
     it('rejects a config.json that is not JSON (MODEL_INVALID)', async () => {
@@ -419,7 +424,9 @@ describe('clip scorer: errors', () => {
     });
 
     it('reports a missing folder as MODEL_NOT_DOWNLOADED', async () => {
-      await expect(createClipScorer({ modelPath: path.join(await tempRoot(), 'nowhere'), device: 'cpu' })).rejects.toMatchObject({ code: 'MODEL_NOT_DOWNLOADED' });
+      await expect(createClipScorer({ modelPath: path.join(await tempRoot(), 'nowhere'), device: 'cpu' })).rejects.toMatchObject({
+        code: 'MODEL_NOT_DOWNLOADED',
+      });
     });
   });
 

@@ -144,7 +144,12 @@ describeShared('tile pixels match transformers.js preprocessing', () => {
   });
 
   it('cuts the centre crop of a squash-then-crop processor (size {height, width} larger than crop_size)', async () => {
-    const proc = await processorFor({ ...makeTinySiglip({ imageSize: 224, patchSize: 32 }).preprocessor, size: { height: 256, width: 256 }, do_center_crop: true, crop_size: { height: 224, width: 224 } });
+    const proc = await processorFor({
+      ...makeTinySiglip({ imageSize: 224, patchSize: 32 }).preprocessor,
+      size: { height: 256, width: 256 },
+      do_center_crop: true,
+      crop_size: { height: 224, width: 224 },
+    });
     const spec = pixelSpecFrom(proc, 'test');
     expect(spec).toMatchObject({ fit: 'fill', resizeTo: { width: 256, height: 256 }, size: { width: 224, height: 224 } });
     const d = await compare(await tileImage(await photoAt(1024, undefined, 1.5), { grid: '2x2' }), 1, spec, proc);

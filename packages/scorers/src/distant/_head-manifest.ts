@@ -117,7 +117,10 @@ async function isFile(p: string): Promise<boolean> {
  * await resolveHeadManifestPath('./my-head');       // ./my-head/head.json
  * ```
  */
-export async function resolveHeadManifestPath(nameOrPath: string, options: { readonly cacheDir?: string; readonly env?: NodeJS.ProcessEnv } = {}): Promise<string> {
+export async function resolveHeadManifestPath(
+  nameOrPath: string,
+  options: { readonly cacheDir?: string; readonly env?: NodeJS.ProcessEnv } = {},
+): Promise<string> {
   if (typeof nameOrPath !== 'string' || nameOrPath.trim() === '') {
     throw new SemclipError('INVALID_ARGUMENT', 'The distant scorer needs a trained head.', {
       expected: 'a head name (a folder under <cache>/heads) or a path to a head folder or head.json',
@@ -190,7 +193,8 @@ export function parseHeadManifest(value: unknown, source = HEAD_MANIFEST_FILE): 
   }
   const query = v.query;
   if (!isRecord(query) || !['average', 'append', 'ignore'].includes(query.choices as string)) problems.push('query.choices must be average, append or ignore');
-  else if (query.template !== undefined && (typeof query.template !== 'string' || !query.template.includes('{}'))) problems.push('query.template must contain "{}"');
+  else if (query.template !== undefined && (typeof query.template !== 'string' || !query.template.includes('{}')))
+    problems.push('query.template must contain "{}"');
   if (typeof v.createdAt !== 'string') problems.push('createdAt must be a date string');
   if (v.training !== undefined && !isRecord(v.training)) problems.push('training must be an object when present');
   if (problems.length > 0) {
@@ -246,10 +250,14 @@ export async function readHeadOnnx(manifestFile: string, manifest: HeadManifest)
   }
   const sha = createHash('sha256').update(bytes).digest('hex');
   if (sha !== manifest.sha256) {
-    throw new SemclipError('MODEL_CHECKSUM_MISMATCH', `The head graph ${file} does not match ${manifestFile} (sha256 ${sha.slice(0, 12)}..., expected ${manifest.sha256.slice(0, 12)}...).`, {
-      hint: 'The files were changed or copied partly; train the head again or copy the whole head folder',
-      details: { path: file, sha256: sha, expected: manifest.sha256 },
-    });
+    throw new SemclipError(
+      'MODEL_CHECKSUM_MISMATCH',
+      `The head graph ${file} does not match ${manifestFile} (sha256 ${sha.slice(0, 12)}..., expected ${manifest.sha256.slice(0, 12)}...).`,
+      {
+        hint: 'The files were changed or copied partly; train the head again or copy the whole head folder',
+        details: { path: file, sha256: sha, expected: manifest.sha256 },
+      },
+    );
   }
   return bytes;
 }

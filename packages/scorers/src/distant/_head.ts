@@ -33,7 +33,10 @@ export interface RelevanceHead {
  * await head.dispose();
  * ```
  */
-export async function loadHead(manifestFile: string, options: { readonly device?: ResolvedDevice; readonly intraOpNumThreads?: number } = {}): Promise<RelevanceHead> {
+export async function loadHead(
+  manifestFile: string,
+  options: { readonly device?: ResolvedDevice; readonly intraOpNumThreads?: number } = {},
+): Promise<RelevanceHead> {
   const manifest = await readHeadManifest(manifestFile);
   const bytes = await readHeadOnnx(manifestFile, manifest);
   const ort = await loadOnnxRuntime();
@@ -44,10 +47,14 @@ export async function loadHead(manifestFile: string, options: { readonly device?
   const names = [HEAD_IO.text, HEAD_IO.image];
   if (!names.every((n) => session.inputNames.includes(n)) || !session.outputNames.includes(HEAD_IO.output)) {
     await session.dispose();
-    throw new SemclipError('MODEL_INVALID', `The head graph of ${manifestFile} takes [${session.inputNames.join(', ')}] and gives [${session.outputNames.join(', ')}].`, {
-      expected: `inputs ${names.join(' and ')}, output ${HEAD_IO.output}`,
-      hint: 'Train the head again (semclip train)',
-    });
+    throw new SemclipError(
+      'MODEL_INVALID',
+      `The head graph of ${manifestFile} takes [${session.inputNames.join(', ')}] and gives [${session.outputNames.join(', ')}].`,
+      {
+        expected: `inputs ${names.join(' and ')}, output ${HEAD_IO.output}`,
+        hint: 'Train the head again (semclip train)',
+      },
+    );
   }
   const dim = manifest.dim;
   return {
@@ -56,9 +63,13 @@ export async function loadHead(manifestFile: string, options: { readonly device?
     dim,
     async score(text, tiles) {
       if (text.length !== dim) {
-        throw new SemclipError('MODEL_INVALID', `The head ${manifest.name} takes ${dim}-dimensional embeddings, but the question embedding has ${text.length}.`, {
-          hint: `Use the base model the head was trained on (${manifest.base.model})`,
-        });
+        throw new SemclipError(
+          'MODEL_INVALID',
+          `The head ${manifest.name} takes ${dim}-dimensional embeddings, but the question embedding has ${text.length}.`,
+          {
+            hint: `Use the base model the head was trained on (${manifest.base.model})`,
+          },
+        );
       }
       const flat = tiles instanceof Float32Array ? tiles : concat(tiles, dim, manifest.name);
       const n = flat.length / dim;
@@ -72,10 +83,14 @@ export async function loadHead(manifestFile: string, options: { readonly device?
         [HEAD_IO.image]: new ort.Tensor('float32', flat, [n, dim]),
       });
       const scores = out[HEAD_IO.output];
-      if (!scores || scores.dims.length !== 2 || scores.dims[0] !== 1 || scores.dims[1] !== n) {
-        throw new SemclipError('MODEL_OUTPUT_INVALID', `The head ${manifest.name} gave scores of shape [${scores?.dims.join(', ') ?? 'none'}], expected [1, ${n}].`, {
-          hint: 'Train the head again (semclip train)',
-        });
+      if (scores?.dims.length !== 2 || scores.dims[0] !== 1 || scores.dims[1] !== n) {
+        throw new SemclipError(
+          'MODEL_OUTPUT_INVALID',
+          `The head ${manifest.name} gave scores of shape [${scores?.dims.join(', ') ?? 'none'}], expected [1, ${n}].`,
+          {
+            hint: 'Train the head again (semclip train)',
+          },
+        );
       }
       const data = Float32Array.from(scores.data as Float32Array);
       assertFinite(data, `The head ${manifest.name}'s scores`);

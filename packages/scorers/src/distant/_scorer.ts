@@ -55,7 +55,7 @@ export interface DistantScorer extends RelevanceScorer {
 function checkRevision(manifest: HeadManifest, env: NodeJS.ProcessEnv | undefined): void {
   const base = manifest.base;
   if (!base.revision) return;
-  let registered;
+  let registered: ReturnType<typeof getManifest>;
   try {
     registered = getManifest(base.model, env ? { env } : {});
   } catch (err) {
@@ -69,11 +69,15 @@ function checkRevision(manifest: HeadManifest, env: NodeJS.ProcessEnv | undefine
     throw err;
   }
   if (registered.revision !== base.revision) {
-    throw new SemclipError('MODEL_INVALID', `The head ${manifest.name} was trained on ${base.model} at revision ${base.revision}, but the registry now pins ${registered.revision}.`, {
-      expected: 'the base weights the head was trained on (its embeddings change with them)',
-      hint: `Train the head again on the current revision, or register a manifest for ${base.model} at ${base.revision}`,
-      details: { head: manifest.name, base: base.model, trained: base.revision, registered: registered.revision },
-    });
+    throw new SemclipError(
+      'MODEL_INVALID',
+      `The head ${manifest.name} was trained on ${base.model} at revision ${base.revision}, but the registry now pins ${registered.revision}.`,
+      {
+        expected: 'the base weights the head was trained on (its embeddings change with them)',
+        hint: `Train the head again on the current revision, or register a manifest for ${base.model} at ${base.revision}`,
+        details: { head: manifest.name, base: base.model, trained: base.revision, registered: registered.revision },
+      },
+    );
   }
 }
 

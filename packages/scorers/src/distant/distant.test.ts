@@ -47,7 +47,15 @@ describe('distant scorer: base from the fake hub + a trained head', () => {
     hub = await startFakeHub({ repos: { [REPO]: { revision: REVISION, files } } });
     await writeHead(path.join(headsRoot({ cacheDir }), 'identity'), { name: 'identity', head: identityHead(DIM), base: baseRef });
     await writeHead(path.join(headsRoot({ cacheDir }), 'random'), { name: 'random', head: random, base: baseRef });
-    base = await createBaseEncoder({ family: 'clip', model: 'tiny-clip-distant', cacheDir, autoPull: true, hub: { endpoint: hub.url, env }, device: 'cpu', warn: quiet });
+    base = await createBaseEncoder({
+      family: 'clip',
+      model: 'tiny-clip-distant',
+      cacheDir,
+      autoPull: true,
+      hub: { endpoint: hub.url, env },
+      device: 'cpu',
+      warn: quiet,
+    });
     grid = await tileImage(PHOTO, { grid: '2x2' });
   });
 
@@ -70,7 +78,12 @@ describe('distant scorer: base from the fake hub + a trained head', () => {
         expect(d.scores).toHaveLength(4);
         d.scores.forEach((s, i) => expect(Math.abs(s - c.scores[i]!)).toBeLessThan(1e-5));
       }
-      expect(scorer.info).toMatchObject({ head: 'identity', headType: 'linear', dim: DIM, base: { model: 'tiny-clip-distant', revision: REVISION, family: 'clip' } });
+      expect(scorer.info).toMatchObject({
+        head: 'identity',
+        headType: 'linear',
+        dim: DIM,
+        base: { model: 'tiny-clip-distant', revision: REVISION, family: 'clip' },
+      });
     } finally {
       await Promise.all([scorer.dispose(), clip.dispose()]);
     }
@@ -127,7 +140,11 @@ describe('distant scorer: base from the fake hub + a trained head', () => {
 
   it('honours base.modelPath recorded in head.json', async () => {
     const dir = path.join(root, 'heads-by-path', 'pathed');
-    const file = await writeHead(dir, { name: 'pathed', head: identityHead(DIM), base: { family: 'clip', model: base.info.dir, modelPath: base.info.dir, dtype: 'fp32' } });
+    const file = await writeHead(dir, {
+      name: 'pathed',
+      head: identityHead(DIM),
+      base: { family: 'clip', model: base.info.dir, modelPath: base.info.dir, dtype: 'fp32' },
+    });
     const scorer = await createDistantScorer({ model: file, device: 'cpu', warn: quiet });
     try {
       expect(scorer.info.base.dir).toBe(base.info.dir);
@@ -145,7 +162,10 @@ describe('distant scorer: base from the fake hub + a trained head', () => {
 
   it('names `semclip train` when the head does not exist, and asks for one when none is given', async () => {
     await expect(open('no-such-head')).rejects.toMatchObject({ code: 'MODEL_NOT_DOWNLOADED', message: expect.stringContaining('semclip train') });
-    await expect(createDistantScorer({ cacheDir, device: 'cpu' })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', message: expect.stringContaining('semclip train') });
+    await expect(createDistantScorer({ cacheDir, device: 'cpu' })).rejects.toMatchObject({
+      code: 'INVALID_ARGUMENT',
+      message: expect.stringContaining('semclip train'),
+    });
   });
 
   it('rejects a head graph that does not match head.json (MODEL_CHECKSUM_MISMATCH)', async () => {
@@ -160,14 +180,20 @@ describe('distant scorer: base from the fake hub + a trained head', () => {
   it('rejects an invalid head.json with MODEL_INVALID listing the problems', async () => {
     const dir = path.join(headsRoot({ cacheDir }), 'broken');
     await writeHead(dir, { name: 'broken', head: identityHead(DIM), base: baseRef, override: { schema: 7, type: 'mlp' } });
-    await expect(open('broken')).rejects.toMatchObject({ code: 'MODEL_INVALID', message: expect.stringMatching(/schema must be 1.*type must be one of linear/) });
+    await expect(open('broken')).rejects.toMatchObject({
+      code: 'MODEL_INVALID',
+      message: expect.stringMatching(/schema must be 1.*type must be one of linear/),
+    });
   });
 
   it('rejects a head whose size does not match the base embeddings', async () => {
     await writeHead(path.join(headsRoot({ cacheDir }), 'small'), { name: 'small', head: identityHead(8), base: baseRef });
     const scorer = await open('small');
     try {
-      await expect(scorer.score({ question: 'q' }, grid)).rejects.toMatchObject({ code: 'MODEL_INVALID', message: expect.stringMatching(/8-dimensional.*gives 16/) });
+      await expect(scorer.score({ question: 'q' }, grid)).rejects.toMatchObject({
+        code: 'MODEL_INVALID',
+        message: expect.stringMatching(/8-dimensional.*gives 16/),
+      });
     } finally {
       await scorer.dispose();
     }
@@ -183,7 +209,10 @@ describe('distant scorer: base from the fake hub + a trained head', () => {
     try {
       await expect(head.score(new Float32Array(3), [new Float32Array(DIM)])).rejects.toMatchObject({ code: 'MODEL_INVALID' });
       await expect(head.score(new Float32Array(DIM), [new Float32Array(DIM - 1)])).rejects.toMatchObject({ code: 'MODEL_INVALID' });
-      const scores = await head.score(Float32Array.from({ length: DIM }, (_, i) => (i === 0 ? 1 : 0)), new Float32Array(2 * DIM).fill(1));
+      const scores = await head.score(
+        Float32Array.from({ length: DIM }, (_, i) => (i === 0 ? 1 : 0)),
+        new Float32Array(2 * DIM).fill(1),
+      );
       expect(scores).toHaveLength(2);
       expect(scores[0]).toBeCloseTo(0.25, 6);
     } finally {
@@ -219,7 +248,10 @@ describe('distant scorer: head folder errors without a model', () => {
   it('says which folder lacks head.json', async () => {
     const dir = await mkdtemp(path.join(tmpdir(), 'semclip-distant-empty-'));
     await mkdir(path.join(dir, 'x'), { recursive: true });
-    await expect(resolveHeadManifestPath(path.join(dir, 'x'))).rejects.toMatchObject({ code: 'MODEL_NOT_DOWNLOADED', message: expect.stringContaining('head.json') });
+    await expect(resolveHeadManifestPath(path.join(dir, 'x'))).rejects.toMatchObject({
+      code: 'MODEL_NOT_DOWNLOADED',
+      message: expect.stringContaining('head.json'),
+    });
     await rm(dir, { recursive: true, force: true });
   });
 });

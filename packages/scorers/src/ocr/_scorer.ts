@@ -146,7 +146,12 @@ export async function createOcrScorer(options: OcrScorerOptions = {}): Promise<O
       return {
         text: line.text,
         confidence: line.confidence,
-        box: { x: x0, y: y0, width: Math.round(box.x + (line.box.x + line.box.width) * sx) - x0, height: Math.round(box.y + (line.box.y + line.box.height) * sy) - y0 },
+        box: {
+          x: x0,
+          y: y0,
+          width: Math.round(box.x + (line.box.x + line.box.width) * sx) - x0,
+          height: Math.round(box.y + (line.box.y + line.box.height) * sy) - y0,
+        },
         quad,
       };
     });
@@ -220,6 +225,10 @@ export async function createOcrScorer(options: OcrScorerOptions = {}): Promise<O
 }
 
 function modelName(detection: string, recognition: string): string {
-  const base = (file: string) => file.split(/[\\/]/).pop()!.replace(/\.onnx$/i, '');
+  const base = (file: string) =>
+    file
+      .split(/[\\/]/)
+      .pop()!
+      .replace(/\.onnx$/i, '');
   return `${base(detection)}+${base(recognition)}`;
 }

@@ -21,7 +21,10 @@ function escapeXml(s: string): string {
 /** An SVG canvas with the given texts in bold DejaVu Sans, as PNG bytes. */
 export async function renderTextPng(width: number, height: number, items: readonly TextItem[], background = '#ffffff'): Promise<Buffer> {
   const body = items
-    .map((t) => `<text x="${t.x}" y="${t.y}" font-family="DejaVu Sans" font-weight="bold" font-size="${t.size}" fill="${t.color ?? '#111111'}">${escapeXml(t.text)}</text>`)
+    .map(
+      (t) =>
+        `<text x="${t.x}" y="${t.y}" font-family="DejaVu Sans" font-weight="bold" font-size="${t.size}" fill="${t.color ?? '#111111'}">${escapeXml(t.text)}</text>`,
+    )
     .join('');
   const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}"><rect width="100%" height="100%" fill="${background}"/>${body}</svg>`;
   return sharp(Buffer.from(svg)).png().toBuffer();

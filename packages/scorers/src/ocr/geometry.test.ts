@@ -10,7 +10,10 @@ function map(width: number, height: number, regions: { value: number; inside: (x
   for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) for (const r of regions) if (r.inside(x, y)) m[y * width + x] = r.value;
   return m;
 }
-const rect = (x0: number, y0: number, x1: number, y1: number, value = 0.9) => ({ value, inside: (x: number, y: number) => x >= x0 && x <= x1 && y >= y0 && y <= y1 });
+const rect = (x0: number, y0: number, x1: number, y1: number, value = 0.9) => ({
+  value,
+  inside: (x: number, y: number) => x >= x0 && x <= x1 && y >= y0 && y <= y1,
+});
 
 describe('DB post-processing', () => {
   it('finds one box around a text region, grown by the unclip distance and scaled to the destination', () => {
@@ -70,34 +73,89 @@ describe('DB post-processing', () => {
   });
 
   it('stops at max_candidates regions', () => {
-    const m = map(100, 10, Array.from({ length: 10 }, (_, i) => rect(i * 10, 2, i * 10 + 5, 8)));
+    const m = map(
+      100,
+      10,
+      Array.from({ length: 10 }, (_, i) => rect(i * 10, 2, i * 10 + 5, 8)),
+    );
     expect(componentHulls(m, 100, 10, 0.3, 4)).toHaveLength(4);
   });
 });
 
 describe('geometry helpers', () => {
   it('reduces points to their convex hull', () => {
-    const pts: Point[] = [[0, 0], [4, 0], [4, 4], [0, 4], [2, 2], [1, 3], [2, 0]];
+    const pts: Point[] = [
+      [0, 0],
+      [4, 0],
+      [4, 4],
+      [0, 4],
+      [2, 2],
+      [1, 3],
+      [2, 0],
+    ];
     expect(new Set(convexHull(pts).map((p) => p.join(',')))).toEqual(new Set(['0,0', '4,0', '4,4', '0,4']));
   });
 
   it.each([
-    [[[10, 0], [0, 0], [0, 5], [10, 5]], [[0, 0], [10, 0], [10, 5], [0, 5]]],
-    [[[0, 5], [10, 5], [10, 0], [0, 0]], [[0, 0], [10, 0], [10, 5], [0, 5]]],
+    [
+      [
+        [10, 0],
+        [0, 0],
+        [0, 5],
+        [10, 5],
+      ],
+      [
+        [0, 0],
+        [10, 0],
+        [10, 5],
+        [0, 5],
+      ],
+    ],
+    [
+      [
+        [0, 5],
+        [10, 5],
+        [10, 0],
+        [0, 0],
+      ],
+      [
+        [0, 0],
+        [10, 0],
+        [10, 5],
+        [0, 5],
+      ],
+    ],
   ] as [Point[], Point[]][])('orders %j clockwise from the top-left', (input, expected) => {
     expect(orderPointsClockwise(input)).toEqual(expected);
   });
 
   it('averages the map inside a quad only', () => {
     const m = map(10, 10, [rect(0, 0, 4, 9, 1)]);
-    const left: Quad = [[0, 0], [4, 0], [4, 9], [0, 9]];
-    const all: Quad = [[0, 0], [9, 0], [9, 9], [0, 9]];
+    const left: Quad = [
+      [0, 0],
+      [4, 0],
+      [4, 9],
+      [0, 9],
+    ];
+    const all: Quad = [
+      [0, 0],
+      [9, 0],
+      [9, 9],
+      [0, 9],
+    ];
     expect(boxScoreFast(m, 10, 10, left)).toBe(1);
     expect(boxScoreFast(m, 10, 10, all)).toBeCloseTo(0.5, 5);
   });
 
   it('sorts boxes on nearly the same line left to right', () => {
-    const q = (x: number, y: number): { quad: Quad } => ({ quad: [[x, y], [x + 5, y], [x + 5, y + 5], [x, y + 5]] });
+    const q = (x: number, y: number): { quad: Quad } => ({
+      quad: [
+        [x, y],
+        [x + 5, y],
+        [x + 5, y + 5],
+        [x, y + 5],
+      ],
+    });
     expect(sortBoxes([q(50, 3), q(0, 8), q(20, 40)]).map((b) => b.quad[0][0])).toEqual([0, 50, 20]);
   });
 });

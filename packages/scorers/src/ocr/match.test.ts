@@ -44,7 +44,9 @@ describe('content words', () => {
   });
 
   it('caps a 100k-character question and says so', () => {
-    const question = Array.from({ length: 20_000 }, (_, i) => `word${i}`).join(' ').slice(0, 100_000);
+    const question = Array.from({ length: 20_000 }, (_, i) => `word${i}`)
+      .join(' ')
+      .slice(0, 100_000);
     const t = performance.now();
     const { words, truncated } = contentWords([question], 32, 4000);
     expect(words).toHaveLength(32);

@@ -35,8 +35,14 @@ describeShared('OCR scorer on queue_time.jpg', () => {
   it('reads STAND-BY and ENTRANCE on the sign in the bottom-left tile', () => {
     const lines = (standBy.meta as OcrScoreMeta).texts[2]!;
     const words = lines.map((l) => squash(l.text));
-    expect(words.some((w) => levenshtein(w, 'STANDBY') <= 1), JSON.stringify(words)).toBe(true);
-    expect(words.some((w) => levenshtein(w, 'ENTRANCE') <= 1), JSON.stringify(words)).toBe(true);
+    expect(
+      words.some((w) => levenshtein(w, 'STANDBY') <= 1),
+      JSON.stringify(words),
+    ).toBe(true);
+    expect(
+      words.some((w) => levenshtein(w, 'ENTRANCE') <= 1),
+      JSON.stringify(words),
+    ).toBe(true);
   });
 
   it('places the sign text where the sign is in the photo', () => {

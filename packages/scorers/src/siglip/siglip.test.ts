@@ -44,7 +44,12 @@ describe('siglip scorer: hub pull -> load -> score (random weights: shapes, dete
     expect(a.scorer).toBe('siglip');
     expect(a.scores).toHaveLength(9);
     for (const s of a.scores) expect(s > 0 && s < 1).toBe(true);
-    expect(a.meta).toMatchObject({ similarity: 'sigmoid', logitScale: SIGLIP_DEFAULT_LOGIT_SCALE, logitBias: SIGLIP_DEFAULT_LOGIT_BIAS, logitSource: 'default' });
+    expect(a.meta).toMatchObject({
+      similarity: 'sigmoid',
+      logitScale: SIGLIP_DEFAULT_LOGIT_SCALE,
+      logitBias: SIGLIP_DEFAULT_LOGIT_BIAS,
+      logitSource: 'default',
+    });
     const b = await scorer.score(q, grid3);
     expect(b.scores).toEqual(a.scores);
   });
@@ -128,6 +133,8 @@ describe('siglip scorer: errors', () => {
 
   it('rejects a non-finite logit scale', async () => {
     const { dir } = await modelDir('siglip', { seed: 1 });
-    await expect(createSiglipScorer({ modelPath: dir, device: 'cpu', logitScale: Number.NaN, warn: () => {} })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    await expect(createSiglipScorer({ modelPath: dir, device: 'cpu', logitScale: Number.NaN, warn: () => {} })).rejects.toMatchObject({
+      code: 'INVALID_ARGUMENT',
+    });
   });
 });

@@ -41,7 +41,9 @@ export function lossChartSvg(history: readonly EpochReport[], options: { readonl
       : `<polyline fill="none" stroke="${colour}" stroke-width="2"${dash ? ` stroke-dasharray="${dash}"` : ''} points="${pts.map(([a, b]) => `${a.toFixed(1)},${b.toFixed(1)}`).join(' ')}"/>` +
         pts.map(([a, b]) => `<circle cx="${a.toFixed(1)}" cy="${b.toFixed(1)}" r="2.5" fill="${colour}"/>`).join('');
   const parts: string[] = [];
-  parts.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="DejaVu Sans, Arial, sans-serif" font-size="12">`);
+  parts.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="DejaVu Sans, Arial, sans-serif" font-size="12">`,
+  );
   parts.push(`<rect width="${W}" height="${H}" fill="#ffffff"/>`);
   parts.push(`<text x="${W / 2}" y="22" text-anchor="middle" font-size="14">${esc(options.title ?? 'training')}</text>`);
   // Grid and axes.
@@ -65,11 +67,33 @@ export function lossChartSvg(history: readonly EpochReport[], options: { readonl
     parts.push(`<line x1="${bx}" x2="${bx}" y1="${PAD.top}" y2="${PAD.top + ih}" stroke="#2ca02c" stroke-dasharray="4 3"/>`);
     parts.push(`<text x="${bx}" y="${PAD.top - 6}" text-anchor="middle" fill="#2ca02c">kept: epoch ${options.bestEpoch}</text>`);
   }
-  parts.push(line(history.map((r) => [x(r.epoch), yL(r.trainLoss)]), '#1f77b4'));
+  parts.push(
+    line(
+      history.map((r) => [x(r.epoch), yL(r.trainLoss)]),
+      '#1f77b4',
+    ),
+  );
   const held = history.filter((r) => r.holdout);
-  parts.push(line(held.map((r) => [x(r.epoch), yL(r.holdout!.loss)]), '#1f77b4', '5 4'));
-  parts.push(line(held.map((r) => [x(r.epoch), yR(r.holdout!.top1HitRate)]), '#d62728'));
-  parts.push(line(held.map((r) => [x(r.epoch), yR(r.holdout!.pairwiseAccuracy)]), '#ff7f0e', '5 4'));
+  parts.push(
+    line(
+      held.map((r) => [x(r.epoch), yL(r.holdout!.loss)]),
+      '#1f77b4',
+      '5 4',
+    ),
+  );
+  parts.push(
+    line(
+      held.map((r) => [x(r.epoch), yR(r.holdout!.top1HitRate)]),
+      '#d62728',
+    ),
+  );
+  parts.push(
+    line(
+      held.map((r) => [x(r.epoch), yR(r.holdout!.pairwiseAccuracy)]),
+      '#ff7f0e',
+      '5 4',
+    ),
+  );
   const legend: [string, string, string][] = [
     ['training loss', '#1f77b4', ''],
     ...(held.length > 0
@@ -87,7 +111,9 @@ export function lossChartSvg(history: readonly EpochReport[], options: { readonl
   legend.forEach(([label, colour, dash], i) => {
     const ly = ly0 + 16 + i * 16;
     const lx = lx0 + 8;
-    parts.push(`<line x1="${lx}" x2="${lx + 22}" y1="${ly - 4}" y2="${ly - 4}" stroke="${colour}" stroke-width="2"${dash ? ` stroke-dasharray="${dash}"` : ''}/>`);
+    parts.push(
+      `<line x1="${lx}" x2="${lx + 22}" y1="${ly - 4}" y2="${ly - 4}" stroke="${colour}" stroke-width="2"${dash ? ` stroke-dasharray="${dash}"` : ''}/>`,
+    );
     parts.push(`<text x="${lx + 28}" y="${ly}" fill="#222">${esc(label)}</text>`);
   });
   parts.push('</svg>');

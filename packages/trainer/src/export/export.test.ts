@@ -35,7 +35,13 @@ function unitRows(n: number, dim: number, seed: number): Float32Array[] {
   });
 }
 
-const base = { family: 'clip' as const, model: 'clip-vit-base-patch32', repo: 'Xenova/clip-vit-base-patch32', revision: 'd15189d7028b43f1d3e65039190477f6af591c2a', dtype: 'fp32' };
+const base = {
+  family: 'clip' as const,
+  model: 'clip-vit-base-patch32',
+  repo: 'Xenova/clip-vit-base-patch32',
+  revision: 'd15189d7028b43f1d3e65039190477f6af591c2a',
+  dtype: 'fp32',
+};
 
 describe('ONNX export of the head', () => {
   it.each([
@@ -81,12 +87,28 @@ describe('ONNX export of the head', () => {
     const dir = path.join(root, 'manifest');
     const written = await writeHeadFolder({ dir, name: 'manifest', params: identityParams(8), base, query: { choices: 'average' }, training: { note: 'x' } });
     const manifest = await readHeadManifest(written.manifestPath);
-    expect(manifest).toMatchObject({ schema: 1, kind: 'semclip-relevance-head', name: 'manifest', type: 'linear', dim: 8, file: 'head.onnx', base, query: { choices: 'average' }, training: { note: 'x' } });
-    expect(manifest.sha256).toBe(createHash('sha256').update(await readFile(written.onnxPath)).digest('hex'));
+    expect(manifest).toMatchObject({
+      schema: 1,
+      kind: 'semclip-relevance-head',
+      name: 'manifest',
+      type: 'linear',
+      dim: 8,
+      file: 'head.onnx',
+      base,
+      query: { choices: 'average' },
+      training: { note: 'x' },
+    });
+    expect(manifest.sha256).toBe(
+      createHash('sha256')
+        .update(await readFile(written.onnxPath))
+        .digest('hex'),
+    );
   });
 
   it('rejects a head name that is not a folder name', async () => {
-    await expect(writeHeadFolder({ dir: path.join(root, 'x'), name: '../evil', params: identityParams(2), base, query: { choices: 'average' } })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    await expect(
+      writeHeadFolder({ dir: path.join(root, 'x'), name: '../evil', params: identityParams(2), base, query: { choices: 'average' } }),
+    ).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
   });
 });
 

@@ -84,11 +84,7 @@ export interface LabelSummary extends LabelCounts {
 }
 
 /** Errors that mean "this item's data is bad": the item is reported and the run goes on. */
-const ITEM_ERRORS = [
-  'DATASET_NOT_FOUND',
-  ...IMAGE_ERROR_CODES,
-  'INVALID_QUESTION',
-] as const;
+const ITEM_ERRORS = ['DATASET_NOT_FOUND', ...IMAGE_ERROR_CODES, 'INVALID_QUESTION'] as const;
 
 function gridText(spec: string | GridSpec): string {
   const g = parseGrid(spec);

@@ -111,18 +111,22 @@ function isRecord(v: unknown): v is Record<string, unknown> {
 const EXPECTED = 'a labels file written by `semclip label` (a header line, then one labelled/skipped line per item)';
 
 function checkItem(v: Record<string, unknown>, where: string): ItemRecord {
-  const bad = (why: string) => new SemclipError('DATASET_INVALID', `${where} ${why}.`, { expected: EXPECTED, hint: 'Label again into a new file (semclip label --out ...)' });
+  const bad = (why: string) =>
+    new SemclipError('DATASET_INVALID', `${where} ${why}.`, { expected: EXPECTED, hint: 'Label again into a new file (semclip label --out ...)' });
   if (typeof v.id !== 'string' || v.id === '') throw bad('has no id');
   if (typeof v.question !== 'string') throw bad('has no question');
   if (v.image !== null && typeof v.image !== 'string') throw bad('has no image (a path, or null)');
   if (typeof v.imageHash !== 'string') throw bad('has no imageHash');
-  if (!Array.isArray(v.tiles) || !Array.isArray(v.correct) || v.tiles.length !== v.correct.length || v.tiles.length < 2) throw bad('needs tiles and one correct flag per tile');
+  if (!Array.isArray(v.tiles) || !Array.isArray(v.correct) || v.tiles.length !== v.correct.length || v.tiles.length < 2)
+    throw bad('needs tiles and one correct flag per tile');
   const n = v.tiles.length;
   for (const k of ['positives', 'negatives'] as const) {
     const list = v[k];
-    if (!Array.isArray(list) || list.some((i) => !Number.isInteger(i) || (i as number) < 0 || (i as number) >= n)) throw bad(`has ${k} that are not tile indices`);
+    if (!Array.isArray(list) || list.some((i) => !Number.isInteger(i) || (i as number) < 0 || (i as number) >= n))
+      throw bad(`has ${k} that are not tile indices`);
   }
-  if (v.type === 'labelled' && ((v.positives as unknown[]).length === 0 || (v.negatives as unknown[]).length === 0)) throw bad('is labelled but lacks a positive or a negative tile');
+  if (v.type === 'labelled' && ((v.positives as unknown[]).length === 0 || (v.negatives as unknown[]).length === 0))
+    throw bad('is labelled but lacks a positive or a negative tile');
   if (v.type === 'skipped' && v.reason !== 'all-positive' && v.reason !== 'all-negative') throw bad('is skipped without a reason');
   return v as unknown as ItemRecord;
 }
@@ -150,12 +154,15 @@ export function parseLabelsLines(lines: readonly unknown[], path: string): { hea
     if (line.type === 'header') {
       if (i !== 0) throw new SemclipError('DATASET_INVALID', `${where} is a second header.`, { expected: EXPECTED, hint: 'Do not concatenate labels files' });
       if (line.version !== LABELS_VERSION) {
-        throw new SemclipError('DATASET_INVALID', `${path} is labels format version ${String(line.version)}; this SemClip reads version ${LABELS_VERSION}.`, { expected: EXPECTED });
+        throw new SemclipError('DATASET_INVALID', `${path} is labels format version ${String(line.version)}; this SemClip reads version ${LABELS_VERSION}.`, {
+          expected: EXPECTED,
+        });
       }
       header = line as unknown as LabelsHeader;
       return;
     }
-    if (line.type !== 'labelled' && line.type !== 'skipped') throw new SemclipError('DATASET_INVALID', `${where} has type ${JSON.stringify(line.type)}.`, { expected: EXPECTED });
+    if (line.type !== 'labelled' && line.type !== 'skipped')
+      throw new SemclipError('DATASET_INVALID', `${where} has type ${JSON.stringify(line.type)}.`, { expected: EXPECTED });
     const rec = checkItem(line, where);
     if (seen.has(rec.id)) return;
     seen.add(rec.id);

@@ -83,14 +83,28 @@ describe('labelDataset against a fake VLM that is right only for planned tiles',
     const progress: LabelProgress[] = [];
     const summary = await run(out, { onProgress: (p) => progress.push(p) });
     const labels = await readLabels(out);
-    expect(labels.header).toMatchObject({ type: 'header', version: 1, benchmark: 'scienceqa', source: data, split: 'train', grid: '2x2', runner: { model: 'fake-vlm' } });
+    expect(labels.header).toMatchObject({
+      type: 'header',
+      version: 1,
+      benchmark: 'scienceqa',
+      source: data,
+      split: 'train',
+      grid: '2x2',
+      runner: { model: 'fake-vlm' },
+    });
     expect(labels.records).toHaveLength(24);
     for (const item of fixture) {
       const rec = labels.records.find((r) => r.id === item.pid)!;
       expect(rec, item.pid).toMatchObject(expectedRecord(item));
       expect(rec.correct).toEqual([0, 1, 2, 3].map((t) => item.right.includes(t)));
       expect(rec.replies).toHaveLength(4);
-      expect(rec).toMatchObject({ question: item.question, options: item.choices, answer: String.fromCharCode(65 + item.answer), grid: '2x2', imageSize: { width: 301, height: 301 } });
+      expect(rec).toMatchObject({
+        question: item.question,
+        options: item.choices,
+        answer: String.fromCharCode(65 + item.answer),
+        grid: '2x2',
+        imageSize: { width: 301, height: 301 },
+      });
       expect(rec.image).toBe(path.join(data, 'images', 'train', item.pid, 'image.png'));
       expect(rec.tiles.map((t) => [t.width, t.height])).toEqual(QUADRANT_SIZES);
     }
@@ -160,7 +174,11 @@ describe('labelDataset against a fake VLM that is right only for planned tiles',
     expect([...requestsByItem(fake.requests).keys()]).toEqual([5]);
     const after = await readFile(out, 'utf8');
     expect(after.startsWith(before)).toBe(true);
-    const ids = after.split('\n').filter(Boolean).slice(1).map((l) => JSON.parse(l).id as string);
+    const ids = after
+      .split('\n')
+      .filter(Boolean)
+      .slice(1)
+      .map((l) => JSON.parse(l).id as string);
     expect(ids.sort()).toEqual(['1000', '1001', '1002', '1003', '1004', '1005']);
     expect((await readLabels(out)).records).toHaveLength(6);
   });
@@ -195,7 +213,11 @@ describe('labelDataset against a fake VLM that is right only for planned tiles',
     for (const i of finishedIdx) expect(secondRun.has(i)).toBe(false);
     for (const i of secondRun.keys()) expect(secondRun.get(i)).toBe(4);
     const labels = await readLabels(out);
-    const ids = (await readFile(out, 'utf8')).split('\n').filter(Boolean).slice(1).map((l) => JSON.parse(l).id);
+    const ids = (await readFile(out, 'utf8'))
+      .split('\n')
+      .filter(Boolean)
+      .slice(1)
+      .map((l) => JSON.parse(l).id);
     expect(ids).toHaveLength(24);
     expect(new Set(ids).size).toBe(24);
     for (const item of fixture) expect(labels.records.find((r) => r.id === item.pid)).toMatchObject(expectedRecord(item));
@@ -204,7 +226,10 @@ describe('labelDataset against a fake VLM that is right only for planned tiles',
   it('refuses to resume a file made with another grid or VLM', async () => {
     const out = outFile();
     await run(out, { limit: 2 });
-    await expect(run(out, { limit: 2, grid: '3x3' })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', message: expect.stringContaining('grid 2x2 (now 3x3)') });
+    await expect(run(out, { limit: 2, grid: '3x3' })).rejects.toMatchObject({
+      code: 'INVALID_ARGUMENT',
+      message: expect.stringContaining('grid 2x2 (now 3x3)'),
+    });
   });
 
   it('reports items whose image is missing, writes nothing for them, and labels them once fixed', async () => {
@@ -243,13 +268,23 @@ describe('labelDataset against a fake VLM that is right only for planned tiles',
     expect(summary).toMatchObject({ items: 3, written: 3, requests: 6 });
     const labels = await readLabels(out);
     expect(labels.header).toMatchObject({ grid: '1x2' });
-    for (const rec of labels.records) expect(rec).toMatchObject({ grid: '1x2', tiles: [{ x: 0, y: 0, width: 150, height: 301 }, { x: 150, y: 0, width: 151, height: 301 }] });
+    for (const rec of labels.records)
+      expect(rec).toMatchObject({
+        grid: '1x2',
+        tiles: [
+          { x: 0, y: 0, width: 150, height: 301 },
+          { x: 150, y: 0, width: 151, height: 301 },
+        ],
+      });
     expect(fake.requests).toHaveLength(6);
     for (const r of fake.requests) {
       expect(r.images).toHaveLength(2);
       expect(r.images[0]).toMatchObject({ width: 200, height: 200 });
     }
-    await expect(run(outFile(), { pipeline, grid: '2x2' })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', message: expect.stringContaining('grid and pipeline were both given') });
+    await expect(run(outFile(), { pipeline, grid: '2x2' })).rejects.toMatchObject({
+      code: 'INVALID_ARGUMENT',
+      message: expect.stringContaining('grid and pipeline were both given'),
+    });
   });
 
   it('stops on a failing upstream with its error, keeping every finished item', async () => {
@@ -296,7 +331,10 @@ describe('labelDataset against a fake VLM that is right only for planned tiles',
       const labels = await readLabels(out);
       labels.records.forEach((rec, i) => {
         expect(rec).toMatchObject(expectedRecord(fixture[Number(rec.id.slice(4))]!));
-        expect(rec.replies.every((t) => t === 'Teal.' || t === 'Maroon'), String(i)).toBe(true);
+        expect(
+          rec.replies.every((t) => t === 'Teal.' || t === 'Maroon'),
+          String(i),
+        ).toBe(true);
       });
       expect(fake.requests.every((r) => r.body?.max_tokens === 32)).toBe(true);
     } finally {

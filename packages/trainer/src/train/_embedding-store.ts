@@ -74,7 +74,10 @@ export async function openEmbeddingStore(cacheDir: string, modelKey: string): Pr
     buf = await readFile(file);
   } catch (cause) {
     if ((cause as NodeJS.ErrnoException).code !== 'ENOENT') {
-      throw new SemclipError('INTERNAL', `Cannot read the embedding cache ${file}: ${(cause as Error).message}.`, { cause, hint: 'Delete the folder to rebuild the cache' });
+      throw new SemclipError('INTERNAL', `Cannot read the embedding cache ${file}: ${(cause as Error).message}.`, {
+        cause,
+        hint: 'Delete the folder to rebuild the cache',
+      });
     }
     buf = Buffer.alloc(0);
   }

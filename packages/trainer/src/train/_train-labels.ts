@@ -77,7 +77,10 @@ async function isDir(p: string): Promise<boolean> {
 /** A base given as a folder (towers) or a registered clip/siglip model id. */
 async function resolveBase(base: string, env: NodeJS.ProcessEnv | undefined): Promise<{ family: 'clip' | 'siglip'; model?: string; modelPath?: string }> {
   if (typeof base !== 'string' || base.trim() === '') {
-    throw new SemclipError('INVALID_ARGUMENT', 'The base model is missing.', { expected: 'a clip or siglip model id (semclip models list), or a folder of towers', hint: 'Pass --base clip-vit-base-patch32' });
+    throw new SemclipError('INVALID_ARGUMENT', 'The base model is missing.', {
+      expected: 'a clip or siglip model id (semclip models list), or a folder of towers',
+      hint: 'Pass --base clip-vit-base-patch32',
+    });
   }
   const folder = path.resolve(base);
   if (await isDir(folder)) {
@@ -85,16 +88,23 @@ async function resolveBase(base: string, env: NodeJS.ProcessEnv | undefined): Pr
     try {
       type = (JSON.parse(await readFile(path.join(folder, 'config.json'), 'utf8')) as { model_type?: unknown }).model_type;
     } catch (cause) {
-      throw new SemclipError('MODEL_INVALID', `${folder} has no readable config.json.`, { cause, expected: 'a folder in the Hugging Face layout with config.json and onnx/text_model.onnx, onnx/vision_model.onnx' });
+      throw new SemclipError('MODEL_INVALID', `${folder} has no readable config.json.`, {
+        cause,
+        expected: 'a folder in the Hugging Face layout with config.json and onnx/text_model.onnx, onnx/vision_model.onnx',
+      });
     }
     if (type !== 'clip' && type !== 'siglip') {
-      throw new SemclipError('MODEL_INVALID', `${folder} holds a ${JSON.stringify(type)} model; the base must be CLIP or SigLIP.`, { expected: 'config.json model_type "clip" or "siglip"' });
+      throw new SemclipError('MODEL_INVALID', `${folder} holds a ${JSON.stringify(type)} model; the base must be CLIP or SigLIP.`, {
+        expected: 'config.json model_type "clip" or "siglip"',
+      });
     }
     return { family: type, modelPath: folder };
   }
   const m = getManifest(base, env ? { env } : {});
   if (m.family !== 'clip' && m.family !== 'siglip') {
-    throw new SemclipError('UNKNOWN_MODEL', `Model "${m.id}" is a ${m.family} model; the base must be a CLIP or SigLIP model.`, { hint: 'Pick one from `semclip models list` (family clip or siglip)' });
+    throw new SemclipError('UNKNOWN_MODEL', `Model "${m.id}" is a ${m.family} model; the base must be a CLIP or SigLIP model.`, {
+      hint: 'Pick one from `semclip models list` (family clip or siglip)',
+    });
   }
   return { family: m.family, model: m.id };
 }
@@ -152,7 +162,9 @@ async function embedItems(
       const level1 = tiled.grid.tiles.filter((t) => t.level === 1);
       const same = level1.length === rec.tiles.length && level1.every((t, i) => JSON.stringify(t.box) === JSON.stringify(rec.tiles[i]));
       if (!same) {
-        throw new SemclipError('DATASET_INVALID', `Item ${rec.id}'s tiles in ${labels.path} do not match grid ${rec.grid} on its image.`, { hint: 'Label it again (semclip label)' });
+        throw new SemclipError('DATASET_INVALID', `Item ${rec.id}'s tiles in ${labels.path} do not match grid ${rec.grid} on its image.`, {
+          hint: 'Label it again (semclip label)',
+        });
       }
       const { vectors } = await base.embedTiles(tiled, options.signal ? { signal: options.signal } : {});
       tiles = level1.map((t) => vectors[t.index]);
@@ -170,7 +182,12 @@ async function embedItems(
 function defaultName(labelsPath: string, base: string): string {
   const stem = path.basename(labelsPath).replace(/\.[^.]*$/, '');
   const b = path.basename(base.replace(/[\\/]+$/, ''));
-  return `${stem}-${b}`.replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^[^A-Za-z0-9]+/, '').slice(0, 128) || 'head';
+  return (
+    `${stem}-${b}`
+      .replace(/[^A-Za-z0-9._-]+/g, '-')
+      .replace(/^[^A-Za-z0-9]+/, '')
+      .slice(0, 128) || 'head'
+  );
 }
 
 function round(n: number): number {
@@ -221,7 +238,7 @@ export async function trainFromLabels(options: TrainFromLabelsOptions): Promise<
   });
   try {
     const store = await openEmbeddingStore(cacheDir, base.info.modelKey);
-    let embedded;
+    let embedded: Awaited<ReturnType<typeof embedItems>>;
     try {
       embedded = await embedItems(labels.labelled, labels, base, store, options);
     } finally {
@@ -257,7 +274,11 @@ export async function trainFromLabels(options: TrainFromLabelsOptions): Promise<
       trainLoss: round(best.trainLoss),
       ...(best.holdout ? { holdout: best.holdout } : {}),
       ...(history[0]?.holdout ? { baseline: history[0].holdout } : {}),
-      history: history.map((r) => ({ epoch: r.epoch, trainLoss: round(r.trainLoss), ...(r.holdout ? { top1HitRate: round(r.holdout.top1HitRate), pairwiseAccuracy: round(r.holdout.pairwiseAccuracy) } : {}) })),
+      history: history.map((r) => ({
+        epoch: r.epoch,
+        trainLoss: round(r.trainLoss),
+        ...(r.holdout ? { top1HitRate: round(r.holdout.top1HitRate), pairwiseAccuracy: round(r.holdout.pairwiseAccuracy) } : {}),
+      })),
       trainer: '@semclip/trainer',
     });
     const train = await trainHead(

@@ -129,16 +129,20 @@ export function resolveHyperparameters(options: Partial<Hyperparameters> = {}): 
 
 function checkSet(set: TrainingSet): void {
   const d = set.dim;
-  if (!Number.isInteger(d) || d < 1) throw new SemclipError('INVALID_ARGUMENT', `Embedding size ${String(d)} is not valid.`, { expected: 'a positive integer' });
+  if (!Number.isInteger(d) || d < 1)
+    throw new SemclipError('INVALID_ARGUMENT', `Embedding size ${String(d)} is not valid.`, { expected: 'a positive integer' });
   set.items.forEach((item) => {
     const bad = (why: string) =>
-      new SemclipError('DATASET_INVALID', `Training item ${JSON.stringify(item.id)} ${why}.`, { expected: 'one text embedding, tile embeddings of the same size, and at least one positive and one negative tile' });
+      new SemclipError('DATASET_INVALID', `Training item ${JSON.stringify(item.id)} ${why}.`, {
+        expected: 'one text embedding, tile embeddings of the same size, and at least one positive and one negative tile',
+      });
     if (item.text.length !== d) throw bad(`has a ${item.text.length}-dimensional question embedding, not ${d}`);
     item.tiles.forEach((t, i) => {
       if (t.length !== d) throw bad(`has a ${t.length}-dimensional embedding for tile ${i}, not ${d}`);
     });
     if (item.positives.length === 0 || item.negatives.length === 0) throw bad('has no positive or no negative tile');
-    for (const i of [...item.positives, ...item.negatives]) if (!Number.isInteger(i) || i < 0 || i >= item.tiles.length) throw bad(`names tile ${i}, which it does not have`);
+    for (const i of [...item.positives, ...item.negatives])
+      if (!Number.isInteger(i) || i < 0 || i >= item.tiles.length) throw bad(`names tile ${i}, which it does not have`);
   });
 }
 

@@ -60,7 +60,19 @@ afterAll(async () => {
   await rm(root, { recursive: true, force: true });
 });
 
-const common = () => ({ labels: labelsFile, cacheDir, autoPull: true, hub: { endpoint: hub.url, env }, device: 'cpu' as const, warn: quiet, epochs: 3, lr: 1e-3, batchSize: 16, holdout: 0.25, seed: 5 });
+const common = () => ({
+  labels: labelsFile,
+  cacheDir,
+  autoPull: true,
+  hub: { endpoint: hub.url, env },
+  device: 'cpu' as const,
+  warn: quiet,
+  epochs: 3,
+  lr: 1e-3,
+  batchSize: 16,
+  holdout: 0.25,
+  seed: 5,
+});
 
 describe('trainFromLabels on a tiny CLIP from the fake hub', () => {
   it('embeds once (disk cache), trains, and writes head.onnx + head.json + loss charts into <cache>/heads/<name>', async () => {
@@ -78,7 +90,11 @@ describe('trainFromLabels on a tiny CLIP from the fake hub', () => {
       dim: 16,
       base: { family: 'clip', model: 'tiny-clip-trainer', repo: REPO, revision: REVISION, dtype: 'fp32' },
       query: { choices: 'average' },
-      training: { bestEpoch: r.train.bestEpoch, hyperparameters: { lr: 1e-3, batchSize: 16, epochs: 3, margin: 0.2, seed: 5, holdout: 0.25 }, labels: { benchmark: 'scienceqa', grid: '2x2', vlm: 'fake-vlm' } },
+      training: {
+        bestEpoch: r.train.bestEpoch,
+        hyperparameters: { lr: 1e-3, batchSize: 16, epochs: 3, margin: 0.2, seed: 5, holdout: 0.25 },
+        labels: { benchmark: 'scienceqa', grid: '2x2', vlm: 'fake-vlm' },
+      },
     });
     expect((manifest.training as { history: unknown[] }).history).toHaveLength(4);
   });
@@ -98,7 +114,11 @@ describe('trainFromLabels on a tiny CLIP from the fake hub', () => {
     const scorer = await createDistantScorer({ model: 'sqa-tiny-scorer', cacheDir, hub: { endpoint: hub.url, env }, device: 'cpu', warn: quiet });
     const base = await createBaseEncoder({ family: 'clip', modelPath: scorer.info.base.dir, device: 'cpu', warn: quiet });
     try {
-      const labels = (await readFile(labelsFile, 'utf8')).trim().split('\n').slice(1).map((l) => JSON.parse(l));
+      const labels = (await readFile(labelsFile, 'utf8'))
+        .trim()
+        .split('\n')
+        .slice(1)
+        .map((l) => JSON.parse(l));
       const rec = labels.find((l) => l.type === 'labelled');
       const tiled = await tileImage(rec.image, { grid: '2x2' });
       const query = { question: rec.question, options: rec.options };
@@ -126,10 +146,19 @@ describe('trainFromLabels on a tiny CLIP from the fake hub', () => {
   });
 
   it('refuses to train when an image changed since labelling', async () => {
-    const labels = (await readFile(labelsFile, 'utf8')).trim().split('\n').slice(1).map((l) => JSON.parse(l));
+    const labels = (await readFile(labelsFile, 'utf8'))
+      .trim()
+      .split('\n')
+      .slice(1)
+      .map((l) => JSON.parse(l));
     const rec = labels.find((l) => l.type === 'labelled');
     const original = await readFile(rec.image);
-    await writeFile(rec.image, await sharp({ create: { width: 301, height: 301, channels: 3, background: '#123456' } }).png().toBuffer());
+    await writeFile(
+      rec.image,
+      await sharp({ create: { width: 301, height: 301, channels: 3, background: '#123456' } })
+        .png()
+        .toBuffer(),
+    );
     try {
       // A fresh cache, so the tiles are embedded (and the image checked) again.
       await expect(trainFromLabels({ ...common(), cacheDir: path.join(root, 'cache2'), base: 'tiny-clip-trainer', name: 'changed' })).rejects.toMatchObject({

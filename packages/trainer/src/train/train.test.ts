@@ -55,7 +55,10 @@ describe('margin ranking loss and its gradient', () => {
     if (margin < 1) expect(active).toBeLessThan(pairs.length);
     const h = 1e-6;
     let worst = 0;
-    for (const [name, w, g] of [['wt', p.wt, grads.wt], ['wv', p.wv, grads.wv]] as const) {
+    for (const [name, w, g] of [
+      ['wt', p.wt, grads.wt],
+      ['wv', p.wv, grads.wv],
+    ] as const) {
       for (let i = 0; i < w.length; i++) {
         const keep = w[i]!;
         w[i] = keep + h;

@@ -11,7 +11,7 @@ import type { RgbPixels } from './_pixels.js';
 export type FamilyName = 'llava' | 'llava_onevision' | 'idefics3' | 'qwen2_vl';
 
 /** Loosely typed handles on transformers.js objects (its own .d.ts types are JSDoc-derived and loose). */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+// biome-ignore lint/suspicious/noExplicitAny: one alias for transformers.js objects, whose JSDoc-derived types do not describe what the families call
 export type Any = any;
 
 export interface FamilyContext {
@@ -153,7 +153,8 @@ export const FAMILIES: Record<FamilyName, Family> = {
     tokensPerImage: (ctx) => num(ctx.processor.config?.image_seq_len),
     imageTokenId(ctx) {
       const id = num(ctx.config.image_token_id) ?? ctx.tokenizer.model?.tokens_to_ids?.get?.('<image>');
-      if (typeof id !== 'number') throw new SemclipError('MODEL_INVALID', 'The Idefics3/SmolVLM config.json has no image_token_id.', { hint: 'Re-download the model' });
+      if (typeof id !== 'number')
+        throw new SemclipError('MODEL_INVALID', 'The Idefics3/SmolVLM config.json has no image_token_id.', { hint: 'Re-download the model' });
       return id;
     },
     // SemClip picks the regions itself, so the processor's own tiling is off: each image is one
@@ -201,8 +202,14 @@ export const FAMILIES: Record<FamilyName, Family> = {
         ...ctx.tokenizer(expanded),
         ...(parts.length
           ? {
-              pixel_values: ctx.tf.cat(parts.map((p) => p.pixel_values), 0),
-              image_grid_thw: ctx.tf.cat(parts.map((p) => p.image_grid_thw), 0),
+              pixel_values: ctx.tf.cat(
+                parts.map((p) => p.pixel_values),
+                0,
+              ),
+              image_grid_thw: ctx.tf.cat(
+                parts.map((p) => p.image_grid_thw),
+                0,
+              ),
             }
           : {}),
       };
@@ -210,8 +217,14 @@ export const FAMILIES: Record<FamilyName, Family> = {
     async visionInputs(ctx, images) {
       const { parts } = await qwenPixels(ctx, images);
       return {
-        pixel_values: ctx.tf.cat(parts.map((p) => p.pixel_values), 0),
-        image_grid_thw: ctx.tf.cat(parts.map((p) => p.image_grid_thw), 0),
+        pixel_values: ctx.tf.cat(
+          parts.map((p) => p.pixel_values),
+          0,
+        ),
+        image_grid_thw: ctx.tf.cat(
+          parts.map((p) => p.image_grid_thw),
+          0,
+        ),
       };
     },
   },

@@ -87,10 +87,14 @@ export function pickDtypes(
     }
     const pick = manifestDefault && has(manifestDefault) ? manifestDefault : PREFERENCE.find(has);
     if (!pick) {
-      throw new SemclipError('MODEL_INVALID', `Model ${modelLabel} in ${dir} has no ONNX file for ${session} (expected onnx/${session}.onnx or a quantised variant like onnx/${session}_q4.onnx).`, {
-        hint: pullHint,
-        details: { dir, session },
-      });
+      throw new SemclipError(
+        'MODEL_INVALID',
+        `Model ${modelLabel} in ${dir} has no ONNX file for ${session} (expected onnx/${session}.onnx or a quantised variant like onnx/${session}_q4.onnx).`,
+        {
+          hint: pullHint,
+          details: { dir, session },
+        },
+      );
     }
     out[session] = pick;
   }

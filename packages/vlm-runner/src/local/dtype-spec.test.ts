@@ -11,11 +11,14 @@ describe('parseDtypeSpec (the --dtype flag)', () => {
     expect(parseDtypeSpec(text)).toEqual(expected);
   });
 
-  it.each(['', 'q3', 'vision_encoder', 'vision=fp16', 'vision_encoder=fp17', 'vision_encoder=fp16,vision_encoder=q4', 'a=b=c'])('rejects %j naming the valid values', (text) => {
-    expect(() => parseDtypeSpec(text)).toThrowError(
-      expect.objectContaining({ code: 'INVALID_ARGUMENT', message: expect.stringContaining('decoder_model_merged') }),
-    );
-  });
+  it.each(['', 'q3', 'vision_encoder', 'vision=fp16', 'vision_encoder=fp17', 'vision_encoder=fp16,vision_encoder=q4', 'a=b=c'])(
+    'rejects %j naming the valid values',
+    (text) => {
+      expect(() => parseDtypeSpec(text)).toThrowError(
+        expect.objectContaining({ code: 'INVALID_ARGUMENT', message: expect.stringContaining('decoder_model_merged') }),
+      );
+    },
+  );
 
   it('lists the variants and sessions', () => {
     expect(LOCAL_DTYPES).toContain('q4f16');

@@ -209,10 +209,12 @@ describe.each(['idefics3', 'qwen2_vl'] as const)('the hooks on a tiny random-wei
     const batched = await runner.answerLogprobs({ ...request, batchSize: 3 });
     const single = await runner.answerLogprobs({ ...request, batchSize: 1 });
     expect(batched).toHaveLength(3);
-    batched.forEach((r, i) => r.logprobs!.forEach((l, k) => {
-      expect(Number.isFinite(l.logprob)).toBe(true);
-      expect(l.logprob).toBeCloseTo(single[i]!.logprobs![k]!.logprob, 4);
-    }));
+    batched.forEach((r, i) =>
+      r.logprobs!.forEach((l, k) => {
+        expect(Number.isFinite(l.logprob)).toBe(true);
+        expect(l.logprob).toBeCloseTo(single[i]!.logprobs![k]!.logprob, 4);
+      }),
+    );
     expect(model.family).toBe(family);
   });
 });

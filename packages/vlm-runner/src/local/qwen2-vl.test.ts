@@ -90,8 +90,14 @@ describe('local runner on a tiny random-weight Qwen2-VL (shapes, determinism and
         const r = im.image as RawImage;
         parts.push(await processor.image_processor(await new tf.RawImage(r.data, r.width, r.height, 3).resize(56, 56)));
       }
-      const pixel_values = tf.cat(parts.map((p: Any) => p.pixel_values), 0);
-      const image_grid_thw = tf.cat(parts.map((p: Any) => p.image_grid_thw), 0);
+      const pixel_values = tf.cat(
+        parts.map((p: Any) => p.pixel_values),
+        0,
+      );
+      const image_grid_thw = tf.cat(
+        parts.map((p: Any) => p.image_grid_thw),
+        0,
+      );
       const ids = [...prompt.inputIds];
       const tensor = (values: number[]) => new tf.Tensor('int64', BigInt64Array.from(values.map(BigInt)), [1, values.length]);
       const steps = 6;

@@ -31,7 +31,12 @@ beforeAll(async () => {
   );
   const expanded = text.split('<image>').join('<image>'.repeat(tiny.visualTokensPerImage));
   const pixels = (seed: number) =>
-    new tf.RawImage(Uint8ClampedArray.from({ length: 70 * 50 * 3 }, (_, i) => (i * 13 + seed * 71) % 256), 70, 50, 3);
+    new tf.RawImage(
+      Uint8ClampedArray.from({ length: 70 * 50 * 3 }, (_, i) => (i * 13 + seed * 71) % 256),
+      70,
+      50,
+      3,
+    );
   const { pixel_values } = await images([pixels(1), pixels(2)]);
   inputs = { ...tokenizer(expanded), pixel_values };
 });

@@ -261,7 +261,10 @@ export function jsonWithImages(body: (placeholder: (i: number) => string) => unk
     last = (m.index as number) + m[0].length;
   }
   parts.push(Buffer.from(text.slice(last), 'utf8'));
-  return Buffer.concat(parts, parts.reduce((n, p) => n + p.byteLength, 0));
+  return Buffer.concat(
+    parts,
+    parts.reduce((n, p) => n + p.byteLength, 0),
+  );
 }
 
 /** `data:<mime>;base64,<...>` as ASCII bytes. */

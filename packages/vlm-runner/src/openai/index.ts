@@ -179,7 +179,9 @@ function parseCompletion(json: unknown, display: string, secrets: readonly strin
   let text: string;
   if (typeof content === 'string') text = content;
   else if (Array.isArray(content)) {
-    text = content.map((p: unknown) => (p && typeof p === 'object' && typeof (p as { text?: unknown }).text === 'string' ? (p as { text: string }).text : '')).join('');
+    text = content
+      .map((p: unknown) => (p && typeof p === 'object' && typeof (p as { text?: unknown }).text === 'string' ? (p as { text: string }).text : ''))
+      .join('');
   } else if (content === null || content === undefined) {
     throw badResponse(display, 'without choices[0].message.content', json, secrets);
   } else throw badResponse(display, 'with a non-text message', json, secrets);
@@ -315,10 +317,7 @@ export function createOpenAIRunner(options: OpenAIRunnerOptions): OpenAIRunner {
         messages: [
           {
             role: 'user',
-            content: [
-              ...prepared.urls.map((_, i) => ({ type: 'image_url', image_url: { url: placeholder(i) } })),
-              { type: 'text', text: prepared.text },
-            ],
+            content: [...prepared.urls.map((_, i) => ({ type: 'image_url', image_url: { url: placeholder(i) } })), { type: 'text', text: prepared.text }],
           },
         ],
         temperature: 0,
@@ -399,10 +398,14 @@ export function createOpenAIRunner(options: OpenAIRunnerOptions): OpenAIRunner {
             // logprobs were the problem (it succeeds) or the request itself (it fails the same way).
             result = undefined;
           } else if (logprobsMode === true && (status === 400 || status === 422)) {
-            throw new SemclipError('UNSUPPORTED_CAPABILITY', `${display} refused a request with logprobs: ${(err as SemclipError).details?.upstreamMessage as string}`, {
-              cause: err,
-              hint: "Use logprobs: 'auto' or false (--logprobs auto|off) for this server",
-            });
+            throw new SemclipError(
+              'UNSUPPORTED_CAPABILITY',
+              `${display} refused a request with logprobs: ${(err as SemclipError).details?.upstreamMessage as string}`,
+              {
+                cause: err,
+                hint: "Use logprobs: 'auto' or false (--logprobs auto|off) for this server",
+              },
+            );
           } else throw err;
         }
         if (result) {
@@ -430,10 +433,14 @@ export function createOpenAIRunner(options: OpenAIRunnerOptions): OpenAIRunner {
       if (logprobsMode === 'auto' && logprobsSupported === undefined) logprobsSupported = false;
       const index = parseChoice(result.text, prompt.letters, request.options);
       if (index === undefined) {
-        throw new SemclipError('MODEL_OUTPUT_INVALID', `The model's answer "${redact(result.text.slice(0, 80), secrets)}" names none of the options ${prompt.letters.join(', ')}.`, {
-          hint: 'Pass an instruction that asks for the option letter only, or use a server with logprobs',
-          details: { text: result.text, letters: prompt.letters },
-        });
+        throw new SemclipError(
+          'MODEL_OUTPUT_INVALID',
+          `The model's answer "${redact(result.text.slice(0, 80), secrets)}" names none of the options ${prompt.letters.join(', ')}.`,
+          {
+            hint: 'Pass an instruction that asks for the option letter only, or use a server with logprobs',
+            details: { text: result.text, letters: prompt.letters },
+          },
+        );
       }
       const scores = prompt.letters.map((_, i) => (i === index ? 0 : UNSEEN_SCORE));
       return done(index, scores, 'letter', result.text, result.usage);
@@ -461,10 +468,14 @@ export function createOpenAIRunner(options: OpenAIRunnerOptions): OpenAIRunner {
               const status = isSemclipError(err, 'UPSTREAM_ERROR') ? err.details?.status : undefined;
               if (logprobsMode === 'auto' && (status === 400 || status === 422)) result = undefined;
               else if (logprobsMode === true && (status === 400 || status === 422)) {
-                throw new SemclipError('UNSUPPORTED_CAPABILITY', `${display} refused a request with logprobs: ${(err as SemclipError).details?.upstreamMessage as string}`, {
-                  cause: err,
-                  hint: "Use logprobs: 'auto' or false (--logprobs auto|off) for this server",
-                });
+                throw new SemclipError(
+                  'UNSUPPORTED_CAPABILITY',
+                  `${display} refused a request with logprobs: ${(err as SemclipError).details?.upstreamMessage as string}`,
+                  {
+                    cause: err,
+                    hint: "Use logprobs: 'auto' or false (--logprobs auto|off) for this server",
+                  },
+                );
               } else throw err;
             }
             if (result?.top && result.top.length > 0) {

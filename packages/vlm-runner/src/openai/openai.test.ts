@@ -92,7 +92,9 @@ describe('openai runner: what is sent', () => {
   });
 
   it('rejects an explicitly named key variable that is not set', () => {
-    expect(() => runner({ apiKeyEnv: 'MISSING_KEY' })).toThrowError(expect.objectContaining({ code: 'INVALID_ARGUMENT', message: expect.stringContaining('MISSING_KEY') }));
+    expect(() => runner({ apiKeyEnv: 'MISSING_KEY' })).toThrowError(
+      expect.objectContaining({ code: 'INVALID_ARGUMENT', message: expect.stringContaining('MISSING_KEY') }),
+    );
   });
 });
 
@@ -229,7 +231,10 @@ describe('openai runner: retries and errors', () => {
   it('reports a request fetch refuses outright (a blocked port) with its reason, without retrying', async () => {
     const retries: unknown[] = [];
     const err = await caught(
-      createOpenAIRunner({ baseUrl: 'http://127.0.0.1:9/v1', model: 'm', env: {}, onRetry: (i) => retries.push(i) }).answer({ images: [overview], question: 'q?' }),
+      createOpenAIRunner({ baseUrl: 'http://127.0.0.1:9/v1', model: 'm', env: {}, onRetry: (i) => retries.push(i) }).answer({
+        images: [overview],
+        question: 'q?',
+      }),
     );
     expect(err.code).toBe('UPSTREAM_ERROR');
     expect(err.message).toContain('bad port');
@@ -258,7 +263,9 @@ describe('openai runner: retries and errors', () => {
     expect(fake.requests[0]!.headers.authorization).toBe(`Bearer ${key}`);
     expect(err.code).toBe('UPSTREAM_ERROR');
     expect(err.message).toContain('Incorrect API key provided');
-    const everything = [err.message, JSON.stringify((err as unknown as { toJSON(): unknown }).toJSON()), String(err.stack), JSON.stringify(err.details)].join('\n');
+    const everything = [err.message, JSON.stringify((err as unknown as { toJSON(): unknown }).toJSON()), String(err.stack), JSON.stringify(err.details)].join(
+      '\n',
+    );
     expect(everything).not.toContain(key);
     expect(everything).not.toContain('7f3a9c2e11b04d5e8a6b');
   });

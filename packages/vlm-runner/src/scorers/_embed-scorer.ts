@@ -85,7 +85,7 @@ export function queryText(query: ScoreQuery): string {
 }
 
 function checkSource(source: TileSource): void {
-  if (!source || !source.grid || !Array.isArray(source.grid.tiles) || typeof source.id !== 'string' || typeof source.crop !== 'function') {
+  if (!source?.grid || !Array.isArray(source.grid.tiles) || typeof source.id !== 'string' || typeof source.crop !== 'function') {
     throw new SemclipError('INVALID_ARGUMENT', 'The tile source is not a TileSource.', { hint: 'Pass the result of tileImage() from @semclip/tiling' });
   }
 }
@@ -117,7 +117,9 @@ export async function createVlmEmbedScorer(options: VlmEmbedScorerOptions): Prom
   const tileMaxSide = scorerIntOption('tileMaxSide', options.tileMaxSide, 1024, 16);
   const textCacheSize = scorerIntOption('textCacheSize', options.textCacheSize, 256, 0);
   const tileLimits =
-    options.tileCache === false ? { maxEntries: 0 } : { maxEntries: options.tileCache?.maxEntries ?? 4096, maxBytes: options.tileCache?.maxBytes ?? 64 * 1024 * 1024 };
+    options.tileCache === false
+      ? { maxEntries: 0 }
+      : { maxEntries: options.tileCache?.maxEntries ?? 4096, maxBytes: options.tileCache?.maxBytes ?? 64 * 1024 * 1024 };
   if (!Number.isInteger(tileLimits.maxEntries) || tileLimits.maxEntries < 0 || !(tileLimits.maxBytes === undefined || tileLimits.maxBytes >= 0)) {
     throw new SemclipError('INVALID_ARGUMENT', `tileCache ${JSON.stringify(options.tileCache)} is not valid.`, {
       expected: '{ maxEntries: integer >= 0, maxBytes: number >= 0 } or false',
@@ -141,9 +143,13 @@ export async function createVlmEmbedScorer(options: VlmEmbedScorerOptions): Prom
   const representation: TextRepresentation = wanted === 'auto' ? runner.textRepresentation : wanted;
   if (representation !== 'mean-input-embeddings' && runner.textRepresentation !== 'last-hidden-state') {
     if (resolved.owned) await runner.dispose();
-    throw new SemclipError('UNSUPPORTED_CAPABILITY', `Model ${runner.model}: its ONNX decoder has no hidden-state output, so the question cannot be represented by the last hidden state.`, {
-      hint: "Use representation 'auto' or 'mean-input-embeddings'",
-    });
+    throw new SemclipError(
+      'UNSUPPORTED_CAPABILITY',
+      `Model ${runner.model}: its ONNX decoder has no hidden-state output, so the question cannot be represented by the last hidden state.`,
+      {
+        hint: "Use representation 'auto' or 'mean-input-embeddings'",
+      },
+    );
   }
   const modelKey = [runner.id, runner.model, runner.dir ?? '', runner.dtypes?.vision_encoder ?? '', tileMaxSide].join('|');
   // Waits for an image's tiles being embedded, so concurrent questions about one image embed them once.

@@ -55,7 +55,7 @@ export const NO_SPELLINGS = ['No', 'no', 'NO', ' No', ' no'] as const;
  */
 export function yesNoToken(token: string): 'yes' | 'no' | undefined {
   const core = token
-    .replace(/^[\s▁Ġ"'*_`(\[]+/u, '')
+    .replace(/^[\s▁Ġ"'*_`([]+/u, '')
     .replace(/[\s.,!:;)\]"'*_`]+$/u, '')
     .toLowerCase();
   return core === 'yes' || core === 'no' ? core : undefined;
@@ -110,7 +110,7 @@ export function yesProbability(logprobs: readonly TopLogprob[] | undefined): num
  * ```
  */
 export function parseYesNo(text: string): 0 | 1 | undefined {
-  const lead = /^[\s"'*_`(\[]*(yes|no)\b/i.exec(text);
+  const lead = /^[\s"'*_`([]*(yes|no)\b/i.exec(text);
   if (lead) return lead[1]!.toLowerCase() === 'yes' ? 1 : 0;
   const words = new Set([...text.toLowerCase().matchAll(/\b(yes|no)\b/g)].map((m) => m[1]));
   if (words.size === 1) return words.has('yes') ? 1 : 0;

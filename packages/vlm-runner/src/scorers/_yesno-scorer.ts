@@ -138,7 +138,7 @@ export async function createVlmYesNoScorer(options: VlmYesNoScorerOptions): Prom
       const signal = scoreOptions.signal;
       throwIfAborted(signal);
       const question = yesNoPrompt(template, query);
-      if (!source || !source.grid || !Array.isArray(source.grid.tiles) || typeof source.crop !== 'function') {
+      if (!source?.grid || !Array.isArray(source.grid.tiles) || typeof source.crop !== 'function') {
         throw new SemclipError('INVALID_ARGUMENT', 'The tile source is not a TileSource.', { hint: 'Pass the result of tileImage() from @semclip/tiling' });
       }
       const timings = { preprocess: 0, encode: 0, score: 0 };

@@ -4,11 +4,21 @@ import { lastTokenState, meanPoolGroups } from '../local/_embed.js';
 import { cosine, normalised, parseYesNo, yesNoToken, yesProbability } from './_math.js';
 
 describe('mean pooling and cosine (the vlm-embed score)', () => {
-  it('mean-pools each image\'s visual tokens and scores by cosine with the question', () => {
+  it("mean-pools each image's visual tokens and scores by cosine with the question", () => {
     // Two images of 3 visual tokens, hidden size 2, rows in image order as the encoder returns them.
     const features = Float32Array.from([
-      1, 0, 3, 0, 2, 3, // image 0: mean (2, 1)
-      0, 1, 0, 5, 0, 3, // image 1: mean (0, 3)
+      1,
+      0,
+      3,
+      0,
+      2,
+      3, // image 0: mean (2, 1)
+      0,
+      1,
+      0,
+      5,
+      0,
+      3, // image 1: mean (0, 3)
     ]);
     const [a, b] = meanPoolGroups(features, 2, 3, 2);
     expect(Array.from(a!)).toEqual([2, 1]);
@@ -56,16 +66,36 @@ describe('P(Yes) (the vlm-yesno score)', () => {
   });
 
   it('counts a side absent from the top tokens as 0 and gives undefined with neither side', () => {
-    expect(yesProbability([{ token: 'No', logprob: -0.1 }, { token: 'The', logprob: -3 }])).toBe(0);
+    expect(
+      yesProbability([
+        { token: 'No', logprob: -0.1 },
+        { token: 'The', logprob: -3 },
+      ]),
+    ).toBe(0);
     expect(yesProbability([{ token: 'Ġyes', logprob: -2 }])).toBe(1);
     expect(yesProbability([{ token: 'The', logprob: -0.1 }])).toBeUndefined();
     expect(yesProbability(undefined)).toBeUndefined();
   });
 
   it('stays finite for extreme log-probabilities', () => {
-    expect(yesProbability([{ token: 'Yes', logprob: -2000 }, { token: 'No', logprob: -1 }])).toBe(0);
-    expect(yesProbability([{ token: 'Yes', logprob: -1 }, { token: 'No', logprob: -2000 }])).toBe(1);
-    expect(yesProbability([{ token: 'Yes', logprob: -800 }, { token: 'No', logprob: -800 }])).toBeCloseTo(0.5, 12);
+    expect(
+      yesProbability([
+        { token: 'Yes', logprob: -2000 },
+        { token: 'No', logprob: -1 },
+      ]),
+    ).toBe(0);
+    expect(
+      yesProbability([
+        { token: 'Yes', logprob: -1 },
+        { token: 'No', logprob: -2000 },
+      ]),
+    ).toBe(1);
+    expect(
+      yesProbability([
+        { token: 'Yes', logprob: -800 },
+        { token: 'No', logprob: -800 },
+      ]),
+    ).toBeCloseTo(0.5, 12);
   });
 
   it.each([

@@ -167,7 +167,11 @@ describe('vlm-yesno with any runner (answer() only)', () => {
       async answer(request: AnswerRequest) {
         const image = request.images[0]!.image;
         asked.push(image.width);
-        return { text: image.width === tiled.grid.tiles[TARGET]!.box.width && image.height === tiled.grid.tiles[TARGET]!.box.height ? 'yes' : 'no', usage: { visual: 1 }, latencyMs: 0 };
+        return {
+          text: image.width === tiled.grid.tiles[TARGET]!.box.width && image.height === tiled.grid.tiles[TARGET]!.box.height ? 'yes' : 'no',
+          usage: { visual: 1 },
+          latencyMs: 0,
+        };
       },
       async choose() {
         throw new Error('not used');
