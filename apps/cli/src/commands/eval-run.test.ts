@@ -64,7 +64,6 @@ const runArgs = (results: string, ...extra: string[]) => [
   ...extra,
 ];
 const cli = (...rawArgs: string[]) => runCommand(evalCommand, { rawArgs });
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 const json = (): any => JSON.parse(out.join(''));
 const byId = (id: string) => fixture.find((f) => f.id === id) as EvalFixtureItem;
 

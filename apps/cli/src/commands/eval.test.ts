@@ -15,7 +15,6 @@ afterEach(() => {
 });
 
 const run = (...rawArgs: string[]) => runCommand(evalCommand, { rawArgs });
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 function json(): any {
   expect(out).toHaveLength(1);
   return JSON.parse(out[0]!);
