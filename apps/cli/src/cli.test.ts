@@ -151,7 +151,7 @@ describe('semclip select', () => {
     const best = ja.ranking[0]!;
     expect(ja.regions).toEqual([{ tiles: [best.index], box: expect.any(Object), score: best.score }]);
     expect(ja.strategy).toEqual({ mode: 'top-k', k: 1 });
-    expect(ja.tokens).toEqual({ perImage: 576, images: 2, used: 1152, budget: null, baseline: 576, allTiles: 2880 });
+    expect(ja.tokens).toEqual({ perImage: 576, overview: 576, images: 2, used: 1152, budget: null, baseline: 576, allTiles: 2880 });
     expect(ja.reason).toMatch(/^Kept the best of 4 tiles/);
     expect(ja.includeOverview).toBe(true);
     expect(ja.image).toMatchObject({ width: 4032, height: 3024 });
