@@ -9,7 +9,7 @@
  * pipeline encodes each box once per image, so only the first ask of an image pays the JPEG
  * encode (the old askWithSelection re-encoded per call: 2.6-3.1x of ideal in docs/benchmarks.md).
  */
-import { afterAll, beforeAll, bench } from 'vitest';
+import { afterAll, bench } from 'vitest';
 import { createRandomScorer } from '@semclip/scorers/random';
 import { select } from '@semclip/selector';
 import { tileImage } from '@semclip/tiling';
@@ -35,11 +35,11 @@ async function timed(name: string, fn: () => Promise<unknown>): Promise<void> {
 function summary(): void {
   const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
   const rows = Object.entries(walls).map(([name, xs]) => ({ name, min: Math.min(...xs), mean: mean(xs), n: xs.length }));
-  for (const r of rows) console.log(`${r.name}: min ${r.min.toFixed(1)} ms, mean ${r.mean.toFixed(1)} ms over ${r.n}`);
+  for (const r of rows) process.stderr.write(`${r.name}: min ${r.min.toFixed(1)} ms, mean ${r.mean.toFixed(1)} ms over ${r.n}\n`);
   const by = (n: string) => rows.find((r) => r.name === n);
   const hand = by('by hand 3x3');
   const pipe = by('pipeline.run 3x3');
-  if (hand && pipe) console.log(`pipeline.run / by hand: min ${(pipe.min / hand.min).toFixed(3)}x, mean ${(pipe.mean / hand.mean).toFixed(3)}x (target 1.05x)`);
+  if (hand && pipe) process.stderr.write(`pipeline.run / by hand: min ${(pipe.min / hand.min).toFixed(3)}x, mean ${(pipe.mean / hand.mean).toFixed(3)}x (target 1.05x)\n`);
 }
 
 describeSharedBench('pipeline overhead (random scorer, queue_time.jpg 3x3)', () => {
@@ -67,25 +67,29 @@ describeSharedBench('pipeline overhead (random scorer, queue_time.jpg 3x3)', () 
 });
 
 describeSharedBench('pipeline.ask: 100 asks at concurrency 8, fake upstream at 200 ms (ideal 2.5 s)', () => {
-  let fake: FakeOpenAI;
-  let runner: OpenAIRunner;
-  let run: PipelineRun;
   const pipeline = createPipeline({ scorer, grid: '3x3', imageFormat: { maxSide: 672 } });
-  beforeAll(async () => {
-    fake = await startFakeOpenAI({ behaviour: { latencyMs: 200, respond: () => '15 minutes' } });
-    runner = createOpenAIRunner({ baseUrl: fake.url, model: 'llava-hf/llava-1.5-7b-hf', concurrency: 8, env: {} });
-    run = await pipeline.run({ image: PHOTO, question: QUESTION });
-  });
+  // Set up on first use: the bench runner does not run this suite's beforeAll before its tasks.
+  let ready: Promise<{ fake: FakeOpenAI; runner: OpenAIRunner; run: PipelineRun }> | undefined;
+  const setup = () =>
+    (ready ??= (async () => {
+      const fake = await startFakeOpenAI({ behaviour: { latencyMs: 200, respond: () => '15 minutes' } });
+      const runner = createOpenAIRunner({ baseUrl: fake.url, model: 'llava-hf/llava-1.5-7b-hf', concurrency: 8, env: {} });
+      return { fake, runner, run: await pipeline.run({ image: PHOTO, question: QUESTION }) };
+    })());
   afterAll(async () => {
     summary();
+    if (!ready) return;
+    const { fake, runner } = await ready;
     await runner.dispose();
     await fake.close();
   });
 
   bench(
     'pipeline.ask x100 (overview + crop at 672 px)',
-    () =>
-      timed('pipeline.ask x100', () => Promise.all(Array.from({ length: 100 }, (_, i) => pipeline.ask({ runner, from: run, question: `${QUESTION} (${i})` })))),
+    async () => {
+      const { runner, run } = await setup();
+      await timed('pipeline.ask x100', () => Promise.all(Array.from({ length: 100 }, (_, i) => pipeline.ask({ runner, from: run, question: `${QUESTION} (${i})` }))));
+    },
     { iterations: 3, warmupIterations: 1, time: 0, warmupTime: 0 },
   );
 });
