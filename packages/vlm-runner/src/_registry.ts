@@ -165,6 +165,8 @@ export type RunnerOverrides = { [K in RunnerKind]?: Partial<RunnerConfigs[K]> }[
  * await runner.dispose();
  * ```
  */
+export function createRunner<K extends RunnerKind>(spec: { readonly kind: K } & RunnerConfigs[K], overrides?: Partial<RunnerConfigs[K]>): Promise<VlmRunner>;
+export function createRunner(spec: string | RunnerConfig, overrides?: RunnerOverrides): Promise<VlmRunner>;
 export async function createRunner(spec: string | RunnerConfig, overrides: RunnerOverrides = {}): Promise<VlmRunner> {
   const config = typeof spec === 'string' ? parseRunnerSpec(spec) : spec;
   if (!config || typeof config !== 'object' || typeof (config as { kind?: unknown }).kind !== 'string') {
@@ -174,7 +176,13 @@ export async function createRunner(spec: string | RunnerConfig, overrides: Runne
         .join(' or ')}) or an object with kind`,
     });
   }
-  const entry = getRunnerEntry(config.kind);
+  getRunnerEntry(config.kind);
+  // Overrides fill what a spec string cannot carry; undefined ones never erase the config's values.
   const defined = Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined));
-  return entry.create({ ...config, ...defined } as never);
+  switch (config.kind) {
+    case 'openai':
+      return RUNNERS.openai.create({ ...config, ...(defined as Partial<RunnerConfigs['openai']>) });
+    case 'local':
+      return RUNNERS.local.create({ ...config, ...(defined as Partial<RunnerConfigs['local']>) });
+  }
 }
