@@ -8,7 +8,6 @@
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TileSource } from '@semclip/core';
 import { tileImage } from '@semclip/tiling';
@@ -16,6 +15,7 @@ import { fakeRevision, manifestFor, startFakeHub } from '@semclip/test-kit/hub-s
 import type { FakeHub } from '@semclip/test-kit/hub-server';
 import { makeTinyClip, writeModelFiles } from '@semclip/test-kit/onnx-models';
 import { headScore, identityHead, randomHead, writeHead } from '@semclip/test-kit/trainer-head';
+import { PHOTO } from '../clip/_test-models.js';
 import { createClipScorer } from '../clip/index.js';
 import { createBaseEncoder, createDistantScorer, headsRoot, loadHead, resolveHeadManifestPath } from './index.js';
 import type { BaseEncoder, DistantScorer } from './index.js';
@@ -23,7 +23,6 @@ import type { BaseEncoder, DistantScorer } from './index.js';
 const REPO = 'semclip-test/tiny-clip-distant';
 const REVISION = fakeRevision(REPO);
 const DIM = 16;
-const PHOTO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../../../shared/data/images/vending_machine.jpg');
 const quiet = () => {};
 
 describe('distant scorer: base from the fake hub + a trained head', () => {
