@@ -39,7 +39,8 @@ function summary(): void {
   const by = (n: string) => rows.find((r) => r.name === n);
   const hand = by('by hand 3x3');
   const pipe = by('pipeline.run 3x3');
-  if (hand && pipe) process.stderr.write(`pipeline.run / by hand: min ${(pipe.min / hand.min).toFixed(3)}x, mean ${(pipe.mean / hand.mean).toFixed(3)}x (target 1.05x)\n`);
+  if (hand && pipe)
+    process.stderr.write(`pipeline.run / by hand: min ${(pipe.min / hand.min).toFixed(3)}x, mean ${(pipe.mean / hand.mean).toFixed(3)}x (target 1.05x)\n`);
 }
 
 describeSharedBench('pipeline overhead (random scorer, queue_time.jpg 3x3)', () => {
@@ -88,7 +89,9 @@ describeSharedBench('pipeline.ask: 100 asks at concurrency 8, fake upstream at 2
     'pipeline.ask x100 (overview + crop at 672 px)',
     async () => {
       const { runner, run } = await setup();
-      await timed('pipeline.ask x100', () => Promise.all(Array.from({ length: 100 }, (_, i) => pipeline.ask({ runner, from: run, question: `${QUESTION} (${i})` }))));
+      await timed('pipeline.ask x100', () =>
+        Promise.all(Array.from({ length: 100 }, (_, i) => pipeline.ask({ runner, from: run, question: `${QUESTION} (${i})` }))),
+      );
     },
     { iterations: 3, warmupIterations: 1, time: 0, warmupTime: 0 },
   );
