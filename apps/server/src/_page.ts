@@ -140,6 +140,11 @@ export const PAGE_HTML = /* html */ `<!doctype html>
     $('drop').innerHTML = '<img alt="chosen image" src="' + url + '">';
     const img = $('drop').querySelector('img');
     img.onload = () => { $('fileMeta').textContent = f.name + ' \\u00b7 ' + img.naturalWidth + '\\u00d7' + img.naturalHeight + ' \\u00b7 ' + Math.round(f.size / 1024) + ' KiB'; };
+    // A file the browser cannot draw shows a note, not a broken-image icon; the server still says what is wrong with it.
+    img.onerror = () => {
+      $('drop').innerHTML = '<div class="hint" id="previewNote">No preview: the browser cannot draw ' + esc(f.name) + '. Ask anyway and the server will say whether it can read it.</div>';
+      $('fileMeta').textContent = f.name + ' \\u00b7 ' + Math.round(f.size / 1024) + ' KiB';
+    };
     ready();
   }
   $('drop').addEventListener('click', () => $('file').click());
@@ -192,6 +197,8 @@ export const PAGE_HTML = /* html */ `<!doctype html>
       if (!res.ok) throw new Error(body && body.error ? body.error.message + ' (' + body.error.code + ')' : 'HTTP ' + res.status);
       render(body);
     } catch (err) {
+      // The previous answer belongs to another request: leave only the error on the page.
+      $('results').innerHTML = '';
       showError(err.message);
     } finally {
       button.textContent = label;

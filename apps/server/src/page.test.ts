@@ -105,6 +105,30 @@ describe.skipIf(!hasChromium)(`the web page in Chromium${hasChromium ? '' : ' (s
     await expectLocator(page.locator('#error')).toContainText('IMAGE_TRUNCATED');
     await page.close();
   });
+
+  it('clears the previous answer after an error and shows no broken image', async () => {
+    // Not an image at all: the browser cannot draw it and the server refuses it.
+    const broken = await writeTemp('page-not-an-image.jpg', new TextEncoder().encode('this is not a JPEG, only text with a .jpg name\n'.repeat(20)));
+    const page = await browser.newPage();
+    await page.goto(`${t.url}/`);
+    const image = existsSync(PHOTO) ? PHOTO : await writeTemp('page-photo.jpg', await makeJpeg({ width: 2400, height: 1800, pattern: 'quadrants' }));
+    await page.setInputFiles('#file', image);
+    await page.fill('#question', 'What is the wait time?');
+    await page.locator('#submit').click();
+    await expectLocator(page.locator('#answer')).toHaveText('The stand-by wait time is 15 minutes.');
+
+    await page.setInputFiles('#file', broken);
+    await page.locator('#submit').click();
+    await expectLocator(page.locator('#error')).toContainText('IMAGE_');
+    // The old answer, overlay and crops are gone; the error is all that is shown.
+    expect(await page.locator('#results').innerHTML()).toBe('');
+    expect(await page.locator('#answer').count()).toBe(0);
+    // The chosen file could not be drawn: a note instead of an <img> the browser shows as broken.
+    await expectLocator(page.locator('#previewNote')).toContainText('No preview');
+    const brokenImages = await page.evaluate(() => [...document.querySelectorAll('img')].filter((i) => i.complete && i.naturalWidth === 0).length);
+    expect(brokenImages).toBe(0);
+    await page.close();
+  });
 });
 
 // Vitest's expect has no toHaveText; a tiny adapter keeps the assertions readable.
