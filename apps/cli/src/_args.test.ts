@@ -1,6 +1,6 @@
 import { SemclipError } from '@semclip/core';
 import { describe, expect, it } from 'vitest';
-import { HTTP_ONLY_FLAGS, intArg, numberArg, questionArg, refuseRunnerFlags, selectOptionsFrom } from './_args.js';
+import { HTTP_ONLY_FLAGS, intArg, launchDirectory, numberArg, questionArg, refuseRunnerFlags, selectOptionsFrom, wantsDeviceNotice } from './_args.js';
 import { EXIT, exitCodeFor, normalizeError } from './_errors.js';
 
 describe('flag parsers', () => {
@@ -107,4 +107,27 @@ describe('refuseRunnerFlags', () => {
     // Only the flags asked about are checked.
     expect(() => refuseRunnerFlags({ dtype: 'q4', device: 'cpu' }, ['openai'], HTTP_ONLY_FLAGS)).not.toThrow();
   });
+});
+
+describe('launchDirectory (pnpm INIT_CWD)', () => {
+  const root = { npm_package_name: 'semclip-monorepo', INIT_CWD: '/home/me/photos' };
+  it.each([
+    [{ ...root, npm_lifecycle_event: 'semclip' }, '/home/me/photos'],
+    [{ ...root, npm_lifecycle_event: 'demo' }, '/home/me/photos'],
+    [{ ...root, npm_lifecycle_event: 'test' }, undefined],
+    [{ ...root, npm_package_name: 'my-app', npm_lifecycle_event: 'semclip' }, undefined],
+    [{ npm_package_name: 'semclip-monorepo', npm_lifecycle_event: 'semclip' }, undefined],
+    [{}, undefined],
+  ])('%j -> %j', (env, expected) => expect(launchDirectory(env as NodeJS.ProcessEnv)).toBe(expected));
+});
+
+describe('wantsDeviceNotice', () => {
+  it.each([
+    [['select', 'a.jpg', 'q'], false],
+    [['select', 'a.jpg', 'q', '--device', 'cpu'], false],
+    [['select', 'a.jpg', 'q', '--verbose'], true],
+    [['select', 'a.jpg', 'q', '--device', 'auto'], true],
+    [['select', 'a.jpg', 'q', '--device=auto'], true],
+    [['select', '--', '--verbose', 'q'], false],
+  ])('%j -> %j', (args, expected) => expect(wantsDeviceNotice(args)).toBe(expected));
 });

@@ -9,7 +9,7 @@ import type { SelectOptions } from '@semclip/selector';
 
 export const commonArgs = {
   json: { type: 'boolean', description: 'Print one JSON document on stdout (errors too: {"error":{...}})' },
-  verbose: { type: 'boolean', description: 'Show stack traces and causes on errors' },
+  verbose: { type: 'boolean', description: 'Show stack traces and causes on errors, and say when models fall back to the CPU' },
   progress: { type: 'boolean', description: 'Draw progress on stderr even when it is not a terminal' },
 } as const;
 
@@ -293,4 +293,33 @@ export function closestMatch(word: string, candidates: Iterable<string>): string
     if (best === undefined || distance < best.distance) best = { name, distance };
   }
   return best?.name;
+}
+
+/** The root package.json scripts that run the CLI (`pnpm semclip ...`, `pnpm demo`). */
+const ROOT_PACKAGE = 'semclip-monorepo';
+const ROOT_SCRIPTS: readonly string[] = ['semclip', 'demo'];
+
+/**
+ * The directory relative paths on the command line are meant from. pnpm runs the root
+ * `semclip` and `demo` scripts from the repository root but records where the user typed the
+ * command in INIT_CWD; for those scripts that is the directory (so `pnpm semclip tiles photo.jpg`
+ * works from any folder of a clone). Anything else (an installed `semclip`, another package's
+ * script, whose paths npm means from that package's root) keeps the working directory:
+ * `undefined`.
+ */
+export function launchDirectory(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const dir = env.INIT_CWD;
+  if (!dir || env.npm_package_name !== ROOT_PACKAGE || !ROOT_SCRIPTS.includes(env.npm_lifecycle_event ?? '')) return undefined;
+  return dir;
+}
+
+/**
+ * Whether to say that models fall back to the CPU (no CUDA execution provider): only with
+ * `--verbose` or an explicit `--device auto`, so a CPU-only machine does not hear it on every
+ * command. The libraries report it only when SEMCLIP_DEVICE_NOTICE=1 (see @semclip/runtime).
+ */
+export function wantsDeviceNotice(rawArgs: readonly string[]): boolean {
+  const dashdash = rawArgs.indexOf('--');
+  const flags = dashdash < 0 ? rawArgs : rawArgs.slice(0, dashdash);
+  return flags.some((a, i) => a === '--verbose' || a === '--device=auto' || (a === '--device' && flags[i + 1] === 'auto'));
 }

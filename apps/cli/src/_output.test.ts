@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { createProgress, fmtMs, fmtNumber, formatTable } from './_output.js';
+import { createProgress, fitToWidth, fmtMs, fmtNumber, formatTable, terminalWidth } from './_output.js';
 
 function sink(isTTY: boolean) {
   const chunks: string[] = [];
@@ -82,4 +82,41 @@ describe('formats', () => {
     [12.4, '12 ms'],
     [1500, '1.5 s'],
   ])('fmtMs(%s) = %s', (n, s) => expect(fmtMs(n)).toBe(s));
+});
+
+describe('fitToWidth', () => {
+  it('trims the padding and wraps long lines under their second column', () => {
+    const text = `USAGE semclip     \n\n   tiles  Split an image into a grid of tiles and write them.${' '.repeat(200)}\n    ask  Ask.${' '.repeat(250)}`;
+    expect(fitToWidth(text, 30)).toBe(
+      ['USAGE semclip', '', '   tiles  Split an image into', '          a grid of tiles and', '          write them.', '    ask  Ask.'].join('\n'),
+    );
+  });
+
+  it('puts the description on the next line when the first column is wider than half the width', () => {
+    const text = '  --vlm=<openai:URL#MODEL|local:ID>  The VLM to ask about the image';
+    const out = fitToWidth(text, 40).split('\n');
+    expect(out[0]).toBe('  --vlm=<openai:URL#MODEL|local:ID>');
+    expect(out.slice(1).every((l) => l.startsWith('        ') && l.length <= 40)).toBe(true);
+    expect(out.slice(1).join(' ').replace(/ +/g, ' ').trim()).toBe('The VLM to ask about the image');
+  });
+
+  it('counts ANSI colour codes as zero width and keeps them', () => {
+    const cyan = (s: string) => `\u001b[36m${s}\u001b[39m`;
+    const out = fitToWidth(`  ${cyan('tiles')}  one two three four five six`, 24);
+    expect(out).toBe(`  ${cyan('tiles')}  one two three\n         four five six`);
+  });
+
+  it('terminalWidth prefers the stream, then $COLUMNS, then 80', () => {
+    const saved = process.env.COLUMNS;
+    try {
+      process.env.COLUMNS = '100';
+      expect(terminalWidth({ columns: 120 })).toBe(120);
+      expect(terminalWidth({})).toBe(100);
+      delete process.env.COLUMNS;
+      expect(terminalWidth({})).toBe(80);
+    } finally {
+      if (saved === undefined) delete process.env.COLUMNS;
+      else process.env.COLUMNS = saved;
+    }
+  });
 });

@@ -11,6 +11,7 @@
  *   given; a disabled bar costs nothing and prints nothing. Call `update`/`tick` as work
  *   finishes and `done()` at the end (also on failure: it clears the line).
  * - `fmtMs(ms)`, `fmtNumber(n)`: short human formats for timings and scores.
+ * - `fitToWidth(text, width)` / `terminalWidth(stream)`: wraps help text to the terminal.
  *
  * Commands throw `SemclipError`s; the entry (`cli.ts`) prints them once and sets the exit
  * code. Commands never call `process.exit`.
@@ -79,6 +80,58 @@ export function fmtMs(ms: number): string {
 export function fmtNumber(n: number): string {
   if (n === 0 || (Math.abs(n) >= 1e-3 && Math.abs(n) < 1e6)) return String(Number(n.toPrecision(3)));
   return n.toExponential(2);
+}
+
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matches the ESC that starts ANSI colour codes
+const ANSI = /\u001b\[[0-9;]*m/g;
+const visibleLength = (s: string) => s.replace(ANSI, '').length;
+
+/** The width to wrap text for `stream`: its columns on a terminal, else $COLUMNS, else 80. */
+export function terminalWidth(stream: { columns?: number } = process.stdout): number {
+  const env = Number(process.env.COLUMNS);
+  return stream.columns || (Number.isInteger(env) && env > 0 ? env : 80);
+}
+
+/**
+ * Fits text (citty's usage, which pads every column to its longest cell) to `width` columns:
+ * trailing spaces go, and a longer line wraps at spaces with a hanging indent under its
+ * second column ("  tiles    Split an image..."), or under the line's own indent. Where the
+ * first column is wider than half the width, the rest starts on the next line. ANSI colour
+ * codes count as zero width; a single word longer than the width stays whole.
+ */
+export function fitToWidth(text: string, width: number): string {
+  const max = Math.max(20, Math.floor(width));
+  return text
+    .split('\n')
+    .map((raw) => {
+      const line = raw.trimEnd();
+      if (visibleLength(line) <= max) return line;
+      const lead = line.length - line.trimStart().length;
+      const column = /^\s*\S+(?: \S+)*\s{2,}/.exec(line)?.[0];
+      const out: string[] = [];
+      let head = column ?? line.slice(0, lead);
+      let indent = visibleLength(head);
+      if (indent > max / 2) {
+        if (column !== undefined) out.push(column.trimEnd());
+        indent = Math.min(lead + 6, Math.floor(max / 2));
+        head = ' '.repeat(indent);
+      }
+      let current = head;
+      let empty = true;
+      for (const word of line.slice((column ?? line.slice(0, lead)).length).split(/ +/)) {
+        if (word === '') continue;
+        if (!empty && visibleLength(current) + 1 + visibleLength(word) > max) {
+          out.push(current);
+          current = ' '.repeat(indent) + word;
+        } else {
+          current += (empty ? '' : ' ') + word;
+        }
+        empty = false;
+      }
+      out.push(current);
+      return out.join('\n');
+    })
+    .join('\n');
 }
 
 export interface ProgressOptions {

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { closestMatch } from './_args.js';
-import { PHOTO, semclip, tempDir } from './_cli-harness.js';
+import { PHOTO, REPO_ROOT, semclip, tempDir } from './_cli-harness.js';
 
 // These tests run the built CLI (`pnpm test` runs tsup first) on a real 4032x3024 photo.
 
@@ -447,9 +447,62 @@ describe('help and version', () => {
     expect(res.stdout).toContain('USAGE semclip select');
   });
 
+  it.each([
+    [['--help'], 80],
+    [['--help'], 50],
+    [['select', '--help'], 80],
+    [['label', '--help'], 80],
+  ] as const)('%j fits COLUMNS=%i: no line is longer (but for one long word, like a URL) or ends with spaces', async (args, columns) => {
+    const res = await semclip(args, { env: { COLUMNS: String(columns) } });
+    expect(res.code, res.stderr).toBe(0);
+    const lines = res.stdout.split('\n');
+    expect(lines.filter((l) => / $/.test(l))).toEqual([]);
+    expect(lines.filter((l) => l.length > columns && l.trim().includes(' '))).toEqual([]);
+    if (columns >= 80) expect(lines.filter((l) => l.length > columns)).toEqual([]);
+    expect(res.stdout).toContain('tile');
+  });
+
+  it('without COLUMNS or a terminal, help fits 80 columns; "semclip" alone prints it the same way on stderr', async () => {
+    for (const res of [await semclip(['--help'], { unset: ['COLUMNS'] }), await semclip([], { unset: ['COLUMNS'] })]) {
+      const lines = (res.stdout + res.stderr).split('\n').filter((l) => !l.startsWith('semclip: error'));
+      expect(lines.filter((l) => / $/.test(l) || l.length > 80)).toEqual([]);
+      expect(res.stdout + res.stderr).toContain('Split an image into a grid of tiles');
+    }
+  });
+
   it('--version prints the package version', async () => {
     const pkg = JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
     const res = await semclip(['--version']);
     expect([res.code, res.stdout.trim()]).toEqual([0, pkg.version]);
+  });
+});
+
+describe('relative paths under `pnpm semclip` (pnpm runs root scripts from the repository root)', () => {
+  const pnpmScript = (dir: string, script = 'semclip') => ({ INIT_CWD: dir, npm_package_name: 'semclip-monorepo', npm_lifecycle_event: script });
+
+  it('resolve from the folder the user ran pnpm in (INIT_CWD): the image, --out and --overlay', async () => {
+    const dir = await tempDir();
+    await sharp({ create: { width: 64, height: 48, channels: 3, background: '#3a6' } })
+      .jpeg()
+      .toFile(join(dir, 'photo.jpg'));
+    const res = await semclip(['tiles', 'photo.jpg', '--out', 'tiles', '--overlay', 'grid.png', '--json'], { cwd: REPO_ROOT, env: pnpmScript(dir) });
+    expect(res.code, res.stderr + res.stdout).toBe(0);
+    expect((JSON.parse(res.stdout) as TilesJson).image).toMatchObject({ width: 64, height: 48 });
+    expect((await readdir(join(dir, 'tiles'))).length).toBeGreaterThan(0);
+    expect((await readdir(dir)).sort()).toEqual(['grid.png', 'photo.jpg', 'tiles']);
+  });
+
+  it('a missing image names the folder it was looked for in', async () => {
+    const dir = await tempDir();
+    const res = await semclip(['tiles', 'nope.jpg'], { cwd: REPO_ROOT, env: pnpmScript(dir) });
+    expect(res.code).not.toBe(0);
+    expect(res.stderr).toContain('IMAGE_NOT_FOUND');
+    expect(res.stderr).toContain(`a relative path is resolved from ${dir}`);
+  });
+
+  it('INIT_CWD from any other script (e.g. `pnpm test`, or a package script whose paths npm means from its root) is ignored', async () => {
+    const dir = await tempDir();
+    const res = await semclip(['tiles', 'nope.jpg'], { cwd: tmp, env: pnpmScript(dir, 'test') });
+    expect(res.stderr).toContain(`a relative path is resolved from ${tmp}`);
   });
 });

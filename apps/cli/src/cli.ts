@@ -6,11 +6,11 @@ import { readFileSync } from 'node:fs';
 import { defineCommand, renderUsage, runCommand } from 'citty';
 import type { ArgsDef } from 'citty';
 import { SemclipError } from '@semclip/core';
-import { closestMatch } from './_args.js';
+import { closestMatch, launchDirectory, wantsDeviceNotice } from './_args.js';
 import { COMMANDS } from './_commands.js';
 import type { AnyCommand } from './_commands.js';
 import { EXIT, errorDetails, errorLine, exitCodeFor, normalizeError } from './_errors.js';
-import { printJson } from './_output.js';
+import { fitToWidth, printJson, terminalWidth } from './_output.js';
 import { cliAbortController } from './_signal.js';
 
 const version = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -173,7 +173,7 @@ async function run(rawArgs: string[]): Promise<number> {
       );
       let text = await renderUsage(resolved.cmd, resolved.parent);
       if (!process.stdout.isTTY) text = text.replace(ANSI, '');
-      process.stdout.write(`${text}\n`);
+      process.stdout.write(`${fitToWidth(text, terminalWidth(process.stdout))}\n`);
       return EXIT.ok;
     }
     if (rawArgs.length === 1 && (rawArgs[0] === '--version' || rawArgs[0] === '-v')) {
@@ -185,7 +185,7 @@ async function run(rawArgs: string[]): Promise<number> {
     if (resolved.cmd === main) {
       let text = await renderUsage(main);
       if (!process.stderr.isTTY) text = text.replace(ANSI, '');
-      if (!wantsJson(rawArgs)) process.stderr.write(`${text}\n\n`);
+      if (!wantsJson(rawArgs)) process.stderr.write(`${fitToWidth(text, terminalWidth(process.stderr))}\n\n`);
       throw new SemclipError('INVALID_ARGUMENT', 'No command given.', {
         expected: `a command: ${Object.keys(COMMANDS).join(', ')}`,
         hint: 'Try "semclip demo"',
@@ -206,4 +206,16 @@ process.on('SIGINT', () => {
   cliAbortController.abort(new SemclipError('ABORTED', 'Interrupted (Ctrl-C).'));
 });
 
-process.exitCode = await run(process.argv.slice(2));
+const rawArgs = process.argv.slice(2);
+// Relative paths (images, --out, --data, ...) are meant from where the user typed the command,
+// which pnpm's root scripts do not run in; every path then resolves from there.
+const launchedFrom = launchDirectory();
+if (launchedFrom !== undefined) {
+  try {
+    process.chdir(launchedFrom);
+  } catch {
+    // INIT_CWD is gone or unreadable: keep the working directory
+  }
+}
+if (wantsDeviceNotice(rawArgs)) process.env.SEMCLIP_DEVICE_NOTICE = '1';
+process.exitCode = await run(rawArgs);

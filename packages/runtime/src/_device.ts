@@ -1,8 +1,9 @@
 /**
  * Device resolution for every ONNX Runtime user in SemClip (@semclip/scorers' sessions and
  * transformers.js towers, @semclip/vlm-runner's local VLMs): `cuda` without the CUDA execution
- * provider fails with DEVICE_UNAVAILABLE; `auto` falls back to the CPU and says so once per
- * process. It only looks for the provider's library on disk, so importing it never loads
+ * provider fails with DEVICE_UNAVAILABLE; `auto` falls back to the CPU quietly (a CPU-only
+ * machine is normal, not a problem): the notice goes to `warn`, once per process, only when
+ * SEMCLIP_DEVICE_NOTICE=1 (the CLI sets it for `--verbose` or `--device auto`). It only looks for the provider's library on disk, so importing it never loads
  * ONNX Runtime.
  */
 import { createRequire } from 'node:module';
@@ -22,6 +23,9 @@ const CUDA_HINT =
 
 const defaultWarn: Warn = (message) => process.emitWarning(message, { code: 'SEMCLIP_DEVICE' });
 let warnedFallback = false;
+
+/** The notice `auto` gives when it falls back to the CPU (with SEMCLIP_DEVICE_NOTICE=1). */
+const FALLBACK_NOTICE = 'SemClip: no CUDA execution provider for onnxruntime-node; running on CPU.';
 
 /**
  * Where onnxruntime-node keeps its native binaries. Resolved from transformers.js's own
@@ -51,11 +55,13 @@ export function cudaProviderInstalled(): boolean {
 }
 
 /**
- * Turns the user's device choice into the device sessions run on.
+ * Turns the user's device choice into the device sessions run on. `warn` receives the CPU
+ * fallback notice for `auto`, once per process and only when the environment variable
+ * SEMCLIP_DEVICE_NOTICE is "1" (default: a Node warning with code SEMCLIP_DEVICE).
  *
  * @example
  * ```ts
- * resolveDevice('auto'); // 'cuda' when the CUDA provider is installed, else 'cpu' (with one warning)
+ * resolveDevice('auto'); // 'cuda' when the CUDA provider is installed, else 'cpu' (silently, unless SEMCLIP_DEVICE_NOTICE=1)
  * resolveDevice('cuda'); // throws DEVICE_UNAVAILABLE without the provider
  * ```
  */
@@ -74,9 +80,9 @@ export function resolveDevice(device: Device = 'auto', warn: Warn = defaultWarn)
     return 'cuda';
   }
   if (available) return 'cuda';
-  if (!warnedFallback) {
+  if (!warnedFallback && process.env.SEMCLIP_DEVICE_NOTICE === '1') {
     warnedFallback = true;
-    warn('SemClip: no CUDA execution provider for onnxruntime-node; running on CPU.');
+    warn(FALLBACK_NOTICE);
   }
   return 'cpu';
 }

@@ -17,12 +17,44 @@ describe('resolveDevice', () => {
     );
   });
 
-  it.skipIf(cudaProviderInstalled())('falls back to CPU for auto and says so once per process', () => {
-    resetDeviceWarning();
-    const notes: string[] = [];
-    expect(resolveDevice('auto', (m) => notes.push(m))).toBe('cpu');
-    expect(resolveDevice('auto', (m) => notes.push(m))).toBe('cpu');
-    expect(notes).toEqual(['SemClip: no CUDA execution provider for onnxruntime-node; running on CPU.']);
+  it.skipIf(cudaProviderInstalled())('falls back to CPU for auto quietly by default: no notice, no Node warning', () => {
+    const saved = process.env.SEMCLIP_DEVICE_NOTICE;
+    delete process.env.SEMCLIP_DEVICE_NOTICE;
+    const warnings: Error[] = [];
+    const onWarning = (w: Error) => warnings.push(w);
+    process.on('warning', onWarning);
+    try {
+      resetDeviceWarning();
+      const notes: string[] = [];
+      expect(resolveDevice('auto', (m) => notes.push(m))).toBe('cpu');
+      expect(resolveDevice('auto')).toBe('cpu');
+      expect(notes).toEqual([]);
+    } finally {
+      if (saved !== undefined) process.env.SEMCLIP_DEVICE_NOTICE = saved;
+    }
+    // process.emitWarning delivers on the next tick
+    return new Promise<void>((resolve) =>
+      setImmediate(() => {
+        process.off('warning', onWarning);
+        expect(warnings.filter((w) => (w as { code?: string }).code === 'SEMCLIP_DEVICE')).toEqual([]);
+        resolve();
+      }),
+    );
+  });
+
+  it.skipIf(cudaProviderInstalled())('with SEMCLIP_DEVICE_NOTICE=1, says it falls back to CPU once per process', () => {
+    const saved = process.env.SEMCLIP_DEVICE_NOTICE;
+    process.env.SEMCLIP_DEVICE_NOTICE = '1';
+    try {
+      resetDeviceWarning();
+      const notes: string[] = [];
+      expect(resolveDevice('auto', (m) => notes.push(m))).toBe('cpu');
+      expect(resolveDevice('auto', (m) => notes.push(m))).toBe('cpu');
+      expect(notes).toEqual(['SemClip: no CUDA execution provider for onnxruntime-node; running on CPU.']);
+    } finally {
+      if (saved === undefined) delete process.env.SEMCLIP_DEVICE_NOTICE;
+      else process.env.SEMCLIP_DEVICE_NOTICE = saved;
+    }
   });
 
   it.runIf(cudaProviderInstalled())('picks cuda for auto and cuda when the provider is installed', () => {

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Stats } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
+import { isAbsolute } from 'node:path';
 import { SemclipError, isRawImage } from '@semclip/core';
 import type { ImageInput, RawImage, Size } from '@semclip/core';
 import sharp from 'sharp';
@@ -84,7 +85,7 @@ async function statFile(path: string, maxFileBytes: number): Promise<number> {
   } catch (err) {
     throw new SemclipError('IMAGE_NOT_FOUND', `Image file ${path} does not exist or cannot be read.`, {
       cause: err,
-      hint: 'Check the path (relative paths are resolved from the current directory)',
+      hint: `Check the path${isAbsolute(path) ? '' : ` (a relative path is resolved from ${process.cwd()})`}`,
       details: { file: path, reason: (err as NodeJS.ErrnoException).code },
     });
   }

@@ -34,6 +34,12 @@ describe('typed image errors', () => {
     }
   });
 
+  it('IMAGE_NOT_FOUND for a relative path says which directory it was resolved from', async () => {
+    const e = await codeOf(tileImage('semclip-no-such-photo.jpg'));
+    expect(e.code).toBe('IMAGE_NOT_FOUND');
+    expect(e.message).toContain(`a relative path is resolved from ${process.cwd()}`);
+  });
+
   it('IMAGE_NOT_FOUND for a directory', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'semclip-dir-'));
     const e = await codeOf(tileImage(dir));
