@@ -125,7 +125,11 @@ describe.skipIf(!hasChromium)(`the web page in Chromium${hasChromium ? '' : ' (s
     expect(await page.locator('#answer').count()).toBe(0);
     // The chosen file could not be drawn: a note instead of an <img> the browser shows as broken.
     await expectLocator(page.locator('#previewNote')).toContainText('No preview');
-    const brokenImages = await page.evaluate(() => [...document.querySelectorAll('img')].filter((i) => i.complete && i.naturalWidth === 0).length);
+    const brokenImages = await page
+      .locator('img')
+      .evaluateAll(
+        (imgs) => imgs.filter((i) => (i as { complete: boolean; naturalWidth: number }).complete && (i as { naturalWidth: number }).naturalWidth === 0).length,
+      );
     expect(brokenImages).toBe(0);
     await page.close();
   });

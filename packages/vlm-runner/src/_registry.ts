@@ -165,8 +165,6 @@ export type RunnerOverrides = { [K in RunnerKind]?: Partial<RunnerConfigs[K]> }[
  * await runner.dispose();
  * ```
  */
-export function createRunner<K extends RunnerKind>(spec: { readonly kind: K } & RunnerConfigs[K], overrides?: Partial<RunnerConfigs[K]>): Promise<VlmRunner>;
-export function createRunner(spec: string | RunnerConfig, overrides?: RunnerOverrides): Promise<VlmRunner>;
 export async function createRunner(spec: string | RunnerConfig, overrides: RunnerOverrides = {}): Promise<VlmRunner> {
   const config = typeof spec === 'string' ? parseRunnerSpec(spec) : spec;
   if (!config || typeof config !== 'object' || typeof (config as { kind?: unknown }).kind !== 'string') {

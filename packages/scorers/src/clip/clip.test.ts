@@ -301,9 +301,18 @@ describe('clip scorer: errors', () => {
     });
   });
 
-  it.skipIf(cudaProviderInstalled())('falls back to CPU for device "auto" and says so once', async () => {
+  it.skipIf(cudaProviderInstalled())('falls back to CPU for device "auto" quietly, and says so once when notices are on', async () => {
     const { dir } = await modelDir('clip', { seed: 1 });
     resetDeviceWarning();
+    const quiet = vi.fn();
+    const q = await createClipScorer({ modelPath: dir, device: 'auto', warn: quiet });
+    expect(q.info.device).toBe('cpu');
+    expect(quiet.mock.calls.filter(([m]) => /running on CPU/.test(String(m)))).toHaveLength(0);
+    await q.dispose();
+
+    resetDeviceWarning();
+    const before = process.env.SEMCLIP_DEVICE_NOTICE;
+    process.env.SEMCLIP_DEVICE_NOTICE = '1';
     const warn = vi.fn();
     const a = await createClipScorer({ modelPath: dir, device: 'auto', warn });
     const b = await createClipScorer({ modelPath: dir, device: 'auto', warn });
@@ -311,6 +320,8 @@ describe('clip scorer: errors', () => {
       expect(a.info.device).toBe('cpu');
       expect(warn.mock.calls.filter(([m]) => /running on CPU/.test(String(m)))).toHaveLength(1);
     } finally {
+      if (before === undefined) delete process.env.SEMCLIP_DEVICE_NOTICE;
+      else process.env.SEMCLIP_DEVICE_NOTICE = before;
       await Promise.all([a.dispose(), b.dispose()]);
     }
   });
