@@ -1,6 +1,6 @@
 /**
  * A small ScienceQA dataset (the official layout: problems.json, pid_splits.json,
- * images/<split>/<pid>/image.png) for labelling tests, and a fake VLM that answers right only
+ * images/<split>/<pid>/image.png; optionally LLaVA's llava_test_CQM-A.json too) for labelling tests, and a fake VLM that answers right only
  * when it is shown a planned tile.
  *
  * Every image is 301 x 301, so a 2x2 grid cuts quadrants of four different sizes (150 or 151 px
@@ -33,6 +33,11 @@ export interface LabelFixtureOptions {
   readonly split?: string;
   /** Also add this many text-only problems (no image) to the split. Default 0. */
   readonly textOnly?: number;
+  /**
+   * Also write LLaVA's question file for the same problems, `llava_test_CQM-A.json` (its image
+   * paths are relative to `images/test/`, so use it with `split: 'test'`, as LLaVA's file is).
+   */
+  readonly llava?: boolean;
 }
 
 /** Quadrant sizes of a 301 x 301 image on a 2x2 grid, by tile index. */
@@ -112,8 +117,29 @@ export async function writeLabelScienceQa(dir: string, options: LabelFixtureOpti
     textOnly.push(pid);
   }
   await mkdir(dir, { recursive: true });
+  if (options.llava) {
+    const letters = (choices: readonly string[]) => choices.map((c, j) => `${String.fromCharCode(65 + j)}. ${c}`).join('\n');
+    const llava = [
+      ...items.map((it) => ({
+        id: it.pid,
+        image: `${it.pid}/image.png`,
+        conversations: [
+          { from: 'human', value: `<image>\n${it.question}\n${letters(it.choices)}` },
+          { from: 'gpt', value: String.fromCharCode(65 + it.answer) },
+        ],
+      })),
+      ...textOnly.map((pid, i) => ({
+        id: pid,
+        conversations: [
+          { from: 'human', value: `Context: No picture.\nText item ${i}?\nA. yes\nB. no` },
+          { from: 'gpt', value: 'A' },
+        ],
+      })),
+    ];
+    await writeFile(path.join(dir, 'llava_test_CQM-A.json'), JSON.stringify(llava));
+  }
   await writeFile(path.join(dir, 'problems.json'), JSON.stringify(problems));
-  await writeFile(path.join(dir, 'pid_splits.json'), JSON.stringify({ [split]: [...items.map((it) => it.pid), ...textOnly], test: [], val: [] }));
+  await writeFile(path.join(dir, 'pid_splits.json'), JSON.stringify({ train: [], val: [], test: [], [split]: [...items.map((it) => it.pid), ...textOnly] }));
   return items;
 }
 

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeOpenAI } from '@semclip/test-kit/openai-upstream';
+import { itShared, sharedData } from '@semclip/test-kit/shared-data';
 import type { FakeOpenAI } from '@semclip/test-kit/openai-upstream';
 import { labelResponder, writeLabelScienceQa } from '@semclip/test-kit/trainer-data';
 import type { LabelFixtureItem } from '@semclip/test-kit/trainer-data';
@@ -107,6 +108,65 @@ describe('semclip label', () => {
     } finally {
       if (saved !== undefined) process.env.SEMCLIP_VLM = saved;
     }
+  });
+});
+
+describe('semclip label: the split comes from the data', () => {
+  let llavaDir: string;
+  let llavaFile: string;
+  let llavaFixture: LabelFixtureItem[];
+  beforeAll(async () => {
+    // LLaVA's layout: test questions only, pid_splits.json beside them says so.
+    llavaDir = path.join(root, 'scienceqa-llava');
+    llavaFixture = await writeLabelScienceQa(llavaDir, { items: 6, seed: 9, split: 'test', llava: true });
+    llavaFile = path.join(llavaDir, 'llava_test_CQM-A.json');
+  });
+
+  it('refuses to label test questions for training (default --split train), before asking the VLM or writing', async () => {
+    const out = outFile();
+    const err = await capture(['--data', llavaFile, '--vlm', vlm(), '--out', out, '--json']).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toMatchObject({
+      code: 'DATASET_INVALID',
+      message: expect.stringContaining('this file holds the test split (6 questions per pid_splits.json), not train'),
+      hint: expect.stringContaining('--split test only if you mean it, or use problems.json with --split train'),
+    });
+    expect((err as Error).message).toContain('would leak test questions into the scorer evaluated on them');
+    expect(fake.requests).toHaveLength(0);
+    await expect(readFile(out, 'utf8')).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+
+  it('labels them with --split test and records the true split in the header', async () => {
+    fake.setBehaviour({ respond: labelResponder(llavaFixture) });
+    const out = outFile();
+    const { stdout } = await capture(['--data', llavaFile, '--vlm', vlm(), '--out', out, '--split', 'test', '--json']);
+    expect(JSON.parse(stdout)).toMatchObject({ items: 6, written: 6, requests: 24 });
+    const header = JSON.parse((await readFile(out, 'utf8')).split('\n')[0]!);
+    expect(header).toMatchObject({ type: 'header', benchmark: 'scienceqa', split: 'test' });
+  });
+
+  it('writes split null, not the name asked for, when the data cannot say which split it holds', async () => {
+    const bare = path.join(root, 'scienceqa-bare');
+    const items = await writeLabelScienceQa(bare, { items: 3, seed: 5, split: 'test', llava: true });
+    await rm(path.join(bare, 'pid_splits.json'));
+    fake.setBehaviour({ respond: labelResponder(items) });
+    const out = outFile();
+    const { stderr } = await capture(['--data', path.join(bare, 'llava_test_CQM-A.json'), '--vlm', vlm(), '--out', out, '--json']);
+    expect(stderr).toContain('split null');
+    const header = JSON.parse((await readFile(out, 'utf8')).split('\n')[0]!);
+    expect(header).toMatchObject({ type: 'header', split: null });
+  });
+
+  itShared("refuses LLaVA's real llava_test_CQM-A.json (the 4241 test questions per pid_splits.json) for --split train", async () => {
+    await expect(
+      capture(['--data', sharedData('benchmarks', 'scienceqa', 'llava_test_CQM-A.json'), '--vlm', vlm(), '--out', outFile(), '--json']),
+    ).rejects.toMatchObject({
+      code: 'DATASET_INVALID',
+      message: expect.stringContaining('this file holds the test split (4241 questions per pid_splits.json)'),
+    });
+    expect(fake.requests).toHaveLength(0);
   });
 });
 

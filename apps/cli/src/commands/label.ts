@@ -52,7 +52,12 @@ export const labelCommand = defineCommand({
     out: { type: 'string', description: 'Labels file (JSON lines); an existing one is resumed', default: 'labels.jsonl', valueHint: 'FILE' },
     concurrency: { type: 'string', description: 'VLM requests in flight at once (default 16)', valueHint: 'N' },
     limit: { type: 'string', description: 'Label only the first N items', valueHint: 'N' },
-    split: { type: 'string', description: 'ScienceQA split of pid_splits.json (default train, as the method trains on)', valueHint: 'NAME' },
+    split: {
+      type: 'string',
+      description:
+        "ScienceQA split of pid_splits.json (default train, as the method trains on). Items the data's own split file puts in another split are refused; the labels header records the true split",
+      valueHint: 'NAME',
+    },
     images: { type: 'string', description: 'Folder of the benchmark images when not in the default place', valueHint: 'DIR' },
     annotations: { type: 'string', description: "Ground truth for LLaVA's POPE/GQA question files (see semclip eval score --help)", valueHint: 'PATH' },
     'all-questions': { type: 'boolean', description: 'ScienceQA: keep text-only questions too (they have no image and are reported as failed)' },
@@ -104,6 +109,9 @@ export const labelCommand = defineCommand({
       ...(args.annotations ? { annotations: args.annotations } : {}),
     });
     for (const w of dataset.warnings) note(w);
+    if (split !== undefined && dataset.splits === undefined && benchmark === 'scienceqa') {
+      note(`which ScienceQA split ${dataset.source} holds is unknown (no pid_splits.json beside it); the labels header records split null`);
+    }
     if (!dataset.hasAnswers) {
       throw new SemclipError('DATASET_INVALID', `${dataset.source} holds no ground truth, so the VLM's answers cannot be checked.`, {
         hint: 'Point --annotations at the ground truth, or use a split with answers',
@@ -132,7 +140,7 @@ export const labelCommand = defineCommand({
         items: dataset.items,
         runner,
         out: args.out ?? 'labels.jsonl',
-        source: { benchmark, path: args.data, ...(split === undefined ? {} : { split }) },
+        source: { benchmark, path: args.data, ...(split === undefined ? {} : { split }), ...(dataset.splits ? { splits: dataset.splits } : {}) },
         pipeline,
         concurrency,
         ...(limit === undefined ? {} : { limit }),

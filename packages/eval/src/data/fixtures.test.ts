@@ -155,6 +155,50 @@ describe('ScienceQA problems.json', () => {
     });
   });
 
+  it("records each item's official split: the one asked for, or pid_splits.json's for LLaVA's file", async () => {
+    const ds = await loadBenchmark('scienceqa', dir);
+    expect(ds.splits).toEqual({ test: written.length });
+    expect(ds.items.every((i) => i.metadata.split === 'test')).toBe(true);
+    const llavaDir = await tempDir();
+    const llava = [
+      {
+        id: '5',
+        conversations: [
+          { from: 'human', value: 'Which?\nA. a\nB. b' },
+          { from: 'gpt', value: 'A' },
+        ],
+      },
+      {
+        id: '99',
+        conversations: [
+          { from: 'human', value: 'Which?\nA. a\nB. b' },
+          { from: 'gpt', value: 'B' },
+        ],
+      },
+      {
+        id: '777',
+        conversations: [
+          { from: 'human', value: 'Which?\nA. a\nB. b' },
+          { from: 'gpt', value: 'B' },
+        ],
+      },
+    ];
+    const file = join(llavaDir, 'llava_test_CQM-A.json');
+    await writeFile(file, JSON.stringify(llava));
+    const unknown = await loadBenchmark('scienceqa', file);
+    expect(unknown.splits).toBeUndefined();
+    expect(unknown.items.map((i) => i.metadata.split)).toEqual([undefined, undefined, undefined]);
+    // pid_splits.json given, then beside the file.
+    const given = await loadBenchmark('scienceqa', file, { splitsFile: join(dir, 'pid_splits.json') });
+    expect(given.items.map((i) => i.metadata.split)).toEqual(['test', 'val', undefined]);
+    expect(given.splits).toEqual({ test: 1, val: 1, unknown: 1 });
+    expect(given.warnings).toEqual([expect.stringContaining('1 question(s) of llava_test_CQM-A.json are in no split')]);
+    await writeFile(join(llavaDir, 'pid_splits.json'), JSON.stringify({ train: ['777'], val: ['99'], test: ['5'], minitest: ['5'] }));
+    const beside = await loadBenchmark('scienceqa', file);
+    expect(beside.items.map((i) => i.metadata.split)).toEqual(['test', 'val', 'train']);
+    expect(beside.splits).toEqual({ test: 1, val: 1, train: 1 });
+  });
+
   it('names problems.json when the folder has neither file', async () => {
     await expect(loadBenchmark('scienceqa', await tempDir())).rejects.toMatchObject({
       code: 'DATASET_NOT_FOUND',

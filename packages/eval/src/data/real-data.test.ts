@@ -58,6 +58,9 @@ describeShared('real benchmark files', () => {
     expect(ds.items.filter((i) => i.metadata.hasImage === true)).toHaveLength(2017);
     const img = await loadBenchmark('scienceqa', sharedBenchmark('scienceqa'), { subset: 'img' });
     expect(img.items).toHaveLength(2017);
+    // pid_splits.json beside it says every question is in the test split.
+    expect(ds.splits).toEqual({ test: 4241 });
+    expect(ds.items.every((i) => i.metadata.split === 'test')).toBe(true);
     const food = ds.items.find((i) => i.id === '23');
     expect(food?.options).toEqual(['bilberry', 'mushroom']);
     expect(food?.answer).toBe('B');

@@ -27,6 +27,10 @@ interface Problem {
  * (SQA-IMG). `metadata.hasImage` marks them either way. `category` is the subject when
  * `problems.json` is at hand (natural / social / language science).
  *
+ * Each item's official split (train, val or test) is in `metadata.split` and the dataset's
+ * `splits` counts them: for the official layout, the split asked for; for LLaVA's file, from
+ * `pid_splits.json` beside it (or `options.splitsFile`); without one, unknown (absent).
+ *
  * LLaVA's file has the prompt already built; its context and question cannot be told apart,
  * so `question` keeps LLaVA's stem (`Context: ...\n<question>`) and `hint` is empty. The
  * prompt built from it is LLaVA's, byte for byte.
@@ -142,7 +146,7 @@ async function loadOfficial(dir: string, options: LoadOptions): Promise<Benchmar
       }),
     );
   }
-  return { benchmark: 'scienceqa', format: 'scienceqa-official', source: dir, items, hasAnswers: true, warnings: [] };
+  return { benchmark: 'scienceqa', format: 'scienceqa-official', source: dir, items, hasAnswers: true, warnings: [], splits: { [split]: ids.length } };
 }
 
 /**
@@ -178,6 +182,7 @@ async function loadLlava(file: string, options: LoadOptions): Promise<BenchmarkD
     throw new SemclipError('DATASET_INVALID', `${file} holds ${describe(data)}, not a JSON array of questions.`, { expected });
   }
   const problemsFile = join(dirname(file), 'problems.json');
+  const splitOf = await readSplitOf(file, options);
   const problems = (await isFile(problemsFile)) ? await readProblems(problemsFile) : undefined;
   const images = options.images ? resolve(options.images) : join(dirname(file), 'images', 'test');
   const items: BenchmarkItem[] = [];
@@ -217,12 +222,50 @@ async function loadLlava(file: string, options: LoadOptions): Promise<BenchmarkD
         options: parsed.options,
         answer,
         ...(p?.subject ? { category: p.subject } : {}),
-        metadata: { hasImage: image !== undefined, ...(image ? { image } : {}), ...(p ? problemMeta(p) : {}) },
+        metadata: {
+          hasImage: image !== undefined,
+          ...(image ? { image } : {}),
+          ...(splitOf?.get(id) ? { split: splitOf.get(id) } : {}),
+          ...(p ? problemMeta(p) : {}),
+        },
         image: image
           ? fileImage(join(images, image), `ScienceQA problem ${id}`, EXPECTED)
           : missingImage(`ScienceQA problem ${id}`, 'this problem has no image (it is a text-only question)', 'an image question (use subset "img")'),
       }),
     );
   });
-  return { benchmark: 'scienceqa', format: 'scienceqa-llava', source: file, items, hasAnswers: true, warnings: [] };
+  const warnings: string[] = [];
+  let splits: Record<string, number> | undefined;
+  if (splitOf) {
+    splits = {};
+    for (const rec of data) {
+      const split = splitOf.get(String((rec as Record<string, unknown>).id)) ?? 'unknown';
+      splits[split] = (splits[split] ?? 0) + 1;
+    }
+    if (splits.unknown) warnings.push(`${splits.unknown} question(s) of ${basename(file)} are in no split of pid_splits.json.`);
+  }
+  return { benchmark: 'scienceqa', format: 'scienceqa-llava', source: file, items, hasAnswers: true, warnings, ...(splits ? { splits } : {}) };
+}
+
+/** The official splits, in the order a problem id is looked up (the mini/trainval splits are subsets or unions of these). */
+const OFFICIAL_SPLITS = ['train', 'val', 'test'] as const;
+
+/**
+ * Problem id -> official split (train, val or test), from `options.splitsFile` or the
+ * `pid_splits.json` beside LLaVA's file; undefined when there is none.
+ */
+async function readSplitOf(file: string, options: LoadOptions): Promise<Map<string, string> | undefined> {
+  const splitsFile = options.splitsFile ? resolve(options.splitsFile) : join(dirname(file), 'pid_splits.json');
+  if (!options.splitsFile && !(await isFile(splitsFile))) return undefined;
+  const splits = await readJson(splitsFile, 'ScienceQA splits file', EXPECTED);
+  if (!isRecord(splits)) {
+    throw new SemclipError('DATASET_INVALID', `${splitsFile} holds ${describe(splits)}, not an object of split -> problem ids.`, { expected: EXPECTED });
+  }
+  const splitOf = new Map<string, string>();
+  for (const split of OFFICIAL_SPLITS) {
+    const ids = splits[split];
+    if (!Array.isArray(ids)) continue;
+    for (const id of ids) if (!splitOf.has(String(id))) splitOf.set(String(id), split);
+  }
+  return splitOf;
 }

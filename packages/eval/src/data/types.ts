@@ -31,6 +31,14 @@ export interface BenchmarkDataset {
   readonly hasAnswers: boolean;
   /** Things a person should know (which annotation set was joined, rows skipped...). */
   readonly warnings: readonly string[];
+  /**
+   * The benchmark's official split(s) the file's questions belong to, with how many questions
+   * of the file (before `subset`) are in each, when the loader can know it (ScienceQA: from
+   * `pid_splits.json`). Each such item also has `metadata.split`. Absent when unknown.
+   *
+   * @example `{ test: 4241 }` for LLaVA's `llava_test_CQM-A.json` with `pid_splits.json` beside it.
+   */
+  readonly splits?: Readonly<Record<string, number>>;
 }
 
 /** Options for {@link loadBenchmark}; each applies only where its comment says. */
@@ -42,6 +50,11 @@ export interface LoadOptions {
   readonly images?: string;
   /** ScienceQA `problems.json`: which split of `pid_splits.json` (default `test`). */
   readonly split?: string;
+  /**
+   * ScienceQA, LLaVA's question file: the `pid_splits.json` that says which official split each
+   * question (a ScienceQA problem id) is in. Default: `pid_splits.json` beside the file, when there.
+   */
+  readonly splitsFile?: string;
   /** ScienceQA: `img` keeps only questions with an image (SQA-IMG); default `all`. */
   readonly subset?: 'all' | 'img';
   /** POPE: keep only these splits (default: all three). */

@@ -37,8 +37,19 @@ export interface LabelOptions {
   readonly runner: VlmRunner;
   /** The labels file (JSONL). Appended to; an existing file is resumed. */
   readonly out: string;
-  /** Where the items came from, for the header (and for re-reading embedded images when training). */
-  readonly source: { readonly benchmark: BenchmarkName; readonly path: string; readonly split?: string };
+  /**
+   * Where the items came from, for the header (and for re-reading embedded images when training).
+   * `split` is the split asked for: items whose `metadata.split` (the data's own split, as the
+   * loaders record it) is another are refused with `DATASET_INVALID` before anything is written.
+   * The header records the items' true split (`null` when the data does not say).
+   */
+  readonly source: {
+    readonly benchmark: BenchmarkName;
+    readonly path: string;
+    readonly split?: string;
+    /** The data's questions per official split (a loader's `dataset.splits`), for the error message. */
+    readonly splits?: Readonly<Record<string, number>>;
+  };
   /**
    * The pipeline every image goes through (`createPipeline` from `@semclip/pipeline`): its grid
    * tiles the images, its image format encodes the overview and tiles (each once per item), and
@@ -122,6 +133,59 @@ function clip(text: string, max = 200): string {
   return t.length > max ? `${t.slice(0, max)}...` : t;
 }
 
+/** The split an item's loader says it is in (`metadata.split`), or undefined. */
+function itemSplit(item: BenchmarkItem): string | undefined {
+  const split = item.metadata?.split;
+  return typeof split === 'string' && split !== '' ? split : undefined;
+}
+
+/**
+ * The items' true split for the header when a split was asked for: the one split they are all
+ * in, or `null` when the data cannot say; undefined when no split was asked for.
+ * Throws `DATASET_INVALID` when an item is in a split other than the one asked for: labelling
+ * test questions for training would leak them into the scorer evaluated on them.
+ */
+function checkSplit(items: readonly BenchmarkItem[], source: LabelOptions['source']): string | null | undefined {
+  const wanted = source.split;
+  const counts = new Map<string, number>();
+  let unknown = 0;
+  for (const item of items) {
+    const split = itemSplit(item);
+    if (split === undefined) unknown += 1;
+    else counts.set(split, (counts.get(split) ?? 0) + 1);
+  }
+  if (wanted !== undefined) {
+    const others = items.filter((item) => {
+      const split = itemSplit(item);
+      return split !== undefined && split !== wanted;
+    });
+    if (others.length > 0) {
+      const splitFile = source.benchmark === 'scienceqa' ? 'pid_splits.json' : "the benchmark's split file";
+      const held = [...counts.entries()].map(([split, n]) => `${split} ${n}`).join(', ');
+      const purpose = wanted === 'train' ? 'for training' : `as ${wanted}`;
+      const only = counts.size === 1 && unknown === 0 ? (counts.keys().next().value as string) : undefined;
+      const alternative = source.benchmark === 'scienceqa' ? `, or use problems.json with --split ${wanted}` : '';
+      const message = only
+        ? `${source.path}: this file holds the ${only} split (${source.splits?.[only] ?? others.length} questions per ${splitFile}), not ${wanted}; ` +
+          (/test|val/.test(only)
+            ? `labelling it ${purpose} would leak ${only} questions into the scorer evaluated on them.`
+            : `labelling it ${purpose} would mislabel ${only} questions as ${wanted}.`)
+        : `${source.path}: ${others.length} of ${items.length} items are not in the ${wanted} split per ${splitFile} (${held}` +
+          `${unknown ? `, ${unknown} unknown` : ''}; e.g. ${others
+            .slice(0, 3)
+            .map((i) => `${i.id} in ${itemSplit(i)}`)
+            .join(', ')}); labelling them ${purpose} would ${wanted === 'train' ? 'leak them into the scorer evaluated on them' : 'record the wrong split'}.`;
+      throw new SemclipError('DATASET_INVALID', message, {
+        hint: only ? `Pass --split ${only} only if you mean it${alternative}` : `Label only ${wanted} items${alternative}`,
+        details: { path: source.path, requested: wanted, splits: Object.fromEntries(counts), ...(unknown ? { unknown } : {}) },
+      });
+    }
+  }
+  // Nothing asked for: the header says nothing, as before (POPE's and MMBench's `metadata.split` are not train/test splits).
+  if (wanted === undefined) return undefined;
+  return counts.size === 1 && unknown === 0 ? (counts.keys().next().value as string) : null;
+}
+
 function checkHeader(existing: LabelsHeader, wanted: LabelsHeader, out: string): void {
   const diffs: string[] = [];
   if (existing.benchmark !== wanted.benchmark) diffs.push(`benchmark ${existing.benchmark} (now ${wanted.benchmark})`);
@@ -190,12 +254,13 @@ async function labelWith(
 ): Promise<LabelSummary> {
   const { started, concurrency, limit, maxTokens } = settings;
   const grid = gridText(pipeline.grid);
+  const split = checkSplit(options.items, options.source);
   const header: LabelsHeader = {
     type: 'header',
     version: 1,
     benchmark: options.source.benchmark,
     source: path.resolve(options.source.path),
-    ...(options.source.split === undefined ? {} : { split: options.source.split }),
+    ...(split === undefined ? {} : { split }),
     grid,
     runner: { id: options.runner.id, model: options.runner.model },
     createdAt: new Date().toISOString(),

@@ -21,7 +21,12 @@ export interface LabelsHeader {
   readonly benchmark: BenchmarkName;
   /** The question file or folder the items came from (absolute). */
   readonly source: string;
-  readonly split?: string;
+  /**
+   * The official split the labelled items are in (from the data's own split file, e.g. ScienceQA's
+   * `pid_splits.json`), not merely the one asked for; `null` when a split was asked for but the
+   * data cannot say which split its items are in.
+   */
+  readonly split?: string | null;
   /** The grid spec every item was tiled with, e.g. `2x2`. */
   readonly grid: string;
   /** The VLM that labelled the tiles. */

@@ -232,6 +232,31 @@ describe('labelDataset against a fake VLM that is right only for planned tiles',
     });
   });
 
+  it('refuses items the data puts in another split than the one asked for, writing nothing; records the true split', async () => {
+    // The loader's own split (from pid_splits.json) is in metadata.split; relabel two items as test.
+    const mixed = items.slice(0, 4).map((it, i) => (i < 2 ? { ...it, metadata: { ...it.metadata, split: 'test' } } : it));
+    const out = outFile();
+    await expect(run(out, { items: mixed })).rejects.toMatchObject({
+      code: 'DATASET_INVALID',
+      message: expect.stringContaining('2 of 4 items are not in the train split per pid_splits.json'),
+    });
+    const allTest = mixed.map((it) => ({ ...it, metadata: { ...it.metadata, split: 'test' } }));
+    await expect(run(out, { items: allTest })).rejects.toMatchObject({
+      code: 'DATASET_INVALID',
+      message: expect.stringContaining('this file holds the test split (4 questions per pid_splits.json), not train'),
+      hint: 'Pass --split test only if you mean it, or use problems.json with --split train',
+    });
+    expect(fake.requests).toHaveLength(0);
+    await expect(readFile(out, 'utf8')).rejects.toMatchObject({ code: 'ENOENT' });
+    // The header records the items' own split; null when they do not say (not the name asked for).
+    await run(out, { items: items.slice(0, 2) });
+    expect((await readLabels(out)).header.split).toBe('train');
+    const out2 = outFile();
+    const unknown = items.slice(0, 2).map((it) => ({ ...it, metadata: { hasImage: true } }));
+    await run(out2, { items: unknown });
+    expect((await readLabels(out2)).header.split).toBeNull();
+  });
+
   it('reports items whose image is missing, writes nothing for them, and labels them once fixed', async () => {
     const out = outFile();
     const file = path.join(data, 'images', 'train', '1001', 'image.png');
