@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { appendFile, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { appendFile, copyFile, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCommand } from 'citty';
@@ -14,6 +14,7 @@ import { EVAL_IMAGE, tileOracleVlm, tileSizeMap, writeEvalVstar, type EvalFixtur
 import { writeTinyLlava } from '@semclip/test-kit/onnx-llava';
 import { startFakeOpenAI, type FakeOpenAI, type RecordedRequest } from '@semclip/test-kit/openai-upstream';
 import { CLI, REPO_ROOT } from '../_cli-harness.js';
+import { exitCodeFor } from '../_errors.js';
 import { evalCommand } from './eval.js';
 
 const N = 10;
@@ -106,6 +107,66 @@ describe('semclip eval run', () => {
     const text = out.join('');
     expect(text).toMatch(/vstar: 10 questions x baseline, semclip: wrote 20 results, 0 already in .*; 20 VLM calls in/);
     expect(text).toContain('| Method | V* | Avg |');
+  });
+
+  it('fails a run where too many rows failed, naming them by cause; a rerun asks exactly those again', async () => {
+    const sub = join(dir, 'vstar-missing');
+    const items = await writeEvalVstar(sub, 4);
+    const missing = items[2]?.id as string;
+    const image = join(sub, `${missing}.png`);
+    await copyFile(image, `${image}.bak`);
+    await rm(image);
+    const subData = join(sub, 'annotations.jsonl');
+    const results = file('missing');
+    const args = (...extra: string[]) => runArgs(results, '--method', 'baseline,semclip', ...extra).map((a) => (a === data ? subData : a));
+    const writes: string[] = [];
+    vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => (writes.push(String(chunk)), true));
+
+    // 2 of 8 rows failed (25% > 5%): everything is written and reported, then the run fails.
+    const err = await cli(...args()).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toMatchObject({ code: 'RESULTS_INVALID', message: expect.stringContaining('2 of the 8 results this run wrote failed') });
+    expect(exitCodeFor(err as never)).not.toBe(0);
+    expect(out.join('')).toMatch(/wrote 8 results, 2 of them FAILED, 0 already in/);
+    expect(out.join('')).toContain('- DATASET_NOT_FOUND (image missing): 2 rows');
+    const stderr = writes.join('');
+    expect(stderr).toContain(`1 questions have no image (DATASET_NOT_FOUND): point --images at the benchmark's image folder`);
+    expect(stderr).toContain(`e.g. ${missing}`);
+    expect(stderr).not.toContain('MODEL_OUTPUT_INVALID');
+    expect((await readResults(results)).rows.filter((r) => r.error)).toHaveLength(2);
+
+    // A looser threshold passes; --no-retry-failed keeps the failed rows and asks nothing.
+    out.length = 0;
+    fake.reset();
+    await cli(...args('--no-retry-failed', '--json'));
+    expect(json()).toMatchObject({ written: 0, skipped: 8, kept_failed: 2, failed: 0 });
+    expect(fake.requests).toHaveLength(0);
+
+    // With the image back, a rerun asks exactly the failed rows again (baseline + SemClip: 2 calls).
+    await copyFile(`${image}.bak`, image);
+    out.length = 0;
+    fake.reset();
+    await cli(...args('--json'));
+    expect(json()).toMatchObject({ written: 2, skipped: 6, retried: 2, failed: 0, failures: [] });
+    expect(fake.requests).toHaveLength(2);
+    const { rows } = await readResults(results);
+    expect(rows).toHaveLength(8);
+    expect(rows.filter((r) => r.error)).toHaveLength(0);
+    expect(rows.filter((r) => r.method === 'baseline').every((r) => r.visualTokens === 576)).toBe(true);
+  });
+
+  it('accepts failures under --max-failed-fraction and rejects a bad fraction', async () => {
+    const sub = join(dir, 'vstar-missing-2');
+    const items = await writeEvalVstar(sub, 4);
+    await rm(join(sub, `${items[0]?.id}.png`));
+    const results = file('tolerated');
+    const args = (...extra: string[]) => runArgs(results, '--method', 'baseline', ...extra).map((a) => (a === data ? join(sub, 'annotations.jsonl') : a));
+    vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    await cli(...args('--max-failed-fraction', '0.5', '--json'));
+    expect(json()).toMatchObject({ written: 4, failed: 1, failed_fraction: 0.25, failures: [{ code: 'DATASET_NOT_FOUND', cause: 'missing-image', rows: 1 }] });
+    await expect(cli(...args('--max-failed-fraction', '1.5'))).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
   });
 
   it('refuses to resume with a changed configuration and names the difference', async () => {

@@ -6,7 +6,7 @@ import { SemclipError } from '@semclip/core';
 import type { VlmRunner } from '@semclip/core';
 import type { CommonScorerOptions, Pipeline } from '@semclip/pipeline';
 import type { LocalRunnerOptions, RunnerConfig } from '@semclip/vlm-runner';
-import { choiceArg, commonArgs, gridArgs, gridOptions, httpVlmArgs, httpVlmOptions, intArg, selectArgs, selectOptionsFrom } from '../_args.js';
+import { choiceArg, commonArgs, gridArgs, gridOptions, httpVlmArgs, httpVlmOptions, intArg, numberArg, selectArgs, selectOptionsFrom } from '../_args.js';
 import { createProgress, fmtMs, note, print, printJson, progressEnabled } from '../_output.js';
 import type { Progress } from '../_output.js';
 import { cliSignal } from '../_signal.js';
@@ -158,12 +158,26 @@ function scorerOptionsFor(
   return { vlm: choice.vlm.config, ...(local ? device : {}), ...(local && choice.dtype !== undefined ? { dtype: choice.dtype } : {}), warn: note };
 }
 
-function printRunSummary(
-  summary: import('@semclip/eval').RunSummary,
-  report: import('@semclip/eval').EvalReport,
-  evalPkg: typeof import('@semclip/eval'),
-  json: boolean,
-): void {
+type RunSummary = import('@semclip/eval').RunSummary;
+type RunFailure = RunSummary['failures'][number];
+
+/** What to do about failed rows, per cause: the message names what went wrong and how to fix it. */
+const FAILURE_ADVICE: Readonly<Record<RunFailure['cause'], (f: RunFailure) => string>> = {
+  'missing-image': (f) =>
+    `${f.items} questions have no image (${f.code}): point --images at the benchmark's image folder (or --data at the folder that holds the images)`,
+  'bad-image': (f) => `${f.items} questions have an image that cannot be read (${f.code}): check or replace those files`,
+  'model-output': (f) => `${f.rows} answers could not be read from the VLM's replies (${f.code}): check the model and its server (--logprobs, --max-tokens)`,
+  other: (f) => `${f.rows} rows failed with ${f.code}`,
+};
+
+/** One stderr line per error code: rows, cause, a fix, the first item ids and the first message. */
+function failureLines(summary: RunSummary): string[] {
+  return summary.failures.map(
+    (f) => `${FAILURE_ADVICE[f.cause](f)}; e.g. ${f.examples.join(', ')}${f.items > f.examples.length ? ', ...' : ''} (${f.message.replace(/\.$/, '')})`,
+  );
+}
+
+function printRunSummary(summary: RunSummary, report: import('@semclip/eval').EvalReport, evalPkg: typeof import('@semclip/eval'), json: boolean): void {
   if (json) {
     printJson({
       out: summary.out,
@@ -175,6 +189,11 @@ function printRunSummary(
       skipped: summary.skipped,
       vlm_calls: summary.vlmCalls,
       errors: summary.errors,
+      failed: summary.failed,
+      failed_fraction: summary.failedFraction,
+      failures: summary.failures.map((f) => ({ code: f.code, cause: f.cause, rows: f.rows, items: f.items, examples: [...f.examples], message: f.message })),
+      retried: summary.retried,
+      kept_failed: summary.keptFailed,
       repaired_bytes: summary.repairedBytes,
       resumed: summary.resumed,
       elapsed_ms: summary.elapsedMs,
@@ -183,13 +202,41 @@ function printRunSummary(
     return;
   }
   if (summary.repairedBytes > 0) note(`dropped a half-written last line (${summary.repairedBytes} bytes) from ${summary.out}; its item was run again`);
+  const retried = summary.retried > 0 ? ` (${summary.retried} failed rows asked again)` : '';
+  const failed = summary.failed > 0 ? `, ${summary.failed} of them FAILED` : '';
   print(
-    `${summary.benchmark}: ${summary.items} questions x ${summary.methods.join(', ')}: wrote ${summary.written} results, ${summary.skipped} already in ${summary.out}; ${summary.vlmCalls} VLM calls in ${fmtMs(summary.elapsedMs)}`,
+    `${summary.benchmark}: ${summary.items} questions x ${summary.methods.join(', ')}: wrote ${summary.written} results${failed}${retried}, ${summary.skipped} already in ${summary.out}; ${summary.vlmCalls} VLM calls in ${fmtMs(summary.elapsedMs)}`,
   );
-  if (summary.errors > 0)
-    note(`${summary.errors} questions could not be answered (missing or broken images...); they count as wrong and their rows say why (error)`);
+  for (const line of failureLines(summary)) note(line);
+  if (summary.failed > 0) note('failed rows count as wrong; rerun the same command to ask them again (--no-retry-failed keeps them)');
+  if (summary.keptFailed > 0) note(`${summary.keptFailed} failed rows already in ${summary.out} were kept (--no-retry-failed); they count as wrong`);
   print();
   print(evalPkg.formatReportMarkdown(report).trimEnd());
+}
+
+/**
+ * A run where more than `max` of its rows failed is an error (RESULTS_INVALID: the results are
+ * not usable as they stand), thrown after every row and the report were written.
+ */
+function checkFailures(summary: RunSummary, max: number): void {
+  if (summary.failed === 0 || summary.failedFraction <= max) return;
+  const byCode = summary.failures.map((f) => `${f.code}: ${f.rows}`).join(', ');
+  const missing = summary.failures.some((f) => f.cause === 'missing-image');
+  throw new SemclipError(
+    'RESULTS_INVALID',
+    `${summary.failed} of the ${summary.written} results this run wrote failed (${(100 * summary.failedFraction).toFixed(1)}%, over --max-failed-fraction ${max}): ${byCode}. They are in ${summary.out}, counted as wrong.`,
+    {
+      hint: missing
+        ? 'Point --images at the benchmark image folder and rerun the same command: the failed rows are asked again'
+        : 'Fix the cause above and rerun the same command: the failed rows are asked again (or raise --max-failed-fraction)',
+      details: {
+        path: summary.out,
+        failed: summary.failed,
+        written: summary.written,
+        failures: summary.failures.map((f) => ({ code: f.code, cause: f.cause, rows: f.rows, examples: f.examples })),
+      },
+    },
+  );
 }
 
 const run = defineCommand({
@@ -229,6 +276,18 @@ const run = defineCommand({
     split: { type: 'string', description: 'ScienceQA problems.json: split of pid_splits.json (default test)', valueHint: 'NAME' },
     subset: { type: 'string', description: 'ScienceQA: img (questions with an image, SQA-IMG) or all', valueHint: 'img|all' },
     'max-tokens': { type: 'string', description: 'Longest free-text answer in tokens (default: the runner default)', valueHint: 'N' },
+    'retry-failed': {
+      type: 'boolean',
+      default: true,
+      description: 'On resume, ask again the rows that failed (missing image, unreadable reply...)',
+      negativeDescription: 'Keep the failed rows of the results file as they are',
+    },
+    'max-failed-fraction': {
+      type: 'string',
+      default: '0.05',
+      description: "Exit with an error (after writing every result and the report) when more than this fraction of this run's rows failed",
+      valueHint: 'F',
+    },
     ...httpVlmArgs,
     ...gridArgs,
     ...selectionArgs,
@@ -267,6 +326,7 @@ const run = defineCommand({
     const { logprobs } = http;
     const subset = choiceArg('subset', args.subset, ['img', 'all'] as const);
     const maxTokens = intArg('max-tokens', args['max-tokens'], 1, 65536);
+    const maxFailedFraction = numberArg('max-failed-fraction', args['max-failed-fraction'] ?? '0.05', 0, 1, 'a fraction from 0 to 1, e.g. 0.05') as number;
     const spec = args.vlm ?? process.env.SEMCLIP_VLM;
     if (!spec) {
       throw new SemclipError('INVALID_ARGUMENT', 'No VLM given.', {
@@ -335,6 +395,7 @@ const run = defineCommand({
         ...(limit === undefined ? {} : { limit }),
         ...(shard === undefined ? {} : { shard }),
         ...(maxTokens === undefined ? {} : { maxTokens }),
+        retryFailed: args['retry-failed'] !== false,
         // What the results depend on beyond the engine's own config; a resume must match it.
         setup: {
           grid,
@@ -363,6 +424,7 @@ const run = defineCommand({
       });
       bar?.done();
       printRunSummary(summary, await evalPkg.loadReport([summary.out]), evalPkg, args.json === true);
+      checkFailures(summary, maxFailedFraction);
     } finally {
       bar?.done();
       await pipeline?.dispose();

@@ -146,6 +146,61 @@ describe('reports', () => {
     expect(report.warnings.join(' ')).toContain('half-written');
   });
 
+  it('leaves failed rows out of the cost means, counts them per method and by cause; a retried row replaces its failure', async () => {
+    const text = await readFile(vstarFile, 'utf8');
+    const [head, ...rowLines] = text.trimEnd().split('\n');
+    const good = rowLines.map((l) => JSON.parse(l));
+    const failedIds = new Set(
+      good
+        .filter((r) => r.method === 'baseline')
+        .slice(0, 3)
+        .map((r) => r.item as string),
+    );
+    // What a run with missing images writes: wrong rows with no cost and the error.
+    const failed = good.map((r) =>
+      r.method === 'baseline' && failedIds.has(r.item)
+        ? {
+            ...r,
+            predicted: null,
+            correct: false,
+            reply: undefined,
+            visualTokens: 0,
+            vlmCalls: 0,
+            latencyMs: 0,
+            images: 0,
+            error: { code: 'DATASET_NOT_FOUND', message: 'The image is missing.' },
+          }
+        : r,
+    );
+    const file = join(dir, 'vstar-failed.jsonl');
+    await writeFile(file, `${[head, ...failed.map((r) => JSON.stringify(r))].join('\n')}\n`);
+    const report = await loadReport([file]);
+    const baseline = report.methods.find((m) => m.method === 'baseline');
+    expect(baseline).toMatchObject({ failed: 3, visualTokens: 576, vlmCalls: 1 });
+    expect(baseline?.cells.vstar).toMatchObject({ errors: 3, visualTokens: 576 });
+    expect(report.methods.find((m) => m.method === 'semclip')?.failed).toBe(0);
+    expect(report.failures).toEqual([{ code: 'DATASET_NOT_FOUND', cause: 'missing-image', rows: 3, examples: [...failedIds] }]);
+    const md = formatReportMarkdown(report);
+    expect(md.split('\n')).toContain('| Method | Visual tokens / question | VLM calls / question | VLM latency / question | Avg | Failed |');
+    expect(
+      md
+        .split('\n')
+        .filter((l) => l.startsWith('| Baseline'))
+        .at(-1),
+    ).toMatch(/^\| Baseline \(overview only\) \| 576 \| 1 \| \d+ ms \| [\d.]+ \| 3 \|$/);
+    expect(md).toContain('## Failed rows');
+    expect(md).toContain('- DATASET_NOT_FOUND (image missing): 3 rows');
+    expect((reportToJSON(report) as any).failures).toEqual([{ code: 'DATASET_NOT_FOUND', cause: 'missing-image', rows: 3, examples: [...failedIds] }]);
+    // A resume appends the retried rows: the last row per key counts, with no duplicate warning.
+    const retried = good.filter((r) => r.method === 'baseline' && failedIds.has(r.item));
+    await writeFile(file, `${[head, ...failed.map((r) => JSON.stringify(r)), ...retried.map((r) => JSON.stringify(r))].join('\n')}\n`);
+    const after = await loadReport([file]);
+    expect(after.failures).toEqual([]);
+    expect(after.warnings).toEqual([]);
+    expect(after.methods.find((m) => m.method === 'baseline')).toMatchObject({ failed: 0, visualTokens: 576 });
+    expect(formatReportMarkdown(after)).not.toContain('Failed');
+  });
+
   it('draws an SVG chart of accuracy against visual tokens with axes, labels and a legend', async () => {
     const svg = renderReportChart(await loadReport([vstarFile, popeFile]));
     expect(svg.startsWith('<svg')).toBe(true);

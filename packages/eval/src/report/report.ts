@@ -5,10 +5,12 @@ import { EVAL_METHODS, METHOD_LABELS, type EvalMethod } from '../run/methods.js'
 import {
   canonicalJson,
   diffConfig,
+  failureCause,
   readResults,
   resultKey,
   rowToJudgement,
   type EvalResultRow,
+  type FailureCause,
   type JsonValue,
   type ResultsFile,
   type RunConfig,
@@ -41,11 +43,11 @@ export interface ReportCell {
   readonly expected: number;
   /** Every expected item has a row for every seed. */
   readonly complete: boolean;
-  /** Rows recorded with an error (counted wrong). */
+  /** Rows recorded with an error (counted wrong, left out of the cost means). */
   readonly errors: number;
   /** The full score of the first seed (per-category, POPE splits...). */
   readonly score: BenchmarkScore;
-  /** Means per question. */
+  /** Means per question over the rows that did not fail (NaN when all failed). */
   readonly visualTokens: number;
   readonly vlmCalls: number;
   readonly latencyMs: number;
@@ -58,10 +60,21 @@ export interface ReportMethodRow {
   readonly cells: Partial<Record<BenchmarkName, ReportCell>>;
   /** Mean of the headline numbers over every benchmark column; `null` when a column is missing. */
   readonly average: { readonly value: number; readonly std?: number } | null;
-  /** Means per question over all the method's rows. */
+  /** Rows of the method recorded with an error (counted wrong, left out of the cost means). */
+  readonly failed: number;
+  /** Means per question over the method's rows that did not fail (NaN when all failed). */
   readonly visualTokens: number;
   readonly vlmCalls: number;
   readonly latencyMs: number;
+}
+
+/** Failed rows (with `error`) of the report, by error code. */
+export interface ReportFailure {
+  readonly code: string;
+  readonly cause: FailureCause;
+  readonly rows: number;
+  /** The first few item ids (at most 5). */
+  readonly examples: readonly string[];
 }
 
 /** The results files a report was made from. */
@@ -79,6 +92,8 @@ export interface EvalReport {
   /** Row order: `EVAL_METHODS` order, those with results. */
   readonly methods: readonly ReportMethodRow[];
   readonly runs: readonly ReportRun[];
+  /** Failed rows by error code, most first (they count as wrong; `eval run` retries them on resume). */
+  readonly failures: readonly ReportFailure[];
   readonly warnings: readonly string[];
 }
 
@@ -87,6 +102,19 @@ function sampleStd(xs: readonly number[]): number | undefined {
   if (xs.length < 2) return undefined;
   const m = mean(xs);
   return Math.sqrt(xs.reduce((s, x) => s + (x - m) ** 2, 0) / (xs.length - 1));
+}
+
+/**
+ * What a method spends per question, over the rows that did not fail: a failed row spent
+ * nothing (it records 0 visual tokens), so it would pull the means down.
+ */
+function costMeans(rows: readonly EvalResultRow[]): { visualTokens: number; vlmCalls: number; latencyMs: number } {
+  const ok = rows.filter((r) => r.error === undefined);
+  return {
+    visualTokens: mean(ok.map((r) => r.visualTokens)),
+    vlmCalls: mean(ok.map((r) => r.vlmCalls)),
+    latencyMs: mean(ok.map((r) => r.latencyMs)),
+  };
 }
 
 /**
@@ -113,7 +141,7 @@ export function buildReport(files: readonly ResultsFile[]): EvalReport {
     if (!list) byBenchmark.set(b, (list = []));
     list.push(f);
     if (f.truncatedBytes > 0) warnings.push(`${f.path} ends with a half-written line (${f.truncatedBytes} bytes, ignored); resume the run to repair it.`);
-    if (f.duplicates > 0) warnings.push(`${f.path} has ${f.duplicates} repeated rows (the first of each was used).`);
+    if (f.duplicates > 0) warnings.push(`${f.path} has ${f.duplicates} repeated rows (the last of each was used).`);
   }
   for (const [b, list] of byBenchmark) {
     const first = list[0] as ResultsFile;
@@ -142,8 +170,13 @@ export function buildReport(files: readonly ResultsFile[]): EvalReport {
   for (const f of files) {
     for (const r of f.rows) {
       const k = resultKey(r);
-      if (rowsByKey.has(k)) crossDuplicates++;
-      else rowsByKey.set(k, r);
+      const had = rowsByKey.get(k);
+      if (had === undefined) rowsByKey.set(k, r);
+      else {
+        crossDuplicates++;
+        // An answered row beats a failed one (another shard retried it).
+        if (had.error !== undefined && r.error === undefined) rowsByKey.set(k, r);
+      }
     }
   }
   if (crossDuplicates > 0) warnings.push(`${crossDuplicates} rows appear in more than one file (overlapping shards?); each was counted once.`);
@@ -185,9 +218,7 @@ export function buildReport(files: readonly ResultsFile[]): EvalReport {
         complete: count === expected,
         errors: rows.filter((r) => r.error).length,
         score: scores[0] as BenchmarkScore,
-        visualTokens: mean(rows.map((r) => r.visualTokens)),
-        vlmCalls: mean(rows.map((r) => r.vlmCalls)),
-        latencyMs: mean(rows.map((r) => r.latencyMs)),
+        ...costMeans(rows),
       };
     }
     let average: ReportMethodRow['average'] = null;
@@ -203,13 +234,23 @@ export function buildReport(files: readonly ResultsFile[]): EvalReport {
       label: METHOD_LABELS[method],
       cells,
       average,
-      visualTokens: mean(mine.map((r) => r.visualTokens)),
-      vlmCalls: mean(mine.map((r) => r.vlmCalls)),
-      latencyMs: mean(mine.map((r) => r.latencyMs)),
+      failed: mine.filter((r) => r.error).length,
+      ...costMeans(mine),
     });
   }
+  const byCode = new Map<string, { rows: number; examples: string[] }>();
+  for (const r of allRows) {
+    if (!r.error) continue;
+    let f = byCode.get(r.error.code);
+    if (!f) byCode.set(r.error.code, (f = { rows: 0, examples: [] }));
+    f.rows++;
+    if (f.examples.length < 5 && !f.examples.includes(r.item)) f.examples.push(r.item);
+  }
+  const failures = [...byCode]
+    .map(([code, f]) => ({ code, cause: failureCause(code), rows: f.rows, examples: f.examples }))
+    .sort((a, b) => b.rows - a.rows || a.code.localeCompare(b.code));
   const runs = files.map((f) => ({ path: f.path, benchmark: f.header.config.benchmark, config: f.header.config, rows: f.rows.length }));
-  return { benchmarks, methods, runs, warnings };
+  return { benchmarks, methods, runs, failures, warnings };
 }
 
 /**
@@ -270,14 +311,24 @@ export function reportToJSON(report: EvalReport): { [key: string]: JsonValue } {
         ]),
       ),
       average: m.average ? { value: num(m.average.value), std: m.average.std === undefined ? null : num(m.average.std) } : null,
+      failed: m.failed,
       visual_tokens: num(m.visualTokens),
       vlm_calls: num(m.vlmCalls),
       latency_ms: num(m.latencyMs),
     })),
     runs: report.runs.map((r) => ({ path: r.path, benchmark: r.benchmark, rows: r.rows, config: r.config as unknown as JsonValue })),
+    failures: report.failures.map((f) => ({ code: f.code, cause: f.cause, rows: f.rows, examples: [...f.examples] })),
     warnings: [...report.warnings],
   };
 }
+
+/** How the report names each failure cause. */
+export const FAILURE_LABELS: Readonly<Record<FailureCause, string>> = {
+  'missing-image': 'image missing',
+  'bad-image': 'image unreadable',
+  'model-output': 'model output unreadable',
+  other: 'other error',
+};
 
 const pct = (x: number) => (Number.isFinite(x) ? roundTo(x, 1).toFixed(1) : '-');
 
@@ -350,22 +401,35 @@ export function formatReportMarkdown(report: EvalReport): string {
     lines.push(`\\* incomplete (the run has not finished): ${notes.join('; ')}.`);
   }
   lines.push('', '## Visual tokens vs accuracy', '');
+  const anyFailed = report.failures.length > 0;
   lines.push(
     ...mdTable(
-      ['Method', 'Visual tokens / question', 'VLM calls / question', 'VLM latency / question', 'Avg'],
+      ['Method', 'Visual tokens / question', 'VLM calls / question', 'VLM latency / question', 'Avg', ...(anyFailed ? ['Failed'] : [])],
       report.methods.map((m) => [
         m.label,
         Number.isFinite(m.visualTokens) ? String(Math.round(m.visualTokens)) : '-',
         Number.isFinite(m.vlmCalls) ? String(roundTo(m.vlmCalls, 2)) : '-',
         Number.isFinite(m.latencyMs) ? `${Math.round(m.latencyMs)} ms` : '-',
         m.average ? cellText(m.average.value, m.average.std) : '-',
+        ...(anyFailed ? [String(m.failed)] : []),
       ]),
     ),
     '',
   );
   lines.push(
-    'Visual tokens and calls are what the method spends per question: majority asks once per tile; the oracle is charged the one call it would need if it knew the right tile; latency includes scoring for scored methods.',
+    `Visual tokens and calls are what the method spends per question: majority asks once per tile; the oracle is charged the one call it would need if it knew the right tile; latency includes scoring for scored methods.${
+      anyFailed ? ' Failed rows are left out of these means.' : ''
+    }`,
   );
+  if (anyFailed) {
+    const total = report.failures.reduce((s, f) => s + f.rows, 0);
+    lines.push('', '## Failed rows', '');
+    lines.push(
+      `${total} rows could not be answered; they count as wrong in the accuracy table. Rerun \`semclip eval run\` with the same flags to retry them.`,
+      '',
+    );
+    for (const f of report.failures) lines.push(`- ${f.code} (${FAILURE_LABELS[f.cause]}): ${f.rows} rows, e.g. ${f.examples.join(', ')}`);
+  }
   if (report.warnings.length > 0) {
     lines.push('', '## Warnings', '');
     for (const w of report.warnings) lines.push(`- ${w}`);

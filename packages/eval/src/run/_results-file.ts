@@ -1,6 +1,7 @@
 /**
  * Opening a results file for a run: created with its header, or resumed (the config must
- * match, a half-written last line from a crash is dropped, the keys already there are skipped).
+ * match, a half-written last line from a crash is dropped, the keys already there are skipped;
+ * keys whose last row failed are asked again unless `retryFailed` is false).
  */
 import { mkdir, readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
@@ -21,8 +22,10 @@ import { AppendWriter } from './_writer.js';
 
 export interface OpenedResults {
   readonly writer: AppendWriter;
-  /** Keys of the rows the file already holds. */
+  /** Keys the run skips: rows the file already holds (failed rows only when they are kept). */
   readonly existing: ReadonlySet<string>;
+  /** Keys whose last row in the file failed (`error`); asked again unless `retryFailed` is false. */
+  readonly failed: ReadonlySet<string>;
   /** True when the file existed (this run resumes it). */
   readonly resumed: boolean;
   /** Bytes of a half-written last line (or a cut-off header) that were dropped. */
@@ -30,8 +33,8 @@ export interface OpenedResults {
 }
 
 /** Reads what an existing file holds; refuses files of another config or format. Repairs a torn end. */
-async function readExisting(out: string, config: RunConfig): Promise<Omit<OpenedResults, 'writer'>> {
-  const none = { existing: new Set<string>(), resumed: false, repairedBytes: 0 };
+async function readExisting(out: string, config: RunConfig, retryFailed: boolean): Promise<Omit<OpenedResults, 'writer'>> {
+  const none = { existing: new Set<string>(), failed: new Set<string>(), resumed: false, repairedBytes: 0 };
   if ((await fileSize(out)) <= 0) return none;
   const buf = await readFile(out);
   const parsed = parseResults(buf, out);
@@ -55,15 +58,24 @@ async function readExisting(out: string, config: RunConfig): Promise<Omit<Opened
     });
   }
   if (parsed.truncatedBytes > 0) await truncateFile(out, parsed.validBytes);
-  return { existing: new Set(parsed.rows.map(resultKey)), resumed: true, repairedBytes: parsed.truncatedBytes };
+  // The file is append-only: a retried key gets a new row after its failed one, and readers
+  // (parseResults) keep the last row per key.
+  const failed = new Set(parsed.rows.filter((r) => r.error !== undefined).map(resultKey));
+  const existing = new Set(parsed.rows.map(resultKey).filter((k) => !retryFailed || !failed.has(k)));
+  return { existing, failed, resumed: true, repairedBytes: parsed.truncatedBytes };
 }
 
 /**
  * Opens `out` (an absolute path) for appending: a new file gets its header line first.
  * The caller closes the writer.
  */
-export async function openResultsFile(out: string, config: RunConfig, info: { readonly [key: string]: JsonValue }): Promise<OpenedResults> {
-  const found = await readExisting(out, config);
+export async function openResultsFile(
+  out: string,
+  config: RunConfig,
+  info: { readonly [key: string]: JsonValue },
+  options: { readonly retryFailed?: boolean } = {},
+): Promise<OpenedResults> {
+  const found = await readExisting(out, config, options.retryFailed ?? true);
   await mkdir(dirname(out), { recursive: true });
   const writer = await AppendWriter.open(out);
   if (!found.resumed) {

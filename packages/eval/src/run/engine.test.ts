@@ -1,7 +1,8 @@
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { BenchmarkItem } from '@semclip/core';
+import type { BenchmarkItem, PipelineStages, SemclipErrorCode } from '@semclip/core';
+import { SemclipError } from '@semclip/core';
 import { createPipeline } from '@semclip/pipeline';
 import { tileImage } from '@semclip/tiling';
 import { createOpenAIRunner } from '@semclip/vlm-runner/openai';
@@ -55,6 +56,23 @@ function options(out: string, extra: Partial<RunEvaluationOptions> = {}): RunEva
     concurrency: 4,
     ...extra,
   };
+}
+
+/** The pipeline, except that `open` fails with `code` for the images of the items in `failing` (ids). */
+function openFailsFor(base: PipelineStages, failing: ReadonlyMap<string, SemclipErrorCode>): PipelineStages {
+  return new Proxy(base, {
+    get(target, prop) {
+      if (prop === 'open') {
+        return (image: unknown, o?: { readonly signal?: AbortSignal }) => {
+          const hit = [...failing].find(([id]) => typeof image === 'string' && image.endsWith(`${id}.png`));
+          if (hit) return Promise.reject(new SemclipError(hit[1], `open failed for ${hit[0]}.`));
+          return target.open(image as never, o);
+        };
+      }
+      const v = Reflect.get(target, prop);
+      return typeof v === 'function' ? v.bind(target) : v;
+    },
+  });
 }
 
 const byItem = (id: string) => fixture.find((f) => f.id === id) as EvalFixtureItem;
@@ -268,12 +286,66 @@ describe('runEvaluation', () => {
     const ds = await loadBenchmark('vstar', join(sub, 'annotations.jsonl'));
     const out = newOut();
     const summary = await runEvaluation(options(out, { dataset: ds, methods: 'baseline,semclip' }));
-    expect(summary.errors).toBe(1);
+    expect(summary).toMatchObject({ errors: 1, failed: 2, failedFraction: 2 / 6 });
+    expect(summary.failures).toEqual([
+      { code: 'DATASET_NOT_FOUND', cause: 'missing-image', rows: 2, items: 1, examples: [items[1]?.id], message: expect.stringContaining('missing') },
+    ]);
     const { rows } = await readResults(out);
     const bad = rows.filter((r) => r.item === items[1]?.id);
     expect(bad).toHaveLength(2);
     expect(bad.every((r) => r.error?.code === 'DATASET_NOT_FOUND' && !r.correct)).toBe(true);
     expect(rows.filter((r) => r.error)).toHaveLength(2);
+  });
+
+  it('asks failed rows again on resume (exactly those), appending the new rows; readers keep the last row per key', async () => {
+    const out = newOut();
+    const ids = dataset.items.map((i) => i.id);
+    const failing = new Map<string, SemclipErrorCode>([
+      [ids[2] as string, 'DATASET_NOT_FOUND'],
+      [ids[5] as string, 'DATASET_NOT_FOUND'],
+      [ids[7] as string, 'MODEL_OUTPUT_INVALID'],
+    ]);
+    const base = options(out, { methods: 'baseline,semclip' });
+    const first = await runEvaluation({ ...base, pipeline: openFailsFor(base.pipeline, failing) });
+    expect(first).toMatchObject({ written: 2 * N_ITEMS, failed: 6, errors: 3, failedFraction: 6 / 20, retried: 0, keptFailed: 0 });
+    expect(first.failures).toEqual([
+      { code: 'DATASET_NOT_FOUND', cause: 'missing-image', rows: 4, items: 2, examples: expect.arrayContaining([ids[2], ids[5]]), message: expect.any(String) },
+      { code: 'MODEL_OUTPUT_INVALID', cause: 'model-output', rows: 2, items: 1, examples: [ids[7]], message: `open failed for ${ids[7]}.` },
+    ]);
+    // Failed rows record no cost; the resume asks exactly the three failed items (2 prompts each).
+    fake.reset();
+    const second = await runEvaluation(options(out, { methods: 'baseline,semclip' }));
+    expect(second).toMatchObject({ written: 6, skipped: 14, retried: 6, failed: 0, failedFraction: 0, failures: [] });
+    expect(fake.requests).toHaveLength(6);
+    const file = await readResults(out);
+    expect(file).toMatchObject({ retried: 6, duplicates: 0 });
+    expect(file.rows).toHaveLength(20);
+    expect(file.rows.filter((r) => r.error)).toHaveLength(0);
+    for (const r of file.rows.filter((x) => x.method === 'baseline')) expect(r.visualTokens, r.item).toBe(576);
+    // Append-only: the failed rows are still in the file, before their replacements.
+    const lines = (await readFile(out, 'utf8')).trimEnd().split('\n');
+    expect(lines).toHaveLength(1 + 20 + 6);
+    expect(lines.slice(1, 21).filter((l) => l.includes('"error"'))).toHaveLength(6);
+    // Nothing left to do.
+    fake.reset();
+    expect(await runEvaluation(options(out, { methods: 'baseline,semclip' }))).toMatchObject({ written: 0, skipped: 20, retried: 0 });
+    expect(fake.requests).toHaveLength(0);
+  });
+
+  it('keeps failed rows with retryFailed: false', async () => {
+    const out = newOut();
+    const id = dataset.items[3]?.id as string;
+    const base = options(out, { methods: 'baseline' });
+    await runEvaluation({ ...base, pipeline: openFailsFor(base.pipeline, new Map([[id, 'IMAGE_CORRUPT']])) });
+    fake.reset();
+    const kept = await runEvaluation(options(out, { methods: 'baseline', retryFailed: false }));
+    expect(kept).toMatchObject({ written: 0, skipped: N_ITEMS, retried: 0, keptFailed: 1, failed: 0 });
+    expect(fake.requests).toHaveLength(0);
+    const { rows } = await readResults(out);
+    expect(rows.find((r) => r.item === id)?.error?.code).toBe('IMAGE_CORRUPT');
+    const retried = await runEvaluation(options(out, { methods: 'baseline' }));
+    expect(retried).toMatchObject({ written: 1, retried: 1, keptFailed: 0 });
+    expect((await readResults(out)).rows.find((r) => r.item === id)?.error).toBeUndefined();
   });
 
   it('stops on an upstream failure with its error, keeping finished items; a rerun completes', async () => {

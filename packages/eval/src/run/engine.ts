@@ -4,7 +4,7 @@ import type { BenchmarkItem, BenchmarkName, PipelineStages, VlmRunner } from '@s
 import { Semaphore, SemclipError, intOption, throwIfAborted } from '@semclip/core';
 import type { BenchmarkDataset } from '../data/types.js';
 import { SCORED_METHODS, parseMethods, type EvalMethod } from './methods.js';
-import { resultKey, type EvalResultRow, type JsonValue, type RunConfig } from './results.js';
+import { failureCause, resultKey, type EvalResultRow, type FailureCause, type JsonValue, type RunConfig } from './results.js';
 import { selectItems, type Shard } from './shard.js';
 import { evaluateItem, type ItemContext, type Wanted } from './_item.js';
 import { openResultsFile } from './_results-file.js';
@@ -71,8 +71,28 @@ export interface RunEvaluationOptions {
   readonly info?: { readonly [key: string]: JsonValue };
   /** Per-item failures (missing image, unreadable answer): `record` (default) writes them as wrong rows with `error`; `throw` stops the run. */
   readonly onItemError?: 'record' | 'throw';
+  /**
+   * On resume, ask again the keys whose row in the file failed (`error`), appending the new
+   * row after the failed one (readers keep the last row per key). Default true; false keeps
+   * the failed rows as they are.
+   */
+  readonly retryFailed?: boolean;
   readonly signal?: AbortSignal;
   readonly onProgress?: (progress: RunProgress) => void;
+}
+
+/** The rows of one run that failed with one error code. */
+export interface RunFailure {
+  readonly code: string;
+  readonly cause: FailureCause;
+  /** Rows written with this code. */
+  readonly rows: number;
+  /** Items with such a row. */
+  readonly items: number;
+  /** The first few item ids (at most 5), in the order they finished. */
+  readonly examples: readonly string[];
+  /** The first such row's error message. */
+  readonly message: string;
 }
 
 export interface RunSummary {
@@ -88,8 +108,18 @@ export interface RunSummary {
   /** Rows the file already had. */
   readonly skipped: number;
   readonly vlmCalls: number;
-  /** Items recorded with an error. */
+  /** Items this call recorded with an error. */
   readonly errors: number;
+  /** Rows this call wrote with an error (they count as wrong; a rerun asks them again). */
+  readonly failed: number;
+  /** `failed / written` (0 when nothing was written). */
+  readonly failedFraction: number;
+  /** This call's failed rows by error code, most rows first. */
+  readonly failures: readonly RunFailure[];
+  /** Failed rows of the file that this call asked again (`retryFailed`). */
+  readonly retried: number;
+  /** Failed rows of the file left as they are (`retryFailed: false`); counted in `skipped`. */
+  readonly keptFailed: number;
   /** Bytes of a half-written last line that were dropped before resuming. */
   readonly repairedBytes: number;
   /** True when the file existed (this call resumed it). */
@@ -194,6 +224,8 @@ class ProgressCounter {
   written = 0;
   vlmCalls = 0;
   errors = 0;
+  failed = 0;
+  readonly #failures = new Map<string, { rows: number; items: Set<string>; examples: string[]; message: string }>();
   #doneThisRun = 0;
 
   constructor(
@@ -207,10 +239,25 @@ class ProgressCounter {
 
   itemWritten(rows: readonly EvalResultRow[]): void {
     if (rows.some((r) => r.error)) this.errors++;
+    for (const r of rows) {
+      if (!r.error) continue;
+      this.failed++;
+      let f = this.#failures.get(r.error.code);
+      if (!f) this.#failures.set(r.error.code, (f = { rows: 0, items: new Set(), examples: [], message: r.error.message }));
+      f.rows++;
+      f.items.add(r.item);
+      if (f.examples.length < 5 && !f.examples.includes(r.item)) f.examples.push(r.item);
+    }
     this.written += rows.length;
     this.itemsDone++;
     this.#doneThisRun++;
     this.report();
+  }
+
+  failures(): RunFailure[] {
+    return [...this.#failures]
+      .map(([code, f]) => ({ code, cause: failureCause(code), rows: f.rows, items: f.items.size, examples: f.examples, message: f.message }))
+      .sort((a, b) => b.rows - a.rows || a.code.localeCompare(b.code));
   }
 
   report(): void {
@@ -282,6 +329,10 @@ function linkedSignal(outer: AbortSignal | undefined): { signal: AbortSignal; di
  * seed) to `out` as items finish (written and synced per batch). Running the same call again
  * resumes: rows already in the file are not asked again, a half-written last line from a
  * crash is dropped, and a file made with another config is refused with `RESULTS_INVALID`.
+ * Rows that failed (`error`: a missing image, an unreadable reply) are asked again on resume
+ * (`retryFailed: false` keeps them); the new row is appended after the failed one and readers
+ * keep the last row per key. The summary counts this call's failed rows by error code
+ * (`failures`, `failedFraction`), so a caller can refuse a run where too many failed.
  *
  * Per item the VLM is called once per distinct prompt: the overview alone (`baseline`), the
  * overview with each tile (shared by `random`, `majority`, `oracle`, and `semclip` when it
@@ -324,10 +375,21 @@ export async function runEvaluation(options: RunEvaluationOptions): Promise<RunS
     ...(options.shard === undefined ? {} : { shard: options.shard }),
   });
   const config = runConfig(options, settings);
-  const { writer, existing, resumed, repairedBytes } = await openResultsFile(settings.out, config, { data: dataset.source, ...(options.info ?? {}) });
+  const retryFailed = options.retryFailed ?? true;
+  const { writer, existing, failed, resumed, repairedBytes } = await openResultsFile(
+    settings.out,
+    config,
+    { data: dataset.source, ...(options.info ?? {}) },
+    { retryFailed },
+  );
   const linked = linkedSignal(options.signal);
   try {
     const { perItem, todo, skipped } = planWork(items, dataset.benchmark, settings, existing);
+    // Failed keys of this run's items: asked again (retried) or kept.
+    let failedHere = 0;
+    for (const item of items) {
+      for (const w of perItem) if (failed.has(resultKey({ benchmark: dataset.benchmark, item: item.id, method: w.method, seed: w.seed }))) failedHere++;
+    }
     const progress = new ProgressCounter(started, items.length, items.length - todo.length, options.onProgress);
     progress.report();
     const ctx: ItemContext = {
@@ -359,6 +421,11 @@ export async function runEvaluation(options: RunEvaluationOptions): Promise<RunS
       skipped,
       vlmCalls: progress.vlmCalls,
       errors: progress.errors,
+      failed: progress.failed,
+      failedFraction: progress.written > 0 ? progress.failed / progress.written : 0,
+      failures: progress.failures(),
+      retried: retryFailed ? failedHere : 0,
+      keptFailed: retryFailed ? 0 : failedHere,
       repairedBytes,
       resumed,
       elapsedMs: performance.now() - started,

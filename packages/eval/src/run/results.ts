@@ -1,6 +1,6 @@
 import { open, readFile, stat } from 'node:fs/promises';
 import type { BenchmarkName } from '@semclip/core';
-import { BENCHMARK_NAMES, SemclipError } from '@semclip/core';
+import { BENCHMARK_NAMES, IMAGE_ERROR_CODES, SemclipError } from '@semclip/core';
 import type { Judgement } from '../answer/judge.js';
 import { EVAL_METHODS, type EvalMethod } from './methods.js';
 
@@ -95,6 +95,26 @@ export function resultKey(row: Pick<EvalResultRow, 'benchmark' | 'item' | 'metho
   return `${row.benchmark}\u0000${row.item}\u0000${row.method}\u0000${row.seed}`;
 }
 
+/** What kind of failure a row's error code is: what the user has to fix. */
+export type FailureCause = 'missing-image' | 'bad-image' | 'model-output' | 'other';
+
+/**
+ * The cause of a failed row's error code: `DATASET_NOT_FOUND` (the loaders' "image missing"),
+ * `IMAGE_*`/`FILE_TOO_LARGE` (an image that cannot be read), `MODEL_OUTPUT_INVALID` (a reply
+ * the runner could not read), anything else.
+ *
+ * @example
+ * ```ts
+ * failureCause('DATASET_NOT_FOUND'); // 'missing-image'
+ * ```
+ */
+export function failureCause(code: string): FailureCause {
+  if (code === 'DATASET_NOT_FOUND') return 'missing-image';
+  if ((IMAGE_ERROR_CODES as readonly string[]).includes(code)) return 'bad-image';
+  if (code === 'MODEL_OUTPUT_INVALID') return 'model-output';
+  return 'other';
+}
+
 /**
  * A row as the metrics see it (`summarize`). Rows with an `error` count as missing.
  *
@@ -122,10 +142,16 @@ export function rowToJudgement(row: EvalResultRow): Judgement {
 export interface ResultsFile {
   readonly path: string;
   readonly header: RunHeader;
-  /** One row per key, in file order (a repeated key keeps its first row). */
+  /**
+   * One row per key, in the order keys first appear. A repeated key keeps its LAST row: the
+   * file is append-only, so a resumed run that retries a failed row appends the new row after
+   * the old one.
+   */
   readonly rows: readonly EvalResultRow[];
-  /** Rows whose key was already in the file (left out of `rows`). */
+  /** Rows superseded by a later row of the same key that were not failures (unexpected repeats). */
   readonly duplicates: number;
+  /** Failed rows (with `error`) superseded by a later row of the same key: a resume retried them. */
+  readonly retried: number;
   /** Bytes of an unfinished last line (a run killed mid-write); 0 when the file ends cleanly. */
   readonly truncatedBytes: number;
   /** Length in bytes of the complete lines. */
@@ -220,8 +246,10 @@ export function parseResults(buf: Uint8Array, path: string): ResultsFile | undef
   lines.pop(); // after the final newline
   let header: RunHeader | undefined;
   const rows: EvalResultRow[] = [];
-  const seen = new Set<string>();
+  // Key -> index in `rows`: a later row of a key replaces the earlier one in place.
+  const seen = new Map<string, number>();
   let duplicates = 0;
+  let retried = 0;
   lines.forEach((raw, i) => {
     const line = i + 1;
     if (raw.trim() === '') return;
@@ -238,15 +266,18 @@ export function parseResults(buf: Uint8Array, path: string): ResultsFile | undef
     }
     const row = checkRow(value, path, line);
     const key = resultKey(row);
-    if (seen.has(key)) {
-      duplicates++;
+    const at = seen.get(key);
+    if (at !== undefined) {
+      if ((rows[at] as EvalResultRow).error !== undefined) retried++;
+      else duplicates++;
+      rows[at] = row;
       return;
     }
-    seen.add(key);
+    seen.set(key, rows.length);
     rows.push(row);
   });
   if (!header) return undefined;
-  return { path, header, rows, duplicates, truncatedBytes, validBytes };
+  return { path, header, rows, duplicates, retried, truncatedBytes, validBytes };
 }
 
 /** Canonical JSON (object keys sorted), for comparing configs. */

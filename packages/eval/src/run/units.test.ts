@@ -78,6 +78,15 @@ describe('results files', () => {
     expect(f?.rows.map((r) => r.item)).toEqual(['1', '2']);
     expect(f).toMatchObject({ duplicates: 1, truncatedBytes: 0 });
   });
+  it('keeps the last row of a key: a retried failure replaces its error row in place', () => {
+    const failed = JSON.stringify({ ...JSON.parse(row('1')), correct: false, predicted: null, error: { code: 'DATASET_NOT_FOUND', message: 'x' } });
+    const f = parse(`${header}\n${failed}\n${row('2')}\n${row('1')}\n`);
+    expect(f?.rows.map((r) => [r.item, r.correct, r.error])).toEqual([
+      ['1', true, undefined],
+      ['2', true, undefined],
+    ]);
+    expect(f).toMatchObject({ duplicates: 0, retried: 1 });
+  });
   it('reports a half-written last line instead of failing', () => {
     const text = `${header}\n${row('1')}\n{"type":"res`;
     const f = parse(text);
