@@ -267,7 +267,11 @@ export async function loadReport(paths: readonly string[]): Promise<EvalReport> 
   if (paths.length === 0) {
     throw new SemclipError('INVALID_ARGUMENT', 'No results files to report on.', { expected: 'one or more files written by semclip eval run' });
   }
-  return buildReport(await Promise.all(paths.map((p) => readResults(p))));
+  // Read in parallel, but fail on the first file in the order given (not whichever read failed first).
+  const read = await Promise.allSettled(paths.map((p) => readResults(p)));
+  const failed = read.find((r) => r.status === 'rejected');
+  if (failed) throw failed.reason;
+  return buildReport(read.map((r) => (r as PromiseFulfilledResult<ResultsFile>).value));
 }
 
 const num = (x: number): number | null => (Number.isFinite(x) ? x : null);
