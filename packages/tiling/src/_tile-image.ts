@@ -1,5 +1,6 @@
 import { SemclipError } from '@semclip/core';
 import type { GridSpec, ImageInput } from '@semclip/core';
+import { endsOf, looksTruncated, readEnds } from './_errors.js';
 import { computeGrid, gridKeyOf, parseGrid } from './_grid.js';
 import { Decoder } from './_pixels.js';
 import type { FailOn } from './_pixels.js';
@@ -31,8 +32,11 @@ export interface TilingOptions extends ImageLimits {
  * (JPEG/WebP at reduced scale when every requested output allows it), and every crop, overview
  * and tensor is cut from those decodes with one resample per output pixel.
  *
- * Decode errors in the pixel data (truncated or damaged files) are only found when pixels are
- * first needed, and are thrown from that call as `IMAGE_TRUNCATED` / `IMAGE_CORRUPT`.
+ * A truncated file is rejected here with `IMAGE_TRUNCATED`: the file's last bytes are checked
+ * for its format's end marker (JPEG EOI, PNG IEND, GIF trailer, the RIFF length), and only when
+ * it is missing a small decode (JPEG at 1/8 scale) tells a cut-off file from one with data
+ * appended after its end. Other damage in the pixel data is found when pixels are first needed,
+ * and is thrown from that call as `IMAGE_CORRUPT`.
  *
  * @example
  * ```ts
@@ -60,5 +64,18 @@ export async function tileImage(input: ImageInput, options: TilingOptions = {}):
     ...(options.autoMaxTiles === undefined ? {} : { autoMaxTiles: options.autoMaxTiles }),
   });
   const decoder = new Decoder(loaded, failOn, options.maxPixels ?? DEFAULT_MAX_PIXELS);
+  await checkNotTruncated(loaded, decoder);
   return new TiledImageImpl(loaded.id, loaded.size, grid, gridKeyOf(grid), loaded.info.format, decoder, loaded.label);
+}
+
+/**
+ * Rejects a cut-off file at open rather than at the first pixel call. Reading the file's ends
+ * costs one small read; a file whose end marker is missing is decoded (cached for later use,
+ * at 1/8 scale for a JPEG file), which throws `IMAGE_TRUNCATED` when it really is cut off.
+ */
+async function checkNotTruncated(loaded: Awaited<ReturnType<typeof loadImage>>, decoder: Decoder): Promise<void> {
+  if (loaded.raw) return;
+  const ends = loaded.bytes ? endsOf(loaded.bytes) : loaded.path ? await readEnds(loaded.path) : undefined;
+  if (!ends || !looksTruncated(ends)) return;
+  await (decoder.canDecodeShrunk ? decoder.atShrink(8).promise : decoder.full());
 }

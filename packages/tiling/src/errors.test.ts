@@ -128,16 +128,29 @@ describe('typed image errors', () => {
     expect(info.pages).toBe(3);
   });
 
-  it('IMAGE_TRUNCATED for a JPEG cut in half, from the first pixel call, naming the file', async () => {
+  it('IMAGE_TRUNCATED for a JPEG cut in half, from tileImage itself (not only when tensors are made), naming the file', async () => {
     const jpeg = await makeJpeg({ width: 640, height: 480, pattern: 'noise' });
-    const path = await writeTemp('cut.jpg', truncated(jpeg));
-    const image = await tileImage(path); // the header is intact
-    for (const run of [() => firstPixels(image), () => image.tensors({ size: { width: 64, height: 64 }, mean: [0, 0, 0], std: [1, 1, 1] })]) {
-      const e = await codeOf(run());
+    const path = await writeTemp('cut.jpg', truncated(jpeg)); // the header is intact
+    for (const input of [path, truncated(jpeg)]) {
+      const e = await codeOf(tileImage(input));
       expect(e.code).toBe('IMAGE_TRUNCATED');
-      expect(e.message).toContain(path);
       expect(e.message).toMatch(/fetch or copy it again/);
     }
+    expect((await codeOf(tileImage(path))).message).toContain(path);
+  });
+
+  it('opens a JPEG with data appended after its end marker (e.g. a motion photo) without error', async () => {
+    const jpeg = await makeJpeg({ width: 640, height: 480, pattern: 'noise' });
+    const trailer = new Uint8Array(4096).fill(0x42);
+    const path = await writeTemp('appended.jpg', new Uint8Array([...jpeg, ...trailer]));
+    const image = await tileImage(path);
+    expect(image.size).toEqual({ width: 640, height: 480 });
+    await expect(firstPixels(image)).resolves.toBeDefined();
+  });
+
+  it('an intact file is not decoded at open: the check reads only its ends', async () => {
+    const image = await tileImage(await makeJpeg({ width: 640, height: 480, pattern: 'noise' }));
+    expect(image.decodeStats).toMatchObject({ full: 0, scaled: 0 });
   });
 
   it('IMAGE_TRUNCATED for a JPEG cut inside its header, from tileImage', async () => {
@@ -145,10 +158,9 @@ describe('typed image errors', () => {
     expect((await codeOf(tileImage(jpeg.slice(0, 40)))).code).toBe('IMAGE_TRUNCATED');
   });
 
-  it('IMAGE_TRUNCATED for a PNG cut short', async () => {
+  it('IMAGE_TRUNCATED for a PNG cut short, from tileImage', async () => {
     const png = await makePng({ width: 300, height: 200, pattern: 'noise' });
-    const image = await tileImage(truncated(png, 0.6));
-    expect((await codeOf(firstPixels(image))).code).toBe('IMAGE_TRUNCATED');
+    expect((await codeOf(tileImage(truncated(png, 0.6)))).code).toBe('IMAGE_TRUNCATED');
   });
 
   it('IMAGE_CORRUPT for a JPEG whose image data was overwritten', async () => {
@@ -169,14 +181,13 @@ describe('typed image errors', () => {
     const jpeg = await makeJpeg({ width: 640, height: 480, pattern: 'noise' });
     const lenient = await tileImage(corrupted(jpeg, 0.4, 2000), { failOn: 'truncated' });
     await expect(firstPixels(lenient)).resolves.toBeDefined();
-    const cut = await tileImage(truncated(jpeg), { failOn: 'truncated' });
-    expect((await codeOf(firstPixels(cut))).code).toBe('IMAGE_TRUNCATED');
+    expect((await codeOf(tileImage(truncated(jpeg), { failOn: 'truncated' }))).code).toBe('IMAGE_TRUNCATED');
   });
 
   it('a failed decode is not cached: the same error comes back on the next call', async () => {
-    const image = await tileImage(truncated(await makeJpeg({ width: 320, height: 240, pattern: 'noise' })));
-    expect((await codeOf(firstPixels(image))).code).toBe('IMAGE_TRUNCATED');
-    expect((await codeOf(firstPixels(image))).code).toBe('IMAGE_TRUNCATED');
+    const image = await tileImage(corrupted(await makeJpeg({ width: 320, height: 240, pattern: 'noise' }), 0.4, 2000));
+    expect((await codeOf(firstPixels(image))).code).toBe('IMAGE_CORRUPT');
+    expect((await codeOf(firstPixels(image))).code).toBe('IMAGE_CORRUPT');
   });
 
   it.each([

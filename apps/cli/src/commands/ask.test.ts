@@ -56,7 +56,7 @@ describe('askCommand in process', () => {
     expect(json.answer).toBe('2 images: 1024x768, 800x600');
     expect(json.images).toHaveLength(2);
     expect(json.images[1].tiles).toEqual(json.selection.regions[0].tiles);
-    expect(json.tokens).toMatchObject({ visual: 1152, perImage: 576, imagesSent: 2, baseline: 576, allTiles: 5 * 576 });
+    expect(json.tokens).toMatchObject({ visual: 1152, perImage: 576, imagesSent: 2, parts: 2, baseline: 576, allTiles: 5 * 576 });
     expect(Object.keys(json.timings)).toEqual(['tile', 'score', 'select', 'encode', 'vlm', 'total']);
     expect(fake.requests).toHaveLength(1);
     expect(fake.requests[0]!.texts[0]).toMatch(/^Image 2 is a zoomed-in view of the (top|bottom)-(left|right) region of image 1\.\nWhat is the wait time\?$/);
@@ -106,6 +106,23 @@ describe.skipIf(!registered)('semclip ask (built CLI against a fake OpenAI serve
     expect(run.stdout).toContain('Tokens    1728 visual (3 images sent x 576); overview only 576, all tiles 5760');
     expect(run.stdout).toMatch(/Time {6}[\d.]+ m?s \(tile [\d.]+ m?s, score [\d.]+ m?s, select [\d.]+ m?s, vlm [\d.]+ m?s, of which encode [\d.]+ m?s\)/);
     expect(fake.requests[0]!.images.map((i) => i.mime)).toEqual(['image/jpeg', 'image/jpeg', 'image/jpeg']);
+  });
+
+  it('--composite prints what was really sent: one composite image, not the parts as sent images', async () => {
+    fake.setBehaviour({ singleImage: true, ...describeImages() });
+    const run = await captureCommand(askCommand, [small, 'q?', '--vlm', `openai:${fake.url}#fake-vlm`, '--mode', 'all-tiles', '--composite']);
+    expect(fake.requests[0]!.images).toHaveLength(1);
+    const text = run.stdout;
+    // The table lists the 5 parts (overview + 4 tiles) as parts, with their sizes before compositing.
+    expect(text).toMatch(/^ *part +what +position +score +box \(x,y wxh\) +part size +tokens/m);
+    expect(text).not.toMatch(/^ *image +what/m);
+    expect(text).toContain('Sent      1 composite image of the 5 parts above side by side, made and re-encoded by the runner');
+    expect(text).toContain('Tokens    576 visual (1 image sent x 576, composite)');
+    const json = JSON.parse(
+      (await captureCommand(askCommand, [small, 'q?', '--vlm', `openai:${fake.url}#fake-vlm`, '--mode', 'all-tiles', '--composite', '--json'])).stdout,
+    );
+    expect(json.tokens).toMatchObject({ visual: 576, imagesSent: 1, parts: 5 });
+    expect(json.images).toHaveLength(5);
   });
 
   it('chooses an option by logprobs and prints it as JSON', async () => {

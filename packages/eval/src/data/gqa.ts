@@ -108,7 +108,10 @@ async function loadLlava(file: string, images: string, options: LoadOptions): Pr
   const annotations = options.annotations ? resolve(options.annotations) : join(dirname(file), OFFICIAL);
   const official = (await isFile(annotations)) ? await readOfficial(annotations) : undefined;
   if (options.annotations && !official) {
-    throw new SemclipError('DATASET_NOT_FOUND', `GQA annotations ${annotations} not found.`, { expected: `GQA ${OFFICIAL}` });
+    throw new SemclipError('DATASET_NOT_FOUND', `GQA annotations ${annotations} (from --annotations) not found.`, {
+      expected: `GQA ${OFFICIAL}`,
+      hint: `Pass the path of the official ${OFFICIAL} to --annotations`,
+    });
   }
   const warnings: string[] = [];
   let unanswered = 0;
@@ -135,7 +138,11 @@ async function loadLlava(file: string, images: string, options: LoadOptions): Pr
       { image, line },
     );
   });
-  if (!official) warnings.push(`${file} has no answers and no ${OFFICIAL} was found beside it; its items cannot be scored.`);
+  if (!official) {
+    warnings.push(
+      `${file} has no answers and no ${OFFICIAL} was found beside it; its items cannot be scored. Pass the official ${OFFICIAL} with --annotations (the \`annotations\` load option), or put it beside the jsonl.`,
+    );
+  }
   if (unanswered > 0) warnings.push(`${unanswered} questions of ${file} are not in ${annotations}.`);
   return {
     benchmark: 'gqa',

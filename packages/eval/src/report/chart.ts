@@ -138,29 +138,40 @@ export function renderReportChart(report: EvalReport, options: ChartOptions = {}
     out.push(marker(kind, x, y, 6, colour));
     const text = `${p.method} ${roundTo(p.y, 1).toFixed(1)}`;
     const width = text.length * 6.5;
-    // Label boxes (x0, x1, baseline y) right, left, below and above the marker; the first that
-    // stays inside the plot and clears other markers, error bars and labels wins.
-    const candidates = [
-      { x0: x + 11, x1: x + 11 + width, y: y + 4, anchor: 'start', tx: x + 11 },
-      { x0: x - 11 - width, x1: x - 11, y: y + 4, anchor: 'end', tx: x - 11 },
-      { x0: x - width / 2, x1: x + width / 2, y: y + 22, anchor: 'middle', tx: x },
-      { x0: x - width / 2, x1: x + width / 2, y: y - 14, anchor: 'middle', tx: x },
-    ];
-    const clear = (c: (typeof candidates)[number]) =>
-      c.x0 >= m.left + 2 &&
-      c.x1 <= m.left + pw - 2 &&
-      c.y - 11 >= m.top &&
-      c.y + 2 <= m.top + ph &&
+    // Label boxes (x0, x1, baseline y) right, left, below and above the marker, then the same
+    // sides stepped one line (13 px) at a time away from it, for methods with equal scores at
+    // the same or nearby costs; the first that stays inside the plot and clears other markers,
+    // error bars and labels wins, else the first that clears the labels.
+    const right = (dy: number) => ({ x0: x + 11, x1: x + 11 + width, y: y + 4 + dy, anchor: 'start', tx: x + 11, dy });
+    const left = (dy: number) => ({ x0: x - 11 - width, x1: x - 11, y: y + 4 + dy, anchor: 'end', tx: x - 11, dy });
+    const below = (dy: number) => ({ x0: x - width / 2, x1: x + width / 2, y: y + 22 + dy, anchor: 'middle', tx: x, dy });
+    const above = (dy: number) => ({ x0: x - width / 2, x1: x + width / 2, y: y - 14 - dy, anchor: 'middle', tx: x, dy });
+    const candidates = [right(0), left(0), below(0), above(0)];
+    for (let k = 1; k <= 16; k++) {
+      const d = 13 * k;
+      candidates.push(right(d), right(-d), left(d), left(-d), below(d), above(d));
+    }
+    const inPlot = (c: (typeof candidates)[number]) => c.x0 >= m.left + 2 && c.x1 <= m.left + pw - 2 && c.y - 11 >= m.top && c.y + 2 <= m.top + ph;
+    const clearOfMarkers = (c: (typeof candidates)[number]) =>
       !points.some((q) => {
         if (q === p) return false;
         const qx = sx(q.x);
         const qy = sy(q.y);
         const reach = q.std ? Math.abs(sy(q.y + q.std) - qy) : 0;
         return qx + 8 > c.x0 && qx - 8 < c.x1 && qy + reach + 8 > c.y - 11 && qy - reach - 8 < c.y + 2;
-      }) &&
-      !placed.some((b) => b.x1 > c.x0 && b.x0 < c.x1 && Math.abs(b.y - c.y) < 13);
-    const pick = candidates.find(clear) ?? (candidates[0] as (typeof candidates)[number]);
+      });
+    const clearOfLabels = (c: (typeof candidates)[number]) => !placed.some((b) => b.x1 > c.x0 && b.x0 < c.x1 && Math.abs(b.y - c.y) < 13);
+    const pick =
+      candidates.find((c) => inPlot(c) && clearOfMarkers(c) && clearOfLabels(c)) ??
+      candidates.find((c) => inPlot(c) && clearOfLabels(c)) ??
+      (candidates[0] as (typeof candidates)[number]);
     placed.push({ x0: pick.x0, x1: pick.x1, y: pick.y });
+    // A label moved away from its marker gets a thin leader line back to it.
+    if (pick.dy !== 0) {
+      const lx = pick.anchor === 'start' ? pick.x0 - 2 : pick.anchor === 'end' ? pick.x1 + 2 : pick.tx;
+      const ly = pick.anchor === 'middle' ? (pick.y < y ? pick.y + 3 : pick.y - 11) : pick.y - 4;
+      out.push(`<line x1="${x}" y1="${y}" x2="${lx}" y2="${ly}" stroke="${colour}" stroke-width="0.75" stroke-opacity="0.6"/>`);
+    }
     out.push(
       `<text x="${pick.tx}" y="${pick.y}" text-anchor="${pick.anchor}" font-size="11" fill="${colour}" stroke="#ffffff" stroke-width="3" paint-order="stroke">${esc(text)}</text>`,
     );

@@ -172,7 +172,7 @@ function checkHeader(value: unknown, path: string): RunHeader {
   if (!isObj(value) || value.type !== RESULTS_FORMAT) {
     throw new SemclipError('RESULTS_INVALID', `${path} is not a semclip eval results file: its first line is not a run header.`, {
       expected: `a file written by semclip eval run (first line {"type":"${RESULTS_FORMAT}",...})`,
-      hint: 'Pass a results file, or choose another --out so this file is not overwritten',
+      hint: 'Pass a results file written by semclip eval run (eval run writes to its --out; it never overwrites a file like this one)',
       details: { path },
     });
   }
