@@ -39,6 +39,11 @@ export function note(text: string): void {
   process.stderr.write(`semclip: note: ${text.replace(/^semclip:\s*/i, '')}\n`);
 }
 
+/** A line on stderr about something that makes the results mean less than they seem. */
+export function warning(text: string): void {
+  process.stderr.write(`semclip: warning: ${text.replace(/^semclip:\s*/i, '')}\n`);
+}
+
 export interface Column<Row> {
   readonly header: string;
   readonly value: (row: Row) => string | number;

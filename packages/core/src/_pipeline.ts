@@ -1,6 +1,6 @@
 import type { Box, ImageInput, Size } from './_image.js';
 import type { PromptImage } from './_runner.js';
-import type { ScoreOptions, ScoreQuery, TileScores } from './_scorer.js';
+import type { RelevanceScorer, ScoreOptions, ScoreQuery, TileScores } from './_scorer.js';
 import type { Selection } from './_selection.js';
 import type { TileSource } from './_tiles.js';
 
@@ -25,6 +25,8 @@ export interface PlannedRegion {
 export interface PipelineStages {
   /** The scorer the pipeline opened; `undefined` when it has none (baseline-only runs). */
   readonly scorerId: string | undefined;
+  /** The scorer, opened on first call; INVALID_ARGUMENT when the pipeline has none. */
+  scorer(): Promise<RelevanceScorer>;
   /** How prompt images are encoded (answers depend on it, so long runs record it). */
   readonly imageFormat: { readonly format: 'jpeg' | 'png' | 'webp'; readonly quality: number; readonly maxSide: number };
   /** Reads and tiles an image, and proves its pixel data decodes (a damaged file fails here). */

@@ -49,8 +49,23 @@ export interface ScoreOptions {
  */
 export interface RelevanceScorer {
   readonly id: string;
+  /**
+   * For scorers trained on benchmark items (the distant scorer's head): which items, so an
+   * evaluation can warn when it scores items the scorer was trained on. `null`: trained, but
+   * the items were not recorded (heads from older versions). Absent: not trained on items.
+   */
+  readonly trainedOn?: TrainedOn | null;
   score(query: ScoreQuery, source: TileSource, options?: ScoreOptions): Promise<TileScores>;
   dispose(): void | Promise<void>;
+}
+
+/** The benchmark items a trained scorer learnt from (see `RelevanceScorer.trainedOn`). */
+export interface TrainedOn {
+  readonly benchmark: string;
+  /** The official split the items are in (`null` when the data could not say). */
+  readonly split: string | null;
+  /** The items' ids, as the benchmark loader gives them (`BenchmarkItem.id`). */
+  readonly items: readonly string[];
 }
 
 /** Identity helper that gives a scorer literal full type inference. */

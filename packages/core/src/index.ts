@@ -9,7 +9,7 @@ export type { RawImage, ImageInput, EncodedImage, Box, Size } from './_image.js'
 export type { Tile, GridSpec, TileGrid, TileSource, CropOptions, EncodeOptions, FitMode, OverviewMode } from './_tiles.js';
 
 export { defineScorer } from './_scorer.js';
-export type { RelevanceScorer, ScoreQuery, ScoreOptions, TileScores, StageTimings } from './_scorer.js';
+export type { RelevanceScorer, ScoreQuery, ScoreOptions, TileScores, StageTimings, TrainedOn } from './_scorer.js';
 
 export type {
   Selection,

@@ -37,16 +37,17 @@ export { scoreToJSON, formatScoreTable } from './score/format.js';
 
 // Running evaluations: methods, resumable JSON-lines results, shards.
 export { runEvaluation } from './run/engine.js';
-export type { EvalPipeline, RunEvaluationOptions, RunSummary, RunProgress } from './run/engine.js';
+export type { EvalPipeline, RunEvaluationOptions, RunSummary, RunProgress, RunFailure } from './run/engine.js';
+export type { TrainingOverlap } from './run/overlap.js';
 export { EVAL_METHODS, SCORED_METHODS, parseMethods } from './run/methods.js';
 export type { EvalMethod } from './run/methods.js';
 export { parseShard } from './run/shard.js';
 export type { Shard } from './run/shard.js';
 export { readResults, resultKey } from './run/results.js';
-export type { EvalResultRow, RunHeader, RunConfig, ResultsFile, ResultVia, JsonValue } from './run/results.js';
+export type { EvalResultRow, RunHeader, RunConfig, ResultsFile, ResultVia, JsonValue, FailureCause } from './run/results.js';
 
 // Reports: method x benchmark tables, tokens vs accuracy, chart.
 export { loadReport, reportToJSON, formatReportMarkdown } from './report/report.js';
-export type { EvalReport, ReportCell, ReportMethodRow, ReportRun } from './report/report.js';
+export type { EvalReport, ReportCell, ReportMethodRow, ReportRun, ReportFailure } from './report/report.js';
 export { renderReportChart } from './report/chart.js';
 export type { ChartOptions } from './report/chart.js';

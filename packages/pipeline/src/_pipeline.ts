@@ -113,8 +113,6 @@ export interface Pipeline extends PipelineStages {
   readonly policy: ImagePolicy;
   readonly grid: string | GridSpec;
   readonly imageFormat: Required<ImageFormat>;
-  /** The scorer, opening it (by id) on first call. */
-  scorer(): Promise<RelevanceScorer>;
   open(image: ImageInput, options?: { readonly signal?: AbortSignal }): Promise<TiledImage>;
   /** The images of a plan with what was sent (size, bytes, tokens). */
   buildImages(source: TileSource, plan: PromptPlan, options?: { readonly signal?: AbortSignal }): Promise<{ images: PromptImage[]; sent: SentImage[] }>;

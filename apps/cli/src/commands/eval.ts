@@ -7,7 +7,7 @@ import type { VlmRunner } from '@semclip/core';
 import type { CommonScorerOptions, Pipeline } from '@semclip/pipeline';
 import type { LocalRunnerOptions, RunnerConfig } from '@semclip/vlm-runner';
 import { choiceArg, commonArgs, gridArgs, gridOptions, httpVlmArgs, httpVlmOptions, intArg, numberArg, selectArgs, selectOptionsFrom } from '../_args.js';
-import { createProgress, fmtMs, note, print, printJson, progressEnabled } from '../_output.js';
+import { createProgress, fmtMs, note, print, printJson, progressEnabled, warning } from '../_output.js';
 import type { Progress } from '../_output.js';
 import { cliSignal } from '../_signal.js';
 
@@ -196,6 +196,14 @@ function printRunSummary(summary: RunSummary, report: import('@semclip/eval').Ev
       kept_failed: summary.keptFailed,
       repaired_bytes: summary.repairedBytes,
       resumed: summary.resumed,
+      training_overlap: summary.trainingOverlap
+        ? {
+            scorer: summary.trainingOverlap.scorer,
+            trained_on: summary.trainingOverlap.trainedOn,
+            overlapping: summary.trainingOverlap.overlapping,
+            examples: [...summary.trainingOverlap.examples],
+          }
+        : null,
       elapsed_ms: summary.elapsedMs,
       report: evalPkg.reportToJSON(report),
     });
@@ -416,6 +424,7 @@ const run = defineCommand({
           command: `semclip eval ${process.argv.slice(3).join(' ')}`.trim(),
         },
         signal,
+        onWarning: warning,
         onProgress: (p) => {
           if (!showProgress) return;
           bar ??= createProgress('eval', p.itemsTotal, { enabled: true });

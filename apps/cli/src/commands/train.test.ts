@@ -3,7 +3,7 @@
  * hub as the base (random weights: this checks the command's plumbing and output, not learning;
  * @semclip/trainer tests learning on planted embeddings).
  */
-import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,6 +12,7 @@ import type { FakeHub } from '@semclip/test-kit/hub-server';
 import { makeTinyClip } from '@semclip/test-kit/onnx-models';
 import { startFakeOpenAI } from '@semclip/test-kit/openai-upstream';
 import { labelResponder, writeLabelScienceQa } from '@semclip/test-kit/trainer-data';
+import { evalCommand } from './eval.js';
 import { labelCommand } from './label.js';
 import { trainCommand } from './train.js';
 import { captureCommand } from '../_cli-harness.js';
@@ -20,22 +21,20 @@ const REPO = 'semclip-test/tiny-clip-cli-train';
 const REVISION = fakeRevision(REPO);
 
 let root: string;
+let data: string;
 let labels: string;
 let hub: FakeHub;
+let fake: Awaited<ReturnType<typeof startFakeOpenAI>>;
 const saved: Record<string, string | undefined> = {};
 const ENV = ['SEMCLIP_CACHE_DIR', 'SEMCLIP_MANIFEST_PATH', 'HF_ENDPOINT', 'SEMCLIP_OFFLINE'] as const;
 
 beforeAll(async () => {
   root = await mkdtemp(path.join(tmpdir(), 'semclip-cli-train-'));
-  const data = path.join(root, 'scienceqa');
+  data = path.join(root, 'scienceqa');
   labels = path.join(root, 'labels.jsonl');
   const fixture = await writeLabelScienceQa(data, { items: 16, seed: 8 });
-  const fake = await startFakeOpenAI({ behaviour: { respond: labelResponder(fixture) } });
-  try {
-    await captureCommand(labelCommand, ['--data', data, '--vlm', `openai:${fake.url}#fake-vlm`, '--out', labels, '--json']);
-  } finally {
-    await fake.close();
-  }
+  fake = await startFakeOpenAI({ behaviour: { respond: labelResponder(fixture) } });
+  await captureCommand(labelCommand, ['--data', data, '--vlm', `openai:${fake.url}#fake-vlm`, '--out', labels, '--json']);
   const files = makeTinyClip({ seed: 2, dim: 16, imageSize: 32 }).files;
   hub = await startFakeHub({ repos: { [REPO]: { revision: REVISION, files } } });
   const manifestFile = path.join(root, 'tiny.manifest.json');
@@ -52,6 +51,7 @@ afterAll(async () => {
     else process.env[k] = saved[k];
   }
   await hub?.close();
+  await fake?.close();
   await rm(root, { recursive: true, force: true });
 });
 
@@ -112,6 +112,43 @@ describe('semclip train', () => {
     expect(stdout).toContain('Head cli-head-2: kept epoch');
     expect(stdout).toContain('--scorer distant --model cli-head-2');
     expect(stdout).toContain('items encoded');
+  });
+
+  it('eval run with the trained head warns that it was trained on the items it evaluates', async () => {
+    const run = (split: string, out: string) =>
+      captureCommand(evalCommand, [
+        'run',
+        '--benchmark',
+        'scienceqa',
+        '--data',
+        data,
+        '--split',
+        split,
+        '--vlm',
+        `openai:${fake.url}#fake-vlm`,
+        '--method',
+        'semclip',
+        '--scorer',
+        'distant',
+        '--model',
+        'cli-head',
+        '--device',
+        'cpu',
+        '--out',
+        path.join(root, out),
+        '--json',
+      ]);
+    const { stdout, stderr } = await run('train', 'on-train.jsonl');
+    const summary = JSON.parse(stdout);
+    // Items the labeller skipped (every tile right or every tile wrong) were not trained on.
+    const labelled = (await readFile(labels, 'utf8')).split('\n').filter((l) => l.includes('"type":"labelled"')).length;
+    expect(labelled).toBeGreaterThan(0);
+    expect(summary.training_overlap).toMatchObject({
+      scorer: 'distant',
+      overlapping: labelled,
+      trained_on: { benchmark: 'scienceqa', split: 'train', items: labelled },
+    });
+    expect(stderr).toContain(`warning: The distant scorer was trained on ${labelled} of the ${summary.items} items evaluated here (scienceqa train split`);
   });
 
   it.each([

@@ -1,7 +1,7 @@
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { BenchmarkItem, PipelineStages, SemclipErrorCode } from '@semclip/core';
+import type { BenchmarkItem, PipelineStages, RelevanceScorer, SemclipErrorCode } from '@semclip/core';
 import { SemclipError } from '@semclip/core';
 import { createPipeline } from '@semclip/pipeline';
 import { tileImage } from '@semclip/tiling';
@@ -399,6 +399,60 @@ describe('runEvaluation', () => {
   it('refuses data without ground truth', async () => {
     const noAnswers: BenchmarkDataset = { ...dataset, hasAnswers: false, items: dataset.items as BenchmarkItem[] };
     await expect(runEvaluation(options(newOut(), { dataset: noAnswers }))).rejects.toMatchObject({ code: 'DATASET_INVALID' });
+  });
+
+  describe('a scorer trained on benchmark items', () => {
+    const trained = (trainedOn: RelevanceScorer['trainedOn']): RelevanceScorer => ({ ...createRedScorer(), id: 'distant', trainedOn });
+    const run = async (trainedOn: RelevanceScorer['trainedOn'], methods = 'baseline,semclip') => {
+      const warnings: string[] = [];
+      const runner = createOpenAIRunner({ baseUrl: fake.url, model: 'fake-vlm', concurrency: 8, retries: 0 });
+      const summary = await runEvaluation(
+        options(newOut(), {
+          methods,
+          runner,
+          pipeline: createPipeline({ scorer: trained(trainedOn), grid: '2x2', select: { k: 1 }, runner }),
+          limit: 6,
+          onWarning: (m) => warnings.push(m),
+        }),
+      );
+      return { summary, warnings };
+    };
+
+    it('warns before running when it was trained on items of this run, counting them', async () => {
+      const ids = dataset.items.map((i) => i.id);
+      const { summary, warnings } = await run({ benchmark: 'vstar', split: 'test', items: [ids[1]!, ids[4]!, ids[8]!, 'elsewhere'] });
+      // ids[8] is outside --limit 6: only two of the six evaluated items overlap.
+      expect(summary.trainingOverlap).toMatchObject({
+        scorer: 'distant',
+        overlapping: 2,
+        examples: [ids[1], ids[4]],
+        trainedOn: { benchmark: 'vstar', items: 4 },
+      });
+      expect(warnings).toHaveLength(1);
+      expect(warnings[0]).toContain('trained on 2 of the 6 items');
+      expect(warnings[0]).toContain('vstar test split');
+    });
+
+    it('says nothing when its items are of another benchmark or not evaluated here', async () => {
+      const ids = dataset.items.map((i) => i.id);
+      const other = await run({ benchmark: 'scienceqa', split: 'train', items: ids });
+      expect(other.summary.trainingOverlap).toMatchObject({ overlapping: 0 });
+      expect(other.warnings).toEqual([]);
+      const unseen = await run({ benchmark: 'vstar', split: null, items: ['x1', 'x2'] });
+      expect(unseen.summary.trainingOverlap).toMatchObject({ overlapping: 0, trainedOn: { split: null, items: 2 } });
+      expect(unseen.warnings).toEqual([]);
+    });
+
+    it('warns that overlap cannot be checked when the scorer does not record its items', async () => {
+      const { summary, warnings } = await run(null);
+      expect(summary.trainingOverlap).toMatchObject({ trainedOn: null, overlapping: 0 });
+      expect(warnings[0]).toContain('does not record which items it was trained on');
+    });
+
+    it('does not look at the scorer when no method scores, nor for untrained scorers', async () => {
+      expect((await run({ benchmark: 'vstar', split: null, items: dataset.items.map((i) => i.id) }, 'baseline')).summary.trainingOverlap).toBeNull();
+      expect((await run(undefined)).summary.trainingOverlap).toBeNull();
+    });
   });
 
   it('fixture sanity: right tiles cycle 0..3 and none', () => {

@@ -9,6 +9,7 @@ import { selectItems, type Shard } from './shard.js';
 import { evaluateItem, type ItemContext, type Wanted } from './_item.js';
 import { openResultsFile } from './_results-file.js';
 import type { AppendWriter } from './_writer.js';
+import { trainingOverlap, type TrainingOverlap } from './overlap.js';
 
 /**
  * The SemClip flow the engine runs each item through: `createPipeline` from
@@ -79,6 +80,8 @@ export interface RunEvaluationOptions {
   readonly retryFailed?: boolean;
   readonly signal?: AbortSignal;
   readonly onProgress?: (progress: RunProgress) => void;
+  /** Told before any work when the scorer was trained on items of this run (see `RunSummary.trainingOverlap`). */
+  readonly onWarning?: (message: string) => void;
 }
 
 /** The rows of one run that failed with one error code. */
@@ -124,6 +127,11 @@ export interface RunSummary {
   readonly repairedBytes: number;
   /** True when the file existed (this call resumed it). */
   readonly resumed: boolean;
+  /**
+   * For a trained scorer (the distant scorer's head): how many of this run's items it was
+   * trained on. `null` when the scorer is not trained on benchmark items or no method scores.
+   */
+  readonly trainingOverlap: TrainingOverlap | null;
   readonly elapsedMs: number;
   readonly config: RunConfig;
 }
@@ -375,6 +383,9 @@ export async function runEvaluation(options: RunEvaluationOptions): Promise<RunS
     ...(options.shard === undefined ? {} : { shard: options.shard }),
   });
   const config = runConfig(options, settings);
+  // Before any VLM call: a head trained on these items would make its rows look better than they are.
+  const overlap = settings.methods.some((m) => SCORED_METHODS.includes(m)) ? trainingOverlap(await options.pipeline.scorer(), dataset.benchmark, items) : null;
+  if (overlap?.warning) options.onWarning?.(overlap.warning);
   const retryFailed = options.retryFailed ?? true;
   const { writer, existing, failed, resumed, repairedBytes } = await openResultsFile(
     settings.out,
@@ -428,6 +439,7 @@ export async function runEvaluation(options: RunEvaluationOptions): Promise<RunS
       keptFailed: retryFailed ? 0 : failedHere,
       repairedBytes,
       resumed,
+      trainingOverlap: overlap,
       elapsedMs: performance.now() - started,
       config,
     };

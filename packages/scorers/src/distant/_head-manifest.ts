@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { SemclipError } from '@semclip/core';
+import type { TrainedOn } from '@semclip/core';
 import { resolveCacheDir } from '@semclip/hub';
 import type { ChoiceMode } from '../clip/_text.js';
 
@@ -55,6 +56,11 @@ export interface HeadManifest {
   readonly createdAt: string;
   /** Hyperparameters, data and metrics of the run that made it (free-form, for people). */
   readonly training?: Readonly<Record<string, unknown>>;
+  /**
+   * The benchmark items of the labels file (trained on or used to pick the epoch), so that an
+   * evaluation can warn when it scores them. Absent in heads written before it was recorded.
+   */
+  readonly trainedOn?: TrainedOn;
 }
 
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
@@ -197,6 +203,15 @@ export function parseHeadManifest(value: unknown, source = HEAD_MANIFEST_FILE): 
     problems.push('query.template must contain "{}"');
   if (typeof v.createdAt !== 'string') problems.push('createdAt must be a date string');
   if (v.training !== undefined && !isRecord(v.training)) problems.push('training must be an object when present');
+  const on = v.trainedOn;
+  if (on !== undefined) {
+    if (!isRecord(on)) problems.push('trainedOn must be an object { benchmark, split, items } when present');
+    else {
+      if (typeof on.benchmark !== 'string' || on.benchmark === '') problems.push('trainedOn.benchmark must be a benchmark name');
+      if (on.split !== null && (typeof on.split !== 'string' || on.split === '')) problems.push('trainedOn.split must be a split name or null');
+      if (!Array.isArray(on.items) || !on.items.every((id) => typeof id === 'string')) problems.push('trainedOn.items must be an array of item ids');
+    }
+  }
   if (problems.length > 0) {
     throw new SemclipError('MODEL_INVALID', `The head manifest ${source} is invalid: ${problems.join('; ')}.`, {
       expected: 'a head.json written by semclip train',

@@ -1,5 +1,5 @@
 import { SemclipError, defineScorer, isSemclipError, throwIfAborted } from '@semclip/core';
-import type { RelevanceScorer, ScoreOptions, ScoreQuery, StageTimings, TileScores, TileSource } from '@semclip/core';
+import type { RelevanceScorer, ScoreOptions, ScoreQuery, StageTimings, TileScores, TileSource, TrainedOn } from '@semclip/core';
 import { getManifest } from '@semclip/hub';
 import type { EnsureOptions, ModelDtype } from '@semclip/hub';
 import { resolveDevice } from '@semclip/runtime';
@@ -47,6 +47,8 @@ export interface DistantScorerInfo {
 /** The distant scorer: a `RelevanceScorer` with what it loaded and its cache counters. */
 export interface DistantScorer extends RelevanceScorer {
   readonly info: DistantScorerInfo;
+  /** The items the head's labels file held (head.json `trainedOn`); `null` for heads that did not record them. */
+  readonly trainedOn: TrainedOn | null;
   stats(): BaseEncoderStats;
   clearCache(): void;
 }
@@ -145,6 +147,7 @@ export async function createDistantScorer(options: DistantScorerOptions = {}): P
   return defineScorer({
     id: 'distant',
     info,
+    trainedOn: manifest.trainedOn ?? null,
     async score(query: ScoreQuery, source: TileSource, scoreOptions: ScoreOptions = {}): Promise<TileScores> {
       if (disposed) {
         throw new SemclipError('INVALID_ARGUMENT', 'This distant scorer was disposed; its ONNX sessions are closed.', { hint: 'Create a new scorer' });

@@ -185,6 +185,31 @@ describe('distant scorer: base from the fake hub + a trained head', () => {
     });
   });
 
+  it('exposes the items its head was trained on (head.json trainedOn), null for heads that do not record them', async () => {
+    const dir = path.join(headsRoot({ cacheDir }), 'with-items');
+    const trainedOn = { benchmark: 'scienceqa', split: 'train', items: ['1', '7', '12'] };
+    await writeHead(dir, { name: 'with-items', head: identityHead(DIM), base: baseRef, override: { trainedOn } });
+    const scorer = await open('with-items');
+    const older = await open('identity');
+    try {
+      expect(scorer.trainedOn).toEqual(trainedOn);
+      expect(older.trainedOn).toBeNull();
+    } finally {
+      await Promise.all([scorer.dispose(), older.dispose()]);
+    }
+  });
+
+  it.each([
+    [{ benchmark: '', split: 'train', items: [] }, 'trainedOn.benchmark'],
+    [{ benchmark: 'scienceqa', split: 3, items: [] }, 'trainedOn.split'],
+    [{ benchmark: 'scienceqa', split: null, items: [1, 2] }, 'trainedOn.items'],
+    [['1', '2'], 'trainedOn must be an object'],
+  ])('rejects a head.json with a malformed trainedOn %j', async (trainedOn, problem) => {
+    const dir = path.join(headsRoot({ cacheDir }), 'bad-items');
+    await writeHead(dir, { name: 'bad-items', head: identityHead(DIM), base: baseRef, override: { trainedOn } });
+    await expect(open('bad-items')).rejects.toMatchObject({ code: 'MODEL_INVALID', message: expect.stringContaining(problem) });
+  });
+
   it('rejects a head whose size does not match the base embeddings', async () => {
     await writeHead(path.join(headsRoot({ cacheDir }), 'small'), { name: 'small', head: identityHead(8), base: baseRef });
     const scorer = await open('small');

@@ -4,6 +4,7 @@ import { mkdir, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { HEAD_KIND, HEAD_MANIFEST_FILE, HEAD_ONNX_FILE, checkHeadName, parseHeadManifest } from '@semclip/scorers/distant';
 import type { ChoiceMode, HeadBase, HeadManifest } from '@semclip/scorers/distant';
+import type { TrainedOn } from '@semclip/core';
 import type { HeadParams } from '../train/_head-math.js';
 import { headToOnnx } from './_onnx.js';
 
@@ -21,6 +22,8 @@ export interface WriteHeadOptions {
   readonly base: HeadBase;
   readonly query: { readonly choices: ChoiceMode; readonly template?: string };
   readonly training?: Readonly<Record<string, unknown>>;
+  /** The benchmark items of the labels file, recorded so evaluations can warn about overlap. */
+  readonly trainedOn?: TrainedOn;
 }
 
 export interface WrittenHead {
@@ -58,6 +61,7 @@ export async function writeHeadFolder(options: WriteHeadOptions): Promise<Writte
       query: options.query,
       createdAt: new Date().toISOString(),
       ...(options.training ? { training: options.training } : {}),
+      ...(options.trainedOn ? { trainedOn: options.trainedOn } : {}),
     },
     `head "${name}"`,
   );

@@ -5,7 +5,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { SemclipError, throwIfAborted } from '@semclip/core';
-import type { BenchmarkItem, ImageInput } from '@semclip/core';
+import type { BenchmarkItem, ImageInput, TrainedOn } from '@semclip/core';
 import { loadBenchmark } from '@semclip/eval';
 import { getManifest, resolveCacheDir } from '@semclip/hub';
 import type { EnsureOptions, ModelDtype } from '@semclip/hub';
@@ -267,6 +267,12 @@ export async function trainFromLabels(options: TrainFromLabelsOptions): Promise<
     };
     let written: WrittenHead | undefined;
     const history: EpochReport[] = [];
+    // Every labelled item, holdout included: the holdout picked the kept epoch.
+    const trainedOn: TrainedOn = {
+      benchmark: labels.header.benchmark,
+      split: labels.header.split ?? null,
+      items: [...new Set(labels.labelled.map((r) => r.id))].sort(),
+    };
     const training = (h: Hyperparameters, best: EpochReport) => ({
       labels: { path: labels.path, benchmark: labels.header.benchmark, grid: labels.header.grid, vlm: labels.header.runner.model, ...labels.counts },
       hyperparameters: h,
@@ -298,6 +304,7 @@ export async function trainFromLabels(options: TrainFromLabelsOptions): Promise<
               base: headBase,
               query: { choices: base.info.choices, ...(base.info.template ? { template: base.info.template } : {}) },
               training: training(resolveHyperparameters(hyper), report),
+              trainedOn,
             });
           }
           const svg = lossChartSvg(history, { title: `${name}: margin ranking loss`, bestEpoch });
@@ -316,6 +323,7 @@ export async function trainFromLabels(options: TrainFromLabelsOptions): Promise<
       base: headBase,
       query: { choices: base.info.choices, ...(base.info.template ? { template: base.info.template } : {}) },
       training: training(train.hyperparameters, best),
+      trainedOn,
     });
     return {
       name,

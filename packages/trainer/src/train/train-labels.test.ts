@@ -97,6 +97,15 @@ describe('trainFromLabels on a tiny CLIP from the fake hub', () => {
       },
     });
     expect((manifest.training as { history: unknown[] }).history).toHaveLength(4);
+    // Every labelled item (holdout included), so eval run can warn when it evaluates them.
+    const labelled = (await readFile(labelsFile, 'utf8'))
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as { type: string; id?: string })
+      .filter((l) => l.type === 'labelled')
+      .map((l) => l.id!);
+    expect(labelled.length).toBe(r.labels.labelled);
+    expect(manifest.trainedOn).toEqual({ benchmark: 'scienceqa', split: 'train', items: [...labelled].sort() });
   });
 
   it('reuses the cached embeddings on a second run and, with the same seed, writes the same head bit for bit', async () => {
