@@ -374,6 +374,20 @@ describe('runEvaluation', () => {
     expect(events.map((e) => e.itemsDone)).toEqual([...events.map((e) => e.itemsDone)].sort((a, b) => a - b));
   });
 
+  it('raises no MaxListenersExceededWarning with many calls in flight on the run signal', async () => {
+    const warnings: Error[] = [];
+    const onWarning = (w: Error) => warnings.push(w);
+    process.on('warning', onWarning);
+    try {
+      const runner = createOpenAIRunner({ baseUrl: fake.url, model: 'fake-vlm', concurrency: 24, retries: 0 });
+      await runEvaluation(options(newOut(), { runner, concurrency: 24, signal: new AbortController().signal }));
+      await new Promise((r) => setImmediate(r));
+    } finally {
+      process.off('warning', onWarning);
+    }
+    expect(warnings.filter((w) => w.name === 'MaxListenersExceededWarning')).toEqual([]);
+  });
+
   it('stops with ABORTED when the signal fires, keeping what was written', async () => {
     fake.setBehaviour({ respond: vlm.respond, latencyMs: 30 });
     const ctrl = new AbortController();

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import { resolve } from 'node:path';
 import type { BenchmarkItem, BenchmarkName, PipelineStages, VlmRunner } from '@semclip/core';
 import { Semaphore, SemclipError, intOption, throwIfAborted } from '@semclip/core';
@@ -326,6 +327,9 @@ async function runItems(
 /** An abort signal the run owns, fired by the caller's; `dispose` detaches it. */
 function linkedSignal(outer: AbortSignal | undefined): { signal: AbortSignal; dispose(): void } {
   const internal = new AbortController();
+  // Every VLM call in flight and every item waiting for a slot listens to this signal (and
+  // removes its listener when done): more than Node's default 10 at once is expected, not a leak.
+  setMaxListeners(0, internal.signal);
   const onAbort = () => internal.abort(outer?.reason);
   outer?.addEventListener('abort', onAbort, { once: true });
   if (outer?.aborted) onAbort();
