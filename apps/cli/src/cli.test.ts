@@ -1,4 +1,4 @@
-import { readFile, readdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -252,6 +252,21 @@ describe('errors and exit codes', () => {
       expect(res.code, res.stderr + res.stdout).toBe(2);
       expect(JSON.parse(res.stdout)).toMatchObject({ error: { code: 'IMAGE_TRUNCATED', message: expect.stringContaining('truncated') } });
     }
+  });
+
+  it('tiles on an SVG that references a sibling file exits 2 with IMAGE_UNSUPPORTED and draws nothing of that file', async () => {
+    const dir = join(tmp, 'svg-href');
+    const out = join(dir, 'tiles');
+    await mkdir(dir, { recursive: true });
+    await sharp({ create: { width: 100, height: 100, channels: 3, background: { r: 255, g: 0, b: 0 } } })
+      .png()
+      .toFile(join(dir, 'secret.png'));
+    const file = join(dir, 'svg-with-external-href.svg');
+    await writeFile(file, '<svg xmlns="http://www.w3.org/2000/svg" width="100" height="100"><image href="secret.png" width="100" height="100"/></svg>');
+    const res = await semclip(['tiles', file, '--grid', '1x1', '--out', out, '--json']);
+    expect(res.code, res.stderr + res.stdout).toBe(2);
+    expect(JSON.parse(res.stdout)).toMatchObject({ error: { code: 'IMAGE_UNSUPPORTED', message: expect.stringContaining('href="secret.png"') } });
+    expect(await readdir(out).catch(() => [])).toEqual([]);
   });
 
   it('--json prints the error as JSON on stdout and nothing on stderr', async () => {

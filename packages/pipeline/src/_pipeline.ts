@@ -42,7 +42,7 @@ export interface PipelineOptions {
   readonly overlap?: number;
   /** 2 adds a second level (each tile split again). Default 1. */
   readonly levels?: 1 | 2;
-  /** Refuse images over these sizes before any pixel is decoded. */
+  /** Refuse images over these sizes before any pixel is decoded; `svg` sets how SVG input is treated (allowed, filters, render time). */
   readonly limits?: ImageLimits;
   /** Top-k (default k = 1) or adaptive selection, budget, merging. */
   readonly select?: SelectOptions;
@@ -278,6 +278,8 @@ export function createPipeline(options: PipelineOptions = {}): Pipeline {
       ...(options.overlap === undefined ? {} : { overlap: options.overlap }),
       ...(options.levels === undefined ? {} : { levels: options.levels }),
       ...(options.limits ?? {}),
+      // Stops an SVG render in its tracks (other formats are bounded by the pixel limits).
+      ...(o.signal ? { signal: o.signal } : {}),
     });
     if (check === 'open') await proveDecodes(tiled);
     throwIfAborted(o.signal);

@@ -7,6 +7,8 @@ import type { ImageInput, RawImage, Size } from '@semclip/core';
 import sharp from 'sharp';
 import type { Metadata } from 'sharp';
 import { decodeError, endsOf, fileSizeText, pngHeaderSize, readEnds } from './_errors.js';
+import { checkSvgText, isKnownRaster, rasteriseSvg, resolveSvgOptions, sniffSvg, svgTextOf } from './_svg.js';
+import type { ResolvedSvgOptions, SvgOptions } from './_svg.js';
 
 /** Default cap on decoded pixels: 16384 x 16384 (268 MP, ~800 MB as RGB). */
 export const DEFAULT_MAX_PIXELS = 16384 * 16384;
@@ -18,6 +20,11 @@ export interface ImageLimits {
   readonly maxPixels?: number;
   /** Largest encoded file accepted, in bytes. Default 256 MiB. */
   readonly maxFileBytes?: number;
+  /**
+   * SVG input: allowed by default, rendered once in a child process under a time limit; never
+   * with anything it references (only `#fragments` and `data:` URIs; see `SvgOptions`).
+   */
+  readonly svg?: SvgOptions;
 }
 
 export interface ImageInfo {
@@ -55,7 +62,7 @@ export interface LoadedImage {
   readonly jpegPath?: string;
 }
 
-function limitsOf(limits: ImageLimits = {}): { maxPixels: number; maxFileBytes: number } {
+function limitsOf(limits: ImageLimits = {}): { maxPixels: number; maxFileBytes: number; svg: ResolvedSvgOptions } {
   const maxPixels = limits.maxPixels ?? DEFAULT_MAX_PIXELS;
   const maxFileBytes = limits.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES;
   for (const [name, v] of [
@@ -69,7 +76,7 @@ function limitsOf(limits: ImageLimits = {}): { maxPixels: number; maxFileBytes: 
       });
     }
   }
-  return { maxPixels, maxFileBytes };
+  return { maxPixels, maxFileBytes, svg: resolveSvgOptions(limits.svg, maxPixels) };
 }
 
 function describe(input: ImageInput): string {
@@ -193,10 +200,65 @@ async function headerOf(label: string, input: string | Uint8Array, maxPixels: nu
   };
 }
 
+type Header = Awaited<ReturnType<typeof headerOf>>;
+type Limits = ReturnType<typeof limitsOf>;
+
+/**
+ * The header of encoded bytes under the SVG rules: an input that looks like SVG is checked
+ * (allowed, self-contained, filters) before libvips parses it, one only libvips recognises as
+ * SVG right after; an SVG's declared size is held to `svg.maxPixels`.
+ */
+async function headerOfBytes(label: string, bytes: Uint8Array, limits: Limits): Promise<Header> {
+  const text = sniffSvg(label, bytes, limits.maxFileBytes);
+  if (text !== undefined) checkSvgText(label, text, limits.svg);
+  const header = await headerOf(label, bytes, limits.maxPixels);
+  if (header.format === 'svg') {
+    if (text === undefined) checkSvgText(label, svgTextOf(bytes, limits.maxFileBytes), limits.svg);
+    const { width, height } = header;
+    if (width * height > limits.svg.maxPixels) {
+      throw new SemclipError(
+        'IMAGE_TOO_LARGE',
+        `${label} is an SVG of ${width}x${height} (${((width * height) / 1e6).toFixed(1)} MP), over the ${(limits.svg.maxPixels / 1e6).toFixed(1)} MP limit for SVG; it was not rendered.`,
+        {
+          hint: 'Give the SVG a smaller width and height (it is a vector image), or convert it to PNG first',
+          details: { file: label, format: 'svg', width, height, pixels: width * height, maxPixels: limits.svg.maxPixels },
+        },
+      );
+    }
+  }
+  return header;
+}
+
+/** The first bytes of a file (empty when it cannot be read: the read that follows reports that). */
+async function readHead(path: string): Promise<Uint8Array> {
+  try {
+    const fh = await open(path, 'r');
+    try {
+      const head = Buffer.alloc(16);
+      const { bytesRead } = await fh.read(head, 0, head.length, 0);
+      return head.subarray(0, bytesRead);
+    } finally {
+      await fh.close();
+    }
+  } catch {
+    return new Uint8Array(0);
+  }
+}
+
+/**
+ * Whether libvips may open a file by its name: raster formats only. Anything else (SVG above
+ * all) is read into memory and decoded from there, so a renderer never has a file name to
+ * resolve the file's references against.
+ */
+async function openByName(path: string): Promise<boolean> {
+  return openableByName(path) && isKnownRaster(await readHead(path));
+}
+
 /**
  * Reads an image's header only: size after EXIF orientation, format, orientation, frames and
  * file size. Checks the file-size and pixel limits without decoding pixels, so a 30000x30000
- * header is rejected instantly.
+ * header is rejected instantly. An SVG is checked against `limits.svg` (allowed, no external
+ * references, filters, size), not rendered.
  *
  * @example
  * ```ts
@@ -205,20 +267,21 @@ async function headerOf(label: string, input: string | Uint8Array, maxPixels: nu
  * ```
  */
 export async function readImageInfo(input: ImageInput, limits?: ImageLimits): Promise<ImageInfo> {
-  const { maxPixels, maxFileBytes } = limitsOf(limits);
+  const l = limitsOf(limits);
+  const { maxPixels, maxFileBytes } = l;
   if (isRawImage(input)) {
     validateRaw(input, maxPixels);
     return { width: input.width, height: input.height, format: 'raw', pages: 1, size: input.data.byteLength };
   }
   if (typeof input === 'string') {
     const size = await statFile(input, maxFileBytes);
-    const source = openableByName(input) ? input : await readWhole(input, size);
-    return { ...(await headerOf(input, source, maxPixels)), size };
+    if (await openByName(input)) return { ...(await headerOf(input, input, maxPixels)), size };
+    return { ...(await headerOfBytes(input, await readWhole(input, size), l)), size };
   }
   if (input instanceof Uint8Array) {
     const label = describe(input);
     checkFileSize(label, input.length, maxFileBytes);
-    return { ...(await headerOf(label, input, maxPixels)), size: input.length };
+    return { ...(await headerOfBytes(label, input, l)), size: input.length };
   }
   throw new SemclipError('INVALID_ARGUMENT', `Cannot read an image from ${typeof input}.`, {
     expected: 'a file path, the bytes of an image file (Uint8Array/Buffer) or raw pixels { data, width, height, channels }',
@@ -267,9 +330,17 @@ async function hashFile(path: string): Promise<string> {
   }
 }
 
-/** Reads and checks an input, and hashes its content. The pixels are not decoded here. */
-export async function loadImage(input: ImageInput, limits?: ImageLimits): Promise<LoadedImage & { id: string }> {
-  const { maxPixels, maxFileBytes } = limitsOf(limits);
+/**
+ * Reads and checks an input, and hashes its content. The pixels are not decoded here, except an
+ * SVG's: it is rendered once, now, in a child process that `signal` (or `svg.timeoutMs`) kills.
+ */
+export async function loadImage(
+  input: ImageInput,
+  limits?: ImageLimits,
+  options: { readonly signal?: AbortSignal | undefined } = {},
+): Promise<LoadedImage & { id: string }> {
+  const l = limitsOf(limits);
+  const { maxPixels, maxFileBytes } = l;
   if (isRawImage(input)) {
     validateRaw(input, maxPixels);
     const hash = createHash('sha256');
@@ -289,12 +360,12 @@ export async function loadImage(input: ImageInput, limits?: ImageLimits): Promis
   let path: string | undefined;
   let fileBytes: number;
   let id: string;
-  let header: Awaited<ReturnType<typeof headerOf>>;
+  let header: Header;
   if (typeof input === 'string') {
     label = input;
     fileBytes = await statFile(input, maxFileBytes);
     try {
-      if (openableByName(input)) {
+      if (await openByName(input)) {
         path = input;
         // Hash and header in parallel; pixels are later decoded from the file itself.
         const headerPromise = headerOf(label, input, maxPixels);
@@ -306,7 +377,7 @@ export async function loadImage(input: ImageInput, limits?: ImageLimits): Promis
         fileBytes = bytes.length;
         checkFileSize(label, fileBytes, maxFileBytes);
         id = createHash('sha256').update(bytes).digest('hex');
-        header = await headerOf(label, bytes, maxPixels);
+        header = await headerOfBytes(label, bytes, l);
       }
     } catch (err) {
       if (err instanceof SemclipError) throw err;
@@ -317,7 +388,7 @@ export async function loadImage(input: ImageInput, limits?: ImageLimits): Promis
     checkFileSize(label, input.length, maxFileBytes);
     bytes = input;
     fileBytes = input.length;
-    const headerPromise = headerOf(label, bytes, maxPixels);
+    const headerPromise = headerOfBytes(label, bytes, l);
     headerPromise.catch(() => undefined);
     id = createHash('sha256').update(bytes).digest('hex');
     header = await headerPromise;
@@ -327,6 +398,23 @@ export async function loadImage(input: ImageInput, limits?: ImageLimits): Promis
     });
   }
   checkAnimated(label, header.format, header.pages);
+  if (header.format === 'svg') {
+    // (An SVG is never opened by name; should libvips see one in a file that opened so, its checks run now.)
+    let svgBytes = bytes;
+    if (!svgBytes) {
+      svgBytes = await readWhole(label, fileBytes);
+      await headerOfBytes(label, svgBytes, l);
+    }
+    const raw = await rasteriseSvg(label, svgBytes, header, { timeoutMs: l.svg.timeoutMs, maxPixels: l.svg.maxPixels, signal: options.signal });
+    return {
+      label,
+      info: { ...header, size: fileBytes },
+      raw,
+      size: { width: raw.width, height: raw.height },
+      shrinkable: false,
+      id,
+    };
+  }
   return {
     label,
     info: { ...header, size: fileBytes },

@@ -1,4 +1,4 @@
-import { SemclipError } from '@semclip/core';
+import { SemclipError, throwIfAborted } from '@semclip/core';
 import type { GridSpec, ImageInput } from '@semclip/core';
 import { endsOf, looksTruncated, readEnds } from './_errors.js';
 import { computeGrid, gridKeyOf, parseGrid } from './_grid.js';
@@ -24,6 +24,8 @@ export interface TilingOptions extends ImageLimits {
    * tolerates files other viewers show with glitches).
    */
   readonly failOn?: FailOn;
+  /** Cancels the open: an SVG being rendered is killed at once, and the call fails with `ABORTED`. */
+  readonly signal?: AbortSignal;
 }
 
 /**
@@ -37,6 +39,10 @@ export interface TilingOptions extends ImageLimits {
  * it is missing a small decode (JPEG at 1/8 scale) tells a cut-off file from one with data
  * appended after its end. Other damage in the pixel data is found when pixels are first needed,
  * and is thrown from that call as `IMAGE_CORRUPT`.
+ *
+ * An SVG is rendered here, once, in a child process killed after `svg.timeoutMs` or when
+ * `signal` aborts; it must be self-contained (references only to `#fragments` and `data:`
+ * URIs, never to files or URLs), and `svg` can turn SVG or its filters off (see `SvgOptions`).
  *
  * @example
  * ```ts
@@ -57,7 +63,8 @@ export async function tileImage(input: ImageInput, options: TilingOptions = {}):
     throw new SemclipError('INVALID_ARGUMENT', `failOn ${JSON.stringify(failOn)} is not valid.`, { expected: '"warning", "error" or "truncated"' });
   }
   const spec = parseGrid(options.grid ?? '2x2');
-  const loaded = await loadImage(input, options);
+  throwIfAborted(options.signal);
+  const loaded = await loadImage(input, options, { signal: options.signal });
   const grid = computeGrid(loaded.size, spec, {
     ...(options.overlap === undefined ? {} : { overlap: options.overlap }),
     ...(options.levels === undefined ? {} : { levels: options.levels }),

@@ -6,6 +6,7 @@ it('exports exactly these names', async () => {
     'DEFAULT_AUTO_MAX_TILES',
     'DEFAULT_MAX_FILE_BYTES',
     'DEFAULT_MAX_PIXELS',
+    'DEFAULT_SVG_TIMEOUT_MS',
     'MAX_GRID_SIDE',
     'chooseAutoGrid',
     'computeGrid',

@@ -2,6 +2,8 @@ export { parseGrid, computeGrid, chooseAutoGrid, gridKeyOf, MAX_GRID_SIDE, DEFAU
 export type { GridOptions } from './_grid.js';
 export { readImageInfo, DEFAULT_MAX_PIXELS, DEFAULT_MAX_FILE_BYTES } from './_source.js';
 export type { ImageLimits, ImageInfo } from './_source.js';
+export { DEFAULT_SVG_TIMEOUT_MS } from './_svg.js';
+export type { SvgOptions } from './_svg.js';
 export { tileImage } from './_tile-image.js';
 export type { TilingOptions } from './_tile-image.js';
 export type { TiledImage, TensorOptions, TensorBatch, WriteTilesOptions, OverviewOptions } from './_tiled.js';
