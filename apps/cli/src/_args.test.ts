@@ -64,6 +64,7 @@ describe('exit codes', () => {
     ['IMAGE_TRUNCATED', EXIT.usage],
     ['UNKNOWN_SCORER', EXIT.usage],
     ['BUDGET_EXCEEDED', EXIT.usage],
+    ['RESULTS_LOCKED', EXIT.usage],
     ['MODEL_NOT_DOWNLOADED', EXIT.failure],
     ['DEVICE_UNAVAILABLE', EXIT.failure],
     ['INTERNAL', EXIT.failure],

@@ -23,6 +23,8 @@ const USAGE_CODES: ReadonlySet<SemclipErrorCode> = new Set<SemclipErrorCode>([
   'DATASET_NOT_FOUND',
   'DATASET_INVALID',
   'RESULTS_INVALID',
+  // Another run writes that --out: wait for it, or give this one its own file.
+  'RESULTS_LOCKED',
 ]);
 
 export function exitCodeFor(err: SemclipError): number {

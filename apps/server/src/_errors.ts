@@ -69,6 +69,7 @@ export const HTTP_STATUS_BY_CODE: Readonly<Record<SemclipErrorCode, number>> = {
   DATASET_NOT_FOUND: 400,
   DATASET_INVALID: 400,
   RESULTS_INVALID: 500,
+  RESULTS_LOCKED: 409,
   // The client went away (nobody reads this) or the server cancelled the work on shutdown.
   ABORTED: 499,
   INTERNAL: 500,

@@ -51,6 +51,11 @@ describe('SemclipError', () => {
   it('has unique codes', () => {
     expect(new Set(ERROR_CODES).size).toBe(ERROR_CODES.length);
   });
+
+  it('has a code for an output file another run is writing, apart from a file that is invalid', () => {
+    expect(ERROR_CODES).toContain('RESULTS_LOCKED');
+    expect(ERROR_CODES).toContain('RESULTS_INVALID');
+  });
 });
 
 describe('IMAGE_ERROR_CODES', () => {

@@ -40,6 +40,8 @@ export const ERROR_CODES = [
   'DATASET_NOT_FOUND',
   'DATASET_INVALID',
   'RESULTS_INVALID',
+  // another process is writing the results (or labels) file: one writer per file
+  'RESULTS_LOCKED',
   'ABORTED',
   'INTERNAL',
 ] as const;
