@@ -18,6 +18,8 @@ it('exports exactly these names', async () => {
     'judge',
     'loadBenchmark',
     'loadReport',
+    'lockOutputFile',
+    'lockPathFor',
     'parseMethods',
     'parseShard',
     'readResults',

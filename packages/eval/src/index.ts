@@ -44,6 +44,8 @@ export type { EvalMethod } from './run/methods.js';
 export { parseShard } from './run/shard.js';
 export type { Shard } from './run/shard.js';
 export { readResults, resultKey } from './run/results.js';
+export { lockOutputFile, lockPathFor } from './run/lock.js';
+export type { LockOptions, LockOwner, OutputLock } from './run/lock.js';
 export type { EvalResultRow, RunHeader, RunConfig, ResultsFile, ResultVia, JsonValue, FailureCause } from './run/results.js';
 
 // Reports: method x benchmark tables, tokens vs accuracy, chart.

@@ -142,6 +142,11 @@ export function buildReport(files: readonly ResultsFile[]): EvalReport {
     list.push(f);
     if (f.truncatedBytes > 0) warnings.push(`${f.path} ends with a half-written line (${f.truncatedBytes} bytes, ignored); resume the run to repair it.`);
     if (f.duplicates > 0) warnings.push(`${f.path} has ${f.duplicates} repeated rows (the last of each was used).`);
+    if (f.extraHeaders.length > 0) {
+      warnings.push(
+        `${f.path} has ${f.extraHeaders.length} repeated header line${f.extraHeaders.length === 1 ? '' : 's'} (line${f.extraHeaders.length === 1 ? '' : 's'} ${f.extraHeaders.slice(0, 5).join(', ')}${f.extraHeaders.length > 5 ? ', ...' : ''}: two runs wrote it at once; same configuration, ignored).`,
+      );
+    }
   }
   for (const [b, list] of byBenchmark) {
     const first = list[0] as ResultsFile;

@@ -260,6 +260,58 @@ describe('runEvaluation', () => {
     expect(await readFile(out, 'utf8')).toBe('question_id,text\n1,yes\n');
   });
 
+  it('refuses a second run on the same file while the first runs (RESULTS_LOCKED): every key is asked and written once', async () => {
+    const out = newOut();
+    const runs = await Promise.allSettled([
+      runEvaluation(options(out, { methods: 'baseline,oracle' })),
+      runEvaluation(options(out, { methods: 'baseline,oracle' })),
+    ]);
+    const done = runs.filter((r) => r.status === 'fulfilled');
+    expect(done).toHaveLength(1);
+    const refused = runs.find((r) => r.status === 'rejected') as PromiseRejectedResult;
+    expect(refused.reason).toMatchObject({
+      code: 'RESULTS_LOCKED',
+      message: expect.stringContaining(`${out} is being written by another run: pid ${process.pid}`),
+    });
+    // Baseline + one call per tile, once per item: nothing asked twice.
+    expect(fake.requests).toHaveLength(N_ITEMS * (1 + TILES));
+    const text = await readFile(out, 'utf8');
+    expect(text.split('\n').filter((l) => l.includes('"type":"semclip-eval-run"'))).toHaveLength(1);
+    const file = await readResults(out);
+    expect(file).toMatchObject({ duplicates: 0, extraHeaders: [] });
+    expect(file.rows).toHaveLength(N_ITEMS * 2);
+    // The lock went with the run: the next one resumes.
+    expect(await runEvaluation(options(out, { methods: 'baseline,oracle' }))).toMatchObject({ written: 0, skipped: N_ITEMS * 2 });
+  });
+
+  it('resumes a file an older version wrote twice at once (repeated rows, two identical headers), reporting both', async () => {
+    const out = newOut();
+    await runEvaluation(options(out, { methods: 'baseline', limit: 4 }));
+    const [header, ...rows] = (await readFile(out, 'utf8')).trimEnd().split('\n');
+    // As two unlocked runs started together left it: both headers, every row twice, interleaved.
+    await writeFile(out, `${[header, rows[0], header, rows[0], ...rows.slice(1), ...rows.slice(1)].join('\n')}\n`);
+    fake.reset();
+    const summary = await runEvaluation(options(out, { methods: 'baseline', limit: 6 }));
+    expect(summary).toMatchObject({ resumed: true, skipped: 4, written: 2, duplicates: 4, extraHeaders: 1 });
+    expect(fake.requests).toHaveLength(2);
+    const file = await readResults(out);
+    expect(file.rows).toHaveLength(6);
+    expect(file.extraHeaders).toEqual([3]);
+  });
+
+  it('refuses to resume a file with a second header of another configuration, naming its line', async () => {
+    const out = newOut();
+    await runEvaluation(options(out, { methods: 'baseline', limit: 2 }));
+    const other = newOut();
+    await runEvaluation(options(other, { methods: 'baseline', limit: 1, seed: 5 }));
+    const otherHeader = (await readFile(other, 'utf8')).split('\n')[0];
+    await writeFile(out, `${await readFile(out, 'utf8')}${otherHeader}\n`);
+    await expect(runEvaluation(options(out, { methods: 'baseline', limit: 2 }))).rejects.toMatchObject({
+      code: 'RESULTS_INVALID',
+      message: expect.stringContaining('line 4: a second run header, of another configuration (seed: 0 on line 1, 5 here)'),
+    });
+  });
+
   it('drops a half-written last line left by a crash and redoes that item', async () => {
     const out = newOut();
     await runEvaluation(options(out, { methods: 'baseline', limit: 3 }));

@@ -10,6 +10,7 @@ import { selectItems, type Shard } from './shard.js';
 import { evaluateItem, type ItemContext, type Wanted } from './_item.js';
 import { openResultsFile } from './_results-file.js';
 import type { AppendWriter } from './_writer.js';
+import type { OutputLock } from './lock.js';
 import { trainingOverlap, type TrainingOverlap } from './overlap.js';
 
 /**
@@ -83,6 +84,14 @@ export interface RunEvaluationOptions {
   readonly onProgress?: (progress: RunProgress) => void;
   /** Told before any work when the scorer was trained on items of this run (see `RunSummary.trainingOverlap`). */
   readonly onWarning?: (message: string) => void;
+  /**
+   * One run writes `out` at a time: the run holds `<out>.lock` (see `lockOutputFile`) and a
+   * second one fails with `RESULTS_LOCKED`. `forceUnlock` takes the lock even from a live
+   * owner (a run on another machine known to be gone). Default false.
+   */
+  readonly forceUnlock?: boolean;
+  /** Told when a stale lock (its process gone) was taken over before the run. */
+  readonly onNote?: (message: string) => void;
 }
 
 /** The rows of one run that failed with one error code. */
@@ -126,6 +135,15 @@ export interface RunSummary {
   readonly keptFailed: number;
   /** Bytes of a half-written last line that were dropped before resuming. */
   readonly repairedBytes: number;
+  /**
+   * Rows the file held twice under one key when this call started (two runs on one file by a
+   * SemClip without the writer lock); the last row of each key counts. Not asked again.
+   */
+  readonly duplicates: number;
+  /** Repeated identical header lines the file held (same cause); skipped. */
+  readonly extraHeaders: number;
+  /** The stale (or forced) lock of `out` this call took over, with why; null when there was none. */
+  readonly replacedLock: OutputLock['replaced'] | null;
   /** True when the file existed (this call resumed it). */
   readonly resumed: boolean;
   /**
@@ -341,6 +359,10 @@ function linkedSignal(outer: AbortSignal | undefined): { signal: AbortSignal; di
  * seed) to `out` as items finish (written and synced per batch). Running the same call again
  * resumes: rows already in the file are not asked again, a half-written last line from a
  * crash is dropped, and a file made with another config is refused with `RESULTS_INVALID`.
+ * One run writes a file at a time: a second run on the same `out` (in this process or another,
+ * on this machine or one sharing the disk) fails with `RESULTS_LOCKED` before asking anything;
+ * a lock left by a killed run is taken over (`onNote`). Rows and identical header lines that an
+ * older version wrote twice are tolerated and counted (`duplicates`, `extraHeaders`).
  * Rows that failed (`error`: a missing image, an unreadable reply) are asked again on resume
  * (`retryFailed: false` keeps them); the new row is appended after the failed one and readers
  * keep the last row per key. The summary counts this call's failed rows by error code
@@ -391,11 +413,19 @@ export async function runEvaluation(options: RunEvaluationOptions): Promise<RunS
   const overlap = settings.methods.some((m) => SCORED_METHODS.includes(m)) ? trainingOverlap(await options.pipeline.scorer(), dataset.benchmark, items) : null;
   if (overlap?.warning) options.onWarning?.(overlap.warning);
   const retryFailed = options.retryFailed ?? true;
-  const { writer, existing, failed, resumed, repairedBytes } = await openResultsFile(
+  const command = options.info?.command;
+  const { writer, lock, existing, failed, resumed, repairedBytes, duplicates, extraHeaders } = await openResultsFile(
     settings.out,
     config,
     { data: dataset.source, ...(options.info ?? {}) },
-    { retryFailed },
+    {
+      retryFailed,
+      lock: {
+        ...(options.forceUnlock ? { forceUnlock: true } : {}),
+        command: typeof command === 'string' ? command : `runEvaluation ${dataset.benchmark}`,
+        ...(options.onNote ? { onNote: options.onNote } : {}),
+      },
+    },
   );
   const linked = linkedSignal(options.signal);
   try {
@@ -442,6 +472,9 @@ export async function runEvaluation(options: RunEvaluationOptions): Promise<RunS
       retried: retryFailed ? failedHere : 0,
       keptFailed: retryFailed ? 0 : failedHere,
       repairedBytes,
+      duplicates,
+      extraHeaders: extraHeaders.length,
+      replacedLock: lock.replaced ?? null,
       resumed,
       trainingOverlap: overlap,
       elapsedMs: performance.now() - started,
@@ -449,6 +482,10 @@ export async function runEvaluation(options: RunEvaluationOptions): Promise<RunS
     };
   } finally {
     linked.dispose();
-    await writer.close();
+    try {
+      await writer.close();
+    } finally {
+      await lock.release();
+    }
   }
 }

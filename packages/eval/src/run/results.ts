@@ -152,6 +152,12 @@ export interface ResultsFile {
   readonly duplicates: number;
   /** Failed rows (with `error`) superseded by a later row of the same key: a resume retried them. */
   readonly retried: number;
+  /**
+   * Line numbers of header lines after the first, each with the same config (two runs started
+   * at once on one file by a SemClip without the writer lock); they are skipped. A repeated
+   * header of another config is `RESULTS_INVALID` naming its line.
+   */
+  readonly extraHeaders: readonly number[];
   /** Bytes of an unfinished last line (a run killed mid-write); 0 when the file ends cleanly. */
   readonly truncatedBytes: number;
   /** Length in bytes of the complete lines. */
@@ -185,6 +191,21 @@ function checkHeader(value: unknown, path: string): RunHeader {
   const config = value.config;
   if (!isObj(config) || !(BENCHMARK_NAMES as readonly string[]).includes(String(config.benchmark))) throw invalid(path, 1, 'the header has no valid config');
   return value as unknown as RunHeader;
+}
+
+/**
+ * A header line after the first: two runs that started at once on one file each wrote one
+ * (before runs took the file's lock). The same config is harmless; another is refused.
+ */
+function checkRepeatedHeader(first: RunHeader, again: RunHeader, path: string, line: number): void {
+  const diff = diffConfig(first.config, again.config);
+  if (diff.length === 0) return;
+  const shown = diff.slice(0, 4).map((d) => `${d.path}: ${JSON.stringify(d.file)} on line 1, ${JSON.stringify(d.now)} here`);
+  throw new SemclipError('RESULTS_INVALID', `${path} line ${line}: a second run header, of another configuration (${shown.join('; ')}).`, {
+    expected: 'one configuration per results file',
+    hint: `Two different runs wrote this file at once. Keep the lines of one run (the header on line 1 or line ${line}, with their rows) in this file and move the others to a new file, or start again with another --out`,
+    details: { path, line, differences: diff.map((d) => ({ path: d.path, first: d.file as never, here: d.now as never })) },
+  });
 }
 
 function checkRow(value: unknown, path: string, line: number): EvalResultRow {
@@ -250,6 +271,7 @@ export function parseResults(buf: Uint8Array, path: string): ResultsFile | undef
   const seen = new Map<string, number>();
   let duplicates = 0;
   let retried = 0;
+  const extraHeaders: number[] = [];
   lines.forEach((raw, i) => {
     const line = i + 1;
     if (raw.trim() === '') return;
@@ -262,6 +284,11 @@ export function parseResults(buf: Uint8Array, path: string): ResultsFile | undef
     }
     if (!header) {
       header = checkHeader(value, path);
+      return;
+    }
+    if (isObj(value) && value.type === RESULTS_FORMAT) {
+      checkRepeatedHeader(header, checkHeader(value, path), path, line);
+      extraHeaders.push(line);
       return;
     }
     const row = checkRow(value, path, line);
@@ -277,7 +304,7 @@ export function parseResults(buf: Uint8Array, path: string): ResultsFile | undef
     rows.push(row);
   });
   if (!header) return undefined;
-  return { path, header, rows, duplicates, retried, truncatedBytes, validBytes };
+  return { path, header, rows, duplicates, retried, extraHeaders, truncatedBytes, validBytes };
 }
 
 /** Canonical JSON (object keys sorted), for comparing configs. */

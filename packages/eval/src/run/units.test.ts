@@ -87,6 +87,21 @@ describe('results files', () => {
     ]);
     expect(f).toMatchObject({ duplicates: 0, retried: 1 });
   });
+  it('tolerates a repeated header of the same configuration (two runs started at once) and reports its line', () => {
+    const again = JSON.stringify({ ...JSON.parse(header), createdAt: 'y' });
+    const f = parse(`${header}\n${row('1')}\n${again}\n${row('2')}\n${row('1')}\n`);
+    expect(f?.rows.map((r) => r.item)).toEqual(['1', '2']);
+    expect(f).toMatchObject({ extraHeaders: [3], duplicates: 1 });
+  });
+  it('rejects a repeated header of another configuration, naming its line and what differs', () => {
+    const other = JSON.stringify({ ...JSON.parse(header), config: { benchmark: 'pope', seed: 7 } });
+    expect(() => parse(`${header}\n${row('1')}\n${other}\n${row('2')}\n`)).toThrow(
+      expect.objectContaining({
+        code: 'RESULTS_INVALID',
+        message: expect.stringMatching(/line 3: a second run header, of another configuration \(seed: undefined on line 1, 7 here\)/),
+      }),
+    );
+  });
   it('reports a half-written last line instead of failing', () => {
     const text = `${header}\n${row('1')}\n{"type":"res`;
     const f = parse(text);
