@@ -2,12 +2,14 @@ import { setMaxListeners } from 'node:events';
 import path from 'node:path';
 import { IMAGE_ERROR_CODES, SemclipError, Semaphore, intOption, isSemclipError, throwIfAborted } from '@semclip/core';
 import type { BenchmarkItem, BenchmarkName, GridSpec, PromptPlan, Tile, VlmRunner } from '@semclip/core';
-import { MULTIPLE_CHOICE_INSTRUCTION, SHORT_ANSWER_INSTRUCTION, judge } from '@semclip/eval';
+import { MULTIPLE_CHOICE_INSTRUCTION, SHORT_ANSWER_INSTRUCTION, judge, lockOutputFile } from '@semclip/eval';
+import type { OutputLock } from '@semclip/eval';
 import { createPipeline } from '@semclip/pipeline';
 import type { ImageFormat, Pipeline } from '@semclip/pipeline';
 import { parseGrid } from '@semclip/tiling';
 import type { TiledImage } from '@semclip/tiling';
 import { openJsonlLog } from '../_jsonl.js';
+import type { JsonlLog } from '../_jsonl.js';
 import { countRecords, parseLabelsLines } from './_records.js';
 import type { ItemRecord, LabelCounts, LabelsHeader, LabelsLine } from './_records.js';
 
@@ -73,6 +75,16 @@ export interface LabelOptions {
   /** Called once per item that could not be read (missing or broken image). */
   readonly onItemError?: (id: string, error: SemclipError) => void;
   readonly signal?: AbortSignal;
+  /**
+   * One run writes `out` at a time: the run holds `<out>.lock` (see `lockOutputFile` in
+   * `@semclip/eval`) and a second one fails with `RESULTS_LOCKED`. `forceUnlock` takes the lock
+   * even from a live owner (a run on another machine known to be gone). Default false.
+   */
+  readonly forceUnlock?: boolean;
+  /** Recorded in the lock, for the error a second writer gets (e.g. the command line). */
+  readonly command?: string;
+  /** Told when a stale lock (its process gone) was taken over before the run. */
+  readonly onNote?: (message: string) => void;
 }
 
 export interface LabelSummary extends LabelCounts {
@@ -90,6 +102,12 @@ export interface LabelSummary extends LabelCounts {
   readonly droppedBytes: number;
   /** Items the dataset lists twice under one id (labelled once). */
   readonly duplicateIds: number;
+  /** Item lines the file held twice when this run started (two runs wrote it at once, before runs locked it); the first counts. */
+  readonly repeatedLines: number;
+  /** Repeated header lines of the same setup the file held (same cause); ignored. */
+  readonly extraHeaders: number;
+  /** The stale (or forced) lock of `out` this run took over, with why; null when there was none. */
+  readonly replacedLock: OutputLock['replaced'] | null;
   readonly requests: number;
   readonly elapsedMs: number;
 }
@@ -211,7 +229,9 @@ function checkHeader(existing: LabelsHeader, wanted: LabelsHeader, out: string):
  *
  * Appends one fsync'd line per item as it finishes, so a crash loses only items in flight; running
  * it again on the same file resumes (a torn last line is dropped; finished items are not asked
- * again). VLM requests run `concurrency` at a time.
+ * again). One run writes a file at a time: a second run on the same `out` fails with
+ * `RESULTS_LOCKED` before asking anything, and a lock left by a killed run is taken over
+ * (`onNote`). VLM requests run `concurrency` at a time.
  *
  * Images go through a `@semclip/pipeline` pipeline (given, or made from `grid` and `imageFormat`):
  * it opens and checks each image, tiles it, and encodes the overview and each tile once per item.
@@ -279,7 +299,19 @@ async function labelWith(
   }
 
   const out = path.resolve(options.out);
-  const log = await openJsonlLog<LabelsLine>(out, 'labels file');
+  // One writer per file, taken before reading: what a resume skips must not change under it.
+  const lock = await lockOutputFile(out, {
+    ...(options.forceUnlock ? { forceUnlock: true } : {}),
+    command: options.command ?? `labelDataset ${options.source.benchmark}`,
+    ...(options.onNote ? { onNote: options.onNote } : {}),
+  });
+  let log: JsonlLog<LabelsLine>;
+  try {
+    log = await openJsonlLog<LabelsLine>(out, 'labels file');
+  } catch (err) {
+    await lock.release();
+    throw err;
+  }
   const records: ItemRecord[] = [];
   try {
     const parsed = parseLabelsLines(log.existing, out);
@@ -432,10 +464,14 @@ async function labelWith(
       failures,
       droppedBytes: log.droppedBytes,
       duplicateIds,
+      repeatedLines: parsed.duplicates,
+      extraHeaders: parsed.extraHeaders.length,
+      replacedLock: lock.replaced ?? null,
       requests,
       elapsedMs: performance.now() - started,
     };
   } finally {
     await log.close();
+    await lock.release();
   }
 }

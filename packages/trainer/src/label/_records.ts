@@ -140,24 +140,63 @@ function checkItem(v: Record<string, unknown>, where: string): ItemRecord {
 export interface LabelsFile {
   readonly path: string;
   readonly header: LabelsHeader;
-  /** One record per item id (the first line wins if a hand-merged file repeats one). */
+  /** One record per item id (the first line wins if a file repeats one). */
   readonly records: readonly ItemRecord[];
+  /** Item lines of an id already seen (two runs wrote the file at once, before runs locked it); ignored. */
+  readonly duplicates: number;
+  /** Line numbers of repeated header lines of the same labelling setup (same cause); ignored. */
+  readonly extraHeaders: readonly number[];
   readonly labelled: readonly LabelledRecord[];
   readonly counts: LabelCounts;
   /** Bytes of a torn last line (an interrupted run) that were ignored. */
   readonly tornBytes: number;
 }
 
-/** Checks the lines of a labels file (a torn last line has been dropped already). */
-export function parseLabelsLines(lines: readonly unknown[], path: string): { header: LabelsHeader | undefined; records: ItemRecord[] } {
+/** What of a header must match for two of them to describe one labelling run (not `createdAt`). */
+function headerSetup(h: Record<string, unknown>): string {
+  const { createdAt: _createdAt, ...rest } = h;
+  const sorted = (v: unknown): unknown =>
+    Array.isArray(v)
+      ? v.map(sorted)
+      : isRecord(v)
+        ? Object.fromEntries(
+            Object.keys(v)
+              .sort()
+              .map((k) => [k, sorted(v[k])]),
+          )
+        : v;
+  return JSON.stringify(sorted(rest));
+}
+
+/**
+ * Checks the lines of a labels file (a torn last line has been dropped already). A repeated
+ * header of the same setup and repeated item lines (two runs that wrote one file at once, before
+ * runs locked it) are skipped and counted; a header of another setup is `DATASET_INVALID`.
+ */
+export function parseLabelsLines(
+  lines: readonly unknown[],
+  path: string,
+): { header: LabelsHeader | undefined; records: ItemRecord[]; duplicates: number; extraHeaders: number[] } {
   let header: LabelsHeader | undefined;
   const records: ItemRecord[] = [];
   const seen = new Set<string>();
+  let duplicates = 0;
+  const extraHeaders: number[] = [];
   lines.forEach((line, i) => {
     const where = `Line ${i + 1} of ${path}`;
     if (!isRecord(line)) throw new SemclipError('DATASET_INVALID', `${where} is not a JSON object.`, { expected: EXPECTED });
     if (line.type === 'header') {
-      if (i !== 0) throw new SemclipError('DATASET_INVALID', `${where} is a second header.`, { expected: EXPECTED, hint: 'Do not concatenate labels files' });
+      if (i !== 0 && header !== undefined && headerSetup(line) === headerSetup(header as unknown as Record<string, unknown>)) {
+        extraHeaders.push(i + 1);
+        return;
+      }
+      if (i !== 0) {
+        throw new SemclipError('DATASET_INVALID', `${where} is a second header${header ? ', of another labelling setup than line 1' : ''}.`, {
+          expected: EXPECTED,
+          hint: "Do not concatenate labels files; keep one run's lines in this file and move the others to a new one",
+          details: { path, line: i + 1 },
+        });
+      }
       if (line.version !== LABELS_VERSION) {
         throw new SemclipError('DATASET_INVALID', `${path} is labels format version ${String(line.version)}; this SemClip reads version ${LABELS_VERSION}.`, {
           expected: EXPECTED,
@@ -169,11 +208,14 @@ export function parseLabelsLines(lines: readonly unknown[], path: string): { hea
     if (line.type !== 'labelled' && line.type !== 'skipped')
       throw new SemclipError('DATASET_INVALID', `${where} has type ${JSON.stringify(line.type)}.`, { expected: EXPECTED });
     const rec = checkItem(line, where);
-    if (seen.has(rec.id)) return;
+    if (seen.has(rec.id)) {
+      duplicates += 1;
+      return;
+    }
     seen.add(rec.id);
     records.push(rec);
   });
-  return { header, records };
+  return { header, records, duplicates, extraHeaders };
 }
 
 /**
@@ -194,8 +236,8 @@ export async function readLabels(path: string): Promise<LabelsFile> {
       details: { path },
     });
   }
-  const { header, records } = parseLabelsLines(lines, path);
+  const { header, records, duplicates, extraHeaders } = parseLabelsLines(lines, path);
   if (!header) throw new SemclipError('DATASET_INVALID', `${path} has no header line.`, { expected: EXPECTED });
   const labelled = records.filter((r): r is LabelledRecord => r.type === 'labelled');
-  return { path, header, records, labelled, counts: countRecords(records), tornBytes };
+  return { path, header, records, labelled, counts: countRecords(records), duplicates, extraHeaders, tornBytes };
 }

@@ -223,6 +223,38 @@ describe('labelDataset against a fake VLM that is right only for planned tiles',
     for (const item of fixture) expect(labels.records.find((r) => r.id === item.pid)).toMatchObject(expectedRecord(item));
   });
 
+  it('refuses a second run on the same file while the first runs (RESULTS_LOCKED): every item is asked and written once', async () => {
+    const out = outFile();
+    const runs = await Promise.allSettled([run(out, { limit: 8 }), run(out, { limit: 8 })]);
+    expect(runs.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+    expect((runs.find((r) => r.status === 'rejected') as PromiseRejectedResult).reason).toMatchObject({
+      code: 'RESULTS_LOCKED',
+      message: expect.stringContaining(`${out} is being written by another run: pid ${process.pid}`),
+    });
+    expect([...requestsByItem(fake.requests).values()]).toEqual(Array(8).fill(4));
+    const lines = (await readFile(out, 'utf8')).trim().split('\n');
+    expect(lines).toHaveLength(1 + 8);
+    // Released with the run: the next one resumes.
+    expect(await run(out, { limit: 8 })).toMatchObject({ resumed: 8, written: 0 });
+  });
+
+  it('resumes a file an older version wrote twice at once (repeated lines, two identical headers), reporting both', async () => {
+    const out = outFile();
+    await run(out, { limit: 3 });
+    const [header, ...lines] = (await readFile(out, 'utf8')).trim().split('\n');
+    const again = JSON.stringify({ ...JSON.parse(header as string), createdAt: new Date(0).toISOString() });
+    await writeFile(out, `${[header, lines[0], again, ...lines, lines[1]].join('\n')}\n`);
+    fake.reset();
+    const summary = await run(out, { limit: 4 });
+    expect(summary).toMatchObject({ resumed: 3, written: 1, repeatedLines: 2, extraHeaders: 1, processed: 4 });
+    expect([...requestsByItem(fake.requests).keys()]).toHaveLength(1);
+    expect(await readLabels(out)).toMatchObject({ duplicates: 2, extraHeaders: [3] });
+    // A second header of another setup is refused, naming its line.
+    const other = JSON.stringify({ ...JSON.parse(header as string), grid: '3x3' });
+    await appendFile(out, `${other}\n`);
+    await expect(readLabels(out)).rejects.toMatchObject({ code: 'DATASET_INVALID', message: expect.stringContaining('Line 9 of') });
+  });
+
   it('refuses to resume a file made with another grid or VLM', async () => {
     const out = outFile();
     await run(out, { limit: 2 });
