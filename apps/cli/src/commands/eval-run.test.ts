@@ -1,11 +1,11 @@
 import { spawn } from 'node:child_process';
-import { appendFile, copyFile, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { appendFile, copyFile, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCommand } from 'citty';
 import sharp from 'sharp';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { readResults, resultKey, EVAL_METHODS } from '@semclip/eval';
+import { lockOutputFile, readResults, resultKey, EVAL_METHODS } from '@semclip/eval';
 import { createRandomScorer } from '@semclip/scorers/random';
 import { select } from '@semclip/selector';
 import { tileImage } from '@semclip/tiling';
@@ -207,6 +207,55 @@ describe('semclip eval run', () => {
     expect(accs(merged)).toEqual(accs(whole));
   });
 
+  it('refuses an --out another run is writing (RESULTS_LOCKED, exit 2) before calling the VLM; --force-unlock takes it', async () => {
+    const results = file('locked');
+    const held = await lockOutputFile(results, { command: 'semclip eval run --out elsewhere' });
+    try {
+      const err = await cli(...runArgs(results, '--method', 'baseline')).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(err).toMatchObject({
+        code: 'RESULTS_LOCKED',
+        message: expect.stringContaining(`${results} is being written by another run: pid ${process.pid}`),
+        hint: expect.stringContaining('give each run its own --out (--shard i/n)'),
+      });
+      expect(exitCodeFor(err as never)).toBe(2);
+      expect(fake.requests).toHaveLength(0);
+      await expect(stat(results)).rejects.toMatchObject({ code: 'ENOENT' });
+      const notes: string[] = [];
+      vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => (notes.push(String(chunk)), true));
+      await cli(...runArgs(results, '--method', 'baseline', '--limit', '2', '--force-unlock', '--json'));
+      expect(json()).toMatchObject({ written: 2, replaced_lock: { owner: { pid: process.pid }, reason: expect.stringMatching(/^forced \(--force-unlock\)/) } });
+      expect(notes.join('')).toContain(`took over the lock of ${results} from pid ${process.pid}`);
+    } finally {
+      await held.release();
+    }
+  });
+
+  it('resumes a file two older runs wrote at once, and eval run and eval report say so', async () => {
+    const results = file('doubled');
+    await cli(...runArgs(results, '--method', 'baseline', '--limit', '3'));
+    const [header, ...rows] = (await readFile(results, 'utf8')).trimEnd().split('\n');
+    await writeFile(results, `${[header, rows[0], header, rows[0], ...rows.slice(1), ...rows.slice(1)].join('\n')}\n`);
+    const notes: string[] = [];
+    vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => (notes.push(String(chunk)), true));
+    out = [];
+    fake.reset();
+    await cli(...runArgs(results, '--method', 'baseline', '--limit', '4', '--json'));
+    expect(json()).toMatchObject({ written: 1, skipped: 3, duplicates: 3, extra_headers: 1 });
+    expect(fake.requests).toHaveLength(1);
+    out = [];
+    await cli(...runArgs(results, '--method', 'baseline', '--limit', '4'));
+    expect(notes.join('')).toContain(
+      `${results} holds 3 repeated rows (the last of each counts) and 1 repeated header line (ignored): two runs wrote it at once`,
+    );
+    out = [];
+    await cli('report', results);
+    expect(out.join('')).toContain(`- ${results} has 3 repeated rows (the last of each was used).`);
+    expect(out.join('')).toContain(`- ${results} has 1 repeated header line (line 3: two runs wrote it at once; same configuration, ignored).`);
+  });
+
   it.each([
     [['--method', 'zoom'], 'UNKNOWN_METHOD'],
     [['--shard', '0/2'], 'INVALID_ARGUMENT'],
@@ -375,6 +424,8 @@ describe('semclip eval run, killed and rerun (built CLI)', () => {
     expect(await new Promise((resolve) => rerun.on('exit', resolve))).toBe(0);
     const doc = JSON.parse(stdout);
     expect(doc.repaired_bytes).toBeGreaterThan(0);
+    // The killed run's lock was left behind; the rerun took it over.
+    expect(doc.replaced_lock).toMatchObject({ owner: { pid: child.pid }, reason: `stale: pid ${child.pid} is no longer running` });
     expect(doc.skipped).toBe(written.size);
 
     const after = await readResults(results);

@@ -195,6 +195,9 @@ function printRunSummary(summary: RunSummary, report: import('@semclip/eval').Ev
       retried: summary.retried,
       kept_failed: summary.keptFailed,
       repaired_bytes: summary.repairedBytes,
+      duplicates: summary.duplicates,
+      extra_headers: summary.extraHeaders,
+      replaced_lock: summary.replacedLock,
       resumed: summary.resumed,
       training_overlap: summary.trainingOverlap
         ? {
@@ -210,6 +213,13 @@ function printRunSummary(summary: RunSummary, report: import('@semclip/eval').Ev
     return;
   }
   if (summary.repairedBytes > 0) note(`dropped a half-written last line (${summary.repairedBytes} bytes) from ${summary.out}; its item was run again`);
+  if (summary.duplicates > 0 || summary.extraHeaders > 0) {
+    const what = [
+      ...(summary.duplicates > 0 ? [`${summary.duplicates} repeated rows (the last of each counts)`] : []),
+      ...(summary.extraHeaders > 0 ? [`${summary.extraHeaders} repeated header line${summary.extraHeaders === 1 ? '' : 's'} (ignored)`] : []),
+    ];
+    note(`${summary.out} holds ${what.join(' and ')}: two runs wrote it at once (an older SemClip without the writer lock); nothing was asked again`);
+  }
   const retried = summary.retried > 0 ? ` (${summary.retried} failed rows asked again)` : '';
   const failed = summary.failed > 0 ? `, ${summary.failed} of them FAILED` : '';
   print(
@@ -295,6 +305,11 @@ const run = defineCommand({
       default: '0.05',
       description: "Exit with an error (after writing every result and the report) when more than this fraction of this run's rows failed",
       valueHint: 'F',
+    },
+    'force-unlock': {
+      type: 'boolean',
+      description:
+        'Take --out even when another run holds its lock (<out>.lock): only when that run is gone, e.g. its machine was lost. A lock left by a killed run on this machine is taken over without it',
     },
     ...httpVlmArgs,
     ...gridArgs,
@@ -424,7 +439,9 @@ const run = defineCommand({
           command: `semclip eval ${process.argv.slice(3).join(' ')}`.trim(),
         },
         signal,
+        ...(args['force-unlock'] ? { forceUnlock: true } : {}),
         onWarning: warning,
+        onNote: note,
         onProgress: (p) => {
           if (!showProgress) return;
           bar ??= createProgress('eval', p.itemsTotal, { enabled: true });

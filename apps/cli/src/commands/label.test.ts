@@ -7,6 +7,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { lockOutputFile } from '@semclip/eval';
 import { startFakeOpenAI } from '@semclip/test-kit/openai-upstream';
 import { itShared, sharedData } from '@semclip/test-kit/shared-data';
 import type { FakeOpenAI } from '@semclip/test-kit/openai-upstream';
@@ -75,6 +76,23 @@ describe('semclip label', () => {
     expect(stdout).toMatch(/positive rate\s+\d+\.\d%/);
     expect(stdout).toContain(`semclip train --labels ${out}`);
     expect(fake.requests).toHaveLength(28);
+  });
+
+  it('refuses an --out another run is writing (RESULTS_LOCKED) before asking the VLM; --force-unlock takes it with a note', async () => {
+    const out = outFile();
+    const held = await lockOutputFile(out, { command: 'semclip label --out x' });
+    try {
+      await expect(capture(['--data', data, '--vlm', vlm(), '--out', out, '--limit', '2'])).rejects.toMatchObject({
+        code: 'RESULTS_LOCKED',
+        message: expect.stringContaining(`${out} is being written by another run: pid ${process.pid}`),
+      });
+      expect(fake.requests).toHaveLength(0);
+      const { stdout, stderr } = await capture(['--data', data, '--vlm', vlm(), '--out', out, '--limit', '2', '--force-unlock', '--json']);
+      expect(JSON.parse(stdout)).toMatchObject({ written: 2, replacedLock: { reason: expect.stringMatching(/^forced \(--force-unlock\)/) } });
+      expect(stderr).toContain(`took over the lock of ${out}`);
+    } finally {
+      await held.release();
+    }
   });
 
   it('sends the overview and each tile at --max-side (the pipeline encodes them)', async () => {

@@ -64,6 +64,11 @@ export const labelCommand = defineCommand({
     timeout: { type: 'string', description: 'Seconds to wait for the VLM per attempt (default 120)', valueHint: 'S' },
     retries: { type: 'string', description: 'Retries on 429, 5xx and dropped connections (default 3)', valueHint: 'N' },
     'max-side': { type: 'string', description: 'Long-side cap in pixels of each image sent (default 1024)', valueHint: 'PX' },
+    'force-unlock': {
+      type: 'boolean',
+      description:
+        'Take --out even when another run holds its lock (<out>.lock): only when that run is gone, e.g. its machine was lost. A lock left by a killed run on this machine is taken over without it',
+    },
     ...commonArgs,
   },
   async run({ args }) {
@@ -145,6 +150,9 @@ export const labelCommand = defineCommand({
         concurrency,
         ...(limit === undefined ? {} : { limit }),
         signal,
+        ...(args['force-unlock'] ? { forceUnlock: true } : {}),
+        command: `semclip ${process.argv.slice(2).join(' ')}`.trim(),
+        onNote: note,
         onProgress: (p) => {
           const eta = p.etaMs === undefined ? '' : ` ETA ${fmtDuration(p.etaMs)}`;
           bar.update(p.done, `${p.rate.toFixed(2)} items/s${eta}${p.skipped ? `, ${p.skipped} skipped` : ''}${p.failed ? `, ${p.failed} failed` : ''}`);
@@ -172,6 +180,13 @@ export const labelCommand = defineCommand({
       print(`  VLM requests    ${summary.requests} in ${fmtMs(summary.elapsedMs)}`);
       if (summary.droppedBytes > 0)
         note(`dropped a partly written last line (${summary.droppedBytes} bytes) left by an interrupted run; that item was labelled again`);
+      if (summary.repeatedLines > 0 || summary.extraHeaders > 0) {
+        const what = [
+          ...(summary.repeatedLines > 0 ? [`${summary.repeatedLines} repeated item lines (the first of each counts)`] : []),
+          ...(summary.extraHeaders > 0 ? [`${summary.extraHeaders} repeated header line${summary.extraHeaders === 1 ? '' : 's'} (ignored)`] : []),
+        ];
+        note(`${summary.out} holds ${what.join(' and ')}: two runs wrote it at once (an older SemClip without the writer lock); nothing was asked again`);
+      }
       if (summary.failed > 0) note(`${summary.failed} item(s) could not be read; fix them and run again to label them`);
       if (summary.labelled > 0) print(`Next: semclip train --labels ${summary.out} --base clip-vit-base-patch32`);
     } finally {
