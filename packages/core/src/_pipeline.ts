@@ -18,6 +18,13 @@ export interface PlannedRegion {
 }
 
 /**
+ * How prompt images are shaped before they are encoded for the VLM: `pad-square` pads each
+ * image (overview and crops) to a square of `colour` (RGB 0-255), as LLaVA-1.5's own
+ * evaluation does with its image processor's mean colour; `none` sends them as cut.
+ */
+export type ImagePadding = { readonly mode: 'none' } | { readonly mode: 'pad-square'; readonly colour: readonly [number, number, number] };
+
+/**
  * The SemClip flow's stages as one object (`createPipeline` in `@semclip/pipeline` makes one),
  * so that a run over many items (`@semclip/eval`'s engine, the trainer's labeller) can use the
  * flow without depending on the image and model packages: it is handed the stages.
@@ -29,6 +36,8 @@ export interface PipelineStages {
   scorer(): Promise<RelevanceScorer>;
   /** How prompt images are encoded (answers depend on it, so long runs record it). */
   readonly imageFormat: { readonly format: 'jpeg' | 'png' | 'webp'; readonly quality: number; readonly maxSide: number };
+  /** How prompt images are padded before encoding (answers depend on it, so long runs record it); absent means none. */
+  readonly padding?: ImagePadding;
   /** Reads and tiles an image, and proves its pixel data decodes (a damaged file fails here). */
   open(image: ImageInput, options?: { readonly signal?: AbortSignal }): Promise<TileSource>;
   /** Scores every tile against the question; INVALID_ARGUMENT when the pipeline has no scorer. */

@@ -68,6 +68,12 @@ export interface EncodeOptions {
   readonly quality?: number;
   /** Cap on the long side (the crop is downscaled to fit, never upscaled). */
   readonly maxSide?: number;
+  /**
+   * Pad the cut (and shrunk) image to a square of this RGB colour (0-255) before encoding, as
+   * LLaVA-1.5's `expand2square` does: the image sits at `((side - width) / 2, (side - height) / 2)`
+   * rounded down, `side` its long side. Default: no padding.
+   */
+  readonly padSquare?: readonly [number, number, number];
 }
 
 /** `resize` squashes, `pad` pads to square with the mean colour (LLaVA-1.5), `crop` centre-crops. */

@@ -31,7 +31,7 @@ export type {
   TokenUsage,
 } from './_runner.js';
 
-export type { PipelineStages, PlannedRegion, PromptPlan } from './_pipeline.js';
+export type { ImagePadding, PipelineStages, PlannedRegion, PromptPlan } from './_pipeline.js';
 
 export { BENCHMARK_NAMES } from './_benchmark.js';
 export type { BenchmarkItem, BenchmarkName } from './_benchmark.js';
