@@ -298,9 +298,10 @@ export class TiledImageImpl implements TiledImage {
     if (!Number.isInteger(quality) || quality < 1 || quality > 100) {
       throw new SemclipError('INVALID_ARGUMENT', `Quality ${String(quality)} is not valid.`, { expected: 'an integer from 1 to 100' });
     }
+    checkColour('padSquare', options.padSquare);
     const region = box === 'overview' ? { x: 0, y: 0, ...this.size } : box;
     const raw = await this.crop(region, options.maxSide === undefined ? {} : { maxSide: options.maxSide });
-    return encodeRaw(raw, format, quality);
+    return encodeRaw(options.padSquare ? padSquare(raw, options.padSquare) : raw, format, quality);
   }
 
   async writeTiles(dir: string, options: WriteTilesOptions = {}): Promise<string[]> {
@@ -346,6 +347,17 @@ function mapBox(box: Box, size: Size, src: Size): Box {
 
 function clamp(v: number, lo: number, hi: number): number {
   return Math.min(Math.max(v, lo), Math.max(lo, hi));
+}
+
+/**
+ * `raw` (3 channels) on a square canvas of `colour`, its long side, placed as LLaVA's
+ * `expand2square` pastes it: at `((side - width) // 2, (side - height) // 2)`.
+ */
+export function padSquare(raw: RawImage, colour: readonly [number, number, number]): RawImage {
+  const side = Math.max(raw.width, raw.height);
+  if (raw.width === side && raw.height === side) return raw;
+  const src: Rgb = { data: Buffer.from(raw.data.buffer, raw.data.byteOffset, raw.data.byteLength), width: raw.width, height: raw.height };
+  return toRaw(padRgb(src, { width: side, height: side }, [Math.round(colour[0]), Math.round(colour[1]), Math.round(colour[2])]));
 }
 
 export async function encodeRaw(raw: RawImage, format: 'jpeg' | 'png' | 'webp', quality: number): Promise<EncodedImage> {

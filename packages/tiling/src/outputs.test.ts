@@ -29,10 +29,29 @@ describe('encode', () => {
     expect([out.width, out.height, out.mime]).toEqual([64, 16, 'image/jpeg']);
   });
 
-  it.each([[{ format: 'bmp' }], [{ quality: 0 }], [{ quality: 101 }], [{ maxSide: 0 }]])('rejects %j', async (bad) => {
-    const image = await tileImage(makeRaw({ width: 40, height: 40 }));
-    await expect(image.encode('overview', bad as never)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+  it('pads to a square of the given colour after shrinking, the image at expand2square offsets', async () => {
+    // An odd difference (101 - 40 = 61), so the offset rounds down as Python's // does.
+    const image = await tileImage(makeRaw({ width: 101, height: 40, pattern: 'quadrants' }), { grid: '1x1' });
+    const out = await image.encode('overview', { format: 'png', padSquare: [122, 116, 104] });
+    expect([out.width, out.height]).toEqual([101, 101]);
+    const { data } = await sharp(out.data).raw().toBuffer({ resolveWithObject: true });
+    const px = (x: number, y: number) => [...data.subarray((y * 101 + x) * 3, (y * 101 + x) * 3 + 3)];
+    // PIL pastes a 101x40 image at (0, (101 - 40) // 2) = (0, 30): rows 0-29 and 70-100 are padding.
+    expect(px(50, 29)).toEqual([122, 116, 104]);
+    expect(px(50, 70)).toEqual([122, 116, 104]);
+    expect(px(0, 30)).toEqual([...QUADRANT_COLORS[0]!]);
+    expect(px(100, 69)).toEqual([...QUADRANT_COLORS[3]!]);
+    const tall = await image.encode({ x: 0, y: 0, width: 25, height: 40 }, { format: 'png', maxSide: 20, padSquare: [0, 0, 0] });
+    expect([tall.width, tall.height]).toEqual([20, 20]);
   });
+
+  it.each([[{ format: 'bmp' }], [{ quality: 0 }], [{ quality: 101 }], [{ maxSide: 0 }], [{ padSquare: [0, 0] }], [{ padSquare: [0, 0, 300] }]])(
+    'rejects %j',
+    async (bad) => {
+      const image = await tileImage(makeRaw({ width: 40, height: 40 }));
+      await expect(image.encode('overview', bad as never)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    },
+  );
 });
 
 describe('overview', () => {
