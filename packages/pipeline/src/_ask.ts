@@ -1,7 +1,20 @@
 import { SemclipError, optionLetters, throwIfAborted } from '@semclip/core';
-import type { Box, EncodedImage, PlannedRegion, PromptImage, PromptPlan, Selection, Size, TileSource, VlmAnswer, VlmChoice, VlmRunner } from '@semclip/core';
+import type {
+  Box,
+  EncodedImage,
+  ImagePadding,
+  PlannedRegion,
+  PromptImage,
+  PromptPlan,
+  Selection,
+  Size,
+  TileSource,
+  VlmAnswer,
+  VlmChoice,
+  VlmRunner,
+} from '@semclip/core';
 import { describePosition } from '@semclip/vlm-runner';
-import { imagePolicyFor } from './_policy.js';
+import { imagePolicyFor, paddedSize } from './_policy.js';
 import type { ImagePolicy } from './_policy.js';
 
 /** `baseline`: overview only. `semclip`: overview + the selection's regions. `all-tiles`: overview + every level-1 tile. */
@@ -58,11 +71,14 @@ export interface SentImage {
   readonly tiles?: readonly number[];
   /** The region's score (best of its tiles). */
   readonly score?: number;
+  /** The size sent (after padding, when padded). */
   readonly width: number;
   readonly height: number;
+  /** Set when the image was padded to a square (`pad-square`): where the cut image sits in it. */
+  readonly padded?: Box;
   readonly bytes: number;
   readonly mime: EncodedImage['mime'];
-  /** Visual tokens this image costs the model (its family's formula). */
+  /** Visual tokens this image costs the model (its family's formula, on the size sent). */
   readonly tokens: number;
 }
 
@@ -95,16 +111,17 @@ const boxKey = (b: Box): string => `${b.x},${b.y},${b.width},${b.height}`;
 
 /**
  * The size a box is sent at: native, shrunk (never enlarged) so the long side fits `maxSide`,
- * as `TileSource.encode` cuts it.
+ * as `TileSource.encode` cuts it, then padded to a square of its long side under `pad-square`.
  *
  * @example
  * ```ts
  * sentSize(4032, 3024, 1024); // { width: 1024, height: 768 }
+ * sentSize(4032, 3024, 1024, { mode: 'pad-square', colour: [122, 116, 104] }); // { width: 1024, height: 1024 }
  * ```
  */
-export function sentSize(width: number, height: number, maxSide: number): Size {
+export function sentSize(width: number, height: number, maxSide: number, padding?: ImagePadding): Size {
   const scale = Math.min(1, maxSide / Math.max(width, height));
-  return { width: Math.max(1, Math.round(width * scale)), height: Math.max(1, Math.round(height * scale)) };
+  return paddedSize(Math.max(1, Math.round(width * scale)), Math.max(1, Math.round(height * scale)), padding);
 }
 
 /** Encoded images per source, so every prompt of one image re-uses its overview and crops. */
@@ -112,7 +129,8 @@ const encodeCache = new WeakMap<object, Map<string, Promise<EncodedImage>>>();
 
 /**
  * Encodes the images of a plan (overview first, then regions at native resolution capped by
- * `maxSide`), each box once per source and format, and says what was sent.
+ * `maxSide`, then padded to a square when the policy's `padding` is `pad-square`), each box
+ * once per source, format and padding, and says what was sent.
  *
  * @example
  * ```ts
@@ -141,12 +159,14 @@ export async function buildPromptImages(
     cache = new Map();
     encodeCache.set(source, cache);
   }
-  const formatKey = `${f.format}:${f.quality}:${f.maxSide}`;
+  const padding = options.policy.padding;
+  const padSquare = padding?.mode === 'pad-square' ? padding.colour : undefined;
+  const formatKey = `${f.format}:${f.quality}:${f.maxSide}:${padSquare ? `pad(${padSquare.join(',')})` : 'none'}`;
   const encodeOnce = (box: Box | 'overview'): Promise<EncodedImage> => {
     const key = `${box === 'overview' ? 'overview' : boxKey(box)}|${formatKey}`;
     let p = (cache as Map<string, Promise<EncodedImage>>).get(key);
     if (!p) {
-      p = source.encode(box, f);
+      p = source.encode(box, padSquare ? { ...f, padSquare } : f);
       // A failed encode is not kept: the next prompt tries again (and reports its own error).
       p.catch(() => cache?.delete(key));
       (cache as Map<string, Promise<EncodedImage>>).set(key, p);
@@ -161,6 +181,21 @@ export async function buildPromptImages(
     const image = encoded[i] as EncodedImage;
     const box = p.region?.box;
     const position = box ? describePosition(box, source.size) : undefined;
+    if (padSquare && image.width !== image.height) {
+      // A TileSource of another package that does not know `padSquare` would send the image as cut.
+      throw new SemclipError(
+        'UNSUPPORTED_CAPABILITY',
+        `The image source returned a ${image.width}x${image.height} image where a padded square was asked for.`,
+        {
+          hint: 'Use a TileSource from @semclip/tiling (it pads), or padding "none"',
+        },
+      );
+    }
+    const cut = padSquare ? sentSize(box?.width ?? source.size.width, box?.height ?? source.size.height, f.maxSide) : undefined;
+    const padded =
+      cut && (cut.width !== image.width || cut.height !== image.height)
+        ? { x: Math.floor((image.width - cut.width) / 2), y: Math.floor((image.height - cut.height) / 2), width: cut.width, height: cut.height }
+        : undefined;
     images.push({ role: p.role, image, ...(box ? { box } : {}), ...(position ? { position } : {}) });
     sent.push({
       role: p.role,
@@ -170,6 +205,7 @@ export async function buildPromptImages(
       ...(p.region?.score === undefined ? {} : { score: p.region.score }),
       width: image.width,
       height: image.height,
+      ...(padded ? { padded } : {}),
       bytes: image.data.byteLength,
       mime: image.mime,
       tokens: options.policy.tokensFor(image.width, image.height),

@@ -2,6 +2,7 @@ import { SemclipError, throwIfAborted } from '@semclip/core';
 import type {
   GridSpec,
   ImageInput,
+  ImagePadding,
   PipelineStages,
   PromptImage,
   PromptPlan,
@@ -19,8 +20,8 @@ import { parseGrid, renderOverlay, tileImage } from '@semclip/tiling';
 import type { ImageLimits, TiledImage } from '@semclip/tiling';
 import { askWithSelection, buildPromptImages, resolveImageFormat, sentSize } from './_ask.js';
 import type { AskMode, AskResult, ImageFormat, SentImage } from './_ask.js';
-import { imagePolicyFor } from './_policy.js';
-import type { ImagePolicy, ImagePolicyOptions } from './_policy.js';
+import { CLIP_MEAN_COLOUR, imagePolicyFor, paddingFor } from './_policy.js';
+import type { ImagePolicy, ImagePolicyOptions, PaddingChoice } from './_policy.js';
 import { checkScorerOptions, defaultScorerId, openScorer } from './_registry.js';
 import type { CommonScorerOptions } from './_registry.js';
 
@@ -50,6 +51,12 @@ export interface PipelineOptions {
   readonly runner?: Pick<VlmRunner, 'model' | 'visualTokensPerImage'>;
   /** The model family's token costs: a policy, or options for `imagePolicyFor` (family override...). */
   readonly policy?: ImagePolicy | ImagePolicyOptions;
+  /**
+   * Padding of every image sent (overview and crops): `auto` (default) as the model family's
+   * own evaluation does (LLaVA-1.5: a square of the processor mean; others: none), `square`,
+   * or `none`. Overrides the policy's.
+   */
+  readonly padding?: PaddingChoice;
   /** How prompt images are encoded. Default JPEG, quality 90, long side 1024. */
   readonly imageFormat?: ImageFormat;
   /**
@@ -111,6 +118,8 @@ export interface OverlayInput {
 /** The SemClip flow, configured once: satisfies `PipelineStages` from `@semclip/core`. */
 export interface Pipeline extends PipelineStages {
   readonly policy: ImagePolicy;
+  /** The padding every prompt image gets (the policy's, after `padding`). */
+  readonly padding: ImagePadding;
   readonly grid: string | GridSpec;
   readonly imageFormat: Required<ImageFormat>;
   open(image: ImageInput, options?: { readonly signal?: AbortSignal }): Promise<TiledImage>;
@@ -218,12 +227,25 @@ export function createPipeline(options: PipelineOptions = {}): Pipeline {
   if (check !== 'open' && check !== 'score') {
     throw new SemclipError('INVALID_ARGUMENT', `check "${String(check)}" is not known.`, { expected: '"open" or "score"' });
   }
-  const policy = isPolicy(options.policy)
+  const basePolicy = isPolicy(options.policy)
     ? options.policy
     : imagePolicyFor(options.runner?.model, {
         ...(options.runner ? { tokensPerImage: options.runner.visualTokensPerImage } : {}),
         ...(options.policy ?? {}),
       });
+  const padding: ImagePadding =
+    options.padding === undefined
+      ? (basePolicy.padding ?? { mode: 'none' })
+      : paddingFor(
+          basePolicy.family,
+          options.padding,
+          (isPolicy(options.policy) ? undefined : options.policy?.padColour) ??
+            (basePolicy.padding?.mode === 'pad-square' ? basePolicy.padding.colour : CLIP_MEAN_COLOUR),
+        );
+  const policy: ImagePolicy =
+    basePolicy.padding === padding
+      ? basePolicy
+      : { family: basePolicy.family, description: basePolicy.description, tokensFor: (w, h) => basePolicy.tokensFor(w, h), padding };
   const scorerChoice = options.scorer === undefined ? defaultScorerId() : options.scorer;
   let scorerId: string | undefined;
   let given: RelevanceScorer | undefined;
@@ -298,14 +320,14 @@ export function createPipeline(options: PipelineOptions = {}): Pipeline {
   const tokensPerTile = (source: TileSource): number => {
     const tile = source.grid.tiles.find((t) => t.level === 1) ?? source.grid.tiles[0];
     if (!tile) return policy.tokensFor(1, 1);
-    const s = sentSize(tile.box.width, tile.box.height, imageFormat.maxSide);
+    const s = sentSize(tile.box.width, tile.box.height, imageFormat.maxSide, padding);
     return policy.tokensFor(s.width, s.height);
   };
 
   const select = (scores: TileScores, source: TileSource): Selection => {
     stage('select', 'selecting');
     // Budgets count what the model really spends on a tile of this grid (its family's formula).
-    const overview = sentSize(source.size.width, source.size.height, imageFormat.maxSide);
+    const overview = sentSize(source.size.width, source.size.height, imageFormat.maxSide, padding);
     return selectTiles(scores, source.grid, {
       ...selectOptions,
       tokensPerImage: options.select?.tokensPerImage ?? tokensPerTile(source),
@@ -318,6 +340,7 @@ export function createPipeline(options: PipelineOptions = {}): Pipeline {
 
   const pipeline: Pipeline = {
     policy,
+    padding,
     grid,
     imageFormat,
     get scorerId() {
@@ -337,7 +360,7 @@ export function createPipeline(options: PipelineOptions = {}): Pipeline {
     planTokens(source, plan) {
       const boxes = [...(plan.overview ? [source.size] : []), ...plan.regions.map((r) => r.box)];
       return boxes.reduce((sum, b) => {
-        const s = sentSize(b.width, b.height, imageFormat.maxSide);
+        const s = sentSize(b.width, b.height, imageFormat.maxSide, padding);
         return sum + policy.tokensFor(s.width, s.height);
       }, 0);
     },

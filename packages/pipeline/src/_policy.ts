@@ -1,4 +1,5 @@
 import { SemclipError } from '@semclip/core';
+import type { ImagePadding } from '@semclip/core';
 
 /**
  * Model families whose visual-token cost SemClip knows. `fixed` is any model that spends the
@@ -14,7 +15,25 @@ export interface ImagePolicy {
   tokensFor(width: number, height: number): number;
   /** One line for people and reports, e.g. `llava-next (anyres 336 px, up to 2x2 + base)`. */
   readonly description: string;
+  /**
+   * How images are shaped before they are sent (see `paddingFor`): `pad-square` for LLaVA-1.5,
+   * `none` for the dynamic-resolution families. Absent (a hand-made policy): none.
+   */
+  readonly padding?: ImagePadding;
 }
+
+/**
+ * `--pad`: `auto` pads as the model family's own evaluation does (see `paddingFor`), `square`
+ * always pads to a square of the mean colour, `none` never pads.
+ */
+export const PADDING_CHOICES = ['auto', 'square', 'none'] as const;
+export type PaddingChoice = (typeof PADDING_CHOICES)[number];
+
+/**
+ * CLIP's image-processor mean as LLaVA-1.5 fills its padding:
+ * `tuple(int(x * 255) for x in image_processor.image_mean)` = (122, 116, 104).
+ */
+export const CLIP_MEAN_COLOUR: readonly [number, number, number] = [Math.trunc(0.48145466 * 255), Math.trunc(0.4578275 * 255), Math.trunc(0.40821073 * 255)];
 
 /** Options that choose or override the policy. */
 export interface ImagePolicyOptions {
@@ -27,6 +46,10 @@ export interface ImagePolicyOptions {
   readonly maxPixels?: number;
   /** `internvl`: the most 448-px tiles per image (default 12, InternVL2.5's `max_num`). */
   readonly maxTiles?: number;
+  /** Padding of the images sent: `auto` (default: by family, see `paddingFor`), `square` or `none`. */
+  readonly padding?: PaddingChoice;
+  /** The colour `square` padding fills with, RGB 0-255. Default `CLIP_MEAN_COLOUR` (122, 116, 104). */
+  readonly padColour?: readonly [number, number, number];
 }
 
 const LLAVA_TOKENS = 576;
@@ -179,11 +202,78 @@ export function familyOf(modelId: string): ModelFamily | undefined {
 }
 
 /**
- * The image policy for a model: `options.family` if given, else the family its id names,
- * else `fixed` at `options.tokensPerImage` (the runner's own count) or 576.
+ * How a family's images are shaped before they are sent, for `padding: 'auto'`:
+ *
+ * - `llava-1.5`: `pad-square` with the processor mean (122, 116, 104). LLaVA-1.5's own
+ *   evaluation (`image_aspect_ratio: pad`) runs `expand2square` before the CLIP processor;
+ *   servers built on Hugging Face's `LlavaProcessor` resize the short side and centre-crop
+ *   instead, so the sides of a wide tile or overview never reach the model.
+ * - `llava-next`: `none`. Its evaluation uses `image_aspect_ratio: anyres`: `process_anyres_image`
+ *   picks the best grid resolution and pads to it itself (`resize_and_pad_image`), and the
+ *   base image is resized whole; Hugging Face's `LlavaNextImageProcessor` does the same. A
+ *   square-padded image would only move the grid choice to a square one.
+ * - `qwen2-vl`, `internvl`: `none` (dynamic resolution: every aspect ratio is seen whole).
+ * - `fixed` (unknown models): `none`.
  *
  * @example
  * ```ts
+ * paddingFor('llava-1.5'); // { mode: 'pad-square', colour: [122, 116, 104] }
+ * paddingFor('qwen2-vl'); // { mode: 'none' }
+ * paddingFor('qwen2-vl', 'square'); // { mode: 'pad-square', colour: [122, 116, 104] }
+ * ```
+ */
+export function paddingFor(family: ModelFamily, choice: PaddingChoice = 'auto', colour: readonly [number, number, number] = CLIP_MEAN_COLOUR): ImagePadding {
+  if (!(PADDING_CHOICES as readonly string[]).includes(choice)) {
+    throw new SemclipError('INVALID_ARGUMENT', `Padding "${String(choice)}" is not known.`, {
+      expected: `one of ${PADDING_CHOICES.join(', ')}`,
+      details: { option: 'padding', valid: [...PADDING_CHOICES] },
+    });
+  }
+  if (!Array.isArray(colour) || colour.length !== 3 || colour.some((v) => !Number.isInteger(v) || v < 0 || v > 255)) {
+    throw new SemclipError('INVALID_ARGUMENT', `Pad colour ${JSON.stringify(colour)} is not a colour.`, {
+      expected: '[r, g, b], integers 0-255, e.g. [122, 116, 104]',
+      details: { option: 'padColour' },
+    });
+  }
+  const pad = choice === 'square' || (choice === 'auto' && family === 'llava-1.5');
+  return pad ? { mode: 'pad-square', colour: [colour[0], colour[1], colour[2]] } : { mode: 'none' };
+}
+
+/**
+ * One word for reports and headers: `pad-square(122,116,104)` or `none`.
+ *
+ * @example
+ * ```ts
+ * describePadding({ mode: 'pad-square', colour: [122, 116, 104] }); // 'pad-square(122,116,104)'
+ * ```
+ */
+export function describePadding(padding: ImagePadding | undefined): string {
+  return padding?.mode === 'pad-square' ? `pad-square(${padding.colour.join(',')})` : 'none';
+}
+
+/**
+ * The size an image of `width` x `height` is sent at under `padding`: a square of its long
+ * side for `pad-square`, else unchanged.
+ *
+ * @example
+ * ```ts
+ * paddedSize(1024, 768, { mode: 'pad-square', colour: [122, 116, 104] }); // { width: 1024, height: 1024 }
+ * ```
+ */
+export function paddedSize(width: number, height: number, padding: ImagePadding | undefined): { width: number; height: number } {
+  if (padding?.mode !== 'pad-square') return { width, height };
+  const side = Math.max(width, height);
+  return { width: side, height: side };
+}
+
+/**
+ * The image policy for a model: `options.family` if given, else the family its id names,
+ * else `fixed` at `options.tokensPerImage` (the runner's own count) or 576; its `padding` is
+ * the family's (`paddingFor`) unless `options.padding` says `square` or `none`.
+ *
+ * @example
+ * ```ts
+ * imagePolicyFor('llava-hf/llava-1.5-7b-hf').padding; // { mode: 'pad-square', colour: [122, 116, 104] }
  * imagePolicyFor('Qwen/Qwen2-VL-7B-Instruct').tokensFor(1024, 683); // 888 (37 x 24 blocks of 28 px)
  * imagePolicyFor('llava-hf/llava-1.5-7b-hf').tokensFor(4000, 3000); // 576
  * imagePolicyFor('anything', { family: 'fixed', tokensPerImage: 729 }).tokensFor(384, 384); // 729
@@ -197,6 +287,11 @@ export function imagePolicyFor(modelId: string | undefined, options: ImagePolicy
     });
   }
   const family = options.family ?? (modelId === undefined ? undefined : familyOf(modelId)) ?? 'fixed';
+  const padding = paddingFor(family, options.padding ?? 'auto', options.padColour ?? CLIP_MEAN_COLOUR);
+  return { ...tokenPolicy(family, options), padding };
+}
+
+function tokenPolicy(family: ModelFamily, options: ImagePolicyOptions): Omit<ImagePolicy, 'padding'> {
   switch (family) {
     case 'llava-1.5':
       return { family, description: 'llava-1.5 (576 tokens per image, 336 px)', tokensFor: fixedTokens(LLAVA_TOKENS) };

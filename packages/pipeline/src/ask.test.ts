@@ -7,6 +7,7 @@ import { startFakeOpenAI } from '@semclip/test-kit/openai-upstream';
 import type { FakeOpenAI, RecordedRequest } from '@semclip/test-kit/openai-upstream';
 import { createOpenAIRunner } from '@semclip/vlm-runner/openai';
 import { askWithSelection } from './_ask.js';
+import { createPipeline } from './_pipeline.js';
 import { imagePolicyFor } from './_policy.js';
 
 let fake: FakeOpenAI;
@@ -112,5 +113,62 @@ describe('visual tokens per model family', () => {
   it('defaults to the family the runner model names, else the runner fixed count', async () => {
     const res = await askWithSelection({ runner: runner(), source: tiled, question: 'q?', mode: 'baseline' });
     expect(res.visualTokens).toBe(576);
+  });
+});
+
+describe('padding as the model family expects', () => {
+  /** Mean colour of rows [y0, y1) of a recorded image, decoded. */
+  const meanOfRows = async (data: Uint8Array, y0: number, y1: number) => {
+    const img = await tileImage(data, { grid: '1x1' });
+    const raw = await img.crop({ x: 0, y: y0, width: img.size.width, height: y1 - y0 });
+    const sum = [0, 0, 0];
+    for (let i = 0; i < raw.data.length; i++) sum[i % 3]! += raw.data[i]!;
+    return sum.map((v) => Math.round(v / (raw.data.length / 3)));
+  };
+  const plan = () => ({ overview: true, regions: [{ box: tiled.grid.tiles[5]!.box, tiles: [5] }] });
+
+  it('llava-1.5 gets the overview and the tile as squares, padded above and below with the processor mean', async () => {
+    const selection = select(scores, tiled.grid, { k: 1 });
+    const res = await askWithSelection({ runner: runner(), source: tiled, selection, question: 'q?', policy: imagePolicyFor('llava-hf/llava-1.5-7b-hf') });
+    expect(sizes(fake.requests[0]!)).toEqual([
+      [1024, 1024],
+      [600, 600],
+    ]);
+    // 1024x683 pasted at (0, (1024 - 683) // 2 = 170); 600x400 at (0, 100).
+    expect(res.images.map((i) => i.padded)).toEqual([
+      { x: 0, y: 170, width: 1024, height: 683 },
+      { x: 0, y: 100, width: 600, height: 400 },
+    ]);
+    const [overview, tile] = fake.requests[0]!.images;
+    for (const [img, top, bottom] of [
+      [overview!, 170, 1024 - 853],
+      [tile!, 100, 100],
+    ] as const) {
+      // JPEG at quality 90 moves a flat colour by a unit or two at most (8 rows kept off the edge).
+      const above = await meanOfRows(img.data!, 0, top - 8);
+      const below = await meanOfRows(img.data!, img.height - bottom + 8, img.height);
+      for (const got of [above, below]) got.forEach((c, i) => expect(Math.abs(c - [122, 116, 104][i]!)).toBeLessThanOrEqual(2));
+    }
+    expect(res.visualTokens).toBe(2 * 576);
+  });
+
+  it('qwen2-vl gets the images as cut, and a forced square pad is counted at the padded size', async () => {
+    const qwen = createOpenAIRunner({ baseUrl: fake.url, model: 'Qwen/Qwen2-VL-7B-Instruct', env: {}, retryBaseMs: 1 });
+    const pipeline = createPipeline({ scorer: false, runner: qwen });
+    expect(pipeline.padding).toEqual({ mode: 'none' });
+    await pipeline.ask({ runner: qwen, from: { source: tiled }, plan: plan(), question: 'q?' });
+    expect(sizes(fake.requests[0]!)).toEqual([
+      [1024, 683],
+      [600, 400],
+    ]);
+    const padded = createPipeline({ scorer: false, runner: qwen, padding: 'square' });
+    const res = await padded.ask({ runner: qwen, from: { source: tiled }, plan: plan(), question: 'q?' });
+    expect(sizes(fake.requests[1]!)).toEqual([
+      [1024, 1024],
+      [600, 600],
+    ]);
+    // 1024x1024 is over 28*28*1280 pixels -> smart resize 980x980 = 35 x 35 blocks; 600x600 -> 588x588 = 21 x 21.
+    expect(res.images.map((i) => i.tokens)).toEqual([35 * 35, 21 * 21]);
+    expect(padded.planTokens(tiled, plan())).toBe(35 * 35 + 21 * 21);
   });
 });

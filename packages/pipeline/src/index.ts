@@ -14,8 +14,20 @@ export type {
 export { checkScorerOptions, defaultScorerId, getScorerFamily, isVlmScorer, listScorers, openScorer, registerScorer } from './_registry.js';
 export type { BuiltinScorerId, CommonScorerOptions, ScorerFamily, ScorerOptionsById, ScoringRunnerKind } from './_registry.js';
 
-export { MODEL_FAMILIES, familyOf, imagePolicyFor, internvlTokens, llavaNextTokens, qwen2vlTokens } from './_policy.js';
-export type { ImagePolicy, ImagePolicyOptions, ModelFamily } from './_policy.js';
+export {
+  CLIP_MEAN_COLOUR,
+  MODEL_FAMILIES,
+  PADDING_CHOICES,
+  describePadding,
+  familyOf,
+  imagePolicyFor,
+  internvlTokens,
+  llavaNextTokens,
+  paddedSize,
+  paddingFor,
+  qwen2vlTokens,
+} from './_policy.js';
+export type { ImagePolicy, ImagePolicyOptions, ModelFamily, PaddingChoice } from './_policy.js';
 
 export { ASK_MODES, DEFAULT_IMAGE_FORMAT, askWithSelection, buildPromptImages, planFor, resolveImageFormat, sentSize } from './_ask.js';
 export type { AskMode, AskOptions, AskResult, AskTimings, ImageFormat, SentImage } from './_ask.js';

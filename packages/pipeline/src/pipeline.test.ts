@@ -139,9 +139,10 @@ describe('ask', () => {
     const pipeline = createPipeline({ scorer: planted(1), runner });
     const run = await pipeline.run({ image: jpeg, question: 'q?' });
     const res = await pipeline.ask({ runner, from: run, question: 'q?' });
+    // LLaVA-1.5 gets squares (expand2square): 1024x683 and 600x400 padded to their long side.
     expect(res.images.map((i) => [i.role, i.tiles, i.width, i.height])).toEqual([
-      ['overview', undefined, 1024, 683],
-      ['region', [1], 600, 400],
+      ['overview', undefined, 1024, 1024],
+      ['region', [1], 600, 600],
     ]);
     expect(res.visualTokens).toBe(1152);
     expect(fake.requests).toHaveLength(1);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { familyOf, imagePolicyFor, internvlTokens, llavaNextTokens, qwen2vlTokens } from './_policy.js';
+import { CLIP_MEAN_COLOUR, describePadding, familyOf, imagePolicyFor, internvlTokens, llavaNextTokens, paddingFor, qwen2vlTokens } from './_policy.js';
 
 // Expected values printed by the reference code on the same sizes (transformers 5.18:
 // LlavaNextProcessor._get_number_of_features with llava-v1.6 pinpoints, Qwen2-VL smart_resize with
@@ -74,5 +74,34 @@ describe('imagePolicyFor', () => {
   it('rejects an unknown family and a 0x0 image', () => {
     expect(() => imagePolicyFor('x', { family: 'gpt' as never })).toThrow(/not known/);
     expect(() => imagePolicyFor('llava-hf/llava-1.5-7b-hf').tokensFor(0, 0)).toThrow(/not a positive size/);
+  });
+});
+
+describe('padding per family', () => {
+  it('fills with the CLIP processor mean as LLaVA computes it: int(x * 255) of image_mean', () => {
+    expect(CLIP_MEAN_COLOUR).toEqual([122, 116, 104]);
+  });
+
+  it.each([
+    ['llava-hf/llava-1.5-7b-hf', 'pad-square(122,116,104)'],
+    ['liuhaotian/llava-v1.5-13b', 'pad-square(122,116,104)'],
+    ['llava-hf/llava-v1.6-mistral-7b-hf', 'none'],
+    ['llava-hf/llava-onevision-qwen2-7b-ov-hf', 'none'],
+    ['Qwen/Qwen2-VL-7B-Instruct', 'none'],
+    ['OpenGVLab/InternVL2_5-8B', 'none'],
+    ['fake-vlm', 'none'],
+  ])('auto pads %s as its own evaluation does: %s', (id, want) => {
+    expect(describePadding(imagePolicyFor(id).padding)).toBe(want);
+  });
+
+  it('lets square or none override the family, with an optional colour', () => {
+    expect(imagePolicyFor('Qwen/Qwen2-VL-7B-Instruct', { padding: 'square' }).padding).toEqual({ mode: 'pad-square', colour: [122, 116, 104] });
+    expect(imagePolicyFor('llava-hf/llava-1.5-7b-hf', { padding: 'none' }).padding).toEqual({ mode: 'none' });
+    expect(paddingFor('fixed', 'square', [0, 0, 0])).toEqual({ mode: 'pad-square', colour: [0, 0, 0] });
+  });
+
+  it('rejects an unknown padding and a colour out of range', () => {
+    expect(() => paddingFor('llava-1.5', 'crop' as never)).toThrow(/Padding "crop" is not known/);
+    expect(() => paddingFor('llava-1.5', 'square', [0, 0, 256])).toThrow(/not a colour/);
   });
 });
