@@ -94,7 +94,7 @@ describe('reports', () => {
     expect(semclipRow).toMatch(/^\| SemClip \| 80\.0 \| \d+\.\d \| \d+\.\d \|$/);
     expect(lines.find((l) => l.startsWith('| Random sub-image |'))).toMatch(/\d+\.\d ± \d+\.\d/);
     expect(md).toContain('POPE F1');
-    expect(md).toContain('Setup: openai:fake-vlm (576 visual tokens per image); grid 2x2, scorer red, k 1; seed 0, 3 random repeats.');
+    expect(md).toContain('Setup: openai:fake-vlm (576 visual tokens per image); grid 2x2, scorer red, k 1; images padded none; seed 0, 3 random repeats.');
   });
 
   it('gives the same numbers as JSON, with counts and completeness', async () => {

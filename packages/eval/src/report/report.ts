@@ -364,7 +364,9 @@ function describeConfig(c: RunConfig): string {
   const setup = Object.entries(c.setup)
     .map(([k, v]) => `${k} ${describeValue(v)}`)
     .join(', ');
-  return `${c.vlm.id} (${c.vlm.visualTokensPerImage} visual tokens per image)${setup ? `; ${setup}` : ''}; seed ${c.seed}, ${c.repeats} random repeats`;
+  // Files from before padding existed record none, and sent images as cut.
+  const padding = `images padded ${c.image.padding ?? 'none'}`;
+  return `${c.vlm.id} (${c.vlm.visualTokensPerImage} visual tokens per image)${setup ? `; ${setup}` : ''}; ${padding}; seed ${c.seed}, ${c.repeats} random repeats`;
 }
 
 /**

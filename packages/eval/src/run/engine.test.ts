@@ -245,6 +245,12 @@ describe('runEvaluation', () => {
       code: 'RESULTS_INVALID',
       message: expect.stringContaining('image.format: "jpeg" in the file, "png" now'),
     });
+    // So is the padding of the images (LLaVA-1.5's square padding, here forced on).
+    const paddedPipeline = createPipeline({ scorer: createRedScorer(), select: { k: 1 }, runner, padding: 'square' });
+    await expect(runEvaluation(options(out, { methods: 'baseline', runner, pipeline: paddedPipeline }))).rejects.toMatchObject({
+      code: 'RESULTS_INVALID',
+      message: expect.stringContaining('image.padding: undefined in the file, "pad-square(122,116,104)" now'),
+    });
     expect(await readFile(out, 'utf8')).toBe(before);
     // Changing only what is not part of the config (methods, limit, concurrency) is fine.
     await runEvaluation(options(out, { methods: 'baseline,random', limit: 3, concurrency: 1 }));

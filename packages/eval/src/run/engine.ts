@@ -15,8 +15,8 @@ import { trainingOverlap, type TrainingOverlap } from './overlap.js';
 
 /**
  * The SemClip flow the engine runs each item through: `createPipeline` from
- * `@semclip/pipeline` makes one. Its `imageFormat` is recorded in the results config, since
- * the answers depend on it.
+ * `@semclip/pipeline` makes one. Its `imageFormat` and `padding` are recorded in the results
+ * config, since the answers depend on them.
  */
 export type EvalPipeline = PipelineStages;
 
@@ -217,13 +217,15 @@ function checkOptions(options: RunEvaluationOptions): RunSettings {
 function runConfig(options: RunEvaluationOptions, s: RunSettings): RunConfig {
   const { dataset, runner, pipeline } = options;
   const { format, quality, maxSide } = pipeline.imageFormat;
+  // Recorded only when images are padded, so files from before padding existed (none) still resume.
+  const padding = pipeline.padding?.mode === 'pad-square' ? `pad-square(${pipeline.padding.colour.join(',')})` : undefined;
   return {
     benchmark: dataset.benchmark,
     data: { format: dataset.format, items: dataset.items.length, fingerprint: datasetFingerprint(dataset) },
     vlm: { id: runner.id, model: runner.model, visualTokensPerImage: runner.visualTokensPerImage },
     seed: s.seed,
     repeats: s.repeats,
-    image: { format, quality, maxSide },
+    image: { format, quality, maxSide, ...(padding ? { padding } : {}) },
     maxTokens: s.maxTokens,
     setup: options.setup ?? {},
   };

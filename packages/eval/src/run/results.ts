@@ -22,8 +22,11 @@ export interface RunConfig {
   readonly seed: number;
   /** Seeds of the `random` method: `seed` ... `seed + repeats - 1`. */
   readonly repeats: number;
-  /** How images are encoded before the VLM sees them. */
-  readonly image: { readonly format: 'jpeg' | 'png' | 'webp'; readonly quality: number; readonly maxSide: number };
+  /**
+   * How images are encoded before the VLM sees them. `padding` (`pad-square(122,116,104)`) is
+   * set when images were padded to squares; absent means none, as in files written before it existed.
+   */
+  readonly image: { readonly format: 'jpeg' | 'png' | 'webp'; readonly quality: number; readonly maxSide: number; readonly padding?: string };
   readonly maxTokens: number | null;
   /** What the caller wired: grid, scorer, selection... (the CLI records its flags here). */
   readonly setup: { readonly [key: string]: JsonValue };
