@@ -211,6 +211,9 @@ function checkHeader(existing: LabelsHeader, wanted: LabelsHeader, out: string):
   if ((existing.split ?? '') !== (wanted.split ?? '')) diffs.push(`split ${existing.split ?? '(none)'} (now ${wanted.split ?? '(none)'})`);
   if (existing.grid !== wanted.grid) diffs.push(`grid ${existing.grid} (now ${wanted.grid})`);
   if (existing.runner.model !== wanted.runner.model) diffs.push(`VLM ${existing.runner.model} (now ${wanted.runner.model})`);
+  if ((existing.padding ?? 'none') !== (wanted.padding ?? 'none')) {
+    diffs.push(`image padding ${existing.padding ?? 'none'} (now ${wanted.padding ?? 'none'}; --pad picks it)`);
+  }
   if (diffs.length > 0) {
     throw new SemclipError('INVALID_ARGUMENT', `${out} was labelled with ${diffs.join(', ')}; resuming would mix two kinds of labels.`, {
       hint: 'Use the same options to resume, or write to another file with --out',
@@ -283,6 +286,8 @@ async function labelWith(
     ...(split === undefined ? {} : { split }),
     grid,
     runner: { id: options.runner.id, model: options.runner.model },
+    // Only when padded, so files from before padding existed (sent as cut) still resume.
+    ...(pipeline.padding.mode === 'pad-square' ? { padding: `pad-square(${pipeline.padding.colour.join(',')})` } : {}),
     createdAt: new Date().toISOString(),
   };
 

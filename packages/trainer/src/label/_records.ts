@@ -31,6 +31,11 @@ export interface LabelsHeader {
   readonly grid: string;
   /** The VLM that labelled the tiles. */
   readonly runner: { readonly id: string; readonly model: string };
+  /**
+   * How the images sent were padded, e.g. `pad-square(122,116,104)` (LLaVA-1.5's square padding);
+   * absent when they were sent as cut, as in files written before padding existed.
+   */
+  readonly padding?: string;
   readonly createdAt: string;
 }
 

@@ -264,6 +264,21 @@ describe('labelDataset against a fake VLM that is right only for planned tiles',
     });
   });
 
+  it('records the image padding in the header and refuses to resume with another', async () => {
+    const out = outFile();
+    await run(out, { limit: 2 });
+    expect((await readLabels(out)).header.padding).toBeUndefined();
+    const padded = createPipeline({ scorer: false, grid: '2x2', padding: 'square' });
+    await expect(run(out, { limit: 2, pipeline: padded })).rejects.toMatchObject({
+      code: 'INVALID_ARGUMENT',
+      message: expect.stringContaining('image padding none (now pad-square(122,116,104)'),
+    });
+    const out2 = outFile();
+    await run(out2, { limit: 1, pipeline: padded });
+    expect((await readLabels(out2)).header.padding).toBe('pad-square(122,116,104)');
+    for (const r of fake.requests.slice(-4)) for (const im of r.images) expect(im.width).toBe(im.height);
+  });
+
   it('refuses items the data puts in another split than the one asked for, writing nothing; records the true split', async () => {
     // The loader's own split (from pid_splits.json) is in metadata.split; relabel two items as test.
     const mixed = items.slice(0, 4).map((it, i) => (i < 2 ? { ...it, metadata: { ...it.metadata, split: 'test' } } : it));
