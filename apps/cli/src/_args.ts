@@ -154,6 +154,24 @@ export function selectOptionsFrom(args: SelectFlagValues): SelectOptions {
   return { ...common, ...(args.k === undefined ? {} : { k: intArg('k', args.k, 0) as number }) };
 }
 
+const PAD_CHOICES = ['auto', 'square', 'none'] as const;
+
+/** `--pad`, shared by `ask`, `eval run` and `label`: how the images sent are padded (the pipeline applies it). */
+export const padArgs = {
+  pad: {
+    type: 'string',
+    description:
+      "Pad each image sent (overview and tiles) to a square: auto (as the model family's own evaluation does: LLaVA-1.5 ids get a square of the processor mean (122,116,104), Qwen2-VL, LLaVA-NeXT and others none), square, or none",
+    default: 'auto',
+    valueHint: 'auto|square|none',
+  },
+} as const;
+
+/** The `--pad` choice, checked (INVALID_ARGUMENT names the flag). */
+export function padArg(value: unknown): (typeof PAD_CHOICES)[number] {
+  return choiceArg('pad', value ?? 'auto', PAD_CHOICES) as (typeof PAD_CHOICES)[number];
+}
+
 const LOGPROBS = ['auto', 'on', 'off'] as const;
 
 /** Flags of an OpenAI-compatible VLM server, shared by `ask` and `eval run`. */

@@ -3,6 +3,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeOpenAI } from '@semclip/test-kit/openai-upstream';
 import type { FakeOpenAI } from '@semclip/test-kit/openai-upstream';
 import { makeJpeg, writeTemp } from '@semclip/test-kit/images';
+import { tileImage } from '@semclip/tiling';
 import { runCommand } from 'citty';
 import { COMMANDS } from '../_commands.js';
 import { CLI, PHOTO, captureCommand, semclip } from '../_cli-harness.js';
@@ -60,6 +61,46 @@ describe('askCommand in process', () => {
     expect(Object.keys(json.timings)).toEqual(['tile', 'score', 'select', 'encode', 'vlm', 'total']);
     expect(fake.requests).toHaveLength(1);
     expect(fake.requests[0]!.texts[0]).toMatch(/^Image 2 is a zoomed-in view of the (top|bottom)-(left|right) region of image 1\.\nWhat is the wait time\?$/);
+  });
+
+  it('pads the overview and the tile to squares of the processor mean for a llava-1.5 id, sends them as cut for qwen2-vl or --pad none', async () => {
+    fake.setBehaviour(describeImages());
+    const ask = async (model: string, ...extra: string[]) =>
+      JSON.parse(
+        (await captureCommand(askCommand, [small, 'q?', '--vlm', `openai:${fake.url}#${model}`, '--scorer', 'random', '--seed', '3', '--json', ...extra]))
+          .stdout,
+      ) as Record<string, any>;
+    const llava = await ask('llava-hf/llava-1.5-7b-hf');
+    expect(llava.answer).toBe('2 images: 1024x1024, 800x800');
+    expect(llava.padding).toEqual({ mode: 'pad-square', colour: [122, 116, 104] });
+    // 1024x768 pasted at (0, 128); 800x600 at (0, 100).
+    expect(llava.images.map((i: any) => i.padded)).toEqual([
+      { x: 0, y: 128, width: 1024, height: 768 },
+      { x: 0, y: 100, width: 800, height: 600 },
+    ]);
+    const sent = fake.requests[0]!.images;
+    for (const [im, pad] of [
+      [sent[0]!, 128],
+      [sent[1]!, 100],
+    ] as const) {
+      const tiled = await tileImage(im.data!, { grid: '1x1' });
+      // Above and below the image: the mean colour (JPEG moves it a unit or two; the rows next to the image left out).
+      for (const y of [0, pad - 8, im.height - pad + 8, im.height - 1]) {
+        const row = await tiled.crop({ x: 0, y, width: im.width, height: 1 });
+        const sum = [0, 0, 0];
+        row.data.forEach((v, i) => {
+          sum[i % 3]! += v;
+        });
+        const mean = sum.map((v) => v / im.width);
+        mean.forEach((v, c) => expect(Math.abs(v - [122, 116, 104][c]!)).toBeLessThan(3));
+      }
+    }
+    expect(llava.tokens).toMatchObject({ visual: 1152, perImage: 576 });
+    expect((await ask('llava-hf/llava-1.5-7b-hf', '--pad', 'none')).answer).toBe('2 images: 1024x768, 800x600');
+    const qwen = await ask('Qwen/Qwen2-VL-7B-Instruct');
+    expect(qwen.answer).toBe('2 images: 1024x768, 800x600');
+    expect(qwen.padding).toEqual({ mode: 'none' });
+    expect(qwen.images.every((i: any) => i.padded === undefined)).toBe(true);
   });
 
   it('fails before reading the image when the VLM spec is malformed', async () => {

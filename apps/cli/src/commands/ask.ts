@@ -23,6 +23,8 @@ import {
   httpVlmArgs,
   httpVlmOptions,
   intArg,
+  padArg,
+  padArgs,
   questionArg,
   refuseRunnerFlags,
   selectArgs,
@@ -73,6 +75,7 @@ const askArgs = {
   instruction: { type: 'string', description: 'Answer instruction appended to the question, e.g. "Answer with a single word."', valueHint: 'TEXT' },
   'max-tokens': { type: 'string', description: 'Longest answer in tokens (default 256)', valueHint: 'N' },
   ...httpVlmArgs,
+  ...padArgs,
   ...gridArgs,
   ...selectArgs,
   ...vlmScorerArgs,
@@ -114,8 +117,8 @@ interface AskFlags {
   readonly maxTokens: number | undefined;
   /** `undefined` outside `semclip` mode (nothing is scored). */
   readonly scorer: ScorerPlan | undefined;
-  /** Grid and selection; the pipeline checks them when created. */
-  readonly pipeline: Pick<PipelineOptions, 'grid' | 'overlap' | 'levels' | 'select'>;
+  /** Grid, selection and padding; the pipeline checks them when created. */
+  readonly pipeline: Pick<PipelineOptions, 'grid' | 'overlap' | 'levels' | 'select' | 'padding'>;
   readonly composite: boolean;
   readonly json: boolean;
   readonly progress: boolean;
@@ -186,7 +189,7 @@ async function askFlags(args: AskArgs): Promise<AskFlags> {
   }
   refuseRunnerFlags(args, [runner.kind, ...(scorer?.vlm && scorer.config ? [scorer.config.kind] : [])], ['dtype']);
 
-  const pipeline = { grid: args.grid, overlap, levels, select };
+  const pipeline = { grid: args.grid, overlap, levels, select, padding: padArg(args.pad) };
   // The grid, the selection and the scorer's options fail here, before the runner is built
   // (that pipeline only checks: the one that runs needs the runner, for its model's token costs).
   createPipeline({
@@ -231,6 +234,8 @@ interface Asked {
   /** The pipeline run in `semclip` mode. */
   readonly run: PipelineRun | undefined;
   readonly result: AskResult;
+  /** How the images were padded (`pipeline.padding`). */
+  readonly padding: Pipeline['padding'];
   /**
    * `imagesSent`: what reached the VLM (with `--composite`, the runner's count: one composite
    * of `parts` images); `parts`: the images the pipeline prepared (overview and regions).
@@ -282,6 +287,7 @@ async function askImage(flags: AskFlags, pipeline: Pipeline, runner: VlmRunner, 
     source,
     run,
     result,
+    padding: pipeline.padding,
     tokens: tokenCounts(pipeline, source, result, runner, flags.composite),
     timings: {
       tile: run ? run.timings.open : t1 - t0,
@@ -330,6 +336,7 @@ function printAskJson(flags: AskFlags, runner: VlmRunner, asked: Asked): void {
     grid: { rows: tiled.grid.rows, cols: tiled.grid.cols, levels: tiled.grid.levels, overlap: tiled.grid.overlap, key: tiled.gridKey },
     scorer: scorerInfo(asked),
     selection: asked.run?.selection ?? null,
+    padding: asked.padding,
     images: result.images,
     tokens: asked.tokens,
     timings: asked.timings,
@@ -366,6 +373,9 @@ function printAskText(flags: AskFlags, runner: VlmRunner, asked: Asked): void {
     print(
       `Sent      ${m} composite image${m === 1 ? '' : 's'} of the ${tokens.parts} part${tokens.parts === 1 ? '' : 's'} above side by side, made and re-encoded by the runner (its size is not reported; the part sizes are before compositing)`,
     );
+  }
+  if (asked.padding.mode === 'pad-square') {
+    print(`Padding   every image padded to a square of (${asked.padding.colour.join(', ')}), as the model family expects (--pad none to send them as cut)`);
   }
   if (asked.run) print(`Selection ${asked.run.selection.reason}`);
   const n = flags.composite ? tokens.imagesSent : result.images.length;

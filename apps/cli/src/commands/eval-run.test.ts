@@ -187,6 +187,46 @@ describe('semclip eval run', () => {
     expect((await readResults(results)).rows).toHaveLength(3 + 3 * 3);
   });
 
+  it('pads every image as the model family expects: squares of the processor mean for llava-1.5, as cut for qwen2-vl', async () => {
+    fake.setBehaviour({});
+    /** Mean RGB of the top `rows` rows of a recorded image (the padding above a wide image). */
+    const topMean = async (data: Uint8Array, rows: number) => {
+      const { data: px, info } = await sharp(data).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+      const sum = [0, 0, 0];
+      for (let i = 0; i < info.width * rows * 3; i++) sum[i % 3]! += px[i]!;
+      return sum.map((v) => v / (info.width * rows));
+    };
+    const llava = file('llava');
+    const llavaArgs = runArgs(llava, '--method', 'baseline,semclip', '--limit', '2', '--json');
+    llavaArgs[llavaArgs.indexOf('--vlm') + 1] = `openai:${fake.url}#llava-hf/llava-1.5-7b-hf`;
+    await cli(...llavaArgs);
+    expect(fake.requests.length).toBeGreaterThan(0);
+    for (const r of fake.requests) {
+      for (const im of r.images) expect(im.width).toBe(im.height);
+      // The 97x61 overview is sent 97x97, pasted at (0, (97 - 61) // 2 = 18): rows 0-17 are padding.
+      expect(r.images[0]).toMatchObject({ width: 97, height: 97 });
+      // JPEG moves the flat padding by a few units at most (rows next to the image left out).
+      (await topMean(r.images[0]!.data!, 12)).forEach((c, i) => expect(Math.abs(c - [122, 116, 104][i]!)).toBeLessThan(3));
+    }
+    const { header } = await readResults(llava);
+    expect(header.config.image).toMatchObject({ padding: 'pad-square(122,116,104)' });
+    // A resume with another padding is refused: the answers depend on it.
+    await expect(cli(...llavaArgs.filter((a) => a !== '--json'), '--pad', 'none')).rejects.toMatchObject({
+      code: 'RESULTS_INVALID',
+      message: expect.stringContaining('image.padding'),
+    });
+
+    fake.reset();
+    const qwen = file('qwen');
+    const qwenArgs = runArgs(qwen, '--method', 'baseline,semclip', '--limit', '2', '--json');
+    qwenArgs[qwenArgs.indexOf('--vlm') + 1] = `openai:${fake.url}#Qwen/Qwen2-VL-7B-Instruct`;
+    await cli(...qwenArgs);
+    for (const r of fake.requests) expect(r.images[0]).toMatchObject({ width: 97, height: 61 });
+    expect(fake.requests.some((r) => r.images.some((im) => im.width !== im.height))).toBe(true);
+    expect((await readResults(qwen)).header.config.image).not.toHaveProperty('padding');
+    await expect(cli(...qwenArgs, '--pad', 'crop')).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', message: expect.stringContaining('--pad "crop"') });
+  });
+
   it('splits a run into shards whose union is the full run', async () => {
     const full = file('full');
     const parts = [file('s1'), file('s2'), file('s3')];

@@ -6,7 +6,20 @@ import { SemclipError } from '@semclip/core';
 import type { VlmRunner } from '@semclip/core';
 import type { CommonScorerOptions, Pipeline } from '@semclip/pipeline';
 import type { LocalRunnerOptions, RunnerConfig } from '@semclip/vlm-runner';
-import { choiceArg, commonArgs, gridArgs, gridOptions, httpVlmArgs, httpVlmOptions, intArg, numberArg, selectArgs, selectOptionsFrom } from '../_args.js';
+import {
+  choiceArg,
+  commonArgs,
+  gridArgs,
+  gridOptions,
+  httpVlmArgs,
+  httpVlmOptions,
+  intArg,
+  numberArg,
+  padArg,
+  padArgs,
+  selectArgs,
+  selectOptionsFrom,
+} from '../_args.js';
 import { createProgress, fmtMs, note, print, printJson, progressEnabled, warning } from '../_output.js';
 import type { Progress } from '../_output.js';
 import { cliSignal } from '../_signal.js';
@@ -312,6 +325,7 @@ const run = defineCommand({
         'Take --out even when another run holds its lock (<out>.lock): only when that run is gone, e.g. its machine was lost. A lock left by a killed run on this machine is taken over without it',
     },
     ...httpVlmArgs,
+    ...padArgs,
     ...gridArgs,
     ...selectionArgs,
     scorer: {
@@ -347,6 +361,7 @@ const run = defineCommand({
     const device = choiceArg('device', args.device, ['cpu', 'cuda', 'auto'] as const);
     const http = httpVlmOptions(args);
     const { logprobs } = http;
+    const padding = padArg(args.pad);
     const subset = choiceArg('subset', args.subset, ['img', 'all'] as const);
     const maxTokens = intArg('max-tokens', args['max-tokens'], 1, 65536);
     const maxFailedFraction = numberArg('max-failed-fraction', args['max-failed-fraction'] ?? '0.05', 0, 1, 'a fraction from 0 to 1, e.g. 0.05') as number;
@@ -403,6 +418,8 @@ const run = defineCommand({
         select: selectOptions,
         runner,
         imageFormat: http.image,
+        // The padding applied (by the model family, or --pad) goes into the results header.
+        padding,
       });
       // A scorer that cannot load (weights not pulled...) fails before the results file is written.
       if (needsScorer) await pipeline.scorer();

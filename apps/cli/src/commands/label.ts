@@ -5,7 +5,7 @@
  */
 import { defineCommand } from 'citty';
 import { SemclipError } from '@semclip/core';
-import { commonArgs, intArg } from '../_args.js';
+import { commonArgs, intArg, padArg, padArgs } from '../_args.js';
 import { createProgress, fmtMs, note, print, printJson, progressEnabled } from '../_output.js';
 import { cliSignal } from '../_signal.js';
 
@@ -64,6 +64,7 @@ export const labelCommand = defineCommand({
     timeout: { type: 'string', description: 'Seconds to wait for the VLM per attempt (default 120)', valueHint: 'S' },
     retries: { type: 'string', description: 'Retries on 429, 5xx and dropped connections (default 3)', valueHint: 'N' },
     'max-side': { type: 'string', description: 'Long-side cap in pixels of each image sent (default 1024)', valueHint: 'PX' },
+    ...padArgs,
     'force-unlock': {
       type: 'boolean',
       description:
@@ -77,6 +78,7 @@ export const labelCommand = defineCommand({
     const timeoutS = intArg('timeout', args.timeout, 1, 86400);
     const retries = intArg('retries', args.retries, 0, 20);
     const maxSide = intArg('max-side', args['max-side'], 16, 16384);
+    const padding = padArg(args.pad);
     const spec = args.vlm ?? process.env.SEMCLIP_VLM;
     if (!spec) {
       throw new SemclipError('INVALID_ARGUMENT', 'No VLM given.', {
@@ -94,7 +96,8 @@ export const labelCommand = defineCommand({
     const imageFormat = maxSide === undefined ? undefined : { format: 'jpeg' as const, maxSide, quality: 90 };
     // Labelling asks the VLM with every tile, so the pipeline has no scorer. Creating it checks the
     // grid and image format before any data is read; the one used is made with the runner below.
-    const pipelineOptions = { scorer: false as const, grid: args.grid ?? '2x2', ...(imageFormat ? { imageFormat } : {}) };
+    // The padding (by the VLM's family, or --pad) is recorded in the labels header.
+    const pipelineOptions = { scorer: false as const, grid: args.grid ?? '2x2', padding, ...(imageFormat ? { imageFormat } : {}) };
     createPipeline(pipelineOptions);
     const runnerConfig = vlmRunner.parseRunnerSpec(spec);
     if (runnerConfig.kind !== 'openai') {
