@@ -4,12 +4,19 @@ export interface TsvTable {
   readonly header: readonly string[];
   /** Rows as header -> cell; `line` is the 1-based line the row starts on. */
   readonly rows: readonly { readonly line: number; readonly cells: ReadonlyMap<string, string> }[];
+  /**
+   * Rows that do not fit the header (more cells than columns: a stray tab or broken quoting),
+   * left out of `rows`; `index` is the row's cell under an `index` column, when there is one.
+   */
+  readonly bad: readonly { readonly line: number; readonly index?: string; readonly reason: string }[];
 }
 
 /**
  * Parses tab-separated values as pandas writes them (`to_csv(sep='\t')`, the VLMEvalKit
  * format): a cell holding a tab, newline or quote is wrapped in double quotes with inner
- * quotes doubled. Scans with indexOf so multi-megabyte base64 image cells stay fast.
+ * quotes doubled. Scans with indexOf so multi-megabyte base64 image cells stay fast. A row
+ * with more cells than the header is returned in `bad`, not thrown: one broken row never
+ * loses the file.
  */
 export function parseTsv(text: string, path: string, expected: string): TsvTable {
   const rows: { line: number; cells: string[] }[] = [];
@@ -72,22 +79,27 @@ export function parseTsv(text: string, path: string, expected: string): TsvTable
     throw new SemclipError('DATASET_INVALID', `${path} is empty.`, { expected, details: { path } });
   }
   const header = head.cells.map((h) => h.trim());
-  const out = rows.map((r) => {
+  const indexCol = header.indexOf('index');
+  const bad: { line: number; index?: string; reason: string }[] = [];
+  const out: { line: number; cells: Map<string, string> }[] = [];
+  for (const r of rows) {
     if (r.cells.length > header.length) {
-      throw new SemclipError('DATASET_INVALID', `${path} line ${r.line} has ${r.cells.length} cells but the header has ${header.length} columns.`, {
-        expected,
-        hint: 'The file may be truncated or not tab-separated',
-        details: { path, line: r.line },
+      const index = indexCol >= 0 ? r.cells[indexCol]?.trim() : undefined;
+      bad.push({
+        line: r.line,
+        ...(index ? { index } : {}),
+        reason: `${r.cells.length} cells but the header has ${header.length} columns (a stray tab or broken quoting)`,
       });
+      continue;
     }
     const cells = new Map<string, string>();
     header.forEach((h, i) => {
       const v = r.cells[i];
       if (v !== undefined) cells.set(h, v);
     });
-    return { line: r.line, cells };
-  });
-  return { header, rows: out };
+    out.push({ line: r.line, cells });
+  }
+  return { header, rows: out, bad };
 }
 
 function countNewlines(s: string): number {

@@ -386,7 +386,8 @@ export async function writeMmbenchTsv(file: string, options: { circular?: boolea
     A: r.options[0] ?? '',
     B: r.options[1] ?? '',
     C: r.options[2] ?? '',
-    D: r.options[3] ?? 'nan',
+    // A missing option is an empty cell, as pandas writes it ("nan" would be an option's text).
+    D: r.options[3] ?? '',
     answer: r.answer,
     category: r.category,
     image: r.index === r.imageOf && r.index < 1_000_000 ? (images.get(r.imageOf) as string) : String(r.imageOf),

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { extractAnswer, inferOption, normalizeGqaAnswer, parsePopeAnswer, parseScienceQaAnswer, parseSeedBenchAnswer } from './extract.js';
+import { extractAnswer, inferOption, normalizeGqaAnswer, parseMmstarAnswer, parsePopeAnswer, parseScienceQaAnswer, parseSeedBenchAnswer } from './extract.js';
 
 describe('parsePopeAnswer (eval_pope.py)', () => {
   it.each([
@@ -90,6 +90,40 @@ describe('parseSeedBenchAnswer (convert_seed_for_submission.py)', () => {
     ['a', null],
   ])('%j -> %s', (text, expected) => {
     expect(parseSeedBenchAnswer(text, 4)).toBe(expected);
+  });
+});
+
+describe("parseMmstarAnswer (MMStar's eval/vlmeval/evaluate/mmstar.py)", () => {
+  const ABCD = ['A', 'B', 'C', 'D'];
+  it.each([
+    ['B', 'B'],
+    [' c\n', 'C'],
+    ['B: neither; their concentrations are the same', 'B'],
+    ['(D) 70.0', 'D'],
+    ['Option a', 'A'],
+    ['The answer is C.', 'C'],
+    // Only the first character counts: "Answer: B" reads as A, "a cat" as A, as in MMStar's script.
+    ['Answer: B', 'A'],
+    ['a cat', 'A'],
+    ['I think it is B', null],
+    ['E', null],
+    ['', null],
+  ])('%j -> %s', (text, expected) => {
+    expect(parseMmstarAnswer(text, ABCD)).toBe(expected);
+  });
+});
+
+describe('letters with a gap (options A, B and D of a TSV row)', () => {
+  const gap = { options: ['circle', 'square', 'triangle'], metadata: { optionLetters: ['A', 'B', 'D'] } };
+  it.each([
+    ['mmbench', 'D', 'D'],
+    ['mmbench', 'C', null],
+    ['mmbench', 'triangle', 'D'],
+    ['mmstar', 'D. triangle', 'D'],
+    ['mmstar', 'C', null],
+    ['seedbench', 'D', 'D'],
+  ] as const)('%s: %j -> %s', (benchmark, text, expected) => {
+    expect(extractAnswer(benchmark, text, gap)).toBe(expected);
   });
 });
 

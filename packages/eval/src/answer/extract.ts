@@ -1,5 +1,6 @@
 import type { BenchmarkItem, BenchmarkName } from '@semclip/core';
 import { optionLetters } from '@semclip/core';
+import { itemLetters } from '../data/_item.js';
 
 /**
  * POPE's yes/no as LLaVA's `eval_pope.py` reads it: keep the text before the first `.`,
@@ -70,7 +71,8 @@ const REJECTIONS = [
  * finds it: exactly one option letter standing alone among the words, else exactly one
  * option whose text the answer contains (case-insensitive). `null` when neither is
  * unambiguous, or the answer refuses (VLMEvalKit's `Z`). VLMEvalKit's LLM-judge fallback
- * is not run: unmatched answers are scored wrong.
+ * is not run: unmatched answers are scored wrong. `letters` are the options' letters when
+ * the file's letters have a gap (A, B, D); default A, B, C...
  *
  * @example
  * ```ts
@@ -78,8 +80,7 @@ const REJECTIONS = [
  * inferOption('It is red', ['blue', 'red']);              // 'B'
  * ```
  */
-export function inferOption(text: string, options: readonly string[]): string | null {
-  const letters = optionLetters(options.length);
+export function inferOption(text: string, options: readonly string[], letters: readonly string[] = optionLetters(options.length)): string | null {
   if (text.includes('Failed to obtain answer via API')) return null;
   if (REJECTIONS.some((r) => text.includes(r))) return null;
   let mod = text;
@@ -95,7 +96,8 @@ export function inferOption(text: string, options: readonly string[]): string | 
 
 /**
  * SEED-Bench's check from LLaVA's `convert_seed_for_submission.py`: the reply must be the
- * option letter itself (surrounding whitespace aside).
+ * option letter itself (surrounding whitespace aside). `choices`: how many options (letters
+ * A, B...), or the letters themselves.
  *
  * @example
  * ```ts
@@ -103,15 +105,42 @@ export function inferOption(text: string, options: readonly string[]): string | 
  * parseSeedBenchAnswer('B.', 4); // null
  * ```
  */
-export function parseSeedBenchAnswer(text: string, choices: number): string | null {
+export function parseSeedBenchAnswer(text: string, choices: number | readonly string[]): string | null {
+  const letters = typeof choices === 'number' ? optionLetters(choices) : choices;
   const t = text.trim();
-  return t.length === 1 && t >= 'A' && t.charCodeAt(0) - 65 < choices ? t : null;
+  return t.length === 1 && letters.includes(t) ? t : null;
+}
+
+/**
+ * MMStar's letter as its own evaluation reads it (`eval/vlmeval/evaluate/mmstar.py` in the
+ * MMStar repository): the reply lower-cased and trimmed, then its first character, or the
+ * character after a leading `(`, `option ` or `the answer is `. Nothing else is read: "Answer: B"
+ * gives `A` (its first letter), as in MMStar's script. `null` when that character is none of
+ * the item's letters (scored wrong, as MMStar's comparison would).
+ *
+ * @example
+ * ```ts
+ * parseMmstarAnswer('B: neither', ['A', 'B', 'C', 'D']);      // 'B'
+ * parseMmstarAnswer('(c) a cat', ['A', 'B', 'C', 'D']);       // 'C'
+ * parseMmstarAnswer('The answer is D', ['A', 'B', 'C', 'D']); // 'D'
+ * ```
+ */
+export function parseMmstarAnswer(text: string, letters: readonly string[]): string | null {
+  const p = text.toLowerCase().trim().replaceAll('\n', ' ');
+  let c: string | undefined;
+  if (p.startsWith('(')) c = p[1];
+  else if (p.startsWith('option ')) c = p[7];
+  else if (p.startsWith('the answer is ')) c = p[14];
+  else c = p[0];
+  const letter = c?.toUpperCase();
+  return letter !== undefined && letters.includes(letter) ? letter : null;
 }
 
 /**
  * Reads the answer out of a model's reply by the benchmark's own convention: `yes`/`no`
  * for POPE, the normalised phrase for GQA, an option letter for the multiple-choice
- * benchmarks; `null` when the reply names no option.
+ * benchmarks (MMStar: its own first-character rule, `parseMmstarAnswer`); `null` when the
+ * reply names no option.
  *
  * @example
  * ```ts
@@ -120,8 +149,13 @@ export function parseSeedBenchAnswer(text: string, choices: number): string | nu
  * extractAnswer('mmbench', 'B. A red car', item);     // 'B'
  * ```
  */
-export function extractAnswer(benchmark: BenchmarkName, text: string, item: Pick<BenchmarkItem, 'options'>): string | null {
+export function extractAnswer(
+  benchmark: BenchmarkName,
+  text: string,
+  item: Pick<BenchmarkItem, 'options'> & { readonly metadata?: BenchmarkItem['metadata'] },
+): string | null {
   const options = item.options ?? [];
+  const letters = itemLetters(item);
   switch (benchmark) {
     case 'pope':
       return parsePopeAnswer(text);
@@ -130,10 +164,11 @@ export function extractAnswer(benchmark: BenchmarkName, text: string, item: Pick
     case 'scienceqa':
       return parseScienceQaAnswer(text, options.length);
     case 'seedbench':
-      return parseSeedBenchAnswer(text, options.length);
+      return parseSeedBenchAnswer(text, letters);
+    case 'mmstar':
+      return parseMmstarAnswer(text, letters);
     case 'vstar':
     case 'mmbench':
-    case 'mmstar':
-      return inferOption(text, options);
+      return inferOption(text, options, letters);
   }
 }

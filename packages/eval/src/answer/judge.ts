@@ -1,5 +1,5 @@
 import type { BenchmarkItem, BenchmarkName } from '@semclip/core';
-import { optionLetter } from '@semclip/core';
+import { itemLetters } from '../data/_item.js';
 import { circularGroupOf } from '../data/circular.js';
 import { extractAnswer } from './extract.js';
 
@@ -41,8 +41,8 @@ export function judge(item: BenchmarkItem, reply: Reply | undefined): Judgement 
   let predicted: string | null = null;
   if (typeof reply === 'string') predicted = extractAnswer(item.benchmark, reply, item);
   else if (reply !== undefined) {
-    const n = item.options?.length ?? 0;
-    predicted = Number.isInteger(reply.index) && reply.index >= 0 && reply.index < n ? optionLetter(reply.index) : null;
+    const letters = itemLetters(item);
+    predicted = Number.isInteger(reply.index) && reply.index >= 0 && reply.index < letters.length ? (letters[reply.index] as string) : null;
   }
   const group = item.metadata.circularGroup !== undefined ? circularGroupOf(item) : undefined;
   const hasImage = item.metadata.hasImage;

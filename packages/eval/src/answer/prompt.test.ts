@@ -19,6 +19,7 @@ describe('benchmarkPrompt', () => {
     const p = benchmarkPrompt(item(b, { question: 'Is there a dog in the image?' }));
     expect(p).toEqual({
       question: 'Is there a dog in the image?',
+      stem: 'Is there a dog in the image?',
       instruction: SHORT_ANSWER_INSTRUCTION,
       text: 'Is there a dog in the image?\nAnswer the question using a single word or phrase.',
     });
@@ -35,7 +36,14 @@ describe('benchmarkPrompt', () => {
   it('writes MMBench as hint, question, options (model_vqa_mmbench.py)', () => {
     const p = benchmarkPrompt(item('mmbench', { hint: 'The picture shows one shape.', options: ['circle', 'square', 'triangle'] }));
     expect(p.question).toBe('The picture shows one shape.\nWhat is it?\nA. circle\nB. square\nC. triangle');
+    expect(p.stem).toBe('The picture shows one shape.\nWhat is it?');
     expect(p.instruction).toBe(MULTIPLE_CHOICE_INSTRUCTION);
+  });
+
+  it("keeps the file's letters when they have a gap (options A, B and D of a TSV row)", () => {
+    const p = benchmarkPrompt(item('mmbench', { options: ['circle', 'square', 'star'], answer: 'D', metadata: { optionLetters: ['A', 'B', 'D'] } }));
+    expect(p.question).toBe('What is it?\nA. circle\nB. square\nD. star');
+    expect(p.letters).toEqual(['A', 'B', 'D']);
   });
 
   it('leaves the hint line out when there is none', () => {

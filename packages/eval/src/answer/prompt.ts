@@ -1,5 +1,5 @@
 import type { BenchmarkItem } from '@semclip/core';
-import { optionLetters, optionLines } from '@semclip/core';
+import { itemLetters } from '../data/_item.js';
 
 /** LLaVA's instruction for short open answers (POPE, GQA). */
 export const SHORT_ANSWER_INSTRUCTION = 'Answer the question using a single word or phrase.';
@@ -13,6 +13,8 @@ export interface PromptParts {
   readonly question: string;
   /** The answer-format instruction, sent after the question on its own line. */
   readonly instruction: string;
+  /** Hint and question without the option lines (multiple choice); `question` otherwise. */
+  readonly stem: string;
   /** `question + "\n" + instruction`: the text LLaVA's evaluation scripts send. */
   readonly text: string;
   /** Option letters in order (`A`, `B`...), for multiple choice. */
@@ -37,13 +39,13 @@ export interface PromptParts {
 export function benchmarkPrompt(item: BenchmarkItem): PromptParts {
   const options = item.options;
   if (!options || options.length === 0) {
-    return { question: item.question, instruction: SHORT_ANSWER_INSTRUCTION, text: `${item.question}\n${SHORT_ANSWER_INSTRUCTION}` };
+    return { question: item.question, stem: item.question, instruction: SHORT_ANSWER_INSTRUCTION, text: `${item.question}\n${SHORT_ANSWER_INSTRUCTION}` };
   }
-  const letters = optionLetters(options.length);
+  const letters = itemLetters(item);
   let stem = item.question;
   if (item.hint && item.hint.trim() !== '') {
     stem = item.benchmark === 'scienceqa' ? `Context: ${item.hint}\n${stem}` : `${item.hint}\n${stem}`;
   }
-  const question = `${stem}\n${optionLines(options)}`;
-  return { question, instruction: MULTIPLE_CHOICE_INSTRUCTION, text: `${question}\n${MULTIPLE_CHOICE_INSTRUCTION}`, letters };
+  const question = `${stem}\n${options.map((o, i) => `${letters[i]}. ${o}`).join('\n')}`;
+  return { question, stem, instruction: MULTIPLE_CHOICE_INSTRUCTION, text: `${question}\n${MULTIPLE_CHOICE_INSTRUCTION}`, letters };
 }

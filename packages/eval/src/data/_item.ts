@@ -1,5 +1,5 @@
 import type { BenchmarkItem, BenchmarkName, Box, ImageInput } from '@semclip/core';
-import { SemclipError } from '@semclip/core';
+import { SemclipError, optionLetters } from '@semclip/core';
 import { isFile } from '../_io.js';
 
 export interface ItemInit {
@@ -62,4 +62,51 @@ export function toBox(v: unknown): Box | undefined {
 export function stripInstruction(text: string, instruction: string): string {
   const t = text.trimEnd();
   return t.endsWith(instruction) ? t.slice(0, -instruction.length).trimEnd() : t;
+}
+
+/**
+ * The letters an item's options go by: `A`, `B`, `C`... in order, unless the benchmark's file
+ * left a gap (an MMBench row with options A, B and D), which the loader records in
+ * `metadata.optionLetters` so that prompts, answers and predictions keep the file's letters.
+ *
+ * @example
+ * ```ts
+ * itemLetters({ options: ['x', 'y', 'z'], metadata: { optionLetters: ['A', 'B', 'D'] } }); // ['A', 'B', 'D']
+ * ```
+ */
+export function itemLetters(item: { readonly options?: readonly string[]; readonly metadata?: Readonly<Record<string, unknown>> }): string[] {
+  const n = item.options?.length ?? 0;
+  const custom = item.metadata?.optionLetters;
+  if (Array.isArray(custom) && custom.length === n && custom.every((l) => typeof l === 'string')) return [...(custom as string[])];
+  return optionLetters(n);
+}
+
+/** A row (or question) a loader could not use; the rest of the file is still loaded. */
+export interface SkippedRow {
+  /** The row's id as far as it could be read (`index`, `question_id`), else `line N`. */
+  readonly id: string;
+  /** 1-based line (TSV) or position (JSON list) in the file, when known. */
+  readonly line?: number;
+  readonly reason: string;
+}
+
+/**
+ * What a loader does with rows it cannot use: a warning naming how many and the first few
+ * (the others are loaded), or with `strict` a `DATASET_INVALID` that lists them.
+ */
+export function reportSkipped(skipped: readonly SkippedRow[], total: number, source: string, strict: boolean | undefined, expected: string): string[] {
+  if (skipped.length === 0) return [];
+  const first = skipped
+    .slice(0, 5)
+    .map((s) => `${s.id}${s.line !== undefined && s.id !== `line ${s.line}` ? ` (line ${s.line})` : ''}: ${s.reason}`)
+    .join('; ');
+  const more = skipped.length > 5 ? `; and ${skipped.length - 5} more` : '';
+  if (strict) {
+    throw new SemclipError('DATASET_INVALID', `${source}: ${skipped.length} of ${total} rows cannot be used: ${first}${more}.`, {
+      expected,
+      hint: 'Fix those rows, or drop --strict to score every other row and report these',
+      details: { path: source, skipped: skipped.map((s) => ({ id: s.id, ...(s.line === undefined ? {} : { line: s.line }), reason: s.reason })) },
+    });
+  }
+  return [`${skipped.length} of ${total} rows of ${source} cannot be used and were left out (${first}${more}); --strict refuses the file instead.`];
 }

@@ -1,6 +1,6 @@
 import type { BenchmarkItem } from '@semclip/core';
 import { optionLetter } from '@semclip/core';
-import { makeItem } from './_item.js';
+import { itemLetters, makeItem } from './_item.js';
 import { CIRCULAR_STRIDE } from './tsv.js';
 
 /**
@@ -40,7 +40,9 @@ export function expandCircular(items: readonly BenchmarkItem[]): BenchmarkItem[]
       continue;
     }
     const n = options.length;
-    const answerIndex = item.answer === '' ? -1 : item.answer.charCodeAt(0) - 65;
+    const answerIndex = item.answer === '' ? -1 : itemLetters(item).indexOf(item.answer);
+    // Rotations are lettered A, B, C...; a gap in the file's letters (A, B, D) stays on round 0 only.
+    const { optionLetters: _gap, ...rotatedMeta } = item.metadata;
     const numeric = typeof item.metadata.index === 'number' && item.metadata.index < CIRCULAR_STRIDE ? item.metadata.index : undefined;
     for (let k = 0; k < n; k++) {
       if (k === 0) {
@@ -56,7 +58,7 @@ export function expandCircular(items: readonly BenchmarkItem[]): BenchmarkItem[]
           options: rotated,
           answer: answerIndex < 0 ? '' : optionLetter((answerIndex - k + n) % n),
           metadata: {
-            ...item.metadata,
+            ...rotatedMeta,
             ...(numeric !== undefined ? { index: numeric + k * CIRCULAR_STRIDE } : {}),
             circularGroup: circularGroupOf(item),
             circularRound: k,

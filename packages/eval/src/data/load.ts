@@ -22,8 +22,8 @@ export const LOADERS: Readonly<Record<BenchmarkName, (path: string, options?: Lo
   gqa: loadGqa,
   scienceqa: loadScienceQa,
   pope: loadPope,
-  mmbench: (path) => loadMmbench(path),
-  mmstar: (path) => loadMmstar(path),
+  mmbench: loadMmbench,
+  mmstar: loadMmstar,
   seedbench: loadSeedBench,
 };
 

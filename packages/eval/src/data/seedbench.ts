@@ -1,17 +1,21 @@
 import { dirname, extname, join, resolve } from 'node:path';
 import type { BenchmarkItem, ImageInput } from '@semclip/core';
 import { SemclipError } from '@semclip/core';
-import { describe, isFile, isRecord, needString, pathKind, readJson } from '../_io.js';
-import { makeItem } from './_item.js';
+import { describe, isFile, isRecord, pathKind, readJson } from '../_io.js';
+import { makeItem, reportSkipped, type SkippedRow } from './_item.js';
 import { DATASET_LAYOUTS, type BenchmarkDataset, type LoadOptions } from './types.js';
 
 const EXPECTED = `${DATASET_LAYOUTS.seedbench}; the JSON is {"questions": [{question_id, question, choice_a..choice_d, answer, data_id, data_type, question_type_id}], "question_type": {name: id}}`;
 const CHOICES = ['choice_a', 'choice_b', 'choice_c', 'choice_d'] as const;
+const LETTERS = ['A', 'B', 'C', 'D'] as const;
 
 /**
  * Loads the image part of SEED-Bench (question types 1-9, `data_type: "image"`) from
  * `SEED-Bench.json`; images are `SEED-Bench-image/<data_id>` beside it (or in `images`).
- * `category` is the question type's name (Scene Understanding, Instance Identity...).
+ * `category` is the question type's name (Scene Understanding, Instance Identity...). A
+ * question that cannot be used (no id, fewer than two choices with text, an answer that is
+ * none of its choices) is left out and listed in `skipped`, or refused with `strict`; a
+ * missing choice leaves a gap in the letters (`metadata.optionLetters`).
  *
  * @example
  * ```ts
@@ -41,42 +45,71 @@ export async function loadSeedBench(path: string, options: LoadOptions = {}): Pr
   if (isRecord(data.question_type)) {
     for (const [name, id] of Object.entries(data.question_type)) if (typeof id === 'number') typeNames.set(id, name);
   }
-  const images = options.images ? resolve(options.images) : join(dirname(source), 'SEED-Bench-image');
+  const imagesDir = options.images ? resolve(options.images) : join(dirname(source), 'SEED-Bench-image');
   const items: BenchmarkItem[] = [];
-  let skipped = 0;
+  const bad: SkippedRow[] = [];
+  let video = 0;
+  let images = 0;
   data.questions.forEach((rec: unknown, i: number) => {
-    const where = `SEED-Bench.json question ${i}`;
-    if (!isRecord(rec)) throw new SemclipError('DATASET_INVALID', `${where} is ${describe(rec)}, not an object.`, { expected: EXPECTED });
+    if (!isRecord(rec)) {
+      bad.push({ id: `question ${i}`, line: i + 1, reason: `${describe(rec)}, not an object` });
+      return;
+    }
     const typeId = rec.question_type_id;
     const dataType = typeof rec.data_type === 'string' ? rec.data_type : undefined;
     const isImage = dataType !== undefined ? dataType === 'image' : typeof typeId === 'number' && typeId >= 1 && typeId <= 9;
     if (!isImage) {
-      skipped++;
+      video++;
       return;
     }
-    const id = needString(rec, 'question_id', where, EXPECTED);
-    const options = CHOICES.map((k) => needString(rec, k, `${where} (id ${id})`, EXPECTED));
-    const answer = needString(rec, 'answer', `${where} (id ${id})`, EXPECTED).trim().toUpperCase();
-    if (!['A', 'B', 'C', 'D'].includes(answer)) {
-      throw new SemclipError('DATASET_INVALID', `${where} (id ${id}) has answer ${JSON.stringify(answer)}.`, { expected: 'answer A, B, C or D' });
-    }
-    const dataId = needString(rec, 'data_id', `${where} (id ${id})`, EXPECTED);
+    images++;
+    const rawId = rec.question_id;
+    const id = typeof rawId === 'string' && rawId !== '' ? rawId : typeof rawId === 'number' ? String(rawId) : undefined;
+    const skip = (reason: string): void => {
+      bad.push({ id: id ?? `question ${i}`, line: i + 1, reason });
+    };
+    if (id === undefined) return skip(`no "question_id" (got ${describe(rawId)})`);
+    const question = typeof rec.question === 'string' ? rec.question : '';
+    if (question.trim() === '') return skip('empty question');
+    // An option is a choice with text in it; a missing one leaves a gap in the letters.
+    const options: string[] = [];
+    const letters: string[] = [];
+    CHOICES.forEach((k, c) => {
+      const v = rec[k];
+      if (typeof v === 'string' && v.trim() !== '') {
+        options.push(v);
+        letters.push(LETTERS[c] as string);
+      } else if (typeof v === 'number') {
+        options.push(String(v));
+        letters.push(LETTERS[c] as string);
+      }
+    });
+    if (options.length < 2) return skip(`${options.length === 1 ? 'one choice' : 'no choices'} with text (at least two are needed)`);
+    const answer = typeof rec.answer === 'string' ? rec.answer.trim().toUpperCase() : '';
+    if (!letters.includes(answer)) return skip(`answer ${JSON.stringify(rec.answer)} is none of its choices ${letters.join(', ')}`);
+    const dataId = typeof rec.data_id === 'string' && rec.data_id !== '' ? rec.data_id : undefined;
+    if (dataId === undefined) return skip('no "data_id" (the image file)');
     const category = typeof typeId === 'number' ? (typeNames.get(typeId) ?? `type ${typeId}`) : undefined;
     items.push(
       makeItem({
         id,
         benchmark: 'seedbench',
-        question: needString(rec, 'question', `${where} (id ${id})`, EXPECTED),
+        question,
         options,
         answer,
         ...(category ? { category } : {}),
-        metadata: { dataId, ...(typeof typeId === 'number' ? { questionTypeId: typeId } : {}) },
-        image: seedImage(images, dataId, `SEED-Bench question ${id}`),
+        metadata: {
+          dataId,
+          ...(typeof typeId === 'number' ? { questionTypeId: typeId } : {}),
+          ...(letters.some((l, k) => l !== LETTERS[k]) ? { optionLetters: letters } : {}),
+        },
+        image: seedImage(imagesDir, dataId, `SEED-Bench question ${id}`),
       }),
     );
   });
-  const warnings = skipped > 0 ? [`Skipped ${skipped} video questions (SemClip evaluates the image part).`] : [];
-  return { benchmark: 'seedbench', format: 'seedbench', source, items, hasAnswers: true, warnings };
+  const warnings = video > 0 ? [`Skipped ${video} video questions (SemClip evaluates the image part).`] : [];
+  warnings.push(...reportSkipped(bad, images, source, options.strict, EXPECTED));
+  return { benchmark: 'seedbench', format: 'seedbench', source, items, hasAnswers: true, warnings, skipped: bad };
 }
 
 function seedImage(dir: string, dataId: string, what: string): () => Promise<ImageInput> {

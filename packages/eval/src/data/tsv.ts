@@ -3,15 +3,15 @@ import type { BenchmarkItem, ImageInput } from '@semclip/core';
 import { SemclipError } from '@semclip/core';
 import { pathKind, readText } from '../_io.js';
 import { parseTsv } from '../_tsv.js';
-import { makeItem } from './_item.js';
-import { DATASET_LAYOUTS, type BenchmarkDataset } from './types.js';
+import { makeItem, reportSkipped, type SkippedRow } from './_item.js';
+import { DATASET_LAYOUTS, type BenchmarkDataset, type LoadOptions } from './types.js';
 
 /** VLMEvalKit numbers MMBench's circular variants index + k * 1,000,000. */
 export const CIRCULAR_STRIDE = 1_000_000;
 
 const LETTERS = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ';
 
-/** LLaVA's `is_none`: pandas writes missing cells as empty or `nan`. */
+/** LLaVA's `is_none`, for cells other than options: pandas writes missing cells as empty or `nan`. */
 function isNone(v: string | undefined): boolean {
   if (v === undefined) return true;
   const t = v.trim().toLowerCase();
@@ -21,9 +21,12 @@ function isNone(v: string | undefined): boolean {
 /**
  * Loads an MMBench TSV as VLMEvalKit distributes it (`MMBench_DEV_EN.tsv` and the like).
  * Needs `index` and `question`; tolerates missing `hint`, `category`, `l2-category`,
- * `answer` (test splits: items then have no answer), option columns beyond the first
- * empty one, and `image` cells that name another row's index (VLMEvalKit's way of not
- * repeating an image). Circular variants (same `index` mod 1,000,000) share
+ * `answer` (test splits: items then have no answer), and `image` cells that name another
+ * row's index (VLMEvalKit's way of not repeating an image). An option is any non-empty cell
+ * of a letter column (`nan` and `None` are text); letters may have gaps (A, B, D: kept in
+ * `metadata.optionLetters`). A row that cannot be used (no question, fewer than two options,
+ * an answer that is none of its letters, a repeated index) is left out and listed in
+ * `skipped`, or refused with `strict`. Circular variants (same `index` mod 1,000,000) share
  * `metadata.circularGroup`.
  *
  * @example
@@ -32,8 +35,8 @@ function isNone(v: string | undefined): boolean {
  * const groups = new Set(mmb.items.map((i) => i.metadata.circularGroup));
  * ```
  */
-export function loadMmbench(path: string): Promise<BenchmarkDataset> {
-  return loadTsv('mmbench', path);
+export function loadMmbench(path: string, options: LoadOptions = {}): Promise<BenchmarkDataset> {
+  return loadTsv('mmbench', path, options);
 }
 
 /**
@@ -48,11 +51,11 @@ export function loadMmbench(path: string): Promise<BenchmarkDataset> {
  * console.log(mmstar.items[0]?.options);
  * ```
  */
-export function loadMmstar(path: string): Promise<BenchmarkDataset> {
-  return loadTsv('mmstar', path);
+export function loadMmstar(path: string, options: LoadOptions = {}): Promise<BenchmarkDataset> {
+  return loadTsv('mmstar', path, options);
 }
 
-async function loadTsv(benchmark: 'mmbench' | 'mmstar', path: string): Promise<BenchmarkDataset> {
+async function loadTsv(benchmark: 'mmbench' | 'mmstar', path: string, load: LoadOptions): Promise<BenchmarkDataset> {
   const name = benchmark === 'mmbench' ? 'MMBench' : 'MMStar';
   const expected = DATASET_LAYOUTS[benchmark];
   const source = resolve(path);
@@ -74,11 +77,8 @@ async function loadTsv(benchmark: 'mmbench' | 'mmstar', path: string): Promise<B
     }
   }
   const hasAnswerColumn = table.header.includes('answer');
-  const optionColumns: string[] = [];
-  for (const l of LETTERS) {
-    if (!table.header.includes(l)) break;
-    optionColumns.push(l);
-  }
+  // Every single-letter column is an option column, whatever letters are missing in between.
+  const optionColumns = [...LETTERS].filter((l) => table.header.includes(l));
   const warnings: string[] = [];
   const imageByIndex = new Map<string, string>();
   for (const row of table.rows) {
@@ -87,47 +87,54 @@ async function loadTsv(benchmark: 'mmbench' | 'mmstar', path: string): Promise<B
     if (idx && img !== undefined && !isNone(img)) imageByIndex.set(idx, img);
   }
   const items: BenchmarkItem[] = [];
+  const skipped: SkippedRow[] = table.bad.map((b) => ({ id: b.index ?? `line ${b.line}`, line: b.line, reason: b.reason }));
   const seen = new Map<number, number>();
   let unanswered = 0;
   for (const { line, cells } of table.rows) {
-    const where = `${source} line ${line}`;
     const rawIndex = cells.get('index')?.trim() ?? '';
     const index = Number(rawIndex);
     if (rawIndex === '' || !Number.isInteger(index) || index < 0) {
-      throw new SemclipError('DATASET_INVALID', `${where} has index ${JSON.stringify(rawIndex)}, not a non-negative integer.`, { expected });
+      skipped.push({ id: `line ${line}`, line, reason: `index ${JSON.stringify(rawIndex)} is not a non-negative integer` });
+      continue;
     }
+    const skip = (reason: string) => skipped.push({ id: String(index), line, reason });
     const dup = seen.get(index);
     if (dup !== undefined) {
-      throw new SemclipError('DATASET_INVALID', `${where} repeats index ${index} (first on line ${dup}).`, { expected: 'one row per index' });
+      skip(`repeats index ${index} (first on line ${dup})`);
+      continue;
     }
     seen.set(index, line);
     let question = cells.get('question') ?? '';
-    if (isNone(question)) throw new SemclipError('DATASET_INVALID', `${where} (index ${index}) has an empty question.`, { expected });
+    if (isNone(question)) {
+      skip('empty question');
+      continue;
+    }
+    // An option is any cell with text in it: "nan" or "None" can be an option's real text
+    // (MMStar has both); pandas writes a missing option as an empty cell.
     let options: string[] = [];
+    let letters: string[] = [];
     for (const col of optionColumns) {
       const v = cells.get(col);
-      if (isNone(v)) break;
-      options.push(v as string);
+      if (v === undefined || v.trim() === '') continue;
+      options.push(v);
+      letters.push(col);
     }
     if (options.length === 0) {
       const parsed = splitInlineOptions(question);
-      if (parsed) ({ question, options } = parsed);
+      if (parsed) {
+        ({ question, options } = parsed);
+        letters = [...LETTERS.slice(0, options.length)];
+      }
     }
     if (options.length < 2) {
-      throw new SemclipError('DATASET_INVALID', `${where} (index ${index}) has ${options.length} options.`, {
-        expected: `${expected}; at least options A and B`,
-      });
+      skip(`${options.length === 0 ? 'no options' : `only option ${letters[0]}`} (at least two are needed)`);
+      continue;
     }
     const rawAnswer = hasAnswerColumn ? (cells.get('answer') ?? '') : '';
     const answer = isNone(rawAnswer) ? '' : rawAnswer.trim().toUpperCase();
-    if (answer !== '' && !(answer.length === 1 && LETTERS.indexOf(answer) >= 0 && LETTERS.indexOf(answer) < options.length)) {
-      throw new SemclipError(
-        'DATASET_INVALID',
-        `${where} (index ${index}) has answer ${JSON.stringify(rawAnswer)}, not one of its ${options.length} option letters.`,
-        {
-          expected,
-        },
-      );
+    if (answer !== '' && !letters.includes(answer)) {
+      skip(`answer ${JSON.stringify(rawAnswer)} is none of its option letters ${letters.join(', ')}`);
+      continue;
     }
     if (answer === '') unanswered++;
     const hint = cells.get('hint');
@@ -139,6 +146,8 @@ async function loadTsv(benchmark: 'mmbench' | 'mmstar', path: string): Promise<B
       circularRound: Math.floor(index / CIRCULAR_STRIDE),
       line,
     };
+    // Letters with a gap (A, B, D) are kept: the file's answer and predictions use them.
+    if (letters.some((l, i) => l !== LETTERS[i])) meta.optionLetters = letters;
     if (!isNone(l2)) meta.l2Category = (l2 as string).trim();
     for (const k of ['split', 'source', 'comment'] as const) {
       const v = cells.get(k);
@@ -158,9 +167,12 @@ async function loadTsv(benchmark: 'mmbench' | 'mmstar', path: string): Promise<B
       }),
     );
   }
+  warnings.push(
+    ...reportSkipped(skipped, table.rows.length + table.bad.length, source, load.strict, `${expected}; each row with a question and at least two options`),
+  );
   if (!table.header.includes('image')) warnings.push(`${source} has no "image" column; items load but have no images.`);
   if (unanswered > 0) warnings.push(`${unanswered} of ${items.length} rows have no answer${hasAnswerColumn ? '' : ' column'}; they cannot be scored.`);
-  return { benchmark, format: 'vlmevalkit-tsv', source, items, hasAnswers: unanswered === 0, warnings };
+  return { benchmark, format: 'vlmevalkit-tsv', source, items, hasAnswers: unanswered === 0, warnings, skipped };
 }
 
 function tsvImage(images: ReadonlyMap<string, string>, index: string, what: string, expected: string): () => Promise<ImageInput> {
@@ -181,10 +193,13 @@ function tsvImage(images: ReadonlyMap<string, string>, index: string, what: stri
   };
 }
 
-/** MMStar's original release writes options in the question: `...\nOptions: A: x, B: y, C: z`. */
+/**
+ * MMStar's original release writes options in the question: `...\nOptions: A: x, B: y, C: z`,
+ * or (its MathVista and MMMU rows) one `(A) x` line per option at the end, after `Choices:`.
+ */
 function splitInlineOptions(text: string): { question: string; options: string[] } | undefined {
   const m = /^([\s\S]*?)\n?\s*Options:\s*([\s\S]*)$/.exec(text);
-  if (!m) return undefined;
+  if (!m) return splitOptionLines(text);
   const tail = m[2] as string;
   const options: string[] = [];
   let rest = tail;
@@ -200,4 +215,23 @@ function splitInlineOptions(text: string): { question: string; options: string[]
     rest = rest.slice(end.index).replace(/^,/, '');
   }
   return options.length >= 2 ? { question: (m[1] as string).trim(), options } : undefined;
+}
+
+/** Trailing `(A) x` lines, one per option in letter order, optionally after a `Choices:` line. */
+function splitOptionLines(text: string): { question: string; options: string[] } | undefined {
+  const lines = text.split('\n');
+  const options: string[] = [];
+  let first = lines.length;
+  for (let i = lines.length - 1; i >= 0; i--) {
+    const m = /^\(([A-Z])\)\s?(.*)$/.exec((lines[i] as string).trim());
+    if (!m) break;
+    options.unshift(m[2] as string);
+    first = i;
+    if (m[1] === 'A') break;
+  }
+  if (options.length < 2 || !/^\(A\)/.test((lines[first] as string).trim())) return undefined;
+  if (!lines.slice(first).every((l, k) => l.trim().startsWith(`(${LETTERS[k]})`))) return undefined;
+  let head = lines.slice(0, first);
+  if (head.length > 0 && /^choices:\s*$/i.test((head[head.length - 1] as string).trim())) head = head.slice(0, -1);
+  return { question: head.join('\n').trim(), options };
 }

@@ -1,4 +1,7 @@
 import type { BenchmarkItem, BenchmarkName } from '@semclip/core';
+import type { SkippedRow } from './_item.js';
+
+export type { SkippedRow } from './_item.js';
 
 /** The file layouts the loaders understand, one name per layout. */
 export type DatasetFormat =
@@ -39,6 +42,13 @@ export interface BenchmarkDataset {
    * @example `{ test: 4241 }` for LLaVA's `llava_test_CQM-A.json` with `pid_splits.json` beside it.
    */
   readonly splits?: Readonly<Record<string, number>>;
+  /**
+   * Rows of the file that could not be used (no question, fewer than two options, an answer
+   * that is none of its options...), each with its id, line and why; every other row is loaded.
+   * With `strict` the loader throws `DATASET_INVALID` listing them instead. Absent or empty
+   * when every row was used. (MMBench, MMStar, SEED-Bench.)
+   */
+  readonly skipped?: readonly SkippedRow[];
 }
 
 /** Options for {@link loadBenchmark}; each applies only where its comment says. */
@@ -65,6 +75,11 @@ export interface LoadOptions {
    * question files. Default: looked for beside the question file.
    */
   readonly annotations?: string;
+  /**
+   * MMBench, MMStar, SEED-Bench: refuse the file (`DATASET_INVALID` listing them) when any row
+   * cannot be used, instead of leaving those rows out with a warning (`skipped`).
+   */
+  readonly strict?: boolean;
 }
 
 /** The layouts each benchmark accepts, as said in errors, `--help` and the README. */

@@ -78,17 +78,18 @@ describe('MMBench CircularEval', () => {
 });
 
 describe('scoring the other layouts', () => {
-  it('MMStar: option letters or option text', async () => {
+  it("MMStar: the letter MMStar's own evaluation reads (first character, or after '(', 'option ', 'the answer is ')", async () => {
     const dir = await tempDir();
     const data = join(dir, 'MMStar.tsv');
     await writeMmstarTsv(data);
     const predictions = await writeJsonl(join(dir, 'a.jsonl'), [
+      // MMStar compares the answer with the reply's first character: 'T' is no option.
       { question_id: 0, text: 'The cup is on the table.' },
       { question_id: 1, text: '(C) 7' },
       { question_id: 2, text: 'I think red' },
     ]);
     const { score } = await scorePredictions({ benchmark: 'mmstar', data, predictions });
-    expect(score).toMatchObject({ count: 3, correct: 2 });
+    expect(score).toMatchObject({ count: 3, correct: 1 });
     expect(score.categories['fine-grained perception']).toEqual({ count: 1, correct: 0, accuracy: 0 });
   });
 
