@@ -219,6 +219,14 @@ describe('POPE official files', () => {
     expect(await ds.items[0]!.image()).toBe(join(dir, 'val2014', written[0]!.image));
   });
 
+  it('keeps the own question ids of one split file (no LLaVA offset)', async () => {
+    const dir = await tempDir();
+    await writePope(dir, { withoutImages: true });
+    const ds = await loadBenchmark('pope', join(dir, 'coco_pope_random.json'));
+    expect(ds.items.map((i) => i.id).slice(0, 2)).toEqual(['1', '2']);
+    expect(ds.items[0]?.metadata).toMatchObject({ split: 'random', questionId: 1, ids: 'question_id' });
+  });
+
   it('says which split file is missing', async () => {
     const dir = await tempDir();
     await writePope(dir, { withoutImages: true });

@@ -11,8 +11,9 @@ const EXPECTED = DATASET_LAYOUTS.pope;
 
 /**
  * LLaVA's `llava_pope_test.jsonl` numbers the three splits apart: adversarial keeps POPE's
- * question_id, random adds 10,000,000 and popular 20,000,000. Items loaded from the official
- * files get the same ids, so LLaVA answer files score against either.
+ * question_id, random adds 10,000,000 and popular 20,000,000. A folder of the three official
+ * files (whose own ids repeat across splits: each starts at 1) is numbered the same way; one
+ * official split file keeps its own `question_id`s.
  */
 export const POPE_ID_OFFSETS: Readonly<Record<PopeSplit, number>> = {
   adversarial: 0,
@@ -33,7 +34,9 @@ interface LabelRecord {
  * LLaVA's `llava_pope_test.jsonl`. LLaVA's file has no labels; they are joined from the
  * first set of `coco_pope_*.json` files (beside it, in a subfolder, or `annotations`) whose
  * questions match it exactly, so a different POPE revision is never joined by accident.
- * Each item's `category` is its split.
+ * Each item's `category` is its split. Item ids: one official split file keeps its own
+ * `question_id`s; a folder of the three files and LLaVA's file use LLaVA's numbering
+ * (`POPE_ID_OFFSETS`), since the three files' own ids repeat; `metadata.ids` says which.
  *
  * @example
  * ```ts
@@ -72,14 +75,16 @@ export async function loadPope(path: string, options: LoadOptions = {}): Promise
           details: { path: join(source, `coco_pope_${split}.json`) },
         });
       }
-      for (const rec of await readLabels(file)) items.push(officialItem(rec, split, images));
+      // The three files' own ids repeat (each split starts at 1): LLaVA's numbering keeps them apart.
+      for (const rec of await readLabels(file)) items.push(officialItem(rec, split, images, 'llava'));
     }
     return { benchmark: 'pope', format: 'pope-official', source, items, hasAnswers: true, warnings: [] };
   }
   const split = splitOfFile(source);
   if (split) {
     const images = await imagesDir(dirname(source), options);
-    const items = (await readLabels(source)).map((r) => officialItem(r, split, images));
+    // One split file keeps its own question ids.
+    const items = (await readLabels(source)).map((r) => officialItem(r, split, images, 'question_id'));
     return { benchmark: 'pope', format: 'pope-official', source, items, hasAnswers: true, warnings: [] };
   }
   return loadLlava(source, options);
@@ -123,15 +128,33 @@ async function readLabels(file: string): Promise<LabelRecord[]> {
   });
 }
 
-function officialItem(rec: LabelRecord, split: PopeSplit, images: string): BenchmarkItem {
-  const id = String(rec.questionId + POPE_ID_OFFSETS[split]);
+/**
+ * How a POPE item's id was made: `question_id` (the official file's own, one split file) or
+ * `llava` (LLaVA's numbering, `question_id` + the split's offset: LLaVA's file and folders of
+ * all three splits). Kept in `metadata.ids`.
+ */
+export type PopeIds = 'question_id' | 'llava';
+
+/** LLaVA's id of a question of an official split: `question_id` + the split's offset. */
+export function llavaPopeId(split: PopeSplit, questionId: number): number {
+  return questionId + POPE_ID_OFFSETS[split];
+}
+
+/** The split and the official `question_id` a LLaVA POPE id stands for. */
+export function fromLlavaPopeId(id: number): { readonly split: PopeSplit; readonly questionId: number } {
+  const split = splitOfLlavaId(id);
+  return { split, questionId: id - POPE_ID_OFFSETS[split] };
+}
+
+function officialItem(rec: LabelRecord, split: PopeSplit, images: string, ids: PopeIds): BenchmarkItem {
+  const id = String(ids === 'llava' ? llavaPopeId(split, rec.questionId) : rec.questionId);
   return makeItem({
     id,
     benchmark: 'pope',
     question: rec.text,
     answer: rec.label,
     category: split,
-    metadata: { split, questionId: rec.questionId, image: rec.image },
+    metadata: { split, questionId: rec.questionId, image: rec.image, ids },
     image: fileImage(join(images, rec.image), `POPE ${split} question ${rec.questionId}`, EXPECTED),
   });
 }
@@ -188,7 +211,7 @@ async function loadLlava(file: string, options: LoadOptions): Promise<BenchmarkD
       question: q.question,
       answer: labels?.get(q.id) ?? '',
       category: q.split,
-      metadata: { split: q.split, questionId: q.id - POPE_ID_OFFSETS[q.split], image: q.image, line: q.line },
+      metadata: { split: q.split, questionId: q.id - POPE_ID_OFFSETS[q.split], image: q.image, line: q.line, ids: 'llava' },
       image: fileImage(join(images, q.image), `POPE ${q.split} question ${q.id}`, EXPECTED),
     }),
   );

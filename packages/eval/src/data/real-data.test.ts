@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import { sharedBenchmark } from '@semclip/test-kit/benchmarks';
 import { describeShared } from '@semclip/test-kit/shared-data';
 import { expect, it } from 'vitest';
@@ -42,6 +43,13 @@ describeShared('real benchmark files', () => {
     const ds = await loadBenchmark('pope', sharedBenchmark('pope', 'coco_pope_adversarial.json'));
     expect(ds.items).toHaveLength(3000);
     expect(new Set(ds.items.map((i) => i.category))).toEqual(new Set(['adversarial']));
+  });
+
+  it.each(['random', 'popular', 'adversarial'])("keeps coco_pope_%s.json's own question_id as each item's id", async (split) => {
+    const ds = await loadBenchmark('pope', sharedBenchmark('pope', `coco_pope_${split}.json`));
+    const first = JSON.parse((await readFile(sharedBenchmark('pope', `coco_pope_${split}.json`), 'utf8')).split('\n')[0]!) as { question_id: number };
+    expect(ds.items[0]).toMatchObject({ id: String(first.question_id), metadata: { questionId: first.question_id, ids: 'question_id' } });
+    expect(ds.items.every((i) => i.id === String(i.metadata.questionId))).toBe(true);
   });
 
   it('names the missing COCO image when asked for one', async () => {

@@ -32,7 +32,9 @@ const circularJson = (c: CircularMetrics) => ({
 /**
  * The report as a plain JSON object with snake_case keys, percentages unrounded: what
  * `semclip eval score --json` prints. Always has `benchmark`, `count`, `accuracy`,
- * `headline`, `categories`, `missing`, `unmatched`; plus `f1`/`splits` (POPE),
+ * `headline`, `categories`, `missing`, `unmatched`, `unscorable` (data rows that cannot be
+ * used, with `unscorable_rows`), `option_order` (predictions read against a recorded order /
+ * the file's), `notes`, `warnings`; plus `f1`/`splits`/`pope_ids` (POPE),
  * `img_accuracy` (ScienceQA) and `circular_accuracy` (MMBench).
  *
  * @example
@@ -77,6 +79,13 @@ export function scoreToJSON(report: ScoreReport): { [k: string]: Json } {
   out.data = { path: report.data.path, format: report.data.format, items: report.data.items };
   out.predictions = { path: report.predictions.path, format: report.predictions.format, count: report.predictions.count };
   out.unmatched_ids = [...report.unmatchedIds];
+  out.unscorable = report.unscorable;
+  out.unscorable_rows = report.unscorableRows.map((r) => ({ id: r.id, ...(r.line === undefined ? {} : { line: r.line }), reason: r.reason }));
+  out.option_order = { recorded: report.optionOrder.recorded, file: report.optionOrder.file };
+  if (report.popeIds) {
+    out.pope_ids = { predictions: report.popeIds.predictions, data: report.popeIds.data, other_splits: report.popeIds.otherSplits };
+  }
+  out.notes = [...report.notes];
   out.warnings = [...report.warnings];
   return out;
 }
@@ -127,7 +136,10 @@ export function formatScoreTable(report: ScoreReport): string {
     lines.push(...table(prow));
   }
   lines.push('');
-  lines.push(`missing ${s.missing}, unparsed ${s.unparsed}, unmatched ${report.unmatched}`);
+  lines.push(
+    `missing ${s.missing}, unparsed ${s.unparsed}, unmatched ${report.unmatched}${report.unscorable > 0 ? `, unscorable rows ${report.unscorable}` : ''}`,
+  );
+  for (const n of report.notes) lines.push(`note: ${n}`);
   for (const w of report.warnings) lines.push(`warning: ${w}`);
   return lines.join('\n');
 }

@@ -4,7 +4,7 @@ import { sharedBenchmark, tempDir, writeJsonl } from '@semclip/test-kit/benchmar
 import { describeShared } from '@semclip/test-kit/shared-data';
 import { expect, it } from 'vitest';
 import { roundTo } from '../metrics/metrics.js';
-import { scoreToJSON } from './format.js';
+import { formatScoreTable, scoreToJSON } from './format.js';
 import { scorePredictions } from './score.js';
 
 // Published numbers, reproduced from the real files in ../shared/data/benchmarks and rounded as papers print them.
@@ -30,6 +30,71 @@ describeShared('scorePredictions on published outputs', () => {
     expect(json).toMatchObject({ benchmark: 'pope', count: 8910 });
     expect(roundTo(json.f1 as number, 1)).toBe(85.9);
     expect(Object.keys(json.splits as object)).toEqual(['random', 'popular', 'adversarial']);
+  });
+
+  /** LLaVA-1.5-13B's answers keyed by the official files' own question_id, per split (LLaVA's offsets undone). */
+  async function ownIdAnswers(): Promise<Record<'random' | 'popular' | 'adversarial', Record<string, unknown>[]>> {
+    const out = { random: [], popular: [], adversarial: [] } as Record<'random' | 'popular' | 'adversarial', Record<string, unknown>[]>;
+    const text = await readFile(sharedBenchmark('pope', 'answers-llava-v1.5-13b.jsonl'), 'utf8');
+    for (const line of text.trim().split('\n')) {
+      const a = JSON.parse(line) as { question_id: number; text: string };
+      const split = a.question_id >= 20_000_000 ? 'popular' : a.question_id >= 10_000_000 ? 'random' : 'adversarial';
+      out[split].push({ question_id: a.question_id % 10_000_000, text: a.text });
+    }
+    return out;
+  }
+
+  // eval_pope.py's F1 per split (as a fraction, 3 decimals) for LLaVA-1.5-13B on rev e3e3926.
+  const POPE_F1 = [
+    ['random', 0.871, 2910],
+    ['popular', 0.862, 3000],
+    ['adversarial', 0.845, 3000],
+  ] as const;
+
+  it.each(POPE_F1)("keeps coco_pope_%s.json's own question ids and reproduces F1 %s from answers keyed by them", async (split, f1, count) => {
+    const predictions = await writeJsonl(join(await tempDir(), `${split}.jsonl`), (await ownIdAnswers())[split]);
+    const report = await scorePredictions({ benchmark: 'pope', data: sharedBenchmark('pope', 'rev_e3e3926', `coco_pope_${split}.json`), predictions });
+    if (report.score.benchmark !== 'pope') throw new Error('unreachable');
+    expect(report.score).toMatchObject({ count, missing: 0 });
+    expect(report).toMatchObject({ unmatched: 0, mismatched: 0, popeIds: { predictions: 'question_id', data: 'question_id', otherSplits: 0 } });
+    expect(roundTo(report.score.splits[split]!.f1 / 100, 3)).toBe(f1);
+    expect(report.notes.join(' ')).toContain("the predictions use the official files' own question_id");
+  });
+
+  it.each(POPE_F1)("maps LLaVA's ids onto coco_pope_%s.json's own ids (F1 %s) and leaves the other splits' answers out", async (split, f1, count) => {
+    const report = await scorePredictions({
+      benchmark: 'pope',
+      data: sharedBenchmark('pope', 'rev_e3e3926', `coco_pope_${split}.json`),
+      predictions: sharedBenchmark('pope', 'answers-llava-v1.5-13b.jsonl'),
+    });
+    if (report.score.benchmark !== 'pope') throw new Error('unreachable');
+    expect(report.score).toMatchObject({ count, missing: 0 });
+    expect(report).toMatchObject({ unmatched: 0, mismatched: 0, popeIds: { predictions: 'llava', data: 'question_id', otherSplits: 8910 - count } });
+    expect(roundTo(report.score.splits[split]!.f1 / 100, 3)).toBe(f1);
+    expect(formatScoreTable(report)).toContain("note: POPE ids: the predictions use LLaVA's numbering");
+  });
+
+  it('reproduces the mean F1 85.9 from the three split files scored one by one with their own ids', async () => {
+    const answers = await ownIdAnswers();
+    const f1s: number[] = [];
+    for (const [split] of POPE_F1) {
+      const predictions = await writeJsonl(join(await tempDir(), `${split}.jsonl`), answers[split]);
+      const { score } = await scorePredictions({ benchmark: 'pope', data: sharedBenchmark('pope', 'rev_e3e3926', `coco_pope_${split}.json`), predictions });
+      f1s.push(score.headline.value);
+    }
+    expect(roundTo(f1s.reduce((a, b) => a + b, 0) / 3, 1)).toBe(85.9);
+  });
+
+  it("scores answers keyed by the files' own ids against the folder of all three splits when each names its split", async () => {
+    const answers = await ownIdAnswers();
+    const predictions = await writeJsonl(
+      join(await tempDir(), 'own-with-split.jsonl'),
+      POPE_F1.flatMap(([split]) => answers[split].map((a) => ({ ...a, category: split }))),
+    );
+    const report = await scorePredictions({ benchmark: 'pope', data: sharedBenchmark('pope', 'rev_e3e3926'), predictions });
+    expect(report).toMatchObject({ unmatched: 0, mismatched: 0, popeIds: { predictions: 'question_id', data: 'llava' } });
+    expect(report.score).toMatchObject({ count: 8910, missing: 0 });
+    expect(roundTo(report.score.headline.value, 1)).toBe(85.9);
   });
 
   it("scores the same answers against LLaVA's own question file (labels joined from rev e3e3926)", async () => {
@@ -88,6 +153,9 @@ describeShared('scorePredictions on published outputs', () => {
     const report = await scorePredictions({ benchmark: 'vstar', data: file, predictions: file });
     expect(report.predictions.format).toBe('vstar-output');
     expect(report.score).toMatchObject({ count: 191, correct: 148, missing: 0 });
+    // Each line carries its options, so its output index is read against them: no file-order warning.
+    expect(report.optionOrder).toEqual({ recorded: 191, file: 0 });
+    expect(report.warnings.join(' ')).not.toContain('biased');
     expect(roundTo(report.score.accuracy, 1)).toBe(77.5);
     expect(report.score.categories).toMatchObject({
       direct_attributes: { count: 115, correct: 91 },
