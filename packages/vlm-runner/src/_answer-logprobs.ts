@@ -37,6 +37,11 @@ export interface AnswerLogprobs {
   readonly method: 'logits' | 'logprobs' | 'text';
   /** Per candidate (`logits`) or per top token (`logprobs`); `undefined` for `text`. */
   readonly logprobs: readonly TopLogprob[] | undefined;
+  /**
+   * `logits` only: how many tokens each candidate's text has (in `candidates` order), so a
+   * caller can compare candidates of different lengths by mean log-probability per token.
+   */
+  readonly tokenCounts?: readonly number[];
   /** The start of the greedy answer (local: its first token; HTTP: up to `maxTokens` tokens). */
   readonly text: string;
   readonly usage: TokenUsage;

@@ -216,7 +216,13 @@ export async function answerLogprobs(run: LocalCallContext, request: AnswerLogpr
           logprob: scores[i]![sequences.findIndex((ids) => ids.join(',') === s.ids.join(','))]!,
         }));
         const text = String(tokenizer.decode([argmaxIds[i]!], { skip_special_tokens: true }) ?? '');
-        results.push({ method: 'logits', logprobs, text, usage: { prompt: b.promptTokens, visual: b.imageTokens } });
+        results.push({
+          method: 'logits',
+          logprobs,
+          tokenCounts: spellings.map((sp) => sp.ids.length),
+          text,
+          usage: { prompt: b.promptTokens, visual: b.imageTokens },
+        });
       });
     }
     return results;
