@@ -128,8 +128,10 @@ export interface ClassifiedRequest {
 /**
  * The answer rule of the fake VLM, and a classifier for recorded requests. The reply is
  * right exactly when the item's right tile is among the images; otherwise V* gets a wrong
- * letter that depends on the first tile sent (B, C, D by tile index mod 3; B for the overview
- * alone) and POPE the opposite of the label.
+ * option that depends on the first tile sent (the file's B, C, D by tile index mod 3; B for
+ * the overview alone) and POPE the opposite of the label. `answerFor` gives the option as the
+ * data file letters it; `respond` says the letter it has among the options the request lists
+ * (`eval run` shows V* options shuffled), as a model would.
  */
 export function tileOracleVlm(items: readonly EvalFixtureItem[], sizes: ReadonlyMap<string, number | 'overview'>) {
   const byQuestion = [...items].sort((a, b) => b.question.length - a.question.length);
@@ -153,7 +155,24 @@ export function tileOracleVlm(items: readonly EvalFixtureItem[], sizes: Readonly
     const wrong = c.item.answer === 'yes' ? 'no' : 'yes';
     return right ? `${c.item.answer[0]?.toUpperCase()}${c.item.answer.slice(1)}` : `${wrong[0]?.toUpperCase()}${wrong.slice(1)}`;
   };
-  return { classify, answerFor, respond: (request: RecordedRequest) => answerFor(classify(request)) };
+  /** The letter the request shows the file's option `letter` under (`X. text` lines), else `letter`. */
+  const shownLetter = (request: RecordedRequest, item: EvalFixtureItem, letter: string): string => {
+    const text = item.options?.[letter.charCodeAt(0) - 65];
+    if (text === undefined) return letter;
+    for (const line of request.texts.join('\n').split('\n')) {
+      const m = /^([A-Z])\. (.*)$/.exec(line.trim());
+      if (m && m[2] === text) return m[1] as string;
+    }
+    return letter;
+  };
+  return {
+    classify,
+    answerFor,
+    respond: (request: RecordedRequest) => {
+      const c = classify(request);
+      return shownLetter(request, c.item, answerFor(c));
+    },
+  };
 }
 
 /** Ranks tiles by how red they are (mean R minus mean of G and B), from 8x8 crops. */

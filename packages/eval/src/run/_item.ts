@@ -16,8 +16,9 @@ import type {
   TileSource,
   VlmRunner,
 } from '@semclip/core';
-import { IMAGE_ERROR_CODES, type Semaphore, SemclipError, isSemclipError, optionLines, throwIfAborted } from '@semclip/core';
+import { IMAGE_ERROR_CODES, type Semaphore, SemclipError, isSemclipError, throwIfAborted } from '@semclip/core';
 import { judge } from '../answer/judge.js';
+import { fileLetter, reorderItem, vstarOptionOrder } from '../answer/order.js';
 import { benchmarkPrompt } from '../answer/prompt.js';
 import { EVAL_METHODS, SCORED_METHODS, type EvalMethod } from './methods.js';
 import type { EvalResultRow } from './results.js';
@@ -43,6 +44,30 @@ export interface ItemContext {
   readonly signal: AbortSignal;
   readonly onCall: () => void;
   readonly onItemError: 'record' | 'throw';
+  /**
+   * V*: each item's options are shown in `vstarOptionOrder(shuffleSeed, item id)` and asked
+   * with `protocol` (`likelihood`: option texts ranked by the runner's `answerLogprobs`).
+   */
+  readonly vstar?: { readonly protocol: 'letters' | 'likelihood'; readonly shuffleSeed: number };
+}
+
+/** A runner that gives exact log-likelihoods of candidate texts after a prompt (the local runner). */
+interface TextScoringRunner {
+  answerLogprobs(request: {
+    readonly prompts: readonly (readonly PromptImage[])[];
+    readonly question: string;
+    readonly candidates: readonly string[];
+    readonly imageSize?: { readonly width: number; readonly height: number };
+    readonly batchSize?: number;
+    readonly signal?: AbortSignal;
+  }): Promise<
+    readonly {
+      readonly method: string;
+      readonly logprobs: readonly { readonly token: string; readonly logprob: number }[] | undefined;
+      /** Tokens of each candidate, for the mean log-probability per token. */
+      readonly tokenCounts?: readonly number[];
+    }[]
+  >;
 }
 
 /** Errors that belong to one item; anything else (the VLM server down, a bug) stops the run. */
@@ -106,7 +131,7 @@ interface Outcome {
   readonly reply?: string | { readonly index: number };
   readonly predicted: string | null;
   readonly correct: boolean;
-  readonly via: 'choose' | 'text';
+  readonly via: 'choose' | 'text' | 'likelihood';
   readonly visualTokens: number;
   readonly latencyMs: number;
   readonly images: number;
@@ -115,10 +140,31 @@ interface Outcome {
 
 const boxKey = (b: Box) => `${b.x},${b.y},${b.width},${b.height}`;
 
-/** The stem of a multiple-choice prompt (hint + question) without its option lines, for `choose`. */
-function stemOf(question: string, options: readonly string[]): string {
-  const block = optionLines(options);
-  return question.endsWith(`\n${block}`) ? question.slice(0, -(block.length + 1)) : question;
+/**
+ * V*'s own protocol (`vstar_bench_eval.py`): the question alone, no options listed, and each
+ * option's text scored as the answer; the highest mean log-probability per token wins (V*:
+ * the lowest mean cross-entropy), ties to the first option shown.
+ */
+async function chooseByTextLikelihood(ctx: ItemContext, item: BenchmarkItem, options: readonly string[], images: PromptImage[], source: TileSource) {
+  const [scored] = await (ctx.runner as unknown as TextScoringRunner).answerLogprobs({
+    prompts: [images],
+    question: item.question,
+    candidates: options,
+    imageSize: source.size,
+    batchSize: 1,
+    signal: ctx.signal,
+  });
+  const lp = scored?.logprobs;
+  if (scored?.method !== 'logits' || !lp || lp.length !== options.length) {
+    throw new SemclipError('MODEL_OUTPUT_INVALID', `${ctx.runner.id} gave no log-likelihood per option (method ${scored?.method ?? 'none'}).`, {
+      expected: "exact log-likelihoods of each option's text (a local: runner's answerLogprobs)",
+    });
+  }
+  const counts = scored.tokenCounts;
+  const scores = lp.map((c, i) => c.logprob / (counts && (counts[i] ?? 0) > 0 ? (counts[i] as number) : 1));
+  let index = 0;
+  for (let i = 1; i < scores.length; i++) if ((scores[i] as number) > (scores[index] as number)) index = i;
+  return index;
 }
 
 /** Asks the VLM one prompt's images: `choose` for multiple choice when the runner has logprobs, else `answer`. */
@@ -131,8 +177,22 @@ async function callVlm(ctx: ItemContext, item: BenchmarkItem, source: TileSource
   ctx.onCall();
   const t0 = performance.now();
   try {
-    if (options && ctx.runner.capabilities.logprobs) {
-      const choice = await ctx.runner.choose({ ...common, question: stemOf(prompt.question, options), options });
+    if (options && ctx.vstar?.protocol === 'likelihood') {
+      const index = await chooseByTextLikelihood(ctx, item, options, images, source);
+      const j = judge(item, { index });
+      return {
+        reply: { index },
+        predicted: j.predicted,
+        correct: j.correct,
+        via: 'likelihood',
+        visualTokens,
+        latencyMs: performance.now() - t0,
+        images: images.length,
+      };
+    }
+    // Letters with a gap (A, B, D) are asked as text: the runner's choose would letter them A, B, C.
+    if (options && ctx.runner.capabilities.logprobs && item.metadata.optionLetters === undefined) {
+      const choice = await ctx.runner.choose({ ...common, question: prompt.stem, options });
       const j = judge(item, { index: choice.index });
       const latencyMs = choice.latencyMs ?? performance.now() - t0;
       return { reply: { index: choice.index }, predicted: j.predicted, correct: j.correct, via: 'choose', visualTokens, latencyMs, images: images.length };
@@ -151,7 +211,12 @@ async function callVlm(ctx: ItemContext, item: BenchmarkItem, source: TileSource
  * The item's ask function: one VLM call per distinct prompt, however many methods send it.
  * Images are built (by the pipeline, each box encoded once) before a call slot is taken.
  */
-function createAsker(ctx: ItemContext, item: BenchmarkItem, source: TileSource): (prompt: Prompt) => Promise<Outcome> {
+function createAsker(
+  ctx: ItemContext,
+  item: BenchmarkItem,
+  source: TileSource,
+  toFileLetter: (letter: string | null) => string | null = (l) => l,
+): (prompt: Prompt) => Promise<Outcome> {
   const asked = new Map<string, Promise<Outcome>>();
   return (prompt) => {
     const key = `${prompt.overview ? 'O' : '-'}|${prompt.regions.map((r) => boxKey(r.box)).join(';')}`;
@@ -166,7 +231,9 @@ function createAsker(ctx: ItemContext, item: BenchmarkItem, source: TileSource):
           if (!recordable(ctx, err)) throw err;
           return { predicted: null, correct: false, via: 'text', visualTokens: 0, latencyMs: 0, images: 0, error: errorInfo(err) };
         }
-        return ctx.calls.run(() => callVlm(ctx, item, source, images), ctx.signal);
+        const o = await ctx.calls.run(() => callVlm(ctx, item, source, images), ctx.signal);
+        // Options shown in another order than the file's: the letter is the file's again.
+        return { ...o, predicted: toFileLetter(o.predicted) };
       })();
       asked.set(key, outcome);
     }
@@ -180,10 +247,11 @@ function createAsker(ctx: ItemContext, item: BenchmarkItem, source: TileSource):
 type RowFields = Omit<EvalResultRow, 'type' | 'benchmark' | 'item' | 'method' | 'seed' | 'answer'>;
 
 /** Builds the item's rows: the key and the judge's metadata, then the method's fields. */
-function rowMaker(benchmark: BenchmarkName, item: BenchmarkItem) {
+function rowMaker(benchmark: BenchmarkName, item: BenchmarkItem, optionOrder?: readonly number[]) {
   const base = judge(item, undefined);
   const meta = {
     answer: item.answer,
+    ...(optionOrder ? { optionOrder } : {}),
     ...(base.category !== undefined ? { category: base.category } : {}),
     ...(base.group !== undefined ? { group: base.group } : {}),
     ...(base.hasImage !== undefined ? { hasImage: base.hasImage } : {}),
@@ -297,7 +365,10 @@ async function perTileRow(
  * or scored gets a wrong row with the error per method (or stops the run: `onItemError: 'throw'`).
  */
 export async function evaluateItem(ctx: ItemContext, item: BenchmarkItem, wanted: readonly Wanted[]): Promise<EvalResultRow[]> {
-  const makeRow = rowMaker(ctx.benchmark, item);
+  // V*: the options in the item's own seeded order (the file's puts the right one first).
+  const n = item.options?.length ?? 0;
+  const order = ctx.vstar && n > 1 ? vstarOptionOrder(ctx.vstar.shuffleSeed, item.id, n) : undefined;
+  const makeRow = rowMaker(ctx.benchmark, item, order);
   let p: PreparedItem;
   try {
     p = await prepareItem(ctx, item, wanted);
@@ -308,7 +379,7 @@ export async function evaluateItem(ctx: ItemContext, item: BenchmarkItem, wanted
       makeRow(w, { predicted: null, correct: false, via: 'text', overview: false, tiles: [], images: 0, visualTokens: 0, vlmCalls: 0, latencyMs: 0, error }),
     );
   }
-  const ask = createAsker(ctx, item, p.source);
+  const ask = order ? createAsker(ctx, reorderItem(item, order), p.source, (l) => fileLetter(item, l, order)) : createAsker(ctx, item, p.source);
   const rows = await Promise.all(
     wanted.map(async (w) => {
       if (w.method === 'majority' || w.method === 'oracle') return perTileRow(ask, makeRow, item, p, w);

@@ -92,6 +92,18 @@ export interface RunEvaluationOptions {
   readonly forceUnlock?: boolean;
   /** Told when a stale lock (its process gone) was taken over before the run. */
   readonly onNote?: (message: string) => void;
+  /**
+   * V* only: how a question is put to the VLM. Either way each question's options are shown in
+   * a seeded order of their own (`vstarOptionOrder(seed, item id)`: V*'s files list the right
+   * option first), the order is kept in each row (`optionOrder`) and answers are mapped back to
+   * the file's letters.
+   * - `letters` (default): the options listed as `A. ...` lines, the letter asked for (LLaVA style).
+   * - `likelihood`: V*'s own protocol (`vstar_bench_eval.py`): the question alone, without the
+   *   options, and the option whose text the model finds most likely (mean log-probability per
+   *   token) is the answer. Needs a runner that scores free text (`answerLogprobs` with exact
+   *   log-likelihoods: `local:` runners).
+   */
+  readonly vstarProtocol?: 'letters' | 'likelihood';
 }
 
 /** The rows of one run that failed with one error code. */
@@ -179,6 +191,7 @@ interface RunSettings {
   readonly scoreConcurrency: number;
   readonly maxTokens: number | null;
   readonly out: string;
+  readonly vstarProtocol: 'letters' | 'likelihood';
 }
 
 /** Checks every option before any file or VLM work; throws INVALID_ARGUMENT, UNKNOWN_METHOD or DATASET_INVALID. */
@@ -192,7 +205,9 @@ function checkOptions(options: RunEvaluationOptions): RunSettings {
     scoreConcurrency: intOption('scoreConcurrency', options.scoreConcurrency, { fallback: 1, min: 1, max: 1024 }),
     maxTokens: options.maxTokens === undefined ? null : intOption('maxTokens', options.maxTokens, { fallback: 0, min: 1, max: 1_000_000 }),
     out: typeof options.out === 'string' && options.out !== '' ? resolve(options.out) : '',
+    vstarProtocol: options.vstarProtocol ?? 'letters',
   };
+  checkVstarProtocol(options, settings.vstarProtocol);
   if (settings.out === '') {
     throw new SemclipError('INVALID_ARGUMENT', 'No results file given.', { expected: 'out: a path like results/vstar.jsonl' });
   }
@@ -213,6 +228,30 @@ function checkOptions(options: RunEvaluationOptions): RunSettings {
   return settings;
 }
 
+/** `vstarProtocol` is known, only for V*, and `likelihood` only with a runner that scores free text. */
+function checkVstarProtocol(options: RunEvaluationOptions, protocol: string): void {
+  if (protocol !== 'letters' && protocol !== 'likelihood') {
+    throw new SemclipError('INVALID_ARGUMENT', `vstarProtocol ${JSON.stringify(protocol)} is not known.`, { expected: "'letters' or 'likelihood'" });
+  }
+  if (options.vstarProtocol === undefined) return;
+  if (options.dataset.benchmark !== 'vstar') {
+    throw new SemclipError('INVALID_ARGUMENT', `vstarProtocol applies to V* only, not ${options.dataset.benchmark}.`, {
+      hint: 'Drop --vstar-protocol for this benchmark',
+    });
+  }
+  if (protocol === 'likelihood' && !scoresText(options.runner)) {
+    throw new SemclipError('INVALID_ARGUMENT', `V*'s likelihood protocol needs a VLM that scores free text; ${options.runner.id} does not.`, {
+      expected: 'a local: VLM (it ranks each option text by its own log-likelihood, as vstar_bench_eval.py does)',
+      hint: 'Use --vlm local:<model-id>, or --vstar-protocol letters (shuffled options, letter asked for) with an HTTP VLM',
+    });
+  }
+}
+
+/** Runners that give exact log-likelihoods of candidate texts: the local runner's `answerLogprobs`. */
+function scoresText(runner: VlmRunner): boolean {
+  return runner.id.startsWith('local:') && typeof (runner as { answerLogprobs?: unknown }).answerLogprobs === 'function';
+}
+
 /** What a resume must match: the data, the VLM, seeds, image encoding, token cap and the caller's setup. */
 function runConfig(options: RunEvaluationOptions, s: RunSettings): RunConfig {
   const { dataset, runner, pipeline } = options;
@@ -228,6 +267,8 @@ function runConfig(options: RunEvaluationOptions, s: RunSettings): RunConfig {
     image: { format, quality, maxSide, ...(padding ? { padding } : {}) },
     maxTokens: s.maxTokens,
     setup: options.setup ?? {},
+    // V*: options shown in a seeded order per item (its files put the right one first).
+    ...(dataset.benchmark === 'vstar' ? { vstar: { protocol: s.vstarProtocol, optionOrder: 'shuffled' as const, shuffleSeed: s.seed } } : {}),
   };
 }
 
@@ -449,6 +490,7 @@ export async function runEvaluation(options: RunEvaluationOptions): Promise<RunS
       signal: linked.signal,
       onCall: () => void progress.vlmCalls++,
       onItemError: options.onItemError ?? 'record',
+      ...(dataset.benchmark === 'vstar' ? { vstar: { protocol: settings.vstarProtocol, shuffleSeed: settings.seed } } : {}),
     };
     try {
       await runItems(todo, ctx, writer, progress, settings.concurrency + 2);

@@ -30,6 +30,12 @@ export interface RunConfig {
   readonly maxTokens: number | null;
   /** What the caller wired: grid, scorer, selection... (the CLI records its flags here). */
   readonly setup: { readonly [key: string]: JsonValue };
+  /**
+   * V* only: how questions were put (`letters`: options listed, letter asked; `likelihood`:
+   * V*'s own protocol, option texts ranked by likelihood) and the seed of each question's
+   * option order (`vstarOptionOrder(shuffleSeed, item id)`, kept per row in `optionOrder`).
+   */
+  readonly vstar?: { readonly protocol: 'letters' | 'likelihood'; readonly optionOrder: 'shuffled'; readonly shuffleSeed: number };
 }
 
 /** The first line of a results file. */
@@ -43,7 +49,7 @@ export interface RunHeader {
 }
 
 /** How a row's answer was obtained. */
-export type ResultVia = 'choose' | 'text' | 'vote' | 'oracle';
+export type ResultVia = 'choose' | 'text' | 'likelihood' | 'vote' | 'oracle';
 
 /**
  * One result line: one (benchmark, item, method, seed). Carries what the metrics need
@@ -63,8 +69,16 @@ export interface EvalResultRow {
   readonly category?: string;
   readonly group?: string;
   readonly hasImage?: boolean;
-  /** The model's reply: its text, or the chosen option index (`choose`). */
+  /**
+   * The model's reply: its text, or the chosen option index (`choose`, `likelihood`), about the
+   * options as shown (`optionOrder`).
+   */
   readonly reply?: string | { readonly index: number };
+  /**
+   * V*: the order the options were shown in: entry k is the data file's index of the option
+   * shown as letter k. `answer` and `predicted` are the data file's letters.
+   */
+  readonly optionOrder?: readonly number[];
   readonly via: ResultVia;
   /** Whether the overview was sent. */
   readonly overview: boolean;
