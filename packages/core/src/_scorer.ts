@@ -55,6 +55,12 @@ export interface RelevanceScorer {
    * the items were not recorded (heads from older versions). Absent: not trained on items.
    */
   readonly trainedOn?: TrainedOn | null;
+  /**
+   * How the scorer represents tiles and questions, in one line, when that depends on the model
+   * it loaded (vlm-embed: the projected CLS token or the mean of the visual tokens, the last
+   * hidden state or the mean input embeddings); long runs record it and reports show it.
+   */
+  readonly representation?: string;
   score(query: ScoreQuery, source: TileSource, options?: ScoreOptions): Promise<TileScores>;
   dispose(): void | Promise<void>;
 }
