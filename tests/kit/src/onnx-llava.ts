@@ -76,6 +76,15 @@ export interface TinyLlavaOptions {
    * Default false: logits and present.* only, like the usual transformers.js exports.
    */
   readonly exposeHiddenStates?: boolean;
+  /**
+   * LLaVA only: give the vision encoder a CLS token (an image-dependent summary of the patch
+   * tokens, as a real CLIP tower's attends to them) and expose it projected:
+   * `first-token` keeps it as each image's first feature (image_features [B, 1 + n, D], config
+   * `vision_feature_select_strategy: "full"`, as an export made with that strategy does);
+   * `output` adds a vision-encoder output `cls_features` [B, D] and leaves image_features as
+   * it is. Default: none (CLS dropped, as LLaVA-1.5's usual exports).
+   */
+  readonly exposeCls?: 'first-token' | 'output';
 }
 
 export type TinyVlmFamily = 'llava' | 'idefics3' | 'qwen2_vl';
@@ -125,7 +134,10 @@ function finish(g: GraphBuilder, value: string, name: string, dims: readonly (nu
   g.output(name, half ? 'float16' : 'float32', dims);
 }
 
-function visionEncoder(rng: () => number, o: { size: number; patch: number; dv: number; d: number; half?: boolean; idefics3?: boolean }): Uint8Array {
+function visionEncoder(
+  rng: () => number,
+  o: { size: number; patch: number; dv: number; d: number; half?: boolean; idefics3?: boolean; cls?: 'first-token' | 'output' },
+): Uint8Array {
   const g = new GraphBuilder('tiny_llava_vision_encoder');
   const grid = Math.floor(o.size / o.patch);
   const n = grid * grid;
@@ -150,10 +162,27 @@ function visionEncoder(rng: () => number, o: { size: number; patch: number; dv: 
   const flat = g.node('Reshape', [conv, g.ints('flat_shape', [3], [0, o.dv, -1])]);
   const tokens = g.node('Transpose', [flat], undefined, { perm: [0, 2, 1] });
   const posed = g.node('Add', [tokens, g.weight('vision_pos', [n, o.dv], rng, 0.5)]);
-  const h1 = g.node('Tanh', [g.node('MatMul', [posed, g.weight('projector.linear_1', [o.dv, o.d], rng, 0.5)])]);
-  let features = g.node('MatMul', [h1, g.weight('projector.linear_2', [o.d, o.d], rng, 0.5)]);
+  // Weights in the same order with or without a CLS token, so the other weights stay the same.
+  const linear1 = g.weight('projector.linear_1', [o.dv, o.d], rng, 0.5);
+  const linear2 = g.weight('projector.linear_2', [o.d, o.d], rng, 0.5);
+  const project = (x: string) => g.node('MatMul', [g.node('Tanh', [g.node('MatMul', [x, linear1])]), linear2]);
+  let sequence = posed;
+  let cls: string | undefined;
+  if (o.cls) {
+    // CLS = tanh(mean of the patch tokens x W + class_embedding): one [B, 1, dv] token per image.
+    const pooled = g.node('ReduceMean', [posed], undefined, { axes: [1], keepdims: 1 });
+    const mixed = g.node('MatMul', [pooled, g.weight('cls.weight', [o.dv, o.dv], rng, 1)]);
+    cls = g.node('Tanh', [g.node('Add', [mixed, g.weight('class_embedding', [o.dv], rng, 0.5)])]);
+    if (o.cls === 'first-token') sequence = g.node('Concat', [cls, posed], undefined, { axis: 1 });
+  }
+  let features = project(sequence);
   if (scale) features = g.node('Mul', [features, scale]);
-  finish(g, features, 'image_features', [o.idefics3 ? 'num_images' : 'batch_size', n, o.d], o.half ?? false);
+  const tokensOut = o.cls === 'first-token' ? n + 1 : n;
+  finish(g, features, 'image_features', [o.idefics3 ? 'num_images' : 'batch_size', tokensOut, o.d], o.half ?? false);
+  if (cls && o.cls === 'output') {
+    const projected = g.node('Reshape', [project(cls), g.ints('cls_shape', [2], [0, o.d])]);
+    finish(g, projected, 'cls_features', ['batch_size', o.d], o.half ?? false);
+  }
   return g.toBytes();
 }
 
@@ -270,8 +299,10 @@ export function buildTinyLlava(options: TinyLlavaOptions = {}): TinyLlavaModel {
   if (d % heads !== 0) throw new Error(`hiddenSize ${d} must be a multiple of numHeads ${heads}`);
   const headDim = d / heads;
   const grid = Math.floor(size / patch);
-  // Qwen2-VL merges 2x2 patches; its count is for a size x size image.
-  const visualTokensPerImage = options.family === 'qwen2_vl' ? Math.floor(grid / 2) ** 2 : grid * grid;
+  if (options.exposeCls && (options.family ?? 'llava') !== 'llava') throw new Error('exposeCls is for the llava family only');
+  // Qwen2-VL merges 2x2 patches; its count is for a size x size image. A kept CLS token is one more.
+  const visualTokensPerImage = options.family === 'qwen2_vl' ? Math.floor(grid / 2) ** 2 : grid * grid + (options.exposeCls === 'first-token' ? 1 : 0);
+  const selectStrategy = options.exposeCls === 'first-token' ? 'full' : 'default';
 
   const family = options.family ?? 'llava';
   const idefics3 = family === 'idefics3';
@@ -302,7 +333,7 @@ export function buildTinyLlava(options: TinyLlavaOptions = {}): TinyLlavaModel {
     pad_token_id: padTokenId,
     projector_hidden_act: 'gelu',
     vision_feature_layer: -2,
-    vision_feature_select_strategy: 'default',
+    vision_feature_select_strategy: selectStrategy,
     text_config: {
       model_type: 'qwen2',
       architectures: ['Qwen2ForCausalLM'],
@@ -413,7 +444,7 @@ export function buildTinyLlava(options: TinyLlavaOptions = {}): TinyLlavaModel {
     num_additional_image_tokens: 1,
     patch_size: patch,
     processor_class: 'LlavaProcessor',
-    vision_feature_select_strategy: 'default',
+    vision_feature_select_strategy: selectStrategy,
   };
 
   // Separate streams per graph, so changing one graph's size never reshuffles another's weights.
@@ -429,7 +460,7 @@ export function buildTinyLlava(options: TinyLlavaOptions = {}): TinyLlavaModel {
     'tokenizer_config.json': json(tok.tokenizerConfig),
     'onnx/vision_encoder.onnx': qwen
       ? qwenVisionEncoder(seededRandom(seed * 3 + 1), { patch, dv, d })
-      : visionEncoder(seededRandom(seed * 3 + 1), { size, patch, dv, d, idefics3 }),
+      : visionEncoder(seededRandom(seed * 3 + 1), { size, patch, dv, d, idefics3, ...(options.exposeCls ? { cls: options.exposeCls } : {}) }),
     'onnx/embed_tokens.onnx': embedTokens(seededRandom(seed * 3 + 2), vocab, d),
     'onnx/decoder_model_merged.onnx': decoder(seededRandom(seed * 3 + 3), {
       vocab,
@@ -443,7 +474,15 @@ export function buildTinyLlava(options: TinyLlavaOptions = {}): TinyLlavaModel {
     }),
   };
   if (options.fp16Variants) {
-    files['onnx/vision_encoder_fp16.onnx'] = visionEncoder(seededRandom(seed * 3 + 1), { size, patch, dv, d, half: true, idefics3 });
+    files['onnx/vision_encoder_fp16.onnx'] = visionEncoder(seededRandom(seed * 3 + 1), {
+      size,
+      patch,
+      dv,
+      d,
+      half: true,
+      idefics3,
+      ...(options.exposeCls ? { cls: options.exposeCls } : {}),
+    });
     files['onnx/embed_tokens_fp16.onnx'] = embedTokens(seededRandom(seed * 3 + 2), vocab, d, true);
   }
   for (const omitted of options.omit ?? []) delete files[omitted];
