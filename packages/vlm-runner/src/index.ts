@@ -30,5 +30,7 @@ export type {
   ImageEmbeddings,
   TextEmbedding,
   TextRepresentation,
+  ClsSource,
+  ImagePool,
 } from './local/index.js';
 export type { AnswerLogprobs, AnswerLogprobsRequest, AnswerLogprobsRunner } from './_answer-logprobs.js';

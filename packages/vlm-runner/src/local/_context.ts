@@ -6,6 +6,7 @@
 import { SemclipError, intOption, isSemclipError } from '@semclip/core';
 import type { Semaphore } from '@semclip/core';
 import type { PromptTemplates } from '../_prompt.js';
+import type { ClsSource } from './_embed.js';
 import type { Any, Family, FamilyContext } from './_families.js';
 import type { LocalTraceEvent } from './_types.js';
 
@@ -33,6 +34,8 @@ export interface LocalCallContext {
   readonly visualTokensPerImage: number;
   /** The decoder output with hidden states, if the export has one. */
   readonly hiddenOutput: string | undefined;
+  /** Where the export gives the projected CLS token, if it does. */
+  readonly clsSource: ClsSource | undefined;
   readonly features: FeatureCheck;
   /** One forward pass at a time. */
   readonly lock: Semaphore;

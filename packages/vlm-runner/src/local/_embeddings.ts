@@ -1,15 +1,16 @@
 /**
  * `embedImages` / `embedText`: the model's own embeddings, images through the vision encoder
- * (and projector) in one batched run, texts as the decoder's last hidden state or the mean of
- * their input embeddings. The pooling arithmetic is in `_embed.ts`.
+ * (and projector) in one batched run as their projected CLS token or the mean of their visual
+ * tokens, texts as the decoder's last hidden state or the mean of their input embeddings. The
+ * pooling arithmetic is in `_embed.ts`.
  */
 import { SemclipError, throwIfAborted } from '@semclip/core';
 import type { EncodedImage, RawImage } from '@semclip/core';
 import { assertFinite } from '@semclip/runtime';
 import { floatData, ones, runError } from './_context.js';
 import type { LocalCallContext } from './_context.js';
-import { lastTokenState, meanPoolGroups } from './_embed.js';
-import type { TextRepresentation } from './_embed.js';
+import { CLS_OUTPUT, IMAGE_POOLS, firstRows, lastTokenState, meanPoolGroups } from './_embed.js';
+import type { ImagePool, TextRepresentation } from './_embed.js';
 import type { Any } from './_families.js';
 import { toRgb } from './_pixels.js';
 import type { EmbedImagesOptions, EmbedTextOptions, ImageEmbeddings, TextEmbedding } from './_types.js';
@@ -19,23 +20,64 @@ export function defaultTextRepresentation(run: Pick<LocalCallContext, 'hiddenOut
   return run.hiddenOutput ? 'last-hidden-state' : 'mean-input-embeddings';
 }
 
-/** Every image through the vision encoder in one run; each image's visual tokens mean-pooled. */
+/**
+ * Every image through the vision encoder in one run; each image's visual tokens mean-pooled,
+ * or its projected CLS token taken (`pool: 'cls'`, where the export gives it).
+ */
 export async function embedImages(
   run: LocalCallContext,
   images: readonly (RawImage | EncodedImage)[],
   embedOptions: EmbedImagesOptions = {},
 ): Promise<ImageEmbeddings> {
-  const { model, family, familyContext, visualTokensPerImage, label } = run;
+  const { model, family, familyContext, visualTokensPerImage, label, clsSource } = run;
   const signal = embedOptions.signal;
   run.checkOpen(signal);
   const start = performance.now();
   if (!Array.isArray(images) || images.length === 0) {
     throw new SemclipError('INVALID_ARGUMENT', 'embedImages() needs at least one image.', { expected: 'an array of RawImage or EncodedImage' });
   }
+  const pool: ImagePool = embedOptions.pool ?? 'mean';
+  if (!IMAGE_POOLS.includes(pool)) {
+    throw new SemclipError('INVALID_ARGUMENT', `Image pooling "${String(pool)}" is not known.`, { expected: "'cls' or 'mean'" });
+  }
+  if (pool === 'cls' && clsSource === undefined) {
+    throw new SemclipError('UNSUPPORTED_CAPABILITY', `Model ${label}: its ONNX vision encoder does not give the projected CLS token.`, {
+      expected: `a vision encoder that keeps CLS as each image's first feature (a CLIP tower exported with vision_feature_select_strategy "full") or outputs ${CLS_OUTPUT}`,
+      hint: "Use pool 'mean' (the mean of the visual tokens), or a model exported with its CLS token",
+      details: { outputs: model.sessions.vision_encoder?.outputNames, visualTokensPerImage },
+    });
+  }
   const rgb = await Promise.all(images.map((im, i) => toRgb(im, i)));
   throwIfAborted(signal);
   return run.lock.run(async () => {
     run.checkOpen(signal);
+    if (pool === 'cls' && clsSource === 'cls_features') {
+      // The CLS output of its own: one run of the vision encoder that reads only that output.
+      // transformers.js 4.3.2's encode_image returns image_features alone; _encode_input (the
+      // method it calls) returns any one output of a session.
+      let cls: Any;
+      try {
+        cls = await model._encode_input('vision_encoder', await family.visionInputs(familyContext, rgb), CLS_OUTPUT);
+      } catch (err) {
+        throw runError(label, err, `encoding images (${CLS_OUTPUT})`);
+      }
+      const dims: number[] = cls?.dims ?? [];
+      const dim = dims.at(-1) as number;
+      const rows = dims.slice(0, -1).reduce((a, b) => a * b, 1);
+      if (!cls || rows !== rgb.length) {
+        throw new SemclipError(
+          'MODEL_OUTPUT_INVALID',
+          `Model ${label}: the vision encoder's ${CLS_OUTPUT} has shape [${dims.join(', ')}] for ${rgb.length} image(s).`,
+          {
+            expected: `[${rgb.length}, hidden] or [${rgb.length}, 1, hidden]`,
+          },
+        );
+      }
+      const data = floatData(cls);
+      assertFinite(data, `Model ${label}: the ${CLS_OUTPUT}`);
+      run.onTrace?.({ kind: 'vision', batch: rgb.length, featureTokens: rows });
+      return { vectors: firstRows(data, rgb.length, 1, dim), pool, dim, tokensPerImage: 1, visionRuns: 1, latencyMs: performance.now() - start };
+    }
     let features: Any;
     // The wrapped encode_image checks the count and reports the batch to onTrace.
     run.features.expected = rgb.length * visualTokensPerImage;
@@ -51,9 +93,11 @@ export async function embedImages(
     const data = floatData(features);
     assertFinite(data, `Model ${label}: the image features`);
     return {
-      vectors: meanPoolGroups(data, rgb.length, visualTokensPerImage, dim),
+      // first-token: CLIP's CLS is each image's first projected feature.
+      vectors: pool === 'cls' ? firstRows(data, rgb.length, visualTokensPerImage, dim) : meanPoolGroups(data, rgb.length, visualTokensPerImage, dim),
+      pool,
       dim,
-      tokensPerImage: visualTokensPerImage,
+      tokensPerImage: pool === 'cls' ? 1 : visualTokensPerImage,
       visionRuns: 1,
       latencyMs: performance.now() - start,
     };

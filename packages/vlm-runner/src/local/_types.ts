@@ -6,7 +6,7 @@ import type { PromptTemplates } from '../_prompt.js';
 import type { AnswerLogprobs, AnswerLogprobsRequest } from '../_answer-logprobs.js';
 import type { FamilyName } from './_families.js';
 import type { LocalDtype, LocalSession } from './_files.js';
-import type { TextRepresentation } from './_embed.js';
+import type { ClsSource, ImagePool, TextRepresentation } from './_embed.js';
 
 /** Options of the local (in-process ONNX) backend. */
 export interface LocalRunnerOptions {
@@ -76,17 +76,24 @@ export interface LocalRequestExtras {
 
 /** Options of `embedImages`. */
 export interface EmbedImagesOptions {
+  /**
+   * `mean` (default): the mean of each image's projected visual tokens. `cls`: its projected
+   * CLS token, where the export gives it (`LocalRunner.clsSource`); else UNSUPPORTED_CAPABILITY.
+   */
+  readonly pool?: ImagePool;
   readonly signal?: AbortSignal;
 }
 
 /** What `embedImages` returns. */
 export interface ImageEmbeddings {
   /**
-   * One vector per image, in order: the mean over the image's visual tokens of what the vision
-   * encoder (with the projector) returns, i.e. the features merged into the language model's
-   * input embeddings. Not normalised.
+   * One vector per image, in order, in the language model's input space: the mean over the
+   * image's visual tokens of what the vision encoder (with the projector) returns (`mean`), or
+   * its projected CLS token (`cls`). Not normalised.
    */
   readonly vectors: readonly Float32Array[];
+  /** How each image's vector was made (`cls` or `mean`). */
+  readonly pool: ImagePool;
   /** The language model's hidden size. */
   readonly dim: number;
   /** Visual tokens pooled per image. */
@@ -129,6 +136,11 @@ export interface LocalRunner extends VlmRunner {
   readonly dir: string;
   /** What `embedText` uses by default: `last-hidden-state` when the decoder outputs hidden states, else `mean-input-embeddings`. */
   readonly textRepresentation: TextRepresentation;
+  /**
+   * Where this export gives the projected CLS token (`embedImages({ pool: 'cls' })`):
+   * `first-token` or `cls_features`; `undefined` for the usual exports, which drop it or have none.
+   */
+  readonly clsSource: ClsSource | undefined;
   answer(request: AnswerRequest & LocalRequestExtras): Promise<VlmAnswer>;
   choose(request: ChooseRequest & LocalRequestExtras): Promise<VlmChoice>;
   /**

@@ -85,6 +85,107 @@ describe('embedImages (random weights: shapes, determinism, batching)', () => {
   });
 });
 
+describe('embedImages pool: cls (random weights: which tensor is used, checked against the ONNX vision encoder run directly)', () => {
+  // A flat colour at the encoder's own 56 px: resizing, cropping and rescaling change nothing,
+  // so the pixel values are known exactly and the vision encoder can be run here by hand.
+  const flat = (rgb: readonly [number, number, number]): RawImage => {
+    const data = new Uint8Array(56 * 56 * 3);
+    for (let i = 0; i < data.length; i++) data[i] = rgb[i % 3]!;
+    return { data, width: 56, height: 56, channels: 3 };
+  };
+  const colours = [
+    [200, 30, 60],
+    [20, 180, 90],
+  ] as const;
+  const CLIP_MEAN = [0.48145466, 0.4578275, 0.40821073];
+  const CLIP_STD = [0.26862954, 0.26130258, 0.27577711];
+
+  /** Every output of the vision encoder for the flat images, from onnxruntime-node itself. */
+  async function direct(dir: string): Promise<Record<string, { dims: readonly number[]; data: Float32Array }>> {
+    const ort = await import('onnxruntime-node');
+    const session = await ort.InferenceSession.create(path.join(dir, 'onnx', 'vision_encoder.onnx'));
+    const plane = 56 * 56;
+    const pixels = new Float32Array(colours.length * 3 * plane);
+    colours.forEach((rgb, b) => {
+      for (let c = 0; c < 3; c++) pixels.fill((rgb[c]! / 255 - CLIP_MEAN[c]!) / CLIP_STD[c]!, (b * 3 + c) * plane, (b * 3 + c + 1) * plane);
+    });
+    const out = await session.run({ pixel_values: new ort.Tensor('float32', pixels, [colours.length, 3, 56, 56]) });
+    await session.release();
+    return Object.fromEntries(Object.entries(out).map(([k, t]) => [k, { dims: t.dims, data: t.data as Float32Array }]));
+  }
+  const row = (t: { dims: readonly number[]; data: Float32Array }, image: number, r: number) => {
+    const [, rows, dim] = t.dims.length === 3 ? t.dims : [0, 1, t.dims[1]!];
+    return Array.from(t.data.subarray((image * rows! + r) * dim!, (image * rows! + r + 1) * dim!));
+  };
+  const meanRows = (t: { dims: readonly number[]; data: Float32Array }, image: number) => {
+    const [, rows, dim] = t.dims as [number, number, number];
+    const sum = new Array<number>(dim).fill(0);
+    for (let r = 0; r < rows; r++) row(t, image, r).forEach((x, i) => (sum[i]! += x / rows));
+    return sum;
+  };
+  const close = (got: Float32Array, want: readonly number[]) => {
+    expect(got).toHaveLength(want.length);
+    got.forEach((x, i) => expect(x).toBeCloseTo(want[i]!, 4));
+  };
+
+  it('takes the first feature of an export that keeps CLS (vision_feature_select_strategy "full"), and the mean of all of them for mean', async () => {
+    const dir = path.join(root, 'cls-first');
+    const model = await writeTinyLlava(dir, { seed: 5, exposeCls: 'first-token' });
+    const runner = await createLocalRunner({ model: dir, device: 'cpu', maxTokens: 3 });
+    try {
+      expect(runner.clsSource).toBe('first-token');
+      expect(runner.visualTokensPerImage).toBe(model.visualTokensPerImage);
+      const want = (await direct(dir)).image_features!;
+      expect(want.dims).toEqual([2, model.visualTokensPerImage, hiddenSize()]);
+      const images = colours.map(flat);
+      const cls = await runner.embedImages(images, { pool: 'cls' });
+      const mean = await runner.embedImages(images, { pool: 'mean' });
+      expect([cls.pool, cls.tokensPerImage, mean.pool, mean.tokensPerImage]).toEqual(['cls', 1, 'mean', model.visualTokensPerImage]);
+      colours.forEach((_, b) => {
+        close(cls.vectors[b]!, row(want, b, 0));
+        close(mean.vectors[b]!, meanRows(want, b));
+        // The planted difference: the CLS token is not the mean of the tokens.
+        expect(Math.max(...cls.vectors[b]!.map((x, i) => Math.abs(x - mean.vectors[b]![i]!)))).toBeGreaterThan(1e-3);
+      });
+      // The kept CLS token is also a visual token of the prompt: answering still lines up.
+      await runner.answer({ images: [{ role: 'overview', image: images[0]! }], question: 'What is this?', maxTokens: 2 });
+    } finally {
+      await runner.dispose();
+    }
+  });
+
+  it('reads cls_features of an export that outputs it, leaving image_features (and mean) as before', async () => {
+    const dir = path.join(root, 'cls-output');
+    await writeTinyLlava(dir, { seed: 5, exposeCls: 'output' });
+    const runner = await createLocalRunner({ model: dir, device: 'cpu' });
+    try {
+      expect(runner.clsSource).toBe('cls_features');
+      expect(runner.visualTokensPerImage).toBe(tiny.visualTokensPerImage);
+      const outputs = await direct(dir);
+      expect(outputs.cls_features!.dims).toEqual([2, hiddenSize()]);
+      const images = colours.map(flat);
+      const cls = await runner.embedImages(images, { pool: 'cls' });
+      colours.forEach((_, b) => close(cls.vectors[b]!, row(outputs.cls_features!, b, 0)));
+      const mean = await runner.embedImages(images);
+      colours.forEach((_, b) => close(mean.vectors[b]!, meanRows(outputs.image_features!, b)));
+      // The same weights as the plain model: its mean-pooled vectors are unchanged by the extra output.
+      const plainMean = await plain.embedImages(images);
+      plainMean.vectors.forEach((v, b) => close(v, Array.from(mean.vectors[b]!)));
+    } finally {
+      await runner.dispose();
+    }
+  });
+
+  it('fails clearly on the usual export, whose vision encoder drops CLS', async () => {
+    expect(plain.clsSource).toBeUndefined();
+    await expect(plain.embedImages(tiles, { pool: 'cls' })).rejects.toMatchObject({
+      code: 'UNSUPPORTED_CAPABILITY',
+      message: expect.stringContaining('does not give the projected CLS token'),
+    });
+    await expect(plain.embedImages(tiles, { pool: 'max' as never })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+  });
+});
+
 describe('embedText (random weights: which representation, shapes, determinism)', () => {
   it('uses the mean of the input embeddings when the decoder has no hidden-state output', async () => {
     expect(plain.textRepresentation).toBe('mean-input-embeddings');

@@ -11,7 +11,7 @@ import type { VlmCapabilities } from '@semclip/core';
 import { resolveDevice } from '@semclip/runtime';
 import { localIntOption } from './_context.js';
 import type { LocalCallContext } from './_context.js';
-import { hiddenStateOutput } from './_embed.js';
+import { clsSourceOf, hiddenStateOutput } from './_embed.js';
 import { defaultTextRepresentation, embedImages, embedText } from './_embeddings.js';
 import { generateAnswer } from './_generate.js';
 import { loadModel } from './_load.js';
@@ -20,7 +20,7 @@ import type { LocalRunner, LocalRunnerOptions } from './_types.js';
 
 export { LOCAL_DTYPES, LOCAL_SESSIONS, parseDtypeSpec } from './_files.js';
 export type { LocalDtype, LocalSession } from './_files.js';
-export type { TextRepresentation } from './_embed.js';
+export type { ClsSource, ImagePool, TextRepresentation } from './_embed.js';
 export type { AnswerLogprobs, AnswerLogprobsRequest } from '../_answer-logprobs.js';
 export type { FamilyName as LocalModelFamily } from './_families.js';
 export type { Device, ResolvedDevice } from '@semclip/runtime';
@@ -88,6 +88,7 @@ export async function createLocalRunner(options: LocalRunnerOptions): Promise<Lo
       imageTokenId: loaded.imageTokenId,
       visualTokensPerImage: loaded.visualTokensPerImage,
       hiddenOutput: hiddenStateOutput(model.sessions.decoder_model_merged?.outputNames),
+      clsSource: clsSourceOf(loaded.config, loaded.visualTokensPerImage, model.sessions.vision_encoder?.outputNames),
       features: loaded.features,
       lock,
       buildOptions: { layout: 'separate' as const, ...(options.templates ? { templates: options.templates } : {}) },
@@ -111,6 +112,7 @@ export async function createLocalRunner(options: LocalRunnerOptions): Promise<Lo
       dir: loaded.dir,
       visualTokensPerImage: loaded.visualTokensPerImage,
       textRepresentation: defaultTextRepresentation(run),
+      clsSource: run.clsSource,
       capabilities: { multiImage: loaded.family.multiImage(loaded.config), logprobs: true, embeddings: true } satisfies VlmCapabilities,
       answer: (request) => generateAnswer(run, request, defaultMaxTokens),
       choose: (request) => chooseByLikelihood(run, request, chooseBy),

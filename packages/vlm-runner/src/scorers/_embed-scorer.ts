@@ -1,13 +1,16 @@
 /**
- * `vlm-embed`: the method's first scorer, the VLM's own embeddings. Each tile goes through the
- * VLM's vision encoder and projector (all tiles of an image in one batched run) and its visual
- * tokens are mean-pooled; the question is represented in the same space (the decoder's
- * final-layer last-token hidden state when the export has it, else the mean of its input
- * embeddings); the score is their cosine.
+ * `vlm-embed`: the method's first scorer, the VLM's own embeddings, as the paper defines it:
+ * each tile is its projected CLS token (vision encoder + projector; all tiles of an image in
+ * one batched run), the question the last hidden state of its final token (the decoder's final
+ * layer), and the score their cosine. Exports that lack either (most transformers.js exports:
+ * CLIP's CLS dropped before the projector, decoders that return only logits) get the stand-ins
+ * (the mean of the visual tokens, the mean of the question's input embeddings) only with a
+ * notice (`warn`) and `meta.paperDefinition: false`, or not at all when `pool: 'cls'` /
+ * `representation: 'last-hidden-state'` ask for the paper's explicitly.
  */
 import { defineScorer, optionLetter, SemclipError, throwIfAborted } from '@semclip/core';
 import type { RelevanceScorer, ScoreOptions, ScoreQuery, StageTimings, TileScores, TileSource } from '@semclip/core';
-import type { LocalRunner, TextRepresentation } from '../local/index.js';
+import type { ImagePool, LocalRunner, TextRepresentation } from '../local/index.js';
 import { LruCache, TileEmbeddingCache } from '@semclip/runtime';
 import type { CachedTileEmbeddings, LruStats } from '@semclip/runtime';
 import { cosine, normalised } from './_math.js';
@@ -16,10 +19,21 @@ import type { VlmScorerRunnerOptions } from './_runner.js';
 
 /** What vlm-embed needs from a runner: the local runner's embedding methods. */
 export type EmbeddingRunner = Pick<LocalRunner, 'id' | 'model' | 'embedImages' | 'embedText' | 'textRepresentation' | 'dispose'> &
-  Partial<Pick<LocalRunner, 'dir' | 'dtypes'>>;
+  Partial<Pick<LocalRunner, 'dir' | 'dtypes' | 'clsSource'>>;
 
 export interface VlmEmbedScorerOptions extends VlmScorerRunnerOptions {
-  /** The question's representation: `auto` (default: the decoder's hidden state when exported, else mean input embeddings). */
+  /**
+   * The tile's representation: `cls`, its projected CLS token (the paper's; UNSUPPORTED_CAPABILITY
+   * when the export does not give it), `mean`, the mean of its projected visual tokens, or `auto`
+   * (default): `cls` where the export gives it, else `mean` with a notice.
+   */
+  readonly pool?: ImagePool | 'auto';
+  /**
+   * The question's representation: `last-hidden-state` (the paper's: the decoder's final-layer
+   * state at the question's last token; UNSUPPORTED_CAPABILITY when the export has no hidden-state
+   * output), `mean-input-embeddings`, or `auto` (default): the hidden state where exported, else
+   * the mean input embeddings with a notice.
+   */
   readonly representation?: TextRepresentation | 'auto';
   /** Tiles are cut at native resolution, the long side capped here (the image processor then resizes). Default 1024. */
   readonly tileMaxSide?: number;
@@ -45,7 +59,12 @@ export interface VlmEmbedMeta {
   readonly runner: string;
   /** How the question was represented. */
   readonly questionRepresentation: TextRepresentation;
-  readonly pooling: 'mean';
+  /** How each tile was represented: its projected CLS token or the mean of its visual tokens. */
+  readonly pooling: ImagePool;
+  /** Both as the paper defines them (`cls` and `last-hidden-state`). */
+  readonly paperDefinition: boolean;
+  /** One line for reports, e.g. `tile = projected CLS token, question = last hidden state of its final token (the paper's definition)`. */
+  readonly representation: string;
   readonly tokensPerImage: number | undefined;
   readonly embeddingDim: number;
   /** Tiles whose embedding came from the cache. */
@@ -60,6 +79,12 @@ export interface VlmEmbedMeta {
 export interface VlmEmbedScorer extends RelevanceScorer {
   readonly id: 'vlm-embed';
   readonly runner: EmbeddingRunner;
+  /** How tiles are represented (resolved from `pool`). */
+  readonly pooling: ImagePool;
+  /** How questions are represented (resolved from `representation`). */
+  readonly questionRepresentation: TextRepresentation;
+  /** What `meta.representation` says, for run headers and reports. */
+  readonly representation: string;
   stats(): VlmEmbedStats;
   clearCache(): void;
 }
@@ -90,9 +115,17 @@ function checkSource(source: TileSource): void {
   }
 }
 
+/** One line saying how tiles and questions are represented. */
+export function describeEmbedRepresentation(pooling: ImagePool, question: TextRepresentation): string {
+  const tile = pooling === 'cls' ? 'projected CLS token' : 'mean of its projected visual tokens';
+  const q = question === 'last-hidden-state' ? 'last hidden state of its final token' : 'mean of its input embeddings';
+  const paper = pooling === 'cls' && question === 'last-hidden-state';
+  return `tile = ${tile}, question = ${q} (${paper ? "the paper's definition" : "not the paper's definition"})`;
+}
+
 /**
- * Creates the `vlm-embed` scorer: cosine between each tile's mean-pooled visual tokens (the
- * VLM's vision encoder + projector output) and the VLM's representation of the question. Needs
+ * Creates the `vlm-embed` scorer: cosine between each tile's projected CLS token (or the mean
+ * of its visual tokens, see `pool`) and the VLM's representation of the question. Needs
  * a local runner (`local:` spec, `model`, or a runner with `embedImages`/`embedText`); HTTP
  * servers give no embeddings (UNSUPPORTED_CAPABILITY). Tile embeddings are cached by model,
  * image content hash, grid and tile, so a second question about the same image runs no
@@ -106,7 +139,7 @@ function checkSource(source: TileSource): void {
  * const scorer = await createVlmEmbedScorer({ model: 'llava-interleave-qwen-0.5b', device: 'auto' });
  * const tiled = await tileImage('queue.jpg', { grid: '3x3' });
  * const { scores, meta } = await scorer.score({ question: 'What is the wait time?' }, tiled);
- * meta?.questionRepresentation; // 'mean-input-embeddings' (or 'last-hidden-state')
+ * meta?.representation; // 'tile = projected CLS token, question = last hidden state of its final token (the paper's definition)'
  * await scorer.dispose(); // also disposes the runner it created
  * ```
  */
@@ -131,6 +164,10 @@ export async function createVlmEmbedScorer(options: VlmEmbedScorerOptions): Prom
       expected: "'auto', 'last-hidden-state' or 'mean-input-embeddings'",
     });
   }
+  const wantedPool = options.pool ?? 'auto';
+  if (wantedPool !== 'auto' && wantedPool !== 'cls' && wantedPool !== 'mean') {
+    throw new SemclipError('INVALID_ARGUMENT', `Tile pooling "${String(wantedPool)}" is not known.`, { expected: "'auto', 'cls' or 'mean'" });
+  }
   const resolved = await resolveRunner(options, 'vlm-embed');
   if (!isEmbeddingRunner(resolved.runner)) {
     if (resolved.owned) await resolved.runner.dispose();
@@ -147,11 +184,40 @@ export async function createVlmEmbedScorer(options: VlmEmbedScorerOptions): Prom
       'UNSUPPORTED_CAPABILITY',
       `Model ${runner.model}: its ONNX decoder has no hidden-state output, so the question cannot be represented by the last hidden state.`,
       {
-        hint: "Use representation 'auto' or 'mean-input-embeddings'",
+        hint: "Use representation 'mean-input-embeddings' (not the paper's), or a model whose decoder is exported with last_hidden_state",
       },
     );
   }
-  const modelKey = [runner.id, runner.model, runner.dir ?? '', runner.dtypes?.vision_encoder ?? '', tileMaxSide].join('|');
+  const hasCls = runner.clsSource !== undefined;
+  const pooling: ImagePool = wantedPool === 'auto' ? (hasCls ? 'cls' : 'mean') : wantedPool;
+  if (pooling === 'cls' && !hasCls) {
+    if (resolved.owned) await runner.dispose();
+    throw new SemclipError(
+      'UNSUPPORTED_CAPABILITY',
+      `Model ${runner.model}: its ONNX vision encoder does not give the projected CLS token the paper scores tiles with.`,
+      {
+        expected: 'a vision encoder that keeps CLS as each image\'s first feature (CLIP tower, vision_feature_select_strategy "full") or outputs cls_features',
+        hint: "Use pool 'mean' (the mean of the visual tokens, not the paper's), or a model exported with its CLS token",
+        details: { runner: runner.id },
+      },
+    );
+  }
+  // The stand-ins are said once, never silently taken.
+  const fallbacks = [
+    ...(wantedPool === 'auto' && pooling === 'mean' ? ['tiles as the mean of their visual tokens (the export gives no projected CLS token)'] : []),
+    ...(wanted === 'auto' && representation === 'mean-input-embeddings'
+      ? ['questions as the mean of their input embeddings (the decoder gives no hidden states)']
+      : []),
+  ];
+  if (fallbacks.length > 0) {
+    (options.warn ?? ((m: string) => process.emitWarning(m, { code: 'SEMCLIP_VLM_EMBED' })))(
+      `SemClip: vlm-embed with ${runner.model} is not the paper's scorer: it represents ${fallbacks.join(' and ')}. Use an export that has ${
+        fallbacks.length === 2 ? 'them' : 'it'
+      }, or choose this with ${[...(wantedPool === 'auto' && pooling === 'mean' ? ["pool 'mean'"] : []), ...(wanted === 'auto' && representation === 'mean-input-embeddings' ? ["representation 'mean-input-embeddings'"] : [])].join(' and ')}.`,
+    );
+  }
+  const described = describeEmbedRepresentation(pooling, representation);
+  const modelKey = [runner.id, runner.model, runner.dir ?? '', runner.dtypes?.vision_encoder ?? '', tileMaxSide, pooling].join('|');
   // Waits for an image's tiles being embedded, so concurrent questions about one image embed them once.
   const tileCache = new TileEmbeddingCache(tileLimits, modelKey);
   const textCache = new LruCache<string, Float32Array>({ maxEntries: textCacheSize });
@@ -190,7 +256,7 @@ export async function createVlmEmbedScorer(options: VlmEmbedScorerOptions): Prom
       throwIfAborted(signal);
       assertAlive();
       start = performance.now();
-      const embedded = await runner.embedImages(crops, signal ? { signal } : {});
+      const embedded = await runner.embedImages(crops, { pool: pooling, ...(signal ? { signal } : {}) });
       visionRuns += embedded.visionRuns;
       tilesEncoded += missing.length;
       tokensPerImage = embedded.tokensPerImage;
@@ -211,6 +277,9 @@ export async function createVlmEmbedScorer(options: VlmEmbedScorerOptions): Prom
   const scorer: VlmEmbedScorer = defineScorer({
     id: 'vlm-embed' as const,
     runner,
+    pooling,
+    questionRepresentation: representation,
+    representation: described,
     async score(query: ScoreQuery, source: TileSource, scoreOptions: ScoreOptions = {}): Promise<TileScores> {
       assertAlive();
       const signal = scoreOptions.signal;
@@ -236,7 +305,9 @@ export async function createVlmEmbedScorer(options: VlmEmbedScorerOptions): Prom
         model: runner.model,
         runner: runner.id,
         questionRepresentation: representation,
-        pooling: 'mean',
+        pooling,
+        paperDefinition: pooling === 'cls' && representation === 'last-hidden-state',
+        representation: described,
         tokensPerImage,
         embeddingDim: dim,
         cacheHits: tiles.cacheHits,

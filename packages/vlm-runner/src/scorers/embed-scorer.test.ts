@@ -12,7 +12,7 @@ import { pullModel } from '@semclip/hub';
 import type { ModelManifest } from '@semclip/hub';
 import { tileImage } from '@semclip/tiling';
 import type { TiledImage } from '@semclip/tiling';
-import { buildTinyLlava } from '@semclip/test-kit/onnx-llava';
+import { buildTinyLlava, writeTinyLlava } from '@semclip/test-kit/onnx-llava';
 import { fakeRevision, manifestFor, startFakeHub } from '@semclip/test-kit/hub-server';
 import type { FakeHub } from '@semclip/test-kit/hub-server';
 import { makeJpeg } from '@semclip/test-kit/images';
@@ -197,6 +197,98 @@ describe('vlm-embed question representation', () => {
     await expect(createVlmEmbedScorer({ model: missing, cacheDir, device: 'cpu' })).rejects.toMatchObject({
       code: 'MODEL_NOT_DOWNLOADED',
       message: expect.stringContaining('semclip models pull tiny-llava-missing'),
+    });
+  });
+});
+
+// Random weights: which tensors become the tile and question vectors, what meta says and when
+// the scorer refuses or warns; never whether a score means anything.
+describe('vlm-embed as the paper defines it (projected CLS token, last hidden state)', () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = mkdtempSync(path.join(os.tmpdir(), 'semclip-vlm-embed-cls-'));
+    await Promise.all([
+      writeTinyLlava(path.join(dir, 'paper'), { seed: 9, exposeCls: 'first-token', exposeHiddenStates: true }),
+      writeTinyLlava(path.join(dir, 'plain'), { seed: 9 }),
+    ]);
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const question = { question: 'What colour is the top-left corner?' };
+
+  it('uses the CLS token and the last hidden state by default where the export has both, and says so', async () => {
+    const warnings: string[] = [];
+    const scorer = await createVlmEmbedScorer({ vlm: `local:${path.join(dir, 'paper')}`, device: 'cpu', warn: (m) => warnings.push(m) });
+    try {
+      expect([scorer.pooling, scorer.questionRepresentation]).toEqual(['cls', 'last-hidden-state']);
+      const r = await scorer.score(question, tiled);
+      expect(r.meta).toMatchObject({
+        pooling: 'cls',
+        questionRepresentation: 'last-hidden-state',
+        paperDefinition: true,
+        representation: "tile = projected CLS token, question = last hidden state of its final token (the paper's definition)",
+        tokensPerImage: 1,
+      });
+      expect(scorer.representation).toBe(r.meta?.representation);
+      expect(warnings).toEqual([]);
+      // The tile vectors are the runner's CLS vectors of the crops: the same cosines by hand.
+      const runner = scorer.runner as LocalRunner;
+      const crops = await Promise.all(tiled.grid.tiles.map((t) => tiled.crop(t.box, { maxSide: 1024 })));
+      const { vectors } = await runner.embedImages(crops, { pool: 'cls' });
+      const { vector } = await runner.embedText('What colour is the top-left corner?', { representation: 'last-hidden-state' });
+      const cos = (a: Float32Array, b: Float32Array) => {
+        let d = 0;
+        let na = 0;
+        let nb = 0;
+        a.forEach((x, i) => {
+          d += x * b[i]!;
+          na += x * x;
+          nb += b[i]! * b[i]!;
+        });
+        return d / Math.sqrt(na * nb);
+      };
+      r.scores.forEach((sc, i) => expect(sc).toBeCloseTo(cos(vectors[i]!, vector), 5));
+      // pool 'mean' on the same export: other tile vectors, other scores, recorded as such.
+      const mean = await createVlmEmbedScorer({ runner, pool: 'mean' });
+      const m = await mean.score(question, tiled);
+      expect(m.meta).toMatchObject({ pooling: 'mean', paperDefinition: false });
+      expect(m.scores).not.toEqual(r.scores);
+      await mean.dispose();
+    } finally {
+      await scorer.dispose();
+    }
+  });
+
+  it('on an export with neither, falls back only with a notice and meta saying so; refuses pool cls asked for', async () => {
+    const warnings: string[] = [];
+    const scorer = await createVlmEmbedScorer({ vlm: `local:${path.join(dir, 'plain')}`, device: 'cpu', warn: (m) => warnings.push(m) });
+    try {
+      const r = await scorer.score(question, tiled);
+      expect(r.meta).toMatchObject({ pooling: 'mean', questionRepresentation: 'mean-input-embeddings', paperDefinition: false });
+      expect(String(r.meta?.representation)).toContain("not the paper's definition");
+      expect(warnings).toHaveLength(1);
+      expect(warnings[0]).toMatch(
+        /not the paper's scorer: it represents tiles as the mean of their visual tokens .* and questions as the mean of their input embeddings/,
+      );
+    } finally {
+      await scorer.dispose();
+    }
+    // Chosen explicitly: no notice.
+    const chosen: string[] = [];
+    const explicit = await createVlmEmbedScorer({
+      vlm: `local:${path.join(dir, 'plain')}`,
+      device: 'cpu',
+      pool: 'mean',
+      representation: 'mean-input-embeddings',
+      warn: (m) => chosen.push(m),
+    });
+    await explicit.dispose();
+    expect(chosen).toEqual([]);
+    await expect(createVlmEmbedScorer({ vlm: `local:${path.join(dir, 'plain')}`, device: 'cpu', pool: 'cls' })).rejects.toMatchObject({
+      code: 'UNSUPPORTED_CAPABILITY',
+      message: expect.stringContaining('does not give the projected CLS token'),
+    });
+    await expect(createVlmEmbedScorer({ vlm: `local:${path.join(dir, 'plain')}`, device: 'cpu', pool: 'max' as never })).rejects.toMatchObject({
+      code: 'INVALID_ARGUMENT',
     });
   });
 });
