@@ -134,7 +134,7 @@ function scorerOptions(flags: AskFlags, runner: VlmRunner): Pick<PipelineOptions
   const plan = flags.scorer;
   if (!plan) return { scorer: false };
   if (!plan.vlm) return { scorer: plan.id, ...(plan.options ? { scorerOptions: plan.options } : {}) };
-  if (!plan.config) return { scorer: plan.id, scorerOptions: { runner } };
+  if (!plan.config) return { scorer: plan.id, scorerOptions: { runner, warn: note } };
   return { scorer: plan.id, scorerOptions: { vlm: plan.config, ...(plan.config.kind === 'local' ? localOptions(flags) : { warn: note }) } };
 }
 

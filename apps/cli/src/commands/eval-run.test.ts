@@ -376,11 +376,52 @@ describe('semclip eval run --scorer vlm-*', () => {
     }
   });
 
+  it('records how vlm-embed represented tiles and questions (CLS or mean) in the setup and the report; --embed-pool cls refuses an export without CLS', async () => {
+    // Random weights: only which representation is used and recorded is checked.
+    const root = await mkdtemp(join(tmpdir(), 'semclip-eval-tiny-cls-'));
+    try {
+      await writeTinyLlava(join(root, 'paper'), { seed: 2, exposeHiddenStates: true, exposeCls: 'first-token' });
+      await writeTinyLlava(join(root, 'plain'), { seed: 2 });
+      const run = (out: string, dir: string, ...extra: string[]) =>
+        cli(
+          ...['run', '--benchmark', 'vstar', '--data', data, '--vlm', vlmSpec(), '--out', out, '--method', 'semclip', '--limit', '2'],
+          ...['--scorer', 'vlm-embed', '--scorer-vlm', `local:${join(root, dir)}`, '--device', 'cpu', ...extra],
+        );
+      const paper = file('paper');
+      await run(paper, 'paper', '--json');
+      const paperSetup = (await readResults(paper)).header.config.setup;
+      expect(paperSetup.scorerRepresentation).toBe("tile = projected CLS token, question = last hidden state of its final token (the paper's definition)");
+      const stderr = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+      const plain = file('plain');
+      await run(plain, 'plain', '--json');
+      // The stand-ins are said, never silently taken.
+      expect(stderr.mock.calls.map((c) => String(c[0])).join('')).toContain("is not the paper's scorer");
+      expect((await readResults(plain)).header.config.setup.scorerRepresentation).toBe(
+        "tile = mean of its projected visual tokens, question = mean of its input embeddings (not the paper's definition)",
+      );
+      out = [];
+      await cli('report', paper, '--format', 'md');
+      expect(out.join('')).toContain(
+        "scorerRepresentation tile = projected CLS token, question = last hidden state of its final token (the paper's definition)",
+      );
+      fake.reset();
+      await expect(run(file('refused'), 'plain', '--embed-pool', 'cls')).rejects.toMatchObject({
+        code: 'UNSUPPORTED_CAPABILITY',
+        message: expect.stringContaining('does not give the projected CLS token'),
+      });
+      expect(fake.requests).toHaveLength(0);
+      await expect(run(file('bad'), 'plain', '--embed-pool', 'max')).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
+  });
+
   it.each([
     [['--scorer', 'vlm-embed'], 'needs a local: VLM, not openai:'],
     [['--scorer', 'random', '--scorer-vlm', 'local:x'], '--scorer-vlm only applies'],
     [['--scorer', 'vlm-yesno', '--dtype', 'fp16'], '--dtype only applies to local: VLMs'],
     [['--scorer', 'vlm-yesno', '--model', 'x'], 'scores with a VLM'],
+    [['--scorer', 'random', '--embed-pool', 'cls'], '--embed-pool only applies with --scorer vlm-embed'],
   ])('refuses %j before reading data or calling the VLM', async (extra, message) => {
     const results = file('bad');
     await expect(cli('run', '--benchmark', 'vstar', '--data', data, '--vlm', vlmSpec(), '--out', results, ...extra)).rejects.toMatchObject({

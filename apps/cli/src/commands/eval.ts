@@ -63,6 +63,11 @@ const score = defineCommand({
       type: 'boolean',
       description: 'Score even when predictions were made for different questions than --data has under their ids (reported as mismatched)',
     },
+    strict: {
+      type: 'boolean',
+      description:
+        'Refuse an MMBench/MMStar/SEED-Bench file with rows that cannot be used (listing them) instead of scoring every other row and reporting those',
+    },
     ...commonArgs,
   },
   async run({ args }) {
@@ -74,6 +79,7 @@ const score = defineCommand({
       dataOptions: {
         ...(args.annotations ? { annotations: args.annotations } : {}),
         ...(args.split ? { split: args.split } : {}),
+        ...(args.strict ? { strict: true } : {}),
       },
       onMismatch: args['allow-mismatch'] ? 'warn' : 'error',
     });
@@ -117,10 +123,18 @@ interface ScorerChoice {
   /** VLM scorers: the VLM that scores; `shared` when it is the answering runner. */
   readonly vlm?: { readonly config: RunnerConfig; readonly shared: boolean };
   readonly dtype?: LocalRunnerOptions['dtype'];
+  /** vlm-embed: how tiles are represented (`--embed-pool`); undefined: the scorer's default (auto). */
+  readonly pool?: 'auto' | 'cls' | 'mean';
 }
 
 async function scorerChoice(
-  args: { readonly scorer?: string; readonly model?: string; readonly dtype?: string; readonly 'scorer-vlm'?: string },
+  args: {
+    readonly scorer?: string;
+    readonly model?: string;
+    readonly dtype?: string;
+    readonly 'scorer-vlm'?: string;
+    readonly 'embed-pool'?: string;
+  },
   runnerConfig: RunnerConfig,
   pipelinePkg: typeof import('@semclip/pipeline'),
   parseRunnerSpec: (spec: string) => RunnerConfig,
@@ -153,7 +167,11 @@ async function scorerChoice(
     const { parseDtypeSpec } = await import('@semclip/vlm-runner/local');
     dtype = parseDtypeSpec(args.dtype);
   }
-  return { id, ...(vlm ? { vlm } : {}), ...(dtype === undefined ? {} : { dtype }) };
+  const pool = choiceArg('embed-pool', args['embed-pool'], ['auto', 'cls', 'mean'] as const);
+  if (pool !== undefined && id !== 'vlm-embed') {
+    throw new SemclipError('INVALID_ARGUMENT', '--embed-pool only applies with --scorer vlm-embed.', { hint: 'Drop --embed-pool, or use --scorer vlm-embed' });
+  }
+  return { id, ...(vlm ? { vlm } : {}), ...(dtype === undefined ? {} : { dtype }), ...(pool === undefined ? {} : { pool }) };
 }
 
 /** The pipeline's scorer options: a light scorer's model and seed, or the VLM that scores. */
@@ -166,9 +184,16 @@ function scorerOptionsFor(
   if (!choice.vlm) return { ...(flags.model === undefined ? {} : { model: flags.model }), seed: flags.seed, ...device, warn: note };
   // Scoring with the answering runner shares it (the pipeline never disposes it); another VLM is
   // created by the scorer and disposed with it.
-  if (choice.vlm.shared) return { runner: answering, warn: note };
+  const pool = choice.pool === undefined ? {} : { pool: choice.pool };
+  if (choice.vlm.shared) return { runner: answering, ...pool, warn: note };
   const local = choice.vlm.config.kind === 'local';
-  return { vlm: choice.vlm.config, ...(local ? device : {}), ...(local && choice.dtype !== undefined ? { dtype: choice.dtype } : {}), warn: note };
+  return {
+    vlm: choice.vlm.config,
+    ...(local ? device : {}),
+    ...(local && choice.dtype !== undefined ? { dtype: choice.dtype } : {}),
+    ...pool,
+    warn: note,
+  };
 }
 
 type RunSummary = import('@semclip/eval').RunSummary;
@@ -319,6 +344,17 @@ const run = defineCommand({
       description: "Exit with an error (after writing every result and the report) when more than this fraction of this run's rows failed",
       valueHint: 'F',
     },
+    'vstar-protocol': {
+      type: 'string',
+      default: 'letters',
+      description:
+        "V* only. letters: options listed (in a seeded order per question, recorded per row) and the letter asked for; likelihood: V*'s own protocol (vstar_bench_eval.py), the question alone and the option text the model finds most likely (local: VLMs only)",
+      valueHint: 'letters|likelihood',
+    },
+    strict: {
+      type: 'boolean',
+      description: 'Refuse an MMBench/MMStar/SEED-Bench file with rows that cannot be used (listing them) instead of running every other row',
+    },
     'force-unlock': {
       type: 'boolean',
       description:
@@ -338,6 +374,12 @@ const run = defineCommand({
       description:
         'With --scorer vlm-embed|vlm-yesno: the VLM that scores, if not the one that answers (e.g. local:<model-id> for vlm-embed with an openai: --vlm)',
       valueHint: 'SPEC',
+    },
+    'embed-pool': {
+      type: 'string',
+      description:
+        "With --scorer vlm-embed: each tile as its projected CLS token (cls, the paper's; the export must give it), the mean of its visual tokens (mean), or auto (cls where the export gives it, else mean with a notice). The report names the representation used",
+      valueHint: 'auto|cls|mean',
     },
     dtype: {
       type: 'string',
@@ -365,6 +407,12 @@ const run = defineCommand({
     const subset = choiceArg('subset', args.subset, ['img', 'all'] as const);
     const maxTokens = intArg('max-tokens', args['max-tokens'], 1, 65536);
     const maxFailedFraction = numberArg('max-failed-fraction', args['max-failed-fraction'] ?? '0.05', 0, 1, 'a fraction from 0 to 1, e.g. 0.05') as number;
+    const vstarProtocol = choiceArg('vstar-protocol', args['vstar-protocol'] ?? 'letters', ['letters', 'likelihood'] as const);
+    if (vstarProtocol === 'likelihood' && benchmark !== 'vstar') {
+      throw new SemclipError('INVALID_ARGUMENT', `--vstar-protocol likelihood applies to --benchmark vstar only, not ${benchmark}.`, {
+        hint: 'Drop --vstar-protocol',
+      });
+    }
     const spec = args.vlm ?? process.env.SEMCLIP_VLM;
     if (!spec) {
       throw new SemclipError('INVALID_ARGUMENT', 'No VLM given.', {
@@ -386,6 +434,7 @@ const run = defineCommand({
       ...(args.images ? { images: args.images } : {}),
       ...(args.split ? { split: args.split } : {}),
       ...(subset ? { subset } : {}),
+      ...(args.strict ? { strict: true } : {}),
     });
     for (const w of dataset.warnings) note(w);
 
@@ -422,7 +471,8 @@ const run = defineCommand({
         padding,
       });
       // A scorer that cannot load (weights not pulled...) fails before the results file is written.
-      if (needsScorer) await pipeline.scorer();
+      // How it represents tiles and questions (vlm-embed: CLS or mean...) goes into the setup.
+      const representation = needsScorer ? (await pipeline.scorer()).representation : undefined;
       const summary = await evalPkg.runEvaluation({
         dataset,
         methods,
@@ -436,6 +486,7 @@ const run = defineCommand({
         ...(shard === undefined ? {} : { shard }),
         ...(maxTokens === undefined ? {} : { maxTokens }),
         retryFailed: args['retry-failed'] !== false,
+        ...(benchmark === 'vstar' ? { vstarProtocol: vstarProtocol ?? 'letters' } : {}),
         // What the results depend on beyond the engine's own config; a resume must match it.
         setup: {
           grid,
@@ -445,6 +496,7 @@ const run = defineCommand({
           ...(args.model === undefined ? {} : { scorerModel: args.model }),
           ...(scorer.vlm ? { scorerVlm: runnerLabel(scorer.vlm.config) } : {}),
           ...(args.dtype === undefined ? {} : { dtype: args.dtype }),
+          ...(representation === undefined ? {} : { scorerRepresentation: representation }),
           selection,
           composite: args.composite === true,
           logprobs,
