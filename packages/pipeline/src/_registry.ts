@@ -140,7 +140,7 @@ const BUILTIN: { readonly [K in BuiltinScorerId]: ScorerFamily<ScorerOptionsById
   'vlm-embed': {
     id: 'vlm-embed',
     description:
-      "The paper's VLM-embedding scorer: cosine between each tile's visual tokens (vision encoder + projector) and the VLM's representation of the question. Local VLMs only.",
+      "The paper's VLM-embedding scorer: cosine between each tile's projected CLS token (pool 'mean': the mean of its visual tokens) and the last hidden state of the question's final token; exports without them fall back only with a notice. Local VLMs only.",
     needsDownload: true,
     takesModel: true,
     runners: ['local'],
