@@ -5,7 +5,7 @@
 // Data: every layout the benchmarks ship in, behind one loader.
 export { loadBenchmark, assertBenchmark } from './data/load.js';
 export { expandCircular } from './data/circular.js';
-export type { BenchmarkDataset, DatasetFormat, LoadOptions, PopeSplit } from './data/types.js';
+export type { BenchmarkDataset, DatasetFormat, LoadOptions, PopeSplit, SkippedRow } from './data/types.js';
 
 // Answers: prompts, answer extraction, judging one reply.
 export { benchmarkPrompt, MULTIPLE_CHOICE_INSTRUCTION, SHORT_ANSWER_INSTRUCTION } from './answer/prompt.js';
