@@ -11,7 +11,9 @@ import { optionLetter } from '@semclip/core';
 import { createPipeline } from '@semclip/pipeline';
 import { tempDir, tinyImage } from '@semclip/test-kit/benchmarks';
 import { writeTinyLlava } from '@semclip/test-kit/onnx-llava';
+import { startFakeOpenAI } from '@semclip/test-kit/openai-upstream';
 import { createLocalRunner } from '@semclip/vlm-runner/local';
+import { createOpenAIRunner } from '@semclip/vlm-runner/openai';
 import { vstarOptionOrder } from '../answer/order.js';
 import { loadBenchmark } from '../data/load.js';
 import type { BenchmarkDataset } from '../data/types.js';
@@ -101,6 +103,26 @@ describe('eval run on V*: options in a seeded order per question', () => {
     const asked = runner.shown.find((q) => q.includes('comb 0 is'))!;
     const positions = order.map((i) => asked.indexOf(first.options![i]!));
     expect(positions.every((p, k) => p >= 0 && (k === 0 || p > positions[k - 1]!))).toBe(true);
+  });
+
+  it('against the test kit\'s fake OpenAI-compatible server: "A" every time scores chance, and each request lists the shuffled options', async () => {
+    const fake = await startFakeOpenAI({ behaviour: { respond: () => 'A' } });
+    try {
+      const runner = createOpenAIRunner({ baseUrl: fake.url, model: 'fake-vlm', concurrency: 4, retries: 0 });
+      const out = join(dir, 'fake-server.jsonl');
+      await runEvaluation({ dataset, methods: 'baseline', runner, pipeline: createPipeline({ scorer: false, grid: '2x2', runner }), out, seed: 3 });
+      const { rows } = await readResults(out);
+      expect(rows.filter((r) => r.correct).length).toBe(expectedAlwaysA(3));
+      expect(rows.filter((r) => r.correct).length).toBeLessThan(rows.length / 2);
+      for (const item of dataset.items) {
+        const text = fake.requests.map((r) => r.texts.join('\n')).find((t) => t.includes(item.question))!;
+        const lines = text.split('\n').filter((l) => /^[A-D]\. /.test(l));
+        const order = vstarOptionOrder(3, item.id, item.options!.length);
+        expect(lines).toEqual(order.map((i, k) => `${optionLetter(k)}. ${item.options![i]}`));
+      }
+    } finally {
+      await fake.close();
+    }
   });
 
   it('shows every method of a question the same order, and another run seed another order', async () => {
