@@ -1,7 +1,8 @@
 import { SemclipError } from '@semclip/core';
 import { HttpError } from './_errors.js';
 
-function sizeText(bytes: number): string {
+/** A byte count for messages: `512 bytes`, `1.5 KiB`, `32.0 MiB`. */
+export function sizeText(bytes: number): string {
   if (bytes >= 1024 * 1024) return `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
   if (bytes >= 1024) return `${(bytes / 1024).toFixed(1)} KiB`;
   return `${bytes} bytes`;
@@ -17,36 +18,120 @@ function tooLarge(limit: number, got?: number): HttpError {
   );
 }
 
-/**
- * Reads a request body into memory, refusing more than `limit` bytes: at once from
- * `Content-Length`, or as soon as a chunked body passes the limit (the rest is never read).
- */
-export async function readBody(request: Request, limit: number): Promise<Buffer> {
+/** Options of `readBody` that bound the time a body may take to arrive. */
+export interface BodyReadOptions {
+  /** Time for the whole body, in ms; past it, 408 `BODY_TIMEOUT`. */
+  readonly timeoutMs?: number;
+  /** Slowest accepted rate in bytes per second, measured over each `windowMs`; 0 or absent = none. */
+  readonly minRate?: number;
+  /** The window `minRate` is measured over, in ms. Default 5000. */
+  readonly windowMs?: number;
+  /** Stops the read (the client went away, the deadline, shutdown): it fails with the signal's reason. */
+  readonly signal?: AbortSignal;
+  /** Sees each chunk's size before it is kept; may throw to refuse the body (a memory budget). */
+  readonly onChunk?: (bytes: number) => void;
+}
+
+/** Bodies read before the request took a work slot (see `rememberBody`). */
+const received = new WeakMap<Request, Buffer>();
+
+/** Records a request's body, read in full before its work began; `readBody` then returns it. */
+export function rememberBody(request: Request, body: Buffer): void {
+  received.set(request, body);
+}
+
+/** Refuses a body whose `Content-Length` is over `limit`, before any of it is read. */
+export function checkDeclaredLength(request: Request, limit: number): number | undefined {
   const declared = request.headers.get('content-length');
-  if (declared !== null) {
-    const n = Number(declared);
-    if (Number.isFinite(n) && n > limit) throw tooLarge(limit, n);
-  }
+  if (declared === null) return undefined;
+  const n = Number(declared);
+  if (Number.isFinite(n) && n > limit) throw tooLarge(limit, n);
+  return Number.isFinite(n) ? n : undefined;
+}
+
+function bodyTimeout(message: string): HttpError {
+  return new HttpError(408, 'BODY_TIMEOUT', message, { connection: 'close' });
+}
+
+/**
+ * A request's body in memory: the one already read for it (the server reads bodies before a
+ * request takes a work slot), or read now. More than `limit` bytes are refused at once from
+ * `Content-Length`, or as soon as a chunked body passes the limit (the rest is never read).
+ * With `options`, a body that takes longer than `timeoutMs`, or arrives slower than `minRate`
+ * over a window, is refused with 408 (the connection is closed after the answer).
+ */
+export async function readBody(request: Request, limit: number, options: BodyReadOptions = {}): Promise<Buffer> {
+  const already = received.get(request);
+  if (already) return already;
+  checkDeclaredLength(request, limit);
   if (!request.body) return Buffer.alloc(0);
+  const { timeoutMs, minRate = 0, windowMs = 5000, signal, onChunk } = options;
   const reader = request.body.getReader();
   const chunks: Uint8Array[] = [];
   let total = 0;
+  let windowBytes = 0;
+  let stop: (err: Error) => void = () => {};
+  const stopped = new Promise<never>((_, reject) => {
+    stop = reject;
+  });
+  stopped.catch(() => undefined);
+  const timers: NodeJS.Timeout[] = [];
+  if (timeoutMs !== undefined) {
+    timers.push(
+      setTimeout(
+        () =>
+          stop(
+            bodyTimeout(
+              `The request body did not arrive within ${Math.round(timeoutMs / 100) / 10} s (${sizeText(total)} received). Send it faster, or in one go.`,
+            ),
+          ),
+        timeoutMs,
+      ),
+    );
+  }
+  if (minRate > 0) {
+    timers.push(
+      setInterval(() => {
+        const rate = (windowBytes * 1000) / windowMs;
+        windowBytes = 0;
+        if (rate < minRate) {
+          stop(
+            bodyTimeout(
+              `The request body is arriving at ${Math.round(rate)} bytes/s, under the server's minimum of ${sizeText(minRate)}/s (${sizeText(total)} received).`,
+            ),
+          );
+        }
+      }, windowMs),
+    );
+  }
+  const onAbort = (): void => stop(signalError(signal as AbortSignal));
+  if (signal?.aborted) onAbort();
+  signal?.addEventListener('abort', onAbort, { once: true });
   try {
     for (;;) {
-      const { done, value } = await reader.read();
+      const { done, value } = await Promise.race([reader.read(), stopped]);
       if (done) break;
       total += value.byteLength;
-      if (total > limit) {
-        await reader.cancel().catch(() => undefined);
-        throw tooLarge(limit);
-      }
+      windowBytes += value.byteLength;
+      if (total > limit) throw tooLarge(limit);
+      onChunk?.(value.byteLength);
       chunks.push(value);
     }
   } catch (err) {
-    if (err instanceof HttpError) throw err;
+    reader.cancel().catch(() => undefined);
+    if (err instanceof HttpError || err instanceof SemclipError) throw err;
     throw new SemclipError('ABORTED', 'The client stopped sending the request body.', { cause: err });
+  } finally {
+    for (const t of timers) clearTimeout(t);
+    signal?.removeEventListener('abort', onAbort);
   }
   return Buffer.concat(chunks, total);
+}
+
+function signalError(signal: AbortSignal): Error {
+  const reason: unknown = signal.reason;
+  if (reason instanceof SemclipError || reason instanceof HttpError) return reason;
+  return new SemclipError('ABORTED', 'The client stopped sending the request body.', { cause: reason });
 }
 
 /** The media type of a request, lower case, without parameters (`application/json`). */

@@ -38,9 +38,34 @@ export interface ServerLimits {
   readonly requestTimeoutMs: number;
   /** Deadline for the upstream: the whole answer (non-streaming), or the gap between two chunks (streaming), in ms. Default 120000. */
   readonly upstreamTimeoutMs: number;
-  /** Time a client has to send its whole request (Node's `requestTimeout`), in ms. Default 60000. */
+  /** Time a client has to send its whole request body, in ms; past it, 408 `BODY_TIMEOUT`. Default 60000. */
   readonly bodyTimeoutMs: number;
-  /** Time `close()` waits for in-flight requests before cancelling them, in ms. Default 30000. */
+  /** Time a client has to send the request line and headers (Node's `headersTimeout`), in ms. Default 20000. */
+  readonly headersTimeoutMs: number;
+  /**
+   * Slowest accepted upload, in bytes per second, measured over each `bodyRateWindowMs` of a
+   * body still arriving; a slower client gets 408 `BODY_TIMEOUT`. 0 turns the check off. Default 8192.
+   */
+  readonly minBodyRate: number;
+  /** The window `minBodyRate` is measured over, in ms. Default 5000. */
+  readonly bodyRateWindowMs: number;
+  /**
+   * Requests from one client address whose bodies are still arriving; one more is answered 429
+   * at once, before its body is read. 0 = no cap (behind a proxy every client has its address). Default 8.
+   */
+  readonly maxUploadsPerIp: number;
+  /**
+   * Bytes of request bodies held in memory at once (arriving, waiting for a slot, being worked
+   * on); a request whose body would pass it is answered 429. Default 128 MiB (at least 2 x maxBodyBytes),
+   * the bound `concurrency x maxBodyBytes` gave when bodies were read inside work slots.
+   */
+  readonly maxBodyMemoryBytes: number;
+  /** Largest upstream reply read whole (a non-stream answer, an error body, the model list) and largest single event of a stream, in bytes; past it, 502 `UPSTREAM_BAD_RESPONSE`. Default 16 MiB. */
+  readonly maxUpstreamReplyBytes: number;
+  /**
+   * Time `close()` lets in-flight and queued requests finish, in ms; past it, what is left is
+   * cancelled and answered 503 `SHUTTING_DOWN` (a stream ends with an error event). Default 30000.
+   */
   readonly shutdownGraceMs: number;
 }
 
@@ -158,6 +183,12 @@ export const DEFAULT_LIMITS: ServerLimits = {
   requestTimeoutMs: 120_000,
   upstreamTimeoutMs: 120_000,
   bodyTimeoutMs: 60_000,
+  headersTimeoutMs: 20_000,
+  minBodyRate: 8192,
+  bodyRateWindowMs: 5000,
+  maxUploadsPerIp: 8,
+  maxBodyMemoryBytes: 128 * 1024 * 1024,
+  maxUpstreamReplyBytes: 16 * 1024 * 1024,
   shutdownGraceMs: 30_000,
 };
 
@@ -293,8 +324,9 @@ function httpUrl(name: string, value: string | undefined): string | undefined {
 export function resolveServerConfig(config: ServerConfig = {}): ResolvedServerConfig {
   if (typeof config !== 'object' || config === null) throw invalid('config', config, 'an object');
   const l = config.limits ?? {};
+  const maxBodyBytes = int('limits.maxBodyBytes', l.maxBodyBytes, DEFAULT_LIMITS.maxBodyBytes, 1024);
   const limits: ServerLimits = {
-    maxBodyBytes: int('limits.maxBodyBytes', l.maxBodyBytes, DEFAULT_LIMITS.maxBodyBytes, 1024),
+    maxBodyBytes,
     maxPixels: int('limits.maxPixels', l.maxPixels, DEFAULT_LIMITS.maxPixels, 1),
     maxQuestionChars: int('limits.maxQuestionChars', l.maxQuestionChars, DEFAULT_LIMITS.maxQuestionChars, 1),
     maxImages: int('limits.maxImages', l.maxImages, DEFAULT_LIMITS.maxImages, 1),
@@ -306,6 +338,13 @@ export function resolveServerConfig(config: ServerConfig = {}): ResolvedServerCo
     requestTimeoutMs: int('limits.requestTimeoutMs', l.requestTimeoutMs, DEFAULT_LIMITS.requestTimeoutMs, 1),
     upstreamTimeoutMs: int('limits.upstreamTimeoutMs', l.upstreamTimeoutMs, DEFAULT_LIMITS.upstreamTimeoutMs, 1),
     bodyTimeoutMs: int('limits.bodyTimeoutMs', l.bodyTimeoutMs, DEFAULT_LIMITS.bodyTimeoutMs, 1),
+    headersTimeoutMs: int('limits.headersTimeoutMs', l.headersTimeoutMs, DEFAULT_LIMITS.headersTimeoutMs, 1),
+    minBodyRate: int('limits.minBodyRate', l.minBodyRate, DEFAULT_LIMITS.minBodyRate, 0),
+    bodyRateWindowMs: int('limits.bodyRateWindowMs', l.bodyRateWindowMs, DEFAULT_LIMITS.bodyRateWindowMs, 100),
+    maxUploadsPerIp: int('limits.maxUploadsPerIp', l.maxUploadsPerIp, DEFAULT_LIMITS.maxUploadsPerIp, 0, 100_000),
+    // Room for at least one largest body; by default for two, and never less than 128 MiB.
+    maxBodyMemoryBytes: int('limits.maxBodyMemoryBytes', l.maxBodyMemoryBytes, Math.max(DEFAULT_LIMITS.maxBodyMemoryBytes, 2 * maxBodyBytes), maxBodyBytes),
+    maxUpstreamReplyBytes: int('limits.maxUpstreamReplyBytes', l.maxUpstreamReplyBytes, DEFAULT_LIMITS.maxUpstreamReplyBytes, 1024),
     shutdownGraceMs: int('limits.shutdownGraceMs', l.shutdownGraceMs, DEFAULT_LIMITS.shutdownGraceMs, 0),
   };
   const scorer = config.scorer ?? defaultScorerId();
@@ -437,6 +476,13 @@ export const SERVER_ENV = {
   SEMCLIP_CONCURRENCY: 'work slots',
   SEMCLIP_QUEUE: 'requests waiting for a slot before 429',
   SEMCLIP_TIMEOUT: 'per-request deadline in seconds',
+  SEMCLIP_HEADERS_TIMEOUT: 'seconds a client has to send its headers (default 20)',
+  SEMCLIP_BODY_TIMEOUT: 'seconds a client has to send its whole body (default 60)',
+  SEMCLIP_MIN_BODY_RATE: 'slowest accepted upload per second, e.g. 8kib (default 8 KiB/s; 0 = off)',
+  SEMCLIP_MAX_UPLOADS_PER_IP: 'bodies arriving at once from one address (default 8; 0 = no cap)',
+  SEMCLIP_BODY_MEMORY: 'request bodies held in memory at once, e.g. 128MiB (default 128 MiB, at least 2x the largest body)',
+  SEMCLIP_MAX_UPSTREAM_REPLY: 'largest upstream reply read whole, e.g. 16MiB',
+  SEMCLIP_SHUTDOWN_GRACE: 'seconds in-flight requests get to finish on shutdown (default 30)',
 } as const;
 
 function envFlag(name: string, value: string): boolean {
@@ -492,6 +538,13 @@ export function serverConfigFromEnv(env: Readonly<Record<string, string | undefi
   if ((v = get('SEMCLIP_CONCURRENCY'))) limits.concurrency = envInt('SEMCLIP_CONCURRENCY', v, 1);
   if ((v = get('SEMCLIP_QUEUE'))) limits.maxQueue = envInt('SEMCLIP_QUEUE', v, 0);
   if ((v = get('SEMCLIP_TIMEOUT'))) limits.requestTimeoutMs = envInt('SEMCLIP_TIMEOUT', v, 1) * 1000;
+  if ((v = get('SEMCLIP_HEADERS_TIMEOUT'))) limits.headersTimeoutMs = envInt('SEMCLIP_HEADERS_TIMEOUT', v, 1) * 1000;
+  if ((v = get('SEMCLIP_BODY_TIMEOUT'))) limits.bodyTimeoutMs = envInt('SEMCLIP_BODY_TIMEOUT', v, 1) * 1000;
+  if ((v = get('SEMCLIP_MIN_BODY_RATE'))) limits.minBodyRate = v === '0' ? 0 : parseByteSize(v, 'SEMCLIP_MIN_BODY_RATE');
+  if ((v = get('SEMCLIP_MAX_UPLOADS_PER_IP'))) limits.maxUploadsPerIp = envInt('SEMCLIP_MAX_UPLOADS_PER_IP', v, 0);
+  if ((v = get('SEMCLIP_BODY_MEMORY'))) limits.maxBodyMemoryBytes = parseByteSize(v, 'SEMCLIP_BODY_MEMORY');
+  if ((v = get('SEMCLIP_MAX_UPSTREAM_REPLY'))) limits.maxUpstreamReplyBytes = parseByteSize(v, 'SEMCLIP_MAX_UPSTREAM_REPLY');
+  if ((v = get('SEMCLIP_SHUTDOWN_GRACE'))) limits.shutdownGraceMs = envInt('SEMCLIP_SHUTDOWN_GRACE', v, 0) * 1000;
   if (Object.keys(limits).length > 0) out.limits = limits;
   return out;
 }

@@ -15,6 +15,7 @@ export const SERVER_ERROR_CODES = [
   'NOT_CONFIGURED',
   'SHUTTING_DOWN',
   'REQUEST_TIMEOUT',
+  'BODY_TIMEOUT',
 ] as const;
 export type ServerErrorCode = (typeof SERVER_ERROR_CODES)[number];
 

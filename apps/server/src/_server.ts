@@ -1,12 +1,13 @@
 import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer as createHttpServer } from 'node:http';
-import type { IncomingMessage, Server } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { getRequestListener } from '@hono/node-server';
 import { Hono } from 'hono';
 import type { Context } from 'hono';
 import { SemclipError, isSemclipError } from '@semclip/core';
+import { checkDeclaredLength, mediaType, readBody, rememberBody } from './_body.js';
 import { chatRoute, modelsRoute } from './_chat.js';
 import { resolveServerConfig } from './_config.js';
 import type { ResolvedServerConfig, ServerConfig } from './_config.js';
@@ -20,6 +21,7 @@ import { WorkQueue } from './_queue.js';
 import { allowListOf } from './_remote.js';
 import { answerRoute, selectRoute } from './_routes.js';
 import type { ServerState } from './_state.js';
+import { Uploads, hasBody, lingerOnClose } from './_upload.js';
 
 type Vars = {
   requestId: string;
@@ -58,38 +60,17 @@ function readVersion(): string {
   }
 }
 
-/** Reads and drops a request body, up to `limit` bytes and 10 s; past either, the connection is closed after the answer. */
-async function discardBody(c: Context, limit: number): Promise<void> {
-  const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
-  if (!incoming || incoming.readableEnded || incoming.destroyed) return;
-  await new Promise<void>((resolve) => {
-    let bytes = 0;
-    const done = (): void => {
-      clearTimeout(timer);
-      incoming.off('data', onData);
-      incoming.off('end', done);
-      incoming.off('error', done);
-      incoming.off('close', done);
-      resolve();
-    };
-    const onData = (chunk: Buffer): void => {
-      bytes += chunk.length;
-      if (bytes > limit) {
-        c.header('connection', 'close');
-        done();
-      }
-    };
-    const timer = setTimeout(() => {
-      c.header('connection', 'close');
-      done();
-    }, 10_000);
-    incoming.on('data', onData);
-    incoming.once('end', done);
-    incoming.once('error', done);
-    incoming.once('close', done);
-    incoming.resume();
-  });
-}
+/** The media types each body route takes; a request with another is refused by its route, unread. */
+const BODY_ROUTES: Readonly<Record<string, readonly string[]>> = {
+  '/v1/select': ['application/json', 'multipart/form-data'],
+  '/v1/answer': ['application/json', 'multipart/form-data'],
+  '/v1/chat/completions': ['application/json', ''],
+};
+
+/** How long answers to cancelled requests get to go out once the shutdown grace has expired. */
+const SHUTDOWN_FLUSH_MS = 1000;
+
+type NodeEnv = { incoming?: IncomingMessage; outgoing?: ServerResponse } | undefined;
 
 function digest(text: string): Buffer {
   return createHash('sha256').update(text).digest();
@@ -131,6 +112,9 @@ export async function createServer(input: ServerConfig = {}): Promise<SemclipSer
     [{ queue: 'upstream' }, upstreamQueue.active],
   ]);
   metrics.addGauge('semclip_queue_waiting', 'Requests waiting for a slot, by queue.', () => [[{ queue: 'work' }, work.waiting]]);
+  const uploads = new Uploads(config.limits);
+  metrics.addGauge('semclip_uploads_in_progress', 'Request bodies still arriving (read before a work slot is taken).', () => [[{}, uploads.inProgress]]);
+  metrics.addGauge('semclip_request_body_bytes', 'Bytes of request bodies held in memory (arriving, waiting, being worked on).', () => [[{}, uploads.bytes]]);
   const shutdown = new AbortController();
   let closing = false;
   let httpServer: Server | undefined;
@@ -194,6 +178,11 @@ export async function createServer(input: ServerConfig = {}): Promise<SemclipSer
     } finally {
       metrics.inFlight--;
       c.res.headers.set('x-request-id', requestId);
+      // An answer sent before its body arrived (a refusal) closes the connection: the rest of the
+      // body is read and dropped after the answer (lingerOnClose), never parsed as a next request.
+      // While shutting down, every connection closes after its answer.
+      const incoming = (c.env as NodeEnv)?.incoming;
+      if (closing || (incoming && !incoming.complete && hasBody(incoming))) c.res.headers.set('connection', 'close');
       const route = ROUTES.has(c.req.path) ? c.req.path : 'other';
       const seconds = (performance.now() - started) / 1000;
       metrics.requests.inc({ route, method: c.req.method, status: String(c.res.status) });
@@ -247,12 +236,46 @@ export async function createServer(input: ServerConfig = {}): Promise<SemclipSer
     }
   });
 
-  app.onError(async (err, c) => {
-    // A refused request's body is read and thrown away before the 429 goes out: the client gets
-    // its answer instead of a reset connection, and nothing is kept (bounded by maxBodyBytes and time).
-    if (err instanceof HttpError && err.status === 429 && !c.req.raw.bodyUsed) await discardBody(c, config.limits.maxBodyBytes);
-    return errorResponse(c, err);
+  // Bodies are read here, before the request takes a work slot, so a slow upload holds a place
+  // in the queue and a connection but never a slot. Everything that can be refused from the
+  // headers is refused first, unread: the size, the client's address having too many uploads
+  // in progress, a full queue, the body memory budget. Then the body must arrive within
+  // bodyTimeoutMs and no slower than minBodyRate.
+  app.use('/v1/*', async (c, next) => {
+    const types = c.req.method === 'POST' ? BODY_ROUTES[c.req.path] : undefined;
+    if (!types) return next();
+    const request = c.req.raw;
+    // Requests their route refuses from the headers alone (the media type, no VLM, no upstream) go there unread.
+    if (!types.includes(mediaType(request)) || (c.req.path === '/v1/answer' && !pool.runner) || (c.req.path === '/v1/chat/completions' && !upstream)) {
+      return next();
+    }
+    const limits = config.limits;
+    const declared = checkDeclaredLength(request, limits.maxBodyBytes);
+    const env = c.env as NodeEnv;
+    const signal = c.get('work').signal;
+    const upload = uploads.begin(env?.incoming?.socket.remoteAddress ?? 'local', declared);
+    let giveBack: (() => void) | undefined;
+    try {
+      giveBack = work.admit(signal);
+      // A client that asked to wait (Expect: 100-continue) sends its body only now.
+      if (env?.outgoing && /100-continue/i.test(c.req.header('expect') ?? '')) env.outgoing.writeContinue();
+      const body = await readBody(request, limits.maxBodyBytes, {
+        timeoutMs: limits.bodyTimeoutMs,
+        minRate: limits.minBodyRate,
+        windowMs: limits.bodyRateWindowMs,
+        signal,
+        onChunk: (n) => upload.reserve(n),
+      });
+      upload.finish();
+      rememberBody(request, body);
+      await next();
+    } finally {
+      upload.release();
+      giveBack?.();
+    }
   });
+
+  app.onError((err, c) => errorResponse(c, err));
 
   app.notFound((c) =>
     errorResponse(
@@ -299,7 +322,21 @@ export async function createServer(input: ServerConfig = {}): Promise<SemclipSer
     const up = await checkUpstream();
     const models = closing ? 'shutting down' : 'ok';
     const ready = !closing && up.ok;
-    return c.json({ status: ready ? 'ready' : 'not ready', checks: { models, upstream: up.message } }, ready ? 200 : 503);
+    // Saturated: a new work request would be refused (429) now, every slot busy and the queue full.
+    const saturated = work.full || uploads.bytes >= config.limits.maxBodyMemoryBytes;
+    return c.json(
+      {
+        status: ready ? 'ready' : 'not ready',
+        checks: { models, upstream: up.message },
+        saturated,
+        load: {
+          work: { busy: work.active, slots: work.concurrency, waiting: work.waiting, arriving: work.admitted, queue: work.maxQueue },
+          uploads: { in_progress: uploads.inProgress, body_bytes: uploads.bytes, body_memory: config.limits.maxBodyMemoryBytes },
+          upstream: { busy: upstreamQueue.active, slots: upstreamQueue.concurrency },
+        },
+      },
+      ready ? 200 : 503,
+    );
   });
 
   app.get('/metrics', (c) => c.text(metrics.render(), 200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }));
@@ -350,10 +387,23 @@ export async function createServer(input: ServerConfig = {}): Promise<SemclipSer
       if (closing) throw new SemclipError('INVALID_ARGUMENT', 'The server was closed; create a new one.');
       const host = options.host ?? config.host;
       const port = options.port ?? config.port;
-      const server = createHttpServer(getRequestListener(fetchHandler, { overrideGlobalObjects: false }));
-      server.requestTimeout = config.limits.bodyTimeoutMs;
-      server.headersTimeout = Math.min(config.limits.bodyTimeoutMs, 30_000);
-      server.keepAliveTimeout = 5000;
+      const listener = getRequestListener(fetchHandler, { overrideGlobalObjects: false });
+      const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
+        if (lingerOnClose(req)) void listener(req, res);
+      };
+      const { headersTimeoutMs, bodyTimeoutMs } = config.limits;
+      const server = createHttpServer(
+        {
+          headersTimeout: headersTimeoutMs,
+          // A backstop: the body's own limits (bodyTimeoutMs, minBodyRate) answer 408 first.
+          requestTimeout: headersTimeoutMs + bodyTimeoutMs + 5000,
+          connectionsCheckingInterval: Math.min(1000, headersTimeoutMs),
+          keepAliveTimeout: 5000,
+        },
+        onRequest,
+      );
+      // Expect: 100-continue is answered by the body middleware, only once the request is admitted.
+      server.on('checkContinue', onRequest);
       await new Promise<void>((resolve, reject) => {
         server.once('error', (err: NodeJS.ErrnoException) => {
           reject(
@@ -388,7 +438,18 @@ export async function createServer(input: ServerConfig = {}): Promise<SemclipSer
         const outcome = await Promise.race([closed.then(() => 'drained' as const), expired]);
         clearTimeout(timer);
         if (outcome === 'expired') {
-          shutdown.abort(new SemclipError('ABORTED', 'The server shut down before the request finished.'));
+          // What is left (working, queued, bodies arriving, streams) is cancelled and answered
+          // 503 SHUTTING_DOWN, streams with an error event; the connections close once that is
+          // out, and only what has not closed by then is cut.
+          shutdown.abort(
+            new HttpError(503, 'SHUTTING_DOWN', 'The server shut down before the request finished; retry on another instance.', {
+              connection: 'close',
+              'retry-after': '1',
+            }),
+          );
+          let flush: NodeJS.Timeout | undefined;
+          await Promise.race([closed, new Promise<void>((resolve) => (flush = setTimeout(resolve, SHUTDOWN_FLUSH_MS)))]);
+          clearTimeout(flush);
           server.closeAllConnections();
           await closed;
         }
