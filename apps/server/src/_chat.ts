@@ -1,14 +1,16 @@
-import { SemclipError } from '@semclip/core';
+import { SemclipError, isSemclipError } from '@semclip/core';
 import type { EncodedImage } from '@semclip/core';
 import { planFor } from '@semclip/pipeline';
 import type { SentImage } from '@semclip/pipeline';
 import { buildPrompt, compositeImages } from '@semclip/vlm-runner';
 import type { Context } from 'hono';
-import { mediaType, parseJson, readBody, unsupportedMediaType } from './_body.js';
-import { HttpError } from './_errors.js';
+import { mediaType, parseJson, readBody, sizeText, unsupportedMediaType } from './_body.js';
+import { HttpError, describeError, openaiErrorBody } from './_errors.js';
+import type { ErrorInfo } from './_errors.js';
 import { imageFromUrl } from './_image-input.js';
 import { base64, checkQuestion, encodedOf, imageFormatOf, runSelection, timed } from './_pipeline.js';
 import type { WorkContext } from './_pipeline.js';
+import { abortedError } from './_queue.js';
 import { chatImageUrl, chatRequestSchema, validate } from './_schemas.js';
 import type { ChatImagePart, ChatMessage, SelectionFields } from './_schemas.js';
 import type { ServerState } from './_state.js';
@@ -265,7 +267,8 @@ async function forward(c: Context, state: ServerState, ctx: WorkContext, prepare
   if (!res.ok) {
     let text = '';
     try {
-      text = await res.text();
+      // Enough of an error body for its message; the rest is not read.
+      text = (await readReply(res, ERROR_TEXT_BYTES, controller, 'truncate')).toString('utf8');
     } catch {
       // the status is what matters
     }
@@ -275,53 +278,51 @@ async function forward(c: Context, state: ServerState, ctx: WorkContext, prepare
   }
   const contentType = res.headers.get('content-type') ?? '';
 
-  if (!prepared.semclip) {
-    // Passthrough: the upstream's answer goes back untouched, streamed as it arrives.
-    if (!res.body) {
-      cleanup();
-      return new Response(null, { status: res.status, headers: outHeaders });
-    }
-    ctx.timings.upstream = performance.now() - started;
+  if (contentType.includes('text/event-stream') && res.body && (prepared.stream || !prepared.semclip)) {
+    // From here the stall timer of relay() watches the stream; the time-to-headers timer is done.
     clearTimeout(timer);
-    return new Response(relay(res.body, state, ctx, controller, cleanup, undefined), {
+    return new Response(relay(res.body, state, ctx, controller, cleanup, prepared.semclip), {
       status: res.status,
       headers: {
         ...outHeaders,
-        'content-type': contentType || 'application/json',
-        ...(contentType.includes('event-stream') ? { 'cache-control': 'no-cache' } : {}),
+        'content-type': prepared.semclip ? 'text/event-stream; charset=utf-8' : contentType,
+        'cache-control': 'no-cache',
       },
     });
   }
 
-  if (prepared.stream && contentType.includes('text/event-stream') && res.body) {
-    // From here the stall timer of relay() watches the stream; the time-to-headers timer is done.
-    clearTimeout(timer);
-    return new Response(relay(res.body, state, ctx, controller, cleanup, prepared.semclip), {
-      status: 200,
-      headers: { ...outHeaders, 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' },
-    });
-  }
-
-  let json: unknown;
+  // Anything else is read whole (within the reply cap and the upstream timeout) before a status
+  // goes out: a body cut midway is a 502, never a 200 with half an answer.
+  let body: Buffer;
   try {
-    const text = await res.text();
-    try {
-      json = JSON.parse(text) as unknown;
-    } catch (err) {
-      state.metrics.upstreamErrors.inc({ kind: 'bad_response' });
-      throw new SemclipError('UPSTREAM_BAD_RESPONSE', `The upstream answered ${res.status} with a body that is not JSON: "${text.slice(0, 120)}".`, {
-        cause: err,
-        hint: 'Check that --upstream points at an OpenAI-compatible API (it usually ends in /v1)',
-      });
-    }
+    body = await readReply(res, config.limits.maxUpstreamReplyBytes, controller);
   } catch (err) {
     cleanup();
+    if (isSemclipError(err, 'UPSTREAM_BAD_RESPONSE')) state.metrics.upstreamErrors.inc({ kind: 'bad_response' });
     return fail(err);
   }
   cleanup();
   const upstreamMs = performance.now() - started;
   ctx.timings.upstream = upstreamMs;
   state.metrics.stage('upstream', upstreamMs);
+  if (!prepared.semclip) {
+    // Passthrough: the upstream's answer goes back untouched.
+    return new Response(body.byteLength === 0 ? null : body, {
+      status: res.status,
+      headers: { ...outHeaders, ...(contentType ? { 'content-type': contentType } : {}) },
+    });
+  }
+  let json: unknown;
+  const text = body.toString('utf8');
+  try {
+    json = JSON.parse(text) as unknown;
+  } catch (err) {
+    state.metrics.upstreamErrors.inc({ kind: 'bad_response' });
+    throw new SemclipError('UPSTREAM_BAD_RESPONSE', `The upstream answered ${res.status} with a body that is not JSON: "${text.slice(0, 120)}".`, {
+      cause: err,
+      hint: 'Check that --upstream points at an OpenAI-compatible API (it usually ends in /v1)',
+    });
+  }
   if (!json || typeof json !== 'object' || Array.isArray(json)) {
     state.metrics.upstreamErrors.inc({ kind: 'bad_response' });
     throw new SemclipError('UPSTREAM_BAD_RESPONSE', 'The upstream answered with JSON that is not a chat completion object.', {
@@ -334,17 +335,119 @@ async function forward(c: Context, state: ServerState, ctx: WorkContext, prepare
   });
 }
 
+/** How much of an upstream error body is read for its message. */
+const ERROR_TEXT_BYTES = 64 * 1024;
+
+function replyTooLarge(limit: number, what: string): SemclipError {
+  return new SemclipError('UPSTREAM_BAD_RESPONSE', `The upstream sent ${what} over the ${sizeText(limit)} limit; it was not read further.`, {
+    hint: "Check the upstream, or raise the server's --max-upstream-reply",
+    details: { limit },
+  });
+}
+
+/**
+ * Reads an upstream body whole, up to `limit` bytes: past it, the request is aborted and the
+ * read fails with `UPSTREAM_BAD_RESPONSE` (or, with `'truncate'`, the first `limit` bytes are
+ * returned). A body that breaks off fails with the fetch error.
+ */
+async function readReply(res: Response, limit: number, controller: AbortController, over: 'fail' | 'truncate' = 'fail'): Promise<Buffer> {
+  if (!res.body) return Buffer.alloc(0);
+  const declared = Number(res.headers.get('content-length') ?? Number.NaN);
+  if (over === 'fail' && Number.isFinite(declared) && declared > limit) {
+    controller.abort();
+    throw replyTooLarge(limit, `a ${sizeText(declared)} reply`);
+  }
+  const reader = res.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    if (total + value.byteLength > limit) {
+      controller.abort();
+      reader.cancel().catch(() => undefined);
+      if (over === 'truncate') {
+        chunks.push(value.subarray(0, limit - total));
+        total = limit;
+        break;
+      }
+      throw replyTooLarge(limit, 'a reply');
+    }
+    chunks.push(value);
+    total += value.byteLength;
+  }
+  return Buffer.concat(chunks, total);
+}
+
 const encoder = new TextEncoder();
+const decoder = new TextDecoder();
 
 function sse(value: unknown): Uint8Array {
   return encoder.encode(`data: ${JSON.stringify(value)}\n\n`);
 }
 
+const LF = 0x0a;
+const CR = 0x0d;
+
 /**
- * Relays an upstream body chunk by chunk. With `semclip` (an SSE stream SemClip worked on) it
- * cuts the stream into events and puts a `semclip` chunk right before `data: [DONE]` (or at
- * the end when the upstream sends no [DONE]). A stream that breaks, or stalls longer than the
- * upstream timeout, ends with an OpenAI-style `error` event, which the official clients raise.
+ * Cuts a byte stream into server-sent events at their blank lines (LF, CRLF or CR line ends),
+ * keeping each event's bytes exactly as they came.
+ */
+class SseEvents {
+  private buf: Buffer = Buffer.alloc(0);
+  private pos = 0;
+  private lineStart = 0;
+
+  /** Bytes of the event not yet complete. */
+  get pending(): number {
+    return this.buf.length;
+  }
+
+  /** Whether what is left is only line ends (nothing of an event). */
+  get blank(): boolean {
+    return this.buf.every((b) => b === LF || b === CR);
+  }
+
+  /** Appends bytes; returns the events they complete. */
+  push(chunk: Uint8Array): Buffer[] {
+    this.buf = this.buf.length === 0 ? Buffer.from(chunk) : Buffer.concat([this.buf, chunk]);
+    const events: Buffer[] = [];
+    let start = 0;
+    let i = this.pos;
+    while (i < this.buf.length) {
+      const b = this.buf[i];
+      if (b !== LF && b !== CR) {
+        i++;
+        continue;
+      }
+      let end = i + 1;
+      if (b === CR) {
+        // A CR at the end may be the first half of a CRLF: wait for the next byte.
+        if (end >= this.buf.length) break;
+        if (this.buf[end] === LF) end++;
+      }
+      if (i === this.lineStart) {
+        // An empty line: the event is complete.
+        events.push(this.buf.subarray(start, end));
+        start = end;
+      }
+      this.lineStart = end;
+      i = end;
+    }
+    this.buf = this.buf.subarray(start);
+    this.pos = i - start;
+    this.lineStart -= start;
+    return events;
+  }
+}
+
+/**
+ * Relays an upstream SSE body event by event: only complete events go out, each with the bytes
+ * the upstream sent. With `semclip` (a stream SemClip worked on) a `semclip` chunk goes right
+ * before `data: [DONE]` (or at the end when the upstream sends no [DONE]). A stream that breaks
+ * off, ends inside an event, sends an event over the reply cap, or stalls longer than the
+ * upstream timeout ends with one OpenAI-style `error` event on its own (which the official
+ * clients raise as APIError) and no `[DONE]`; so does one cut off by shutdown.
  */
 function relay(
   body: ReadableStream<Uint8Array>,
@@ -355,12 +458,12 @@ function relay(
   semclip: Record<string, unknown> | undefined,
 ): ReadableStream<Uint8Array> {
   const reader = body.getReader();
-  const decoder = new TextDecoder();
-  let buffer = '';
+  const events = new SseEvents();
   let sawDone = false;
   let finished = false;
   const started = performance.now();
   const idle = ctx.config.limits.upstreamTimeoutMs;
+  const maxEvent = ctx.config.limits.maxUpstreamReplyBytes;
   const finish = (): void => {
     if (finished) return;
     finished = true;
@@ -370,6 +473,20 @@ function relay(
   };
   const semclipChunk = (): Uint8Array =>
     sse({ id: 'semclip', object: 'chat.completion.chunk', created: Math.floor(Date.now() / 1000), model: 'semclip', choices: [], semclip });
+  const errorEvent = (info: ErrorInfo): Uint8Array => sse(openaiErrorBody(info));
+  /** Ends the stream with one error event (the partial event, if any, is dropped). */
+  const broken = (out: ReadableStreamDefaultController<Uint8Array>, err: unknown, kind: 'stream' | 'timeout' | 'bad_response' | undefined): void => {
+    if (kind) state.metrics.upstreamErrors.inc({ kind });
+    controller.abort();
+    reader.cancel().catch(() => undefined);
+    finish();
+    try {
+      out.enqueue(errorEvent(describeError(err)));
+      out.close();
+    } catch {
+      // the client is gone
+    }
+  };
 
   return new ReadableStream<Uint8Array>({
     async pull(out) {
@@ -385,56 +502,41 @@ function relay(
         chunk = await reader.read();
       } catch (err) {
         if (ctx.signal.aborted) {
-          finish();
-          out.error(err);
+          // The client went away (nobody reads this), or the deadline or shutdown cut the stream.
+          broken(out, abortedError(ctx.signal), undefined);
           return;
         }
-        state.metrics.upstreamErrors.inc({ kind: 'stream' });
-        const message = stalled
-          ? `The upstream stream stalled for more than ${idle} ms and was cut off.`
-          : `The upstream stream broke off before it was complete (${(err as Error).message}).`;
-        if (buffer.trim() && semclip) out.enqueue(encoder.encode(`${buffer}\n\n`));
-        out.enqueue(sse({ error: { message, type: 'server_error', param: null, code: stalled ? 'UPSTREAM_TIMEOUT' : 'UPSTREAM_ERROR' } }));
-        finish();
-        out.close();
+        const error = stalled
+          ? new SemclipError('UPSTREAM_TIMEOUT', `The upstream stream stalled for more than ${idle} ms and was cut off.`)
+          : new SemclipError('UPSTREAM_ERROR', `The upstream stream broke off before it was complete (${(err as Error).message}).`, { cause: err });
+        broken(out, error, stalled ? 'timeout' : 'stream');
         return;
       } finally {
         clearTimeout(timer);
       }
       if (chunk.done) {
-        if (semclip) {
-          const rest = buffer + decoder.decode();
-          if (rest.trim()) out.enqueue(encoder.encode(rest.endsWith('\n\n') ? rest : `${rest}\n\n`));
-          if (!sawDone) {
-            out.enqueue(semclipChunk());
-            out.enqueue(encoder.encode('data: [DONE]\n\n'));
-          }
+        if (!events.blank) {
+          broken(out, new SemclipError('UPSTREAM_ERROR', 'The upstream stream ended in the middle of an event; the partial event was dropped.'), 'stream');
+          return;
         }
+        if (semclip && !sawDone) out.enqueue(semclipChunk());
         finish();
         out.close();
         return;
       }
-      if (!semclip) {
-        out.enqueue(chunk.value);
-        return;
-      }
-      buffer += decoder.decode(chunk.value, { stream: true });
-      // Events end with a blank line; pass each complete one on as soon as it is complete.
-      let emitted = false;
-      for (;;) {
-        const m = /\r?\n\r?\n/.exec(buffer);
-        if (!m) break;
-        const end = m.index + m[0].length;
-        const event = buffer.slice(0, end);
-        buffer = buffer.slice(end);
-        if (/^data:\s*\[DONE\]\s*$/m.test(event)) {
+      const complete = events.push(chunk.value);
+      for (const event of complete) {
+        if (semclip && !sawDone && event.length < 256 && /^data:[ \t]*\[DONE\][ \t]*$/m.test(decoder.decode(event))) {
           sawDone = true;
           out.enqueue(semclipChunk());
         }
-        out.enqueue(encoder.encode(event));
-        emitted = true;
+        out.enqueue(event);
       }
-      if (!emitted) out.enqueue(new Uint8Array(0));
+      if (events.pending > maxEvent) {
+        broken(out, replyTooLarge(maxEvent, 'an event'), 'bad_response');
+        return;
+      }
+      if (complete.length === 0) out.enqueue(new Uint8Array(0));
     },
     cancel(reason) {
       controller.abort(reason);
@@ -448,16 +550,20 @@ function relay(
 export async function modelsRoute(c: Context, state: ServerState, ctx: WorkContext): Promise<Response> {
   const upstream = state.upstreamUrl;
   if (!upstream) throw new HttpError(503, 'NOT_CONFIGURED', 'This server has no upstream configured; start it with --upstream <OpenAI-compatible URL>.');
-  const signal = AbortSignal.any([ctx.signal, AbortSignal.timeout(Math.min(ctx.config.limits.upstreamTimeoutMs, 30_000))]);
+  const controller = new AbortController();
+  const signal = AbortSignal.any([ctx.signal, AbortSignal.timeout(Math.min(ctx.config.limits.upstreamTimeoutMs, 30_000)), controller.signal]);
   const headers: Record<string, string> = { accept: 'application/json', 'x-request-id': state.requestId(c) };
   if (ctx.config.upstreamApiKey) headers.authorization = `Bearer ${ctx.config.upstreamApiKey}`;
   let res: Response;
   let text: string;
   try {
     res = await ctx.config.fetch(`${upstream}/models`, { headers, signal });
-    text = await res.text();
+    text = (await readReply(res, res.ok ? ctx.config.limits.maxUpstreamReplyBytes : ERROR_TEXT_BYTES, controller, res.ok ? 'fail' : 'truncate')).toString(
+      'utf8',
+    );
   } catch (err) {
     if (ctx.signal.aborted) throw err;
+    if (isSemclipError(err, 'UPSTREAM_BAD_RESPONSE')) throw err;
     if (signal.aborted) throw new SemclipError('UPSTREAM_TIMEOUT', 'The upstream did not list its models in time.');
     throw networkError(err, upstream);
   }
