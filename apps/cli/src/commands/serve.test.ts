@@ -1,4 +1,9 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { connect } from 'node:net';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
 import { runCommand } from 'citty';
 import sharp from 'sharp';
 import { configFromFlags, serveCommand } from './serve.js';
@@ -49,11 +54,35 @@ describe('configFromFlags', () => {
     expect(config).not.toHaveProperty('merge');
   });
 
+  it('turns the upload, upstream-reply and shutdown limits into the config', async () => {
+    const config = await configFromFlags({
+      'headers-timeout': '5',
+      'body-timeout': '30',
+      'min-body-rate': '16kib',
+      'max-uploads-per-ip': '0',
+      'body-memory': '512MiB',
+      'max-upstream-reply': '4mb',
+      'shutdown-grace': '10',
+    });
+    expect(config.limits).toEqual({
+      headersTimeoutMs: 5000,
+      bodyTimeoutMs: 30_000,
+      minBodyRate: 16 * 1024,
+      maxUploadsPerIp: 0,
+      maxBodyMemoryBytes: 512 * 1024 * 1024,
+      maxUpstreamReplyBytes: 4_000_000,
+      shutdownGraceMs: 10_000,
+    });
+    expect((await configFromFlags({ 'min-body-rate': '0' })).limits).toEqual({ minBodyRate: 0 });
+  });
+
   it.each([
     [{ port: '70000' }, /--port "70000"/],
     [{ 'max-body': 'lots' }, /--max-body/],
     [{ k: '-1' }, /--k "-1"/],
     [{ device: 'tpu' }, /--device "tpu"/],
+    [{ 'shutdown-grace': '-1' }, /--shutdown-grace "-1"/],
+    [{ 'min-body-rate': 'fast' }, /--min-body-rate/],
   ])('refuses %j', async (flags, message) => {
     await expect(configFromFlags(flags)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', message: expect.stringMatching(message) });
   });
@@ -127,5 +156,78 @@ describe('semclip serve', () => {
     await new Promise<void>((r) => probe.close(() => r()));
     cliAbortController.abort();
     await first.done;
+  });
+});
+
+const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
+const ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
+
+/** Starts a server process; resolves with its URL from the 'listening' log line. */
+function listening(child: ChildProcess): Promise<string> {
+  return new Promise((resolve, reject) => {
+    createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (line) => {
+      try {
+        const entry = JSON.parse(line) as { event?: string; url?: string };
+        if (entry.event === 'listening' && entry.url) resolve(entry.url);
+      } catch {
+        // not a log line
+      }
+    });
+    child.once('exit', (code) => reject(new Error(`the server exited with ${code} before listening`)));
+  });
+}
+
+function exited(child: ChildProcess): Promise<number | null> {
+  return child.exitCode !== null ? Promise.resolve(child.exitCode) : new Promise((r) => child.once('exit', (code) => r(code)));
+}
+
+describe('semclip serve under a supervisor', () => {
+  it('the semclip bin itself: SIGTERM lets the request in flight finish, then exits 0', async () => {
+    const child = spawn(process.execPath, [CLI, 'serve', '--port', '0', '--host', '127.0.0.1', '--scorer', 'random', '--shutdown-grace', '20'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    try {
+      const url = await listening(child);
+      const png = await sharp({ create: { width: 64, height: 48, channels: 3, background: { r: 200, g: 40, b: 40 } } })
+        .png()
+        .toBuffer();
+      const body = JSON.stringify({ image: png.toString('base64'), question: 'q' });
+      // A request in flight: half of its body sent, the rest after the SIGTERM.
+      const socket = connect(Number(new URL(url).port), '127.0.0.1');
+      let raw = '';
+      socket.on('data', (d: Buffer) => (raw += d.toString()));
+      socket.write(`POST /v1/select HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n${body.slice(0, 100)}`);
+      await new Promise((r) => setTimeout(r, 300));
+      child.kill('SIGTERM');
+      await new Promise((r) => setTimeout(r, 300));
+      socket.write(body.slice(100));
+      expect(await exited(child)).toBe(0);
+      expect(raw).toMatch(/^HTTP\/1\.1 200 /);
+      socket.destroy();
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
+
+  it("the README's `pnpm semclip serve` passes SIGTERM on to the server, which stops", async () => {
+    // Its own process group, so that whatever is left can be killed whatever happens.
+    const pnpm = spawn('pnpm', ['-s', 'semclip', 'serve', '--port', '0', '--host', '127.0.0.1', '--scorer', 'random'], {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    });
+    try {
+      const url = await listening(pnpm);
+      expect((await fetch(`${url}/healthz`)).status).toBe(200);
+      pnpm.kill('SIGTERM');
+      expect(await exited(pnpm)).toBe(0);
+      await expect(fetch(`${url}/healthz`, { signal: AbortSignal.timeout(5000) })).rejects.toThrow();
+    } finally {
+      try {
+        process.kill(-(pnpm.pid as number), 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
   });
 });

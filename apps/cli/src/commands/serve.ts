@@ -3,7 +3,10 @@
  * OpenAI-compatible proxy and the web page. Configuration comes from the flags, then the
  * `SEMCLIP_*` environment, then the defaults (a flag beats its variable). The key clients must
  * send is read from SEMCLIP_API_KEY only, never from a flag, so it stays out of `ps` and shell
- * history. SIGTERM and Ctrl-C drain in-flight requests, then exit 0.
+ * history. SIGTERM and Ctrl-C drain in-flight requests (for --shutdown-grace), then exit 0.
+ * Under a supervisor (systemd, Docker, Kubernetes), run the `semclip` bin itself, or `exec` it
+ * from a wrapper script, so the signal reaches this process; the root `pnpm semclip` script
+ * execs it for the same reason.
  */
 import { once } from 'node:events';
 import { defineCommand } from 'citty';
@@ -62,6 +65,43 @@ export const serveArgs = {
   queue: { type: 'string', description: 'Requests waiting for a slot before 429 (default 32). Env: SEMCLIP_QUEUE', valueHint: 'N' },
   timeout: { type: 'string', description: 'Per-request deadline in seconds (default 120). Env: SEMCLIP_TIMEOUT', valueHint: 'S' },
   'upstream-timeout': { type: 'string', description: 'Seconds the upstream may take (a stream: between chunks) (default 120)', valueHint: 'S' },
+  'headers-timeout': {
+    type: 'string',
+    description: 'Seconds a client has to send its request headers (default 20). Env: SEMCLIP_HEADERS_TIMEOUT',
+    valueHint: 'S',
+  },
+  'body-timeout': {
+    type: 'string',
+    description: 'Seconds a client has to send its whole request body, else 408 (default 60). Env: SEMCLIP_BODY_TIMEOUT',
+    valueHint: 'S',
+  },
+  'min-body-rate': {
+    type: 'string',
+    description: 'Slowest accepted upload per second, measured over 5 s, else 408, e.g. 8kib (default 8 KiB/s; 0 = off). Env: SEMCLIP_MIN_BODY_RATE',
+    valueHint: 'SIZE',
+  },
+  'max-uploads-per-ip': {
+    type: 'string',
+    description:
+      'Request bodies arriving at once from one client address; one more is 429 before it is read (default 8; 0 = no cap, e.g. behind a proxy). Env: SEMCLIP_MAX_UPLOADS_PER_IP',
+    valueHint: 'N',
+  },
+  'body-memory': {
+    type: 'string',
+    description: 'Request bodies held in memory at once, in all; past it, 429 (default 128 MiB, at least 2x --max-body). Env: SEMCLIP_BODY_MEMORY',
+    valueHint: 'SIZE',
+  },
+  'max-upstream-reply': {
+    type: 'string',
+    description: 'Largest upstream reply (or stream event) read whole; past it, 502 (default 16 MiB). Env: SEMCLIP_MAX_UPSTREAM_REPLY',
+    valueHint: 'SIZE',
+  },
+  'shutdown-grace': {
+    type: 'string',
+    description:
+      'Seconds in-flight and queued requests get to finish on SIGTERM/Ctrl-C; then what is left is answered 503 (default 30). Env: SEMCLIP_SHUTDOWN_GRACE',
+    valueHint: 'S',
+  },
   log: { type: 'string', description: 'Request logs on stdout: json (one object per line) or off', default: 'json', valueHint: 'json|off' },
   verbose: { type: 'boolean', description: 'Show stack traces and causes on errors' },
 } as const;
@@ -78,6 +118,17 @@ export async function configFromFlags(args: ServeArgs): Promise<import('@semclip
   const timeout = intArg('timeout', args.timeout, 1, 86_400);
   const upstreamTimeout = intArg('upstream-timeout', args['upstream-timeout'], 1, 86_400);
   const maxBody = str(args['max-body']);
+  const size = (name: 'min-body-rate' | 'body-memory' | 'max-upstream-reply'): number | undefined => {
+    const v = str(args[name]);
+    if (v === undefined) return undefined;
+    return name === 'min-body-rate' && v === '0' ? 0 : parseByteSize(v, `--${name}`);
+  };
+  const headersTimeout = intArg('headers-timeout', args['headers-timeout'], 1, 86_400);
+  const bodyTimeout = intArg('body-timeout', args['body-timeout'], 1, 86_400);
+  const minBodyRate = size('min-body-rate');
+  const bodyMemory = size('body-memory');
+  const maxUpstreamReply = size('max-upstream-reply');
+  const grace = intArg('shutdown-grace', args['shutdown-grace'], 0, 86_400);
   const limits = {
     ...(maxBody === undefined ? {} : { maxBodyBytes: parseByteSize(maxBody, '--max-body') }),
     ...(args['max-pixels'] === undefined ? {} : { maxPixels: intArg('max-pixels', args['max-pixels'], 1) }),
@@ -85,6 +136,13 @@ export async function configFromFlags(args: ServeArgs): Promise<import('@semclip
     ...(args.queue === undefined ? {} : { maxQueue: intArg('queue', args.queue, 0, 100_000) }),
     ...(timeout === undefined ? {} : { requestTimeoutMs: timeout * 1000 }),
     ...(upstreamTimeout === undefined ? {} : { upstreamTimeoutMs: upstreamTimeout * 1000 }),
+    ...(headersTimeout === undefined ? {} : { headersTimeoutMs: headersTimeout * 1000 }),
+    ...(bodyTimeout === undefined ? {} : { bodyTimeoutMs: bodyTimeout * 1000 }),
+    ...(minBodyRate === undefined ? {} : { minBodyRate }),
+    ...(args['max-uploads-per-ip'] === undefined ? {} : { maxUploadsPerIp: intArg('max-uploads-per-ip', args['max-uploads-per-ip'], 0, 100_000) }),
+    ...(bodyMemory === undefined ? {} : { maxBodyMemoryBytes: bodyMemory }),
+    ...(maxUpstreamReply === undefined ? {} : { maxUpstreamReplyBytes: maxUpstreamReply }),
+    ...(grace === undefined ? {} : { shutdownGraceMs: grace * 1000 }),
   };
   const scorers = str(args.scorers)
     ?.split(',')
