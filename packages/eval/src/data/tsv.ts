@@ -84,7 +84,8 @@ async function loadTsv(benchmark: 'mmbench' | 'mmstar', path: string, load: Load
   for (const row of table.rows) {
     const idx = row.cells.get('index')?.trim();
     const img = row.cells.get('image');
-    if (idx && img !== undefined && !isNone(img)) imageByIndex.set(idx, img);
+    // The first row of an index owns its image: a repeated index (a row left out) does not replace it.
+    if (idx && img !== undefined && !isNone(img) && !imageByIndex.has(idx)) imageByIndex.set(idx, img);
   }
   const items: BenchmarkItem[] = [];
   const skipped: SkippedRow[] = table.bad.map((b) => ({ id: b.index ?? `line ${b.line}`, line: b.line, reason: b.reason }));
