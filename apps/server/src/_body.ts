@@ -144,9 +144,18 @@ export function unsupportedMediaType(got: string, expected: string): HttpError {
 }
 
 /** Parses a JSON body; malformed JSON is a 400 that says where it broke. */
-export function parseJson(body: Buffer): unknown {
+export function parseJson(body: Buffer, maxDepth = 64): unknown {
   if (body.length === 0) {
     throw new SemclipError('INVALID_ARGUMENT', 'The request body is empty.', { expected: 'a JSON object' });
+  }
+  if (jsonDeeperThan(body, maxDepth)) {
+    // Checked before parsing: a body nested thousands deep parses, then overflows the stack of
+    // whatever walks it recursively (validation, JSON.stringify when it is forwarded).
+    throw new SemclipError('INVALID_ARGUMENT', `The request body nests arrays and objects more than ${maxDepth} levels deep.`, {
+      expected: `JSON nested at most ${maxDepth} levels`,
+      hint: "Flatten the data; the server's operator can raise the limit (limits.maxJsonDepth, SEMCLIP_MAX_JSON_DEPTH)",
+      details: { maxDepth },
+    });
   }
   try {
     return JSON.parse(body.toString('utf8')) as unknown;
@@ -157,6 +166,36 @@ export function parseJson(body: Buffer): unknown {
       cause: err,
     });
   }
+}
+
+/**
+ * Whether JSON text nests arrays and objects more than `maxDepth` deep, found in one pass over
+ * the bytes (string contents are skipped with `indexOf`, so a large base64 image costs little).
+ * Malformed text is not judged here: the parser reports it.
+ */
+export function jsonDeeperThan(text: Buffer, maxDepth: number): boolean {
+  let depth = 0;
+  const n = text.length;
+  for (let i = 0; i < n; i++) {
+    const b = text[i];
+    if (b === 0x22) {
+      // A string: its end is the next quote not escaped by an odd run of backslashes.
+      let j = i;
+      for (;;) {
+        j = text.indexOf(0x22, j + 1);
+        if (j < 0) return false;
+        let k = j - 1;
+        while (text[k] === 0x5c) k--;
+        if ((j - 1 - k) % 2 === 0) break;
+      }
+      i = j;
+    } else if (b === 0x7b || b === 0x5b) {
+      if (++depth > maxDepth) return true;
+    } else if (b === 0x7d || b === 0x5d) {
+      depth--;
+    }
+  }
+  return false;
 }
 
 /** A multipart/form-data body as its fields: strings, and files as bytes. */

@@ -4,13 +4,14 @@ import { planFor } from '@semclip/pipeline';
 import type { SentImage } from '@semclip/pipeline';
 import { buildPrompt, compositeImages } from '@semclip/vlm-runner';
 import type { Context } from 'hono';
-import { mediaType, parseJson, readBody, sizeText, unsupportedMediaType } from './_body.js';
+import { jsonDeeperThan, mediaType, parseJson, readBody, sizeText, unsupportedMediaType } from './_body.js';
 import { HttpError, describeError, openaiErrorBody } from './_errors.js';
 import type { ErrorInfo } from './_errors.js';
 import { imageFromUrl } from './_image-input.js';
 import { base64, checkQuestion, encodedOf, imageFormatOf, runSelection, timed } from './_pipeline.js';
 import type { WorkContext } from './_pipeline.js';
 import { abortedError } from './_queue.js';
+import { boundedJsonText } from './_response.js';
 import { chatImageUrl, chatRequestSchema, validate } from './_schemas.js';
 import type { ChatImagePart, ChatMessage, SelectionFields } from './_schemas.js';
 import type { ServerState } from './_state.js';
@@ -40,7 +41,7 @@ async function prepare(c: Context, ctx: WorkContext, state: ServerState): Promis
   if (type !== 'application/json' && type !== '') throw unsupportedMediaType(type, 'application/json');
   const raw = await readBody(c.req.raw, ctx.config.limits.maxBodyBytes);
   // The raw object is what goes upstream (its keys in the client's order); the parsed one is read.
-  const body = parseJson(raw) as Record<string, unknown>;
+  const body = parseJson(raw, ctx.config.limits.maxJsonDepth) as Record<string, unknown>;
   const request = validate(chatRequestSchema(ctx.config.limits), body, 'chat request');
   const stream = request.stream === true;
   const option = request.semclip ?? true;
@@ -312,6 +313,13 @@ async function forward(c: Context, state: ServerState, ctx: WorkContext, prepare
       headers: { ...outHeaders, ...(contentType ? { 'content-type': contentType } : {}) },
     });
   }
+  if (jsonDeeperThan(body, config.limits.maxJsonDepth)) {
+    // It is re-serialised below with the selection, which a reply nested that deep would overflow.
+    state.metrics.upstreamErrors.inc({ kind: 'bad_response' });
+    throw new SemclipError('UPSTREAM_BAD_RESPONSE', `The upstream answered with JSON nested more than ${config.limits.maxJsonDepth} levels deep.`, {
+      hint: 'Check the upstream server',
+    });
+  }
   let json: unknown;
   const text = body.toString('utf8');
   try {
@@ -329,7 +337,12 @@ async function forward(c: Context, state: ServerState, ctx: WorkContext, prepare
       hint: 'Check the upstream server',
     });
   }
-  return new Response(JSON.stringify({ ...(json as Record<string, unknown>), semclip: prepared.semclip }), {
+  const out = boundedJsonText(
+    { ...(json as Record<string, unknown>), semclip: prepared.semclip },
+    config.limits.maxResponseBytes,
+    'Ask for fewer tiles or regions',
+  );
+  return new Response(out, {
     status: 200,
     headers: { ...outHeaders, 'content-type': 'application/json' },
   });

@@ -63,6 +63,23 @@ export interface ServerLimits {
   /** Largest upstream reply read whole (a non-stream answer, an error body, the model list) and largest single event of a stream, in bytes; past it, 502 `UPSTREAM_BAD_RESPONSE`. Default 16 MiB. */
   readonly maxUpstreamReplyBytes: number;
   /**
+   * Most tiles one request may ask for (rows x cols, plus (rows x cols)^2 with levels 2); more is
+   * a 400 `INVALID_GRID` before the image is read. Default 1024.
+   */
+  readonly maxTiles: number;
+  /**
+   * Largest response body SemClip builds (a selection or answer with its crops and overlay, a
+   * chat answer with its `semclip` field), in bytes; a larger one is refused with 400
+   * `RESPONSE_TOO_LARGE` (crops stop being encoded once they pass it). Default 32 MiB.
+   */
+  readonly maxResponseBytes: number;
+  /** Deepest nesting of arrays and objects in a JSON body; deeper is a 400 before it is parsed. Default 64. */
+  readonly maxJsonDepth: number;
+  /** Most pixels an SVG may be rendered at (with `allowSvg`). Default 8,000,000. */
+  readonly svgMaxPixels: number;
+  /** Time one SVG may take to render (with `allowSvg`; the request's deadline stops it too), in ms. Default 5000. */
+  readonly svgTimeoutMs: number;
+  /**
    * Time `close()` lets in-flight and queued requests finish, in ms; past it, what is left is
    * cancelled and answered 503 `SHUTTING_DOWN` (a stream ends with an error event). Default 30000.
    */
@@ -135,6 +152,13 @@ export interface ServerConfig {
   /** Accept `http(s)://` image URLs (fetched by the server). Default false: only data URLs and uploads. */
   readonly allowRemoteImages?: boolean;
   readonly remoteImages?: RemoteImageOptions;
+  /**
+   * Accept SVG images. Default false: SVG is refused (415 `IMAGE_UNSUPPORTED`) before it is
+   * parsed. When true, an SVG is rendered only when it is self-contained (no reference to a
+   * file or URL) and has no filter effects, at most `limits.svgMaxPixels`, in a child process
+   * killed after `limits.svgTimeoutMs` or at the request's deadline.
+   */
+  readonly allowSvg?: boolean;
   readonly limits?: Partial<ServerLimits>;
   /** Receives one structured entry per request and per lifecycle event. Default: no logging. */
   readonly log?: (entry: LogEntry) => void;
@@ -164,6 +188,7 @@ export interface ResolvedServerConfig {
   readonly apiKey: string | undefined;
   readonly allowRemoteImages: boolean;
   readonly remoteImages: Required<RemoteImageOptions>;
+  readonly allowSvg: boolean;
   readonly limits: ServerLimits;
   readonly log: ((entry: LogEntry) => void) | undefined;
   readonly warmup: boolean;
@@ -189,6 +214,11 @@ export const DEFAULT_LIMITS: ServerLimits = {
   maxUploadsPerIp: 8,
   maxBodyMemoryBytes: 128 * 1024 * 1024,
   maxUpstreamReplyBytes: 16 * 1024 * 1024,
+  maxTiles: 1024,
+  maxResponseBytes: 32 * 1024 * 1024,
+  maxJsonDepth: 64,
+  svgMaxPixels: 8_000_000,
+  svgTimeoutMs: 5000,
   shutdownGraceMs: 30_000,
 };
 
@@ -345,6 +375,11 @@ export function resolveServerConfig(config: ServerConfig = {}): ResolvedServerCo
     // Room for at least one largest body; by default for two, and never less than 128 MiB.
     maxBodyMemoryBytes: int('limits.maxBodyMemoryBytes', l.maxBodyMemoryBytes, Math.max(DEFAULT_LIMITS.maxBodyMemoryBytes, 2 * maxBodyBytes), maxBodyBytes),
     maxUpstreamReplyBytes: int('limits.maxUpstreamReplyBytes', l.maxUpstreamReplyBytes, DEFAULT_LIMITS.maxUpstreamReplyBytes, 1024),
+    maxTiles: int('limits.maxTiles', l.maxTiles, DEFAULT_LIMITS.maxTiles, 1, 1024 * 1025),
+    maxResponseBytes: int('limits.maxResponseBytes', l.maxResponseBytes, DEFAULT_LIMITS.maxResponseBytes, 1024),
+    maxJsonDepth: int('limits.maxJsonDepth', l.maxJsonDepth, DEFAULT_LIMITS.maxJsonDepth, 8, 10_000),
+    svgMaxPixels: int('limits.svgMaxPixels', l.svgMaxPixels, DEFAULT_LIMITS.svgMaxPixels, 1),
+    svgTimeoutMs: int('limits.svgTimeoutMs', l.svgTimeoutMs, DEFAULT_LIMITS.svgTimeoutMs, 1),
     shutdownGraceMs: int('limits.shutdownGraceMs', l.shutdownGraceMs, DEFAULT_LIMITS.shutdownGraceMs, 0),
   };
   const scorer = config.scorer ?? defaultScorerId();
@@ -412,6 +447,7 @@ export function resolveServerConfig(config: ServerConfig = {}): ResolvedServerCo
     apiKey,
     allowRemoteImages: config.allowRemoteImages ?? false,
     remoteImages,
+    allowSvg: config.allowSvg ?? false,
     limits,
     log: config.log,
     warmup: config.warmup ?? true,
@@ -471,6 +507,10 @@ export const SERVER_ENV = {
   SEMCLIP_K: 'default regions selected (default 1)',
   SEMCLIP_COMPOSITE: '1 to pack overview and crops into one image',
   SEMCLIP_ALLOW_REMOTE_IMAGES: '1 to accept http(s) image URLs',
+  SEMCLIP_ALLOW_SVG: '1 to accept SVG images (self-contained, no filters, rendered under a time limit)',
+  SEMCLIP_MAX_TILES: 'most tiles one request may ask for (default 1024)',
+  SEMCLIP_MAX_RESPONSE: 'largest response body, e.g. 32MiB',
+  SEMCLIP_MAX_JSON_DEPTH: 'deepest nesting of a JSON body (default 64)',
   SEMCLIP_MAX_BODY: 'largest request body, e.g. 32mb',
   SEMCLIP_MAX_PIXELS: 'largest image in pixels',
   SEMCLIP_CONCURRENCY: 'work slots',
@@ -533,6 +573,10 @@ export function serverConfigFromEnv(env: Readonly<Record<string, string | undefi
   if ((v = get('SEMCLIP_K'))) out.k = envInt('SEMCLIP_K', v, 0);
   if ((v = env.SEMCLIP_COMPOSITE) !== undefined) out.composite = envFlag('SEMCLIP_COMPOSITE', v);
   if ((v = env.SEMCLIP_ALLOW_REMOTE_IMAGES) !== undefined) out.allowRemoteImages = envFlag('SEMCLIP_ALLOW_REMOTE_IMAGES', v);
+  if ((v = env.SEMCLIP_ALLOW_SVG) !== undefined) out.allowSvg = envFlag('SEMCLIP_ALLOW_SVG', v);
+  if ((v = get('SEMCLIP_MAX_TILES'))) limits.maxTiles = envInt('SEMCLIP_MAX_TILES', v, 1);
+  if ((v = get('SEMCLIP_MAX_RESPONSE'))) limits.maxResponseBytes = parseByteSize(v, 'SEMCLIP_MAX_RESPONSE');
+  if ((v = get('SEMCLIP_MAX_JSON_DEPTH'))) limits.maxJsonDepth = envInt('SEMCLIP_MAX_JSON_DEPTH', v, 8);
   if ((v = get('SEMCLIP_MAX_BODY'))) limits.maxBodyBytes = parseByteSize(v, 'SEMCLIP_MAX_BODY');
   if ((v = get('SEMCLIP_MAX_PIXELS'))) limits.maxPixels = envInt('SEMCLIP_MAX_PIXELS', v, 1);
   if ((v = get('SEMCLIP_CONCURRENCY'))) limits.concurrency = envInt('SEMCLIP_CONCURRENCY', v, 1);

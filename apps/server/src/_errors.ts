@@ -16,6 +16,7 @@ export const SERVER_ERROR_CODES = [
   'SHUTTING_DOWN',
   'REQUEST_TIMEOUT',
   'BODY_TIMEOUT',
+  'RESPONSE_TOO_LARGE',
 ] as const;
 export type ServerErrorCode = (typeof SERVER_ERROR_CODES)[number];
 

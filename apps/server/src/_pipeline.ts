@@ -2,9 +2,10 @@ import { throwIfAborted, SemclipError } from '@semclip/core';
 import type { EncodedImage, PromptImage, PromptPlan, RelevanceScorer, Selection, TileScores, VlmRunner } from '@semclip/core';
 import { createPipeline, imagePolicyFor, planFor } from '@semclip/pipeline';
 import type { Pipeline, PipelineRun } from '@semclip/pipeline';
-import { readImageInfo } from '@semclip/tiling';
+import { DEFAULT_AUTO_MAX_TILES, parseGrid, readImageInfo } from '@semclip/tiling';
 import type { ImageInfo, TiledImage } from '@semclip/tiling';
 import type { ResolvedServerConfig } from './_config.js';
+import { responseTooLarge } from './_response.js';
 import type { Metrics, Stage } from './_metrics.js';
 import type { ModelPool } from './_models.js';
 import { selectOptionsOf } from './_schemas.js';
@@ -110,8 +111,36 @@ export function requestPipeline(ctx: WorkContext, input: Pick<SelectionInput, 'f
   });
 }
 
+/**
+ * The image limits of the server: pixels, file size, and SVG: refused unless `allowSvg`, and then
+ * rendered only when self-contained and without filters, within `svgMaxPixels` and `svgTimeoutMs`.
+ */
 function limitsOf(config: ResolvedServerConfig) {
-  return { maxPixels: config.limits.maxPixels, maxFileBytes: config.limits.maxBodyBytes };
+  const { maxPixels, maxBodyBytes, svgMaxPixels, svgTimeoutMs } = config.limits;
+  return {
+    maxPixels,
+    maxFileBytes: maxBodyBytes,
+    svg: config.allowSvg
+      ? { maxPixels: svgMaxPixels, timeoutMs: svgTimeoutMs, filters: false }
+      : { allow: false, disabledHint: "Send it as PNG or JPEG; the server's operator can accept SVG with --allow-svg (SEMCLIP_ALLOW_SVG=1)" },
+  };
+}
+
+/**
+ * Refuses a grid that asks for more than `maxTiles` tiles (rows x cols, plus (rows x cols)^2 with
+ * a second level; `auto` picks at most 9), before the image is read or a tile is laid out.
+ */
+export function checkTileCount(grid: string, levels: 1 | 2 | undefined, maxTiles: number): void {
+  const spec = parseGrid(grid);
+  const perLevel = spec === 'auto' ? DEFAULT_AUTO_MAX_TILES : spec.rows * spec.cols;
+  const tiles = levels === 2 ? perLevel + perLevel * perLevel : perLevel;
+  if (tiles <= maxTiles) return;
+  const label = `${spec === 'auto' ? 'An auto grid' : `Grid ${spec.rows}x${spec.cols}`}${levels === 2 ? ' with 2 levels' : ''}`;
+  const count = `${spec === 'auto' ? 'up to ' : ''}${tiles.toLocaleString('en-US')} tiles`;
+  throw new SemclipError('INVALID_GRID', `${label} is ${count}, over this server's limit of ${maxTiles.toLocaleString('en-US')} tiles per request.`, {
+    hint: `Use a coarser grid${levels === 2 ? ' or one level' : ''}; the server's operator can raise the limit with --max-tiles (SEMCLIP_MAX_TILES)`,
+    details: { param: levels === 2 && perLevel <= maxTiles ? 'levels' : 'grid', tiles, maxTiles },
+  });
 }
 
 /**
@@ -124,6 +153,7 @@ function limitsOf(config: ResolvedServerConfig) {
 export async function runSelection(ctx: WorkContext, input: SelectionInput): Promise<SelectionRun> {
   const { config, pool, signal } = ctx;
   const scorerId = input.fields.scorer ?? config.scorer;
+  checkTileCount(input.fields.grid ?? config.grid, input.fields.levels, config.limits.maxTiles);
   const pipeline = requestPipeline(ctx, input, pool.scorer(scorerId));
   const info = await timed(ctx, 'decode', () => readImageInfo(input.bytes, limitsOf(config)));
   throwIfAborted(signal);
@@ -175,30 +205,46 @@ export function encodedOf(prompt: PromptImage): EncodedImage {
   return image;
 }
 
+/** Crops encoded per batch, so a response over the size cap stops the encoding early. */
+const CROP_BATCH = 8;
+
 /**
  * The selected regions as the VLM gets them (the pipeline's prompt images: native resolution,
  * capped at the server's imageMaxSide, JPEG at its quality), base64. Encoded once per request:
- * `/v1/answer` sends these same bytes.
+ * `/v1/answer` sends these same bytes. Encoded a few at a time; once their base64 passes
+ * `maxResponseBytes`, no more are encoded and the request is refused (`RESPONSE_TOO_LARGE`).
  */
 export async function encodeCrops(ctx: WorkContext, run: SelectionRun): Promise<EncodedCrop[]> {
   if (!run.selection || run.selection.regions.length === 0) return [];
-  const plan: PromptPlan = { overview: false, regions: planFor(run.tiled, 'semclip', run.selection).regions };
-  const { images, sent } = await timed(ctx, 'encode', () => run.pipeline.buildImages(run.tiled, plan, { signal: ctx.signal }));
-  return plan.regions.map((region, i) => {
-    const image = images[i];
-    const info = sent[i];
-    if (!image || !info) throw new SemclipError('INTERNAL', `The pipeline built ${images.length} images for ${plan.regions.length} regions.`);
-    return {
-      tiles: region.tiles ?? [],
-      box: region.box,
-      position: info.position ?? '',
-      score: region.score ?? 0,
-      mime: info.mime,
-      width: info.width,
-      height: info.height,
-      data: base64(encodedOf(image).data),
-    };
-  });
+  const regions = planFor(run.tiled, 'semclip', run.selection).regions;
+  const limit = ctx.config.limits.maxResponseBytes;
+  const out: EncodedCrop[] = [];
+  let bytes = 0;
+  for (let start = 0; start < regions.length; start += CROP_BATCH) {
+    const plan: PromptPlan = { overview: false, regions: regions.slice(start, start + CROP_BATCH) };
+    const { images, sent } = await timed(ctx, 'encode', () => run.pipeline.buildImages(run.tiled, plan, { signal: ctx.signal }));
+    for (const [i, region] of plan.regions.entries()) {
+      const image = images[i];
+      const info = sent[i];
+      if (!image || !info) throw new SemclipError('INTERNAL', `The pipeline built ${images.length} images for ${plan.regions.length} regions.`);
+      const data = base64(encodedOf(image).data);
+      bytes += data.length;
+      if (bytes > limit) {
+        throw responseTooLarge(limit, `the ${regions.length} crops passed it after ${start + i + 1}`, 'Ask for fewer regions (k) or leave out return_crops');
+      }
+      out.push({
+        tiles: region.tiles ?? [],
+        box: region.box,
+        position: info.position ?? '',
+        score: region.score ?? 0,
+        mime: info.mime,
+        width: info.width,
+        height: info.height,
+        data,
+      });
+    }
+  }
+  return out;
 }
 
 /** The heat-map overlay PNG (grid, per-tile scores, selected tiles) as base64; the bare grid for unscored requests. */

@@ -4,6 +4,7 @@ import { mediaType, parseJson, parseMultipart, readBody, unsupportedMediaType } 
 import { HttpError } from './_errors.js';
 import { imageBytesOf } from './_image-input.js';
 import { checkQuestion, encodeCrops, encodeOverlay, gridJson, jsonSafe, runSelection, tokenAlternatives } from './_pipeline.js';
+import { boundedJson } from './_response.js';
 import type { SelectionRun, WorkContext } from './_pipeline.js';
 import { answerRequestSchema, coerceFormFields, selectRequestSchema, validate } from './_schemas.js';
 import type { AnswerRequest, SelectRequest } from './_schemas.js';
@@ -25,7 +26,7 @@ async function parseImageRequest<T extends { image?: string | undefined; image_u
   if (type !== 'application/json' && type !== 'multipart/form-data') throw unsupportedMediaType(type, 'application/json or multipart/form-data');
   const body = await readBody(c.req.raw, ctx.config.limits.maxBodyBytes);
   if (type === 'application/json') {
-    const fields = validate(schema, parseJson(body), what);
+    const fields = validate(schema, parseJson(body, ctx.config.limits.maxJsonDepth), what);
     return { fields, bytes: await imageBytesOf(fields, ctx.config, ctx.signal) };
   }
   const form = await parseMultipart(body, c.req.header('content-type') ?? '');
@@ -80,7 +81,7 @@ export async function selectRoute(c: Context, state: ServerState, ctx: WorkConte
       ...(overlay ? { overlay } : {}),
     };
   }, ctx.signal);
-  return c.json({ ...result, timings: { ...ctx.timings, total: state.elapsed(c) } });
+  return boundedJson(c, { ...result, timings: { ...ctx.timings, total: state.elapsed(c) } }, ctx.config.limits.maxResponseBytes, RESPONSE_HINT);
 }
 
 /** POST /v1/answer: the selection, then the configured runner with the overview and the crops. */
@@ -123,7 +124,8 @@ export async function answerRoute(c: Context, state: ServerState, ctx: WorkConte
   ctx.timings.upstream = result.timings.vlm;
   ctx.metrics.stage('encode', result.timings.encode);
   ctx.metrics.stage('upstream', result.timings.vlm);
-  return c.json({
+  const json = (body: unknown): Response => boundedJson(c, body, ctx.config.limits.maxResponseBytes, RESPONSE_HINT);
+  return json({
     object: 'semclip.answer',
     kind: result.kind,
     ...(result.kind === 'answer'
@@ -156,3 +158,5 @@ export async function answerRoute(c: Context, state: ServerState, ctx: WorkConte
     timings: { ...ctx.timings, total: state.elapsed(c) },
   });
 }
+
+const RESPONSE_HINT = 'Ask for fewer tiles or regions, or leave out return_crops and return_overlay';

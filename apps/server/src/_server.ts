@@ -353,7 +353,14 @@ export async function createServer(input: ServerConfig = {}): Promise<SemclipSer
       answer: pool.runner ? { model: pool.runner.model } : null,
       chat: upstream ? { model: upstream.model ?? null, composite: config.composite } : null,
       remote_images: config.allowRemoteImages,
-      limits: { max_body_bytes: config.limits.maxBodyBytes, max_pixels: config.limits.maxPixels, max_question_chars: config.limits.maxQuestionChars },
+      svg: config.allowSvg,
+      limits: {
+        max_body_bytes: config.limits.maxBodyBytes,
+        max_pixels: config.limits.maxPixels,
+        max_question_chars: config.limits.maxQuestionChars,
+        max_tiles: config.limits.maxTiles,
+        max_response_bytes: config.limits.maxResponseBytes,
+      },
     }),
   );
 

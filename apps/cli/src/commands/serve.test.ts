@@ -76,8 +76,16 @@ describe('configFromFlags', () => {
     expect((await configFromFlags({ 'min-body-rate': '0' })).limits).toEqual({ minBodyRate: 0 });
   });
 
+  it('--allow-svg, --max-tiles and --max-response set allowSvg, limits.maxTiles and limits.maxResponseBytes', async () => {
+    const config = await configFromFlags({ 'allow-svg': true, 'max-tiles': '4096', 'max-response': '64MiB' });
+    expect(config).toMatchObject({ allowSvg: true, limits: { maxTiles: 4096, maxResponseBytes: 64 * 1024 * 1024 } });
+    expect(await configFromFlags({})).not.toHaveProperty('allowSvg');
+  });
+
   it.each([
     [{ port: '70000' }, /--port "70000"/],
+    [{ 'max-tiles': '0' }, /--max-tiles "0"/],
+    [{ 'max-response': 'big' }, /--max-response/],
     [{ 'max-body': 'lots' }, /--max-body/],
     [{ k: '-1' }, /--k "-1"/],
     [{ device: 'tpu' }, /--device "tpu"/],

@@ -59,8 +59,25 @@ export const serveArgs = {
     type: 'boolean',
     description: 'Accept http(s) image URLs (fetched with private/loopback/metadata addresses refused). Env: SEMCLIP_ALLOW_REMOTE_IMAGES=1',
   },
+  'allow-svg': {
+    type: 'boolean',
+    description:
+      'Accept SVG images (default: refused, 415). Only self-contained SVGs without filters, at most 8 MP, rendered in a child process killed after 5 s or at the request deadline. Env: SEMCLIP_ALLOW_SVG=1',
+  },
   'max-body': { type: 'string', description: 'Largest request body, e.g. 32mb or 16MiB (default 32 MiB). Env: SEMCLIP_MAX_BODY', valueHint: 'SIZE' },
   'max-pixels': { type: 'string', description: 'Largest image in pixels, checked from its header (default 50000000). Env: SEMCLIP_MAX_PIXELS', valueHint: 'N' },
+  'max-tiles': {
+    type: 'string',
+    description:
+      'Most tiles one request may ask for (rows x cols, plus its square with levels 2); more is 400 INVALID_GRID (default 1024). Env: SEMCLIP_MAX_TILES',
+    valueHint: 'N',
+  },
+  'max-response': {
+    type: 'string',
+    description:
+      'Largest response body (selection, crops, overlay, chat answer), e.g. 32MiB; past it, 400 RESPONSE_TOO_LARGE (default 32 MiB). Env: SEMCLIP_MAX_RESPONSE',
+    valueHint: 'SIZE',
+  },
   concurrency: { type: 'string', description: 'Requests worked on at once (default: CPU cores, at most 4). Env: SEMCLIP_CONCURRENCY', valueHint: 'N' },
   queue: { type: 'string', description: 'Requests waiting for a slot before 429 (default 32). Env: SEMCLIP_QUEUE', valueHint: 'N' },
   timeout: { type: 'string', description: 'Per-request deadline in seconds (default 120). Env: SEMCLIP_TIMEOUT', valueHint: 'S' },
@@ -132,6 +149,8 @@ export async function configFromFlags(args: ServeArgs): Promise<import('@semclip
   const limits = {
     ...(maxBody === undefined ? {} : { maxBodyBytes: parseByteSize(maxBody, '--max-body') }),
     ...(args['max-pixels'] === undefined ? {} : { maxPixels: intArg('max-pixels', args['max-pixels'], 1) }),
+    ...(args['max-tiles'] === undefined ? {} : { maxTiles: intArg('max-tiles', args['max-tiles'], 1, 1024 * 1025) }),
+    ...(str(args['max-response']) === undefined ? {} : { maxResponseBytes: parseByteSize(str(args['max-response']) as string, '--max-response') }),
     ...(args.concurrency === undefined ? {} : { concurrency: intArg('concurrency', args.concurrency, 1, 1024) }),
     ...(args.queue === undefined ? {} : { maxQueue: intArg('queue', args.queue, 0, 100_000) }),
     ...(timeout === undefined ? {} : { requestTimeoutMs: timeout * 1000 }),
@@ -171,6 +190,7 @@ export async function configFromFlags(args: ServeArgs): Promise<import('@semclip
     ...(typeof args.merge === 'boolean' ? { merge: args.merge } : {}),
     ...(typeof args.composite === 'boolean' ? { composite: args.composite } : {}),
     ...(typeof args['allow-remote-images'] === 'boolean' ? { allowRemoteImages: args['allow-remote-images'] } : {}),
+    ...(typeof args['allow-svg'] === 'boolean' ? { allowSvg: args['allow-svg'] } : {}),
     ...(Object.keys(limits).length > 0 ? { limits } : {}),
   };
 }
