@@ -80,8 +80,39 @@ function boxText(b: { x: number; y: number; width: number; height: number }): st
   return `${b.x},${b.y} ${b.width}x${b.height}`;
 }
 
-/** The human report: header, ranked tiles, the selection, tokens, reason, overlay, timings. */
-export function printSelection(result: SelectionReport): void {
+/** The scorer's own one-sentence account of its ranking (the OCR scorer's `meta.summary`), if it gives one. */
+export function scorerSummary(result: Pick<SelectionReport, 'scorer'>): string | undefined {
+  const summary = result.scorer.meta.summary;
+  return typeof summary === 'string' && summary !== '' ? summary : undefined;
+}
+
+interface ReadLine {
+  readonly text: string;
+}
+interface ReadMatch {
+  readonly word: string;
+  readonly token: string;
+  readonly similarity: number;
+}
+
+/** `--verbose`: what a text-reading scorer read in each tile and which question words matched there. */
+function printReads(result: SelectionReport): void {
+  const texts = result.scorer.meta.texts;
+  if (!Array.isArray(texts)) return;
+  const matches = Array.isArray(result.scorer.meta.matches) ? (result.scorer.meta.matches as ReadMatch[][]) : [];
+  let first = true;
+  (texts as ReadLine[][]).forEach((lines, i) => {
+    if (!Array.isArray(lines) || lines.length === 0) return;
+    const read = lines.map((l) => JSON.stringify(l.text)).join(' ');
+    const matched = (matches[i] ?? []).map((m) => `${m.word} ~ ${JSON.stringify(m.token)} (${m.similarity.toFixed(2)})`).join(', ');
+    print(`${first ? 'Read      ' : '          '}tile ${i}: ${read}${matched ? `; matched ${matched}` : ''}`);
+    first = false;
+  });
+  if (first) print('Read      no text in any tile');
+}
+
+/** The human report: header, ranked tiles, the selection, tokens, reason (with the scorer's own account), overlay, timings. */
+export function printSelection(result: SelectionReport, options: { readonly verbose?: boolean } = {}): void {
   const { selection: s, grid } = result;
   const seed = result.scorer.meta.seed;
   const multiLevel = grid.levels > 1;
@@ -124,6 +155,9 @@ export function printSelection(result: SelectionReport): void {
     `Tokens    ${t.used} = ${t.images} image${t.images === 1 ? '' : 's'} x ${t.perImage}${t.budget === null ? '' : ` (budget ${t.budget})`}; overview only ${t.baseline}, all tiles ${t.allTiles}`,
   );
   print(`Reason    ${s.reason}`);
+  const summary = scorerSummary(result);
+  if (summary) print(`          ${summary}`);
+  if (options.verbose) printReads(result);
   if (result.overlay) print(`Overlay   ${result.overlay}`);
   const tm = result.timings;
   print(

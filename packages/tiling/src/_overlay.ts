@@ -9,7 +9,10 @@ export interface OverlayOptions {
   readonly selected?: readonly number[];
   /** Long side of the rendered image (the picture is never enlarged). Default 1600. */
   readonly maxSide?: number;
-  /** Text for the header band, e.g. the question. */
+  /**
+   * Text for the header band, e.g. the question. Text after a newline is a caption, drawn in
+   * smaller type under it (e.g. the scorer's account of what it read and matched).
+   */
   readonly title?: string;
 }
 
@@ -37,13 +40,24 @@ function esc(text: string): string {
 }
 
 function formatScore(v: number, decimals: number): string {
+  if (v === 0) return '0';
   return Math.abs(v) >= 1e5 ? v.toExponential(2) : v.toFixed(decimals);
 }
 
-/** Decimals that tell the scores apart without noise: 2 for scores within +-10, fewer above. */
+/**
+ * Decimals that give the largest score 3 significant digits (0.0177, 0.677, 5.30, 53.0, 530),
+ * the same for every tile so the labels line up; at most 6.
+ */
 function decimalsFor(values: readonly number[]): number {
   const m = Math.max(0, ...values.map(Math.abs));
-  return m >= 100 ? 0 : m >= 10 ? 1 : 2;
+  if (m === 0) return 0;
+  return Math.min(6, Math.max(0, 2 - Math.floor(Math.log10(m))));
+}
+
+/** The score labels the overlay draws: 3 significant digits for the largest, 0 as "0". */
+export function scoreLabels(values: readonly number[]): string[] {
+  const decimals = decimalsFor(values);
+  return values.map((v) => formatScore(v, decimals));
 }
 
 const FONT = 'DejaVu Sans, Helvetica, Arial, sans-serif';
@@ -128,7 +142,9 @@ export async function renderOverlay(source: TileSource, options: OverlayOptions 
 
   const unit = Math.max(11, Math.round(Math.min(w, h) / 42));
   const hasHeader = options.title !== undefined || scores !== undefined;
-  const header = hasHeader ? Math.round(unit * 2.6) : 0;
+  const [titleLine, ...captionLines] = (options.title ?? '').split('\n');
+  const caption = captionLines.join(' ').replace(/\s+/g, ' ').trim();
+  const header = hasHeader ? Math.round(unit * (caption ? 3.8 : 2.6)) : 0;
   const sx = w / W;
   const sy = h / H;
   const rect = (t: Tile) => ({
@@ -236,13 +252,21 @@ export async function renderOverlay(source: TileSource, options: OverlayOptions 
       );
       legendWidth = barW + unit * 10;
     }
-    const title = options.title ?? `${grid.rows}x${grid.cols} grid${grid.levels > 1 ? `, ${grid.levels} levels` : ''}`;
+    const title = options.title === undefined ? `${grid.rows}x${grid.cols} grid${grid.levels > 1 ? `, ${grid.levels} levels` : ''}` : titleLine!;
     const titleSize = Math.round(unit * 1.05);
-    const room = Math.max(4, Math.floor((w - legendWidth - unit * 2) / (titleSize * 0.6)));
-    const shown = title.length > room ? `${title.slice(0, room - 1)}…` : title;
+    const fit = (text: string, size: number) => {
+      const room = Math.max(4, Math.floor((w - legendWidth - unit * 2) / (size * 0.6)));
+      return text.length > room ? `${text.slice(0, room - 1)}…` : text;
+    };
     parts.push(
-      `<text x="${unit}" y="${header / 2}" font-family="${FONT}" font-size="${titleSize}" font-weight="600" fill="#f3f4f8" dominant-baseline="central">${esc(shown)}</text>`,
+      `<text x="${unit}" y="${caption ? header * 0.36 : header / 2}" font-family="${FONT}" font-size="${titleSize}" font-weight="600" fill="#f3f4f8" dominant-baseline="central">${esc(fit(title, titleSize))}</text>`,
     );
+    if (caption) {
+      const captionSize = Math.round(unit * 0.8);
+      parts.push(
+        `<text x="${unit}" y="${header * 0.72}" font-family="${FONT}" font-size="${captionSize}" fill="#c8cbd6" dominant-baseline="central">${esc(fit(caption, captionSize))}</text>`,
+      );
+    }
   }
 
   const totalH = h + header;

@@ -3,6 +3,7 @@ import { makeRaw } from '@semclip/test-kit/images';
 import { itShared, sharedData } from '@semclip/test-kit/shared-data';
 import sharp from 'sharp';
 import { renderOverlay, tileImage } from './index.js';
+import { scoreLabels } from './_overlay.js';
 
 const QUEUE_TIME = sharedData('images/queue_time.jpg');
 const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
@@ -35,6 +36,38 @@ describe('renderOverlay', () => {
     expect(r).toBeLessThan(80);
     expect(g).toBeGreaterThan(180);
     expect(b).toBeGreaterThan(180);
+  });
+
+  it('puts a caption (the title after a newline) under the title in a taller header band', async () => {
+    const image = await tileImage(makeRaw({ width: 800, height: 400, pattern: 'gradient' }), { grid: '2x2' });
+    const plain = await sharp(await renderOverlay(image, { title: 'What is the wait time?' })).metadata();
+    const captioned = await sharp(await renderOverlay(image, { title: 'What is the wait time?\nTile 3 matched "wait" in "WAIT"' })).metadata();
+    expect(captioned.height! - 400).toBeGreaterThan(plain.height! - 400);
+  });
+
+  it.each([
+    [
+      [0.0177, 0.0147, 0, 0.00025],
+      ['0.0177', '0.0147', '0', '0.0003'],
+    ],
+    [
+      [0.677, 0.495, 0.00005],
+      ['0.677', '0.495', '0.000'],
+    ],
+    [
+      [5.3, 0.1],
+      ['5.30', '0.10'],
+    ],
+    [
+      [530, 12.5],
+      ['530', '13'],
+    ],
+    [
+      [0, 0],
+      ['0', '0'],
+    ],
+  ])('labels scores %j with 3 significant digits for the largest: %j', (values, labels) => {
+    expect(scoreLabels(values)).toEqual(labels);
   });
 
   it('draws a soft cyan glow around the selected tile that fades with distance', async () => {

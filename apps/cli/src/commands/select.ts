@@ -151,7 +151,9 @@ export async function runSelection(input: SelectionInput): Promise<SelectionRepo
     let overlayMs = 0;
     if (input.overlay) {
       const started = performance.now();
-      const png = await pipeline.overlay(run);
+      // The scorer's account (what was read and matched) goes under the question in the header.
+      const summary = typeof run.scores.meta?.summary === 'string' ? run.scores.meta.summary : undefined;
+      const png = await pipeline.overlay(run, summary ? { title: `${run.question}\n${summary}` } : {});
       await mkdir(dirname(input.overlay), { recursive: true });
       await writeFile(input.overlay, png);
       overlayMs = performance.now() - started;
@@ -196,6 +198,6 @@ export default defineCommand({
       signal: cliSignal(),
     });
     if (args.json) printJson(selectionJson(result));
-    else printSelection(result);
+    else printSelection(result, { verbose: Boolean(args.verbose) });
   },
 });

@@ -10,6 +10,7 @@ import type { Device, ResolvedDevice, Warn } from '@semclip/runtime';
 import { createSession, loadOnnxRuntime } from '@semclip/runtime/onnx';
 import type { OnnxRuntime, OnnxSession, OrtTensor } from '@semclip/runtime/onnx';
 import { ctcGreedyDecode } from './_ctc.js';
+import type { DecodedLine, OcrAlternative, OcrChar } from './_ctc.js';
 import { boxesFromProbabilityMap } from './_geometry.js';
 import type { Quad } from './_geometry.js';
 import { cropQuad, resizeRgb, rotate180, toRgb, writeChwBgr } from './_image.js';
@@ -54,6 +55,14 @@ export interface OcrLine {
   readonly box: Box;
   /** The detected (possibly rotated) quadrilateral: top-left, top-right, bottom-right, bottom-left. */
   readonly quad: readonly (readonly [number, number])[];
+  /**
+   * Per character of `text`: its probability, the recogniser's runner-ups and the letters it
+   * nearly read in the gap before it (what the OCR scorer's matcher forgives). The scorer
+   * leaves this out of `meta.texts`.
+   */
+  readonly chars?: readonly OcrChar[];
+  /** Letters nearly read after the last character. */
+  readonly droppedAfter?: readonly OcrAlternative[];
 }
 
 export interface OcrTimings {
@@ -210,7 +219,14 @@ class Engine implements OcrEngine {
     boxes.forEach((b, i) => {
       const line = decoded[i]!;
       if (line.confidence < this.settings.dropScore || line.text.trim() === '') return;
-      lines.push({ text: line.text, confidence: line.confidence, box: bounds(b.quad), quad: b.quad.map((p) => [p[0], p[1]] as const) });
+      lines.push({
+        text: line.text,
+        confidence: line.confidence,
+        box: bounds(b.quad),
+        quad: b.quad.map((p) => [p[0], p[1]] as const),
+        chars: line.chars,
+        droppedAfter: line.droppedAfter,
+      });
     });
     return { lines, width: rgb.width, height: rgb.height, detectorInput: { width: dw, height: dh }, timings };
   }
@@ -249,7 +265,7 @@ class Engine implements OcrEngine {
    * at least 320 px as the model was trained.
    */
   private async readLines(crops: Rgb[], timings: OcrTimings, signal: AbortSignal | undefined) {
-    const results: { text: string; confidence: number }[] = crops.map(() => ({ text: '', confidence: 0 }));
+    const results: DecodedLine[] = crops.map(() => ({ text: '', confidence: 0, chars: [], droppedAfter: [] }));
     const order = argsortByRatio(crops);
     const bs = this.settings.recBatchSize;
     for (let start = 0; start < order.length; start += bs) {

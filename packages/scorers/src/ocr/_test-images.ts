@@ -55,6 +55,25 @@ export function sceneBytes(): Promise<Buffer> {
   return renderTextPng(SCENE.width, SCENE.height, SCENE.items);
 }
 
+/**
+ * A 1600 x 1200 scene with small print under a sign's title: "KALI RIVER RAPIDS" (30 px) over
+ * "WAIT TIME 25 MIN" (14 px) in the bottom-right quadrant, "GIFT SHOP" (30 px) top-left. Read
+ * shrunk to 400 px per tile (2x2), only the titles are found; the small print needs a second look.
+ */
+export const SMALL_PRINT = {
+  width: 1600,
+  height: 1200,
+  items: [
+    { text: 'GIFT SHOP', x: 150, y: 300, size: 30 },
+    { text: 'KALI RIVER RAPIDS', x: 1000, y: 800, size: 30 },
+    { text: 'WAIT TIME 25 MIN', x: 1040, y: 840, size: 14 },
+  ],
+} as const;
+
+export function smallPrintBytes(): Promise<Buffer> {
+  return renderTextPng(SMALL_PRINT.width, SMALL_PRINT.height, SMALL_PRINT.items);
+}
+
 // --- a minimal ONNX writer (protobuf by hand): just enough for a tiny test graph -------------
 
 function varint(n: number): number[] {

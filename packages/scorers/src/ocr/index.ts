@@ -12,8 +12,9 @@ export { createOcrEngine } from './_engine.js';
 export type { OcrEngine, OcrEngineOptions, OcrLine, OcrResult, OcrRunOptions, OcrTimings } from './_engine.js';
 export { bundledModelFiles } from './_models.js';
 export type { OcrModelFiles } from './_models.js';
-export { STOP_WORDS, contentWords, normalizeText, scoreTileText, tokenize, wordSimilarity } from './_match.js';
-export type { ContentWords, MatchOptions, TextLine, TileTextScore, WordMatch } from './_match.js';
+export { STOP_WORDS, contentWords, expectedAnswers, normalizeText, queryTerms, scoreTileText, tokenize, wordSimilarity } from './_match.js';
+export type { AnswerType, ContentWords, MatchOptions, QueryTerms, TextLine, TileTextScore, TypeMatch, WordMatch } from './_match.js';
+export type { OcrAlternative, OcrChar } from './_ctc.js';
 
 export interface RecognizeTextOptions extends OcrEngineOptions, OcrRunOptions {
   /** A loaded engine to use (and leave open); without it one is loaded and disposed for this call. */

@@ -3,10 +3,9 @@
  * ../shared/data/images). Its 2x2 tiles: 0 top-left holds the orange "RAFT THE KALI RIVER
  * RAPIDS! / KALI RAPIDS EXPEDITIONS" sign; 1 and 3 (right half) are trees, fence and sky;
  * 2 bottom-left holds the blue "KALI RIVER RAPIDS! STAND-BY ENTRANCE / WAIT TIME / 10 /
- * MINUTES" sign. Only what the default settings (tiles read at most 1280 px on the long side)
- * robustly read is asserted: the sign's large words. Its "WAIT TIME" caption is about 6 px
- * tall in the original photo, too small for PP-OCRv4 at these settings, so the wait-time
- * question itself is not asserted here.
+ * MINUTES" sign (tile 4 of the 3x3 grid; the orange sign is tile 3 there). The sign's
+ * "WAIT TIME" caption is about 8 px tall: read at 3x3 as "WTTIPE" / "MINVTES"; at 2x2 (tiles
+ * shrunk to 1280 px) not found at all until the second look at native resolution.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describeShared, sharedData } from '@semclip/test-kit/shared-data';
@@ -69,5 +68,28 @@ describeShared('OCR scorer on queue_time.jpg', () => {
   it('scores the text-free right half below the sign tile', () => {
     expect(standBy.scores[1]).toBeLessThan(standBy.scores[2]!);
     expect(standBy.scores[3]).toBeLessThan(standBy.scores[2]!);
+  });
+});
+
+describeShared('OCR scorer on queue_time.jpg: "What is the wait time?"', () => {
+  it.each([
+    ['2x2', 2, 0],
+    ['3x3', 4, 3],
+  ] as const)('at %s picks tile %i, with the misread WAIT TIME sign, over tile %i with the rapids sign', async (grid, sign, rapids) => {
+    const tiled = await tileImage(PHOTO, { grid });
+    const { scores, meta } = await scorer.score({ question: 'What is the wait time?' }, tiled);
+    const m = meta as OcrScoreMeta;
+    expect(argmax(scores), m.summary).toBe(sign);
+    expect(scores[sign]! - scores[rapids]!).toBeGreaterThan(0.05);
+    expect(m.mode).toBe('words');
+    expect(m.matches[sign]!.map((x) => x.word)).toEqual(['wait', 'time']);
+    expect(m.summary).toMatch(new RegExp(`^Tile ${sign} matched "wait`));
+  });
+
+  it('finds nothing in the 2x2 sign tile without the second look at its small print', async () => {
+    const once = await createOcrScorer({ device: 'cpu', refine: false, engine: scorer.engine });
+    const { meta } = await once.score({ question: 'What is the wait time?' }, photo);
+    expect((meta as OcrScoreMeta).matches[2]!.map((x) => x.word)).not.toContain('wait');
+    await once.dispose();
   });
 });

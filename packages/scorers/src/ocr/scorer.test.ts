@@ -2,8 +2,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tileImage } from '@semclip/tiling';
 import type { TileScores, TileSource } from '@semclip/core';
 import { createOcrScorer } from './index.js';
+import { smallTextRegions } from './_scorer.js';
 import type { OcrScoreMeta, OcrScorer } from './index.js';
-import { sceneBytes } from './_test-images.js';
+import { sceneBytes, smallPrintBytes } from './_test-images.js';
 
 const squash = (s: string) => s.toUpperCase().replace(/\s+/g, '');
 const argmax = (xs: readonly number[]) => xs.indexOf(Math.max(...xs));
@@ -83,13 +84,30 @@ describe('OCR scorer on a rendered scene', () => {
     expect(timings.encode).toBeCloseTo(timings.detect! + timings.recognize!, 6);
   });
 
-  it('falls back to text density for a question without content words', async () => {
+  it('says which words matched where, in one sentence', () => {
+    const m = meta(first.meta);
+    expect(m.mode).toBe('words');
+    expect(m.summary).toMatch(/^Tile 3 matched .*"wait".*"WAIT/);
+    expect(m.phrases).toEqual(['wait time']);
+    expect(m.expects).toEqual(['time']);
+    expect(m.types[3]).toEqual([expect.objectContaining({ type: 'time', strength: 1 })]);
+  });
+
+  it('says when nothing matched and the tiles are ranked by the amount of text', async () => {
+    const { scores, meta: m } = await scorer.score({ question: 'Where is the aquarium?' }, scene);
+    expect(meta(m).mode).toBe('text-amount');
+    expect(meta(m).summary).toMatch(/^Nothing matched \(aquarium\) in the text read in 3 of 4 tiles; tiles are ranked by the amount of text read\.$/);
+    expect(Math.max(...scores)).toBeLessThanOrEqual(0.01);
+  });
+
+  it('falls back to text amount for a question without content words', async () => {
     const { scores, meta: m } = await scorer.score({ question: 'What is this?' }, scene);
-    expect(meta(m).mode).toBe('text-density');
+    expect(meta(m).mode).toBe('text-amount');
+    expect(meta(m).summary).toMatch(/no words to look for/);
     expect(scores[2]).toBe(0);
     for (const i of [0, 1, 3]) {
       expect(scores[i]).toBeGreaterThan(0);
-      expect(scores[i]).toBeLessThanOrEqual(0.05);
+      expect(scores[i]).toBeLessThanOrEqual(0.01);
     }
     // Tile 0 has the most characters (GIFT SHOP + OPEN DAILY).
     expect(argmax(scores)).toBe(0);
@@ -117,6 +135,50 @@ describe('OCR scorer on a rendered scene', () => {
   });
 });
 
+describe('OCR scorer: a second look at small print in shrunk tiles', () => {
+  let small: TileSource;
+  beforeAll(async () => {
+    small = await tileImage(await smallPrintBytes(), { grid: '2x2' });
+  });
+
+  it('reads the neighbourhood of small lines again at native resolution when a tile is read shrunk', async () => {
+    const shrunk = await createOcrScorer({ device: 'cpu', maxSide: 400, engine: scorer.engine });
+    const { scores, meta: m } = await shrunk.score({ question: 'What is the wait time?' }, small);
+    expect(argmax(scores)).toBe(3);
+    const [region] = meta(m).refined[3]!;
+    expect(region).toBeDefined();
+    const wait = meta(m).texts[3]!.find((l) => squash(l.text).startsWith('WAIT'))!;
+    // The small print (x 1040, baseline 840) was read inside the region, from native pixels.
+    expect(wait.box.x).toBeGreaterThanOrEqual(region!.x);
+    expect(wait.box.y + wait.box.height).toBeLessThanOrEqual(region!.y + region!.height);
+    expect(meta(m).matches[3]!.map((x) => x.word)).toEqual(['wait', 'time']);
+    await shrunk.dispose();
+  });
+
+  it('does not with refine: false, nor for tiles read at native size', async () => {
+    const once = await createOcrScorer({ device: 'cpu', maxSide: 400, refine: false, engine: scorer.engine });
+    expect(meta((await once.score({ question: 'What is the wait time?' }, small)).meta).refined.flat()).toEqual([]);
+    await once.dispose();
+    const native = await createOcrScorer({ device: 'cpu', engine: scorer.engine });
+    expect(meta((await native.score({ question: 'What is the wait time?' }, small)).meta).refined.flat()).toEqual([]);
+    await native.dispose();
+  });
+
+  it('grows small lines by three line heights, merges overlapping regions and keeps to the tile and a budget', () => {
+    const line = (x: number, y: number, width: number, height: number) => ({ text: 'x', confidence: 1, box: { x, y, width, height }, quad: [] });
+    const tile = { x: 0, y: 0, width: 2000, height: 1500 };
+    // Two small lines close together merge; a large line is not small text; one near the edge is clipped.
+    const regions = smallTextRegions([line(100, 100, 50, 10), line(120, 140, 40, 10), line(800, 800, 400, 120), line(1980, 1490, 15, 8)], tile, 0.64);
+    expect(regions).toEqual([
+      { x: 70, y: 70, width: 120, height: 110 },
+      { x: 1956, y: 1466, width: 44, height: 34 },
+    ]);
+    const many = Array.from({ length: 20 }, (_, i) => line(90 * i + 20, 40, 20, 10));
+    expect(smallTextRegions(many, tile, 0.64).length).toBeLessThanOrEqual(6);
+    expect(smallTextRegions([line(0, 0, 1900, 30)], { x: 0, y: 0, width: 2000, height: 100 }, 0.5)).toEqual([]); // over the area budget
+  });
+});
+
 describe('OCR scorer errors and lifecycle', () => {
   it.each([
     ['empty', ''],
@@ -137,7 +199,7 @@ describe('OCR scorer errors and lifecycle', () => {
 
   it.each([
     ['maxSide', { maxSide: 0 }],
-    ['fuzzyThreshold', { fuzzyThreshold: 1.5 }],
+    ['minSimilarity', { minSimilarity: 1.5 }],
     ['cacheSize', { cacheSize: -1 }],
   ])('rejects a bad %s option', async (_name, options) => {
     await expect(createOcrScorer({ device: 'cpu', ...options })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
