@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { assertFinite } from './index.js';
 import { createSession, loadOnnxRuntime, transformersSessionSettings } from './onnx.js';
 
@@ -16,6 +16,19 @@ describe('createSession', () => {
       code: 'MODEL_INVALID',
       message: expect.stringContaining('"/nonexistent/model.onnx"'),
     });
+  });
+
+  it('turns the CPU memory arena off when asked, and leaves ONNX Runtime its default otherwise', async () => {
+    const ort = await loadOnnxRuntime();
+    const spy = vi.spyOn(ort.InferenceSession, 'create');
+    try {
+      await createSession(new Uint8Array([1, 2, 3, 4]), { device: 'cpu', cpuMemArena: false }).catch(() => undefined);
+      await createSession(new Uint8Array([1, 2, 3, 4]), { device: 'cpu' }).catch(() => undefined);
+      expect(spy.mock.calls[0]![1]).toMatchObject({ enableCpuMemArena: false, graphOptimizationLevel: 'all' });
+      expect(spy.mock.calls[1]![1]).not.toHaveProperty('enableCpuMemArena');
+    } finally {
+      spy.mockRestore();
+    }
   });
 
   it('loads onnxruntime-node once, on demand', async () => {

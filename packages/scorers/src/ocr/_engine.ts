@@ -11,9 +11,9 @@ import { createSession, loadOnnxRuntime } from '@semclip/runtime/onnx';
 import type { OnnxRuntime, OnnxSession, OrtTensor } from '@semclip/runtime/onnx';
 import { ctcGreedyDecode } from './_ctc.js';
 import type { DecodedLine, OcrAlternative, OcrChar } from './_ctc.js';
-import { boxesFromProbabilityMap } from './_geometry.js';
-import type { Quad } from './_geometry.js';
-import { cropQuad, resizeRgb, rotate180, toRgb, writeChwBgr } from './_image.js';
+import { boxesFromProbabilityMap, sortBoxes, textRegions } from './_geometry.js';
+import type { DetectedBox, Quad } from './_geometry.js';
+import { cropQuad, cutRgb, resizeRgb, rotate180, toRgb, writeChwBgr } from './_image.js';
 import type { Rgb } from './_image.js';
 import { loadDictionary, resolveModelFiles } from './_models.js';
 import type { OcrModelFiles } from './_models.js';
@@ -30,6 +30,27 @@ export interface OcrEngineOptions {
   readonly angleClassifier?: boolean;
   /** Longest side of the detector's input (det_limit_side_len, limit type "max"). Default 960. */
   readonly detLimitSide?: number;
+  /**
+   * Coarse-to-fine detection: the detector first sees the image with this long side, and runs
+   * at `detLimitSide` only on the regions where that coarse look found a hint of text (the
+   * text probability above `coarseThresh`), or on the whole image when those cover most of it;
+   * images the detector would see at most 1.4x this size are read in one pass. Default 0: off.
+   * It saves most of the detector's time on photos, but text too small for the coarse look is
+   * not looked for at all (PP-OCRv4's detector gives it no probability, not even a low one), so
+   * it loses the small print the OCR scorer is for: see the recall curve in docs/benchmarks.md.
+   */
+  readonly coarseSide?: number;
+  /** The coarse pass's text probability above which a region is looked at closely. Default 0.1. */
+  readonly coarseThresh?: number;
+  /**
+   * Largest detector input (pixels) run at once; larger inputs run in overlapping horizontal
+   * bands whose maps are stitched. The detector's working memory grows with its input (about
+   * 300 MB for 1280 x 960, 240 MB for 1280 x 544), so this bounds the peak. Default 1280 x 1024:
+   * the scorer's tiles (at most 1280 px) run whole; bands cost time (a 1280 x 960 tile in 2 bands
+   * of 544 rows reads 13 % more rows) and, on the photos measured, did not lower the process's
+   * peak, which comes as much from decoding and the recogniser.
+   */
+  readonly maxDetectorPixels?: number;
   /** Text probability threshold of the DB map. Default 0.3. */
   readonly thresh?: number;
   /** Minimum mean probability of a box. Default 0.6. */
@@ -72,6 +93,11 @@ export interface OcrTimings {
   detect: number;
   /** Angle classifier (when on), recogniser runs and CTC decoding. */
   recognize: number;
+  /**
+   * Of `detect` and `recognize`, the time inside ONNX Runtime's model runs (detector,
+   * classifier, recogniser): the floor that preprocessing and post-processing add to.
+   */
+  onnx: number;
 }
 
 export interface OcrResult {
@@ -79,9 +105,21 @@ export interface OcrResult {
   readonly lines: readonly OcrLine[];
   readonly width: number;
   readonly height: number;
-  /** The size the detector saw. */
+  /** The size the detector saw the image at (`detLimitSide`), wholly or in the regions below. */
   readonly detectorInput: { readonly width: number; readonly height: number };
+  /** How detection ran: the coarse pass's size (when there was one) and the regions read at full size. */
+  readonly detection: OcrDetection;
   readonly timings: OcrTimings;
+}
+
+/** What the detector ran on, for benchmarks and for seeing why a line was (not) found. */
+export interface OcrDetection {
+  /** Input size of the coarse pass; absent when the image was detected in one pass. */
+  readonly coarse?: { readonly width: number; readonly height: number };
+  /** Regions of the image (in its pixels) the detector ran on at `detectorInput` scale; the whole image when one pass or when text was everywhere. */
+  readonly regions: readonly Box[];
+  /** Detector input pixels over all runs (coarse pass included). */
+  readonly pixels: number;
 }
 
 export interface OcrRunOptions {
@@ -136,6 +174,9 @@ function unit(name: string, value: number | undefined, fallback: number): number
 export async function createOcrEngine(options: OcrEngineOptions = {}): Promise<OcrEngine> {
   const settings = {
     detLimitSide: positive('detLimitSide', options.detLimitSide, 960, true),
+    coarseSide: options.coarseSide === 0 ? 0 : positive('coarseSide', options.coarseSide, 0, true),
+    coarseThresh: unit('coarseThresh', options.coarseThresh, 0.1),
+    maxDetectorPixels: positive('maxDetectorPixels', options.maxDetectorPixels, 1280 * 1024, true),
     db: {
       thresh: unit('thresh', options.thresh, 0.3),
       boxThresh: unit('boxThresh', options.boxThresh, 0.6),
@@ -150,7 +191,10 @@ export async function createOcrEngine(options: OcrEngineOptions = {}): Promise<O
   const files = resolveModelFiles(options.models, useCls);
   const dictionary = loadDictionary(files.dictionary);
   const device = resolveDevice(options.device ?? 'auto', options.warn);
-  const sessionOptions = { device, ...(threads ? { intraOpNumThreads: threads } : {}) };
+  // No memory arena: the detector runs at a different input size for every tile and region, and
+  // an arena keeps the largest run's buffers (and its fragments) for good; off, peak RSS on a
+  // 21-MP photo is about 60 MB lower at the same speed.
+  const sessionOptions = { device, cpuMemArena: false, ...(threads ? { intraOpNumThreads: threads } : {}) };
   const ort = await loadOnnxRuntime();
   const sessions: OnnxSession[] = [];
   try {
@@ -175,6 +219,9 @@ class Engine implements OcrEngine {
     private readonly dictionary: readonly string[],
     private readonly settings: {
       detLimitSide: number;
+      coarseSide: number;
+      coarseThresh: number;
+      maxDetectorPixels: number;
       db: { thresh: number; boxThresh: number; unclipRatio: number; maxCandidates: number };
       dropScore: number;
       recBatchSize: number;
@@ -185,30 +232,15 @@ class Engine implements OcrEngine {
   ) {}
 
   async recognize(image: RawImage, options: OcrRunOptions = {}): Promise<OcrResult> {
-    const timings: OcrTimings = { preprocess: 0, detect: 0, recognize: 0 };
+    const timings: OcrTimings = { preprocess: 0, detect: 0, recognize: 0, onnx: 0 };
     const rgb = toRgb(image);
     throwIfAborted(options.signal);
 
-    let t = performance.now();
     const { width: dw, height: dh } = detectorSize(rgb.width, rgb.height, this.settings.detLimitSide);
-    const detInput = new Float32Array(3 * dw * dh);
-    writeChwBgr(resizeRgb(rgb, dw, dh), detInput, 0, dw, DET_MEAN, DET_STD);
-    timings.preprocess += performance.now() - t;
-
-    t = performance.now();
-    const detOut = await this.runOne(this.det, new this.ort.Tensor('float32', detInput, [1, 3, dh, dw]), 'The OCR text detector');
-    const map = detOut.data as Float32Array;
-    if (map.length !== dw * dh) {
-      throw new SemclipError('MODEL_INVALID', `The OCR detector returned ${map.length} values for a ${dw}x${dh} input.`, {
-        expected: 'a DB detector with a 1 x 1 x H x W probability map output',
-      });
-    }
-    assertFinite(map, 'The OCR text detector output');
-    const boxes = boxesFromProbabilityMap(map, dw, dh, rgb.width, rgb.height, this.settings.db);
-    timings.detect += performance.now() - t;
+    const { boxes, detection } = await this.detect(rgb, dw, dh, timings, options.signal);
 
     throwIfAborted(options.signal);
-    t = performance.now();
+    const t = performance.now();
     let crops = boxes.map((b) => cropQuad(rgb, b.quad));
     timings.preprocess += performance.now() - t;
 
@@ -228,7 +260,108 @@ class Engine implements OcrEngine {
         droppedAfter: line.droppedAfter,
       });
     });
-    return { lines, width: rgb.width, height: rgb.height, detectorInput: { width: dw, height: dh }, timings };
+    return { lines, width: rgb.width, height: rgb.height, detectorInput: { width: dw, height: dh }, detection, timings };
+  }
+
+  /**
+   * Text boxes of the image, in its pixels: one detector pass at dw x dh, or (coarse-to-fine)
+   * a coarse pass, then passes at the dw x dh scale over the regions where it saw text.
+   */
+  private async detect(
+    rgb: Rgb,
+    dw: number,
+    dh: number,
+    timings: OcrTimings,
+    signal: AbortSignal | undefined,
+  ): Promise<{ boxes: DetectedBox[]; detection: OcrDetection }> {
+    const whole: Box = { x: 0, y: 0, width: rgb.width, height: rgb.height };
+    const { coarseSide, coarseThresh } = this.settings;
+    if (coarseSide === 0 || Math.max(dw, dh) <= COARSE_WORTH * coarseSide) {
+      const map = await this.detectorMap(rgb, whole, dw, dh, timings);
+      return { boxes: this.boxes(map, whole, timings), detection: { regions: [whole], pixels: map.inputPixels } };
+    }
+    const c = detectorSize(rgb.width, rgb.height, coarseSide);
+    const coarse = await this.detectorMap(rgb, whole, c.width, c.height, timings);
+    let t = performance.now();
+    const regions = textRegions(coarse.map, coarse.width, coarse.height, rgb.width, rgb.height, coarseThresh);
+    const area = regions.reduce((n, r) => n + r.width * r.height, 0);
+    timings.detect += performance.now() - t;
+    let pixels = coarse.inputPixels;
+    if (area > WHOLE_SHARE * rgb.width * rgb.height || regions.length > MAX_COARSE_REGIONS) {
+      throwIfAborted(signal);
+      const map = await this.detectorMap(rgb, whole, dw, dh, timings);
+      return { boxes: this.boxes(map, whole, timings), detection: { coarse: c, regions: [whole], pixels: pixels + map.inputPixels } };
+    }
+    const boxes: DetectedBox[] = [];
+    for (const region of regions) {
+      throwIfAborted(signal);
+      const w = Math.max(1, Math.round((region.width * dw) / rgb.width));
+      const h = Math.max(1, Math.round((region.height * dh) / rgb.height));
+      const map = await this.detectorMap(rgb, region, w, h, timings);
+      pixels += map.inputPixels;
+      boxes.push(...this.boxes(map, region, timings));
+    }
+    t = performance.now();
+    const sorted = sortBoxes(boxes);
+    timings.detect += performance.now() - t;
+    return { boxes: sorted, detection: { coarse: c, regions, pixels } };
+  }
+
+  /**
+   * The detector's probability map of `region` of the image resized to w x h. The input is
+   * padded (with the normalised 0, the mean colour) up to multiples of 32 rather than stretched,
+   * so a small region keeps the scale it was asked at; the map returned is the w x h part.
+   * Inputs above `maxDetectorPixels` run in horizontal bands that overlap by `BAND_MARGIN` rows
+   * on each side, and the map is stitched from each band's middle: the detector's memory grows
+   * with its input, so this caps the peak, at the cost of the overlap's extra rows.
+   */
+  private async detectorMap(rgb: Rgb, region: Box, w: number, h: number, timings: OcrTimings): Promise<DetectorMap> {
+    let t = performance.now();
+    const image = resizeRgb(cutRgb(rgb, region), w, h);
+    timings.preprocess += performance.now() - t;
+    const pw = Math.max(32, Math.ceil(w / 32) * 32);
+    const bands = detectorBands(h, pw, this.settings.maxDetectorPixels);
+    const map = bands.length === 1 && pw === w && Math.ceil(h / 32) * 32 === h ? undefined : new Float32Array(w * h);
+    let inputPixels = 0;
+    let whole: Float32Array | undefined;
+    for (const band of bands) {
+      t = performance.now();
+      const rows = band.to - band.from;
+      const ph = Math.max(32, Math.ceil(rows / 32) * 32);
+      const input = new Float32Array(3 * pw * ph);
+      const part: Rgb = { data: image.data.subarray(band.from * w * 3, band.to * w * 3), width: w, height: rows };
+      writeChwBgr(part, input, 0, pw, DET_MEAN, DET_STD, ph);
+      timings.preprocess += performance.now() - t;
+      t = performance.now();
+      const out = await this.runOne(this.det, new this.ort.Tensor('float32', input, [1, 3, ph, pw]), 'The OCR text detector', timings);
+      const full = out.data as Float32Array;
+      if (full.length !== pw * ph) {
+        throw new SemclipError('MODEL_INVALID', `The OCR detector returned ${full.length} values for a ${pw}x${ph} input.`, {
+          expected: 'a DB detector with a 1 x 1 x H x W probability map output',
+        });
+      }
+      assertFinite(full, 'The OCR text detector output');
+      inputPixels += pw * ph;
+      if (!map) {
+        whole = full;
+      } else {
+        for (let y = band.keepFrom; y < band.keepTo; y++) {
+          const src = (y - band.from) * pw;
+          map.set(full.subarray(src, src + w), y * w);
+        }
+      }
+      timings.detect += performance.now() - t;
+    }
+    return { map: map ?? whole!, width: w, height: h, region, inputPixels };
+  }
+
+  /** DB post-processing of a map, boxes in pixels of the whole image. */
+  private boxes(m: DetectorMap, region: Box, timings: OcrTimings): DetectedBox[] {
+    const t = performance.now();
+    const found = boxesFromProbabilityMap(m.map, m.width, m.height, region.width, region.height, this.settings.db);
+    timings.detect += performance.now() - t;
+    if (region.x === 0 && region.y === 0) return found;
+    return found.map((b) => ({ ...b, quad: b.quad.map(([x, y]) => [x + region.x, y + region.y] as const) as unknown as Quad }));
   }
 
   /** PaddleOCR's TextClassifier: 3 x 48 x 192 inputs, labels 0/180, flip above 0.9. */
@@ -248,7 +381,12 @@ class Engine implements OcrEngine {
       });
       timings.preprocess += performance.now() - t;
       t = performance.now();
-      const probs = await this.runOne(this.cls!, new this.ort.Tensor('float32', input, [batch.length, 3, REC_HEIGHT, CLS_WIDTH]), 'The OCR angle classifier');
+      const probs = await this.runOne(
+        this.cls!,
+        new this.ort.Tensor('float32', input, [batch.length, 3, REC_HEIGHT, CLS_WIDTH]),
+        'The OCR angle classifier',
+        timings,
+      );
       const p = probs.data as Float32Array;
       assertFinite(p, 'The OCR angle classifier output');
       batch.forEach((idx, k) => {
@@ -285,7 +423,7 @@ class Engine implements OcrEngine {
       timings.preprocess += performance.now() - t;
 
       t = performance.now();
-      const out = await this.runOne(this.rec, new this.ort.Tensor('float32', input, [batch.length, 3, REC_HEIGHT, width]), 'The OCR recogniser');
+      const out = await this.runOne(this.rec, new this.ort.Tensor('float32', input, [batch.length, 3, REC_HEIGHT, width]), 'The OCR recogniser', timings);
       const [n, steps, classes] = out.dims as [number, number, number];
       if (out.dims.length !== 3 || n !== batch.length) {
         throw new SemclipError('MODEL_INVALID', `The OCR recogniser returned a tensor of shape [${out.dims.join(', ')}].`, {
@@ -311,10 +449,12 @@ class Engine implements OcrEngine {
     return results;
   }
 
-  private async runOne(session: OnnxSession, input: OrtTensor, what: string): Promise<OrtTensor> {
+  private async runOne(session: OnnxSession, input: OrtTensor, what: string, timings: OcrTimings): Promise<OrtTensor> {
     let outputs: Record<string, OrtTensor>;
+    const t = performance.now();
     try {
       outputs = await session.run({ [session.inputNames[0]!]: input });
+      timings.onnx += performance.now() - t;
     } catch (cause) {
       if (cause instanceof SemclipError) throw cause;
       throw new SemclipError('MODEL_INVALID', `${what} failed to run: ${(cause as Error).message}`, {
@@ -331,6 +471,48 @@ class Engine implements OcrEngine {
     await Promise.all([this.det.dispose(), this.rec.dispose(), this.cls?.dispose()]);
   }
 }
+
+interface DetectorMap {
+  readonly map: Float32Array;
+  readonly width: number;
+  readonly height: number;
+  readonly region: Box;
+  /** Pixels of the detector input (padded). */
+  readonly inputPixels: number;
+}
+
+/** Rows of context each detector band gets beyond the rows it contributes to the stitched map. */
+const BAND_MARGIN = 64;
+
+/**
+ * Horizontal bands for a detector input of `height` rows, `paddedWidth` wide: one band when it
+ * fits in `maxPixels`, else bands of equal share (`keepFrom`..`keepTo`), each read with up to
+ * BAND_MARGIN rows more above and below (`from`..`to`).
+ */
+export function detectorBands(height: number, paddedWidth: number, maxPixels: number): { from: number; to: number; keepFrom: number; keepTo: number }[] {
+  if (Math.ceil(height / 32) * 32 * paddedWidth <= maxPixels) return [{ from: 0, to: height, keepFrom: 0, keepTo: height }];
+  const maxRows = Math.max(4 * BAND_MARGIN, Math.floor(maxPixels / paddedWidth / 32) * 32);
+  // The fewest bands that fit: the first and last read one margin beyond their share, the
+  // others two.
+  let n = 2;
+  let share = Math.ceil(height / n);
+  while (Math.ceil((share + (n === 2 ? 1 : 2) * BAND_MARGIN) / 32) * 32 > maxRows) share = Math.ceil(height / ++n);
+  const bands = [];
+  for (let k = 0; k < n; k++) {
+    const keepFrom = k * share;
+    const keepTo = Math.min(height, keepFrom + share);
+    if (keepTo <= keepFrom) break;
+    bands.push({ from: Math.max(0, keepFrom - BAND_MARGIN), to: Math.min(height, keepTo + BAND_MARGIN), keepFrom, keepTo });
+  }
+  return bands;
+}
+
+/** Coarse-to-fine only pays when the full-size pass is this much larger than the coarse one. */
+const COARSE_WORTH = 1.4;
+/** When the regions to look at closely cover more than this share of the image, it is detected whole. */
+const WHOLE_SHARE = 0.5;
+/** ...or when there are more regions than this (each run has its overhead). */
+const MAX_COARSE_REGIONS = 16;
 
 /** DetResizeForTest, limit type "max": shrink so the long side is at most `limit`, round to multiples of 32. */
 export function detectorSize(width: number, height: number, limit: number): { width: number; height: number } {

@@ -312,3 +312,85 @@ function distance(a: Point, b: Point): number {
 function clamp(v: number, lo: number, hi: number): number {
   return v < lo ? lo : Math.min(v, hi);
 }
+
+/**
+ * Where a coarse detector pass saw a hint of text: the bounds of each 8-connected component of
+ * `map > thresh` (map pixels), grown on every side by its shorter side (at least `minGrow` map
+ * pixels: the fine pass needs the text's surroundings, and a line seen in part at the coarse
+ * scale may be longer), scaled to a destWidth x destHeight image, clipped to it, and merged
+ * where they overlap, in reading order. Integer pixels.
+ */
+export function textRegions(
+  map: ArrayLike<number>,
+  width: number,
+  height: number,
+  destWidth: number,
+  destHeight: number,
+  thresh: number,
+  minGrow = 4,
+): { x: number; y: number; width: number; height: number }[] {
+  const n = width * height;
+  const seen = new Uint8Array(n);
+  const stack = new Int32Array(n);
+  const sx = destWidth / width;
+  const sy = destHeight / height;
+  let regions: [number, number, number, number][] = [];
+  for (let start = 0; start < n; start++) {
+    if (seen[start] || !(map[start]! > thresh)) continue;
+    let top = 0;
+    stack[top++] = start;
+    seen[start] = 1;
+    let x0 = width;
+    let y0 = height;
+    let x1 = -1;
+    let y1 = -1;
+    while (top > 0) {
+      const p = stack[--top]!;
+      const y = (p / width) | 0;
+      const x = p - y * width;
+      if (x < x0) x0 = x;
+      if (x > x1) x1 = x;
+      if (y < y0) y0 = y;
+      if (y > y1) y1 = y;
+      for (let dy = -1; dy <= 1; dy++) {
+        const ny = y + dy;
+        if (ny < 0 || ny >= height) continue;
+        for (let dx = -1; dx <= 1; dx++) {
+          const nx = x + dx;
+          if (nx < 0 || nx >= width) continue;
+          const q = ny * width + nx;
+          if (!seen[q] && map[q]! > thresh) {
+            seen[q] = 1;
+            stack[top++] = q;
+          }
+        }
+      }
+    }
+    const grow = Math.max(minGrow, Math.min(x1 - x0 + 1, y1 - y0 + 1));
+    regions.push([
+      Math.max(0, Math.floor((x0 - grow) * sx)),
+      Math.max(0, Math.floor((y0 - grow) * sy)),
+      Math.min(destWidth, Math.ceil((x1 + 1 + grow) * sx)),
+      Math.min(destHeight, Math.ceil((y1 + 1 + grow) * sy)),
+    ]);
+  }
+  // Merge overlapping regions until none overlap (a merged region may reach a third one).
+  for (let merged = true; merged; ) {
+    merged = false;
+    const out: [number, number, number, number][] = [];
+    for (const r of regions) {
+      const o = out.find((q) => q[0] < r[2] && r[0] < q[2] && q[1] < r[3] && r[1] < q[3]);
+      if (!o) {
+        out.push(r);
+        continue;
+      }
+      o[0] = Math.min(o[0], r[0]);
+      o[1] = Math.min(o[1], r[1]);
+      o[2] = Math.max(o[2], r[2]);
+      o[3] = Math.max(o[3], r[3]);
+      merged = true;
+    }
+    regions = out;
+  }
+  return regions.sort((a, b) => a[1] - b[1] || a[0] - b[0]).map(([x0, y0, x1, y1]) => ({ x: x0, y: y0, width: x1 - x0, height: y1 - y0 }));
+}

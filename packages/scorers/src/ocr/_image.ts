@@ -167,6 +167,18 @@ export function cropQuad(src: Rgb, quad: Quad): Rgb {
   return height / width >= 1.5 ? rotate90ccw(crop) : crop;
 }
 
+/** Copies the axis-aligned `box` (integer pixels, inside the image) out of `src`. */
+export function cutRgb(src: Rgb, box: { x: number; y: number; width: number; height: number }): Rgb {
+  if (box.x === 0 && box.y === 0 && box.width === src.width && box.height === src.height) return src;
+  const out = new Uint8Array(box.width * box.height * 3);
+  const rowBytes = box.width * 3;
+  for (let y = 0; y < box.height; y++) {
+    const from = ((box.y + y) * src.width + box.x) * 3;
+    out.set(src.data.subarray(from, from + rowBytes), y * rowBytes);
+  }
+  return { data: out, width: box.width, height: box.height };
+}
+
 /** Turns the image by 180 degrees (the angle classifier's fix for upside-down lines). */
 export function rotate180(src: Rgb): Rgb {
   const n = src.width * src.height;
@@ -277,9 +289,10 @@ function solve(a: number[][], b: number[]): number[] | null {
 }
 
 /**
- * Writes an image into a BGR CHW float tensor slot of size 3 x height x stride, as
- * `(pixel / 255 - mean) / std`, per channel in BGR order. Columns from `image.width` to
- * `stride` stay as they are (zeros: PaddleOCR pads normalised lines with 0).
+ * Writes an image into a BGR CHW float tensor slot of size 3 x rows x stride (rows: the
+ * image's height unless given), as `(pixel / 255 - mean) / std`, per channel in BGR order.
+ * Columns from `image.width` to `stride` and rows below the image stay as they are (zeros:
+ * PaddleOCR pads normalised lines with 0).
  */
 export function writeChwBgr(
   image: Rgb,
@@ -288,8 +301,9 @@ export function writeChwBgr(
   stride: number,
   mean: readonly [number, number, number],
   std: readonly [number, number, number],
+  rows = image.height,
 ): void {
-  const plane = image.height * stride;
+  const plane = rows * stride;
   const { data, width, height } = image;
   // BGR channel c reads RGB channel 2 - c.
   const scale = [1 / (255 * std[0]), 1 / (255 * std[1]), 1 / (255 * std[2])] as const;

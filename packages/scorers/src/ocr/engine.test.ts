@@ -6,9 +6,10 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RawImage } from '@semclip/core';
 import { bundledModelFiles, createOcrEngine, recognizeText } from './index.js';
+import { detectorBands } from './_engine.js';
 import type { OcrEngine, OcrResult } from './index.js';
 import { levenshtein } from './_match.js';
-import { SCENE, nanDetectorModel, renderTextPng, sceneBytes, toRaw } from './_test-images.js';
+import { SCENE, SMALL_PRINT, nanDetectorModel, renderTextPng, sceneBytes, smallPrintBytes, toRaw } from './_test-images.js';
 
 const squash = (s: string) => s.toUpperCase().replace(/\s+/g, '');
 
@@ -101,6 +102,99 @@ describe('recognizeText on rendered text (real PP-OCRv4 models)', () => {
   });
 });
 
+describe('coarse-to-fine detection (coarseSide)', () => {
+  const boxOf = (l: { box: { x: number; y: number; width: number; height: number } }) => [l.box.x, l.box.y, l.box.x + l.box.width, l.box.y + l.box.height];
+  let coarse: OcrEngine;
+  beforeAll(async () => {
+    coarse = await createOcrEngine({ device: 'cpu', coarseSide: 640 });
+  });
+  afterAll(() => coarse?.dispose());
+
+  it('is off by default: one pass over the whole image', () => {
+    expect(sceneResult.detection.coarse).toBeUndefined();
+    expect(sceneResult.detection.regions).toEqual([{ x: 0, y: 0, width: 1600, height: 1200 }]);
+    expect(sceneResult.detection.pixels).toBe(960 * 736);
+  });
+
+  it('finds the lines one full-size pass finds, running the detector at full size only around them', async () => {
+    const { lines, detection } = await coarse.recognize(scene);
+    const whole = sceneResult;
+    // 960 x 736 for the full-size pass; the coarse look at 640 x 480, then regions only.
+    expect(detection.coarse).toEqual({ width: 640, height: 480 });
+    expect(detection.regions.length).toBeGreaterThan(0);
+    const area = detection.regions.reduce((n, r) => n + r.width * r.height, 0);
+    expect(area).toBeLessThan(0.5 * 1600 * 1200);
+    expect(detection.pixels).toBeLessThan(0.75 * 960 * 736);
+    // Boxes may differ by a few pixels (the detector sees a region, not the whole image, at
+    // 0.6x: 8 px here is 5 of its pixels), which can move a space.
+    expect(lines.map((l) => squash(l.text))).toEqual(whole.lines.map((l) => squash(l.text)));
+    lines.forEach((l, i) => {
+      const a = boxOf(l);
+      const b = boxOf(whole.lines[i]!);
+      for (let k = 0; k < 4; k++) expect(Math.abs(a[k]! - b[k]!), `${l.text}: ${a} vs ${b}`).toBeLessThanOrEqual(8);
+    });
+  });
+
+  it('finds small print the coarse look barely sees (14 px text, coarse pass at 0.4x)', async () => {
+    const fine = await createOcrEngine({ device: 'cpu', detLimitSide: 1600, coarseSide: 640 });
+    try {
+      const { lines, detection } = await fine.recognize(await toRaw(await smallPrintBytes()));
+      expect(detection.coarse).toEqual({ width: 640, height: 480 });
+      for (const item of SMALL_PRINT.items) expect(reads(lines, item.text), `${item.text} in ${JSON.stringify(lines.map((l) => l.text))}`).toBe(true);
+    } finally {
+      await fine.dispose();
+    }
+  });
+
+  it('reads an image the detector sees at most 1.4x the coarse size in one pass', async () => {
+    const { detection } = await coarse.recognize(small);
+    expect(detection.coarse).toBeUndefined();
+    expect(detection.regions).toEqual([{ x: 0, y: 0, width: 480, height: 120 }]);
+  });
+});
+
+describe('detector bands (bounded memory)', () => {
+  it('splits a large input into overlapping bands whose kept rows tile it exactly, each within the pixel cap', () => {
+    expect(detectorBands(736, 960, 960 * 736)).toEqual([{ from: 0, to: 736, keepFrom: 0, keepTo: 736 }]);
+    for (const [h, pw, max] of [
+      [960, 1280, 1280 * 512],
+      [1884, 1280, 1280 * 512],
+      [737, 960, 960 * 256],
+      [5000, 320, 320 * 300],
+    ] as const) {
+      const bands = detectorBands(h, pw, max);
+      expect(bands.length).toBeGreaterThan(1);
+      expect(bands[0]!.keepFrom).toBe(0);
+      expect(bands.at(-1)!.keepTo).toBe(h);
+      bands.forEach((b, i) => {
+        if (i > 0) expect(b.keepFrom).toBe(bands[i - 1]!.keepTo);
+        expect(b.from).toBe(Math.max(0, b.keepFrom - 64));
+        expect(b.to).toBe(Math.min(h, b.keepTo + 64));
+        expect(Math.ceil((b.to - b.from) / 32) * 32 * pw).toBeLessThanOrEqual(max);
+      });
+    }
+  });
+
+  it('finds the same lines in bands as in one run', async () => {
+    const oneRun = await createOcrEngine({ device: 'cpu' });
+    const banded = await createOcrEngine({ device: 'cpu', maxDetectorPixels: 960 * 256 });
+    try {
+      const a = await oneRun.recognize(scene);
+      const b = await banded.recognize(scene);
+      // 960 x 736 in bands of at most 256 rows (6 runs, more input pixels than one run); the map
+      // differs a little near band edges (64 rows of context): boxes by up to 6 px here (4 detector pixels).
+      expect(b.detection.pixels).toBeGreaterThan(a.detection.pixels);
+      expect(b.lines.map((l) => squash(l.text))).toEqual(a.lines.map((l) => squash(l.text)));
+      b.lines.forEach((l, i) => {
+        const m = a.lines[i]!;
+        for (const k of ['x', 'y', 'width', 'height'] as const) expect(Math.abs(l.box[k] - m.box[k]), `${l.text} ${k}`).toBeLessThanOrEqual(6);
+      });
+    } finally {
+      await Promise.all([oneRun.dispose(), banded.dispose()]);
+    }
+  });
+});
+
 describe('angle classifier', () => {
   it('turns upside-down lines back before reading them', async () => {
     const png = await renderTextPng(900, 160, [{ text: 'WAIT TIME 25 MIN', x: 30, y: 100, size: 48 }]);
@@ -134,6 +228,9 @@ describe('OCR errors', () => {
     ['detLimitSide', { detLimitSide: -5 }],
     ['thresh', { thresh: 2 }],
     ['recBatchSize', { recBatchSize: 1.5 }],
+    ['coarseSide', { coarseSide: -640 }],
+    ['coarseThresh', { coarseThresh: 1.5 }],
+    ['maxDetectorPixels', { maxDetectorPixels: 0 }],
   ])('rejects a bad %s option', async (_name, options) => {
     await expect(createOcrEngine({ device: 'cpu', ...options })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
   });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { boxScoreFast, boxesFromProbabilityMap, componentHulls, convexHull, orderPointsClockwise, sortBoxes } from './_geometry.js';
+import { boxScoreFast, boxesFromProbabilityMap, componentHulls, convexHull, orderPointsClockwise, sortBoxes, textRegions } from './_geometry.js';
 import type { Point, Quad } from './_geometry.js';
 
 const DB = { thresh: 0.3, boxThresh: 0.6, unclipRatio: 1.5, maxCandidates: 1000 };
@@ -157,5 +157,25 @@ describe('geometry helpers', () => {
       ],
     });
     expect(sortBoxes([q(50, 3), q(0, 8), q(20, 40)]).map((b) => b.quad[0][0])).toEqual([0, 50, 20]);
+  });
+});
+
+describe('coarse text regions', () => {
+  it('grows each component by its shorter side, scales it to the image and clips it there', () => {
+    // A 20 x 3 component at x 10..29, y 5..7 of a 64 x 32 map, weakly above the threshold.
+    const regions = textRegions(map(64, 32, [rect(10, 5, 29, 7, 0.15)]), 64, 32, 640, 320, 0.1);
+    // Grown by max(4, 3) = 4 map pixels: x 6..34, y 1..12 (exclusive ends), times 10.
+    expect(regions).toEqual([{ x: 60, y: 10, width: 280, height: 110 }]);
+    expect(textRegions(map(64, 32, [rect(0, 0, 3, 3, 0.5)]), 64, 32, 640, 320, 0.1)).toEqual([{ x: 0, y: 0, width: 80, height: 80 }]);
+  });
+
+  it('ignores what is at or below the threshold and merges regions that overlap once grown', () => {
+    const m = map(100, 60, [rect(10, 10, 19, 12), rect(22, 10, 30, 12), rect(70, 40, 90, 45), rect(50, 5, 60, 6, 0.08)]);
+    const regions = textRegions(m, 100, 60, 100, 60, 0.1);
+    expect(regions).toEqual([
+      { x: 6, y: 6, width: 29, height: 11 },
+      { x: 64, y: 34, width: 33, height: 18 },
+    ]);
+    expect(textRegions(new Float32Array(100 * 60), 100, 60, 100, 60, 0.1)).toEqual([]);
   });
 });

@@ -9,7 +9,7 @@ import type { OcrEngine, OcrEngineOptions, OcrResult, OcrRunOptions } from './_e
 export { createOcrScorer } from './_scorer.js';
 export type { OcrScorer, OcrScorerOptions, OcrScoreMeta } from './_scorer.js';
 export { createOcrEngine } from './_engine.js';
-export type { OcrEngine, OcrEngineOptions, OcrLine, OcrResult, OcrRunOptions, OcrTimings } from './_engine.js';
+export type { OcrDetection, OcrEngine, OcrEngineOptions, OcrLine, OcrResult, OcrRunOptions, OcrTimings } from './_engine.js';
 export { bundledModelFiles } from './_models.js';
 export type { OcrModelFiles } from './_models.js';
 export { STOP_WORDS, contentWords, expectedAnswers, normalizeText, queryTerms, scoreTileText, tokenize, wordSimilarity } from './_match.js';
