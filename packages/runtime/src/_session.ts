@@ -60,15 +60,43 @@ export interface SessionOptions {
 }
 
 /**
- * The ONNX Runtime session options for a resolved device: CUDA sessions keep the CPU provider
- * as a fallback for operators CUDA lacks; full graph optimisation.
+ * The ONNX Runtime session options for a resolved device: GPU sessions (CUDA, WebGPU) keep the
+ * CPU provider as a fallback for operators the GPU provider lacks; full graph optimisation.
  */
 function ortSessionOptions(device: ResolvedDevice, intraOpNumThreads: number | undefined): Ort.InferenceSession.SessionOptions {
   return {
-    executionProviders: device === 'cuda' ? ['cuda', 'cpu'] : ['cpu'],
+    executionProviders: device === 'cpu' ? ['cpu'] : [device, 'cpu'],
     graphOptimizationLevel: 'all',
     ...(intraOpNumThreads ? { intraOpNumThreads } : {}),
   };
+}
+
+/**
+ * DEVICE_UNAVAILABLE for a session that failed because its GPU provider could not start (no
+ * WebGPU adapter, CUDA libraries missing), so that is not reported as a broken model; undefined
+ * for other failures. For code that creates sessions itself (e.g. through transformers.js).
+ *
+ * @example
+ * ```ts
+ * try { await Model.from_pretrained(dir, transformersSessionSettings(device)); }
+ * catch (e) { throw gpuUnavailable(device, e) ?? e; }
+ * ```
+ */
+export function gpuUnavailable(device: ResolvedDevice, cause: unknown): SemclipError | undefined {
+  const message = String((cause as Error)?.message ?? cause);
+  const webgpu = device === 'webgpu' && /webgpu|adapter|dawn|vulkan/i.test(message);
+  const cuda = device === 'cuda' && /cuda|provider|libcudnn|libcublas/i.test(message);
+  if (!webgpu && !cuda) return undefined;
+  const reason = message
+    .split('\n')[0]!
+    .replace(/^.*?(Failed to get a WebGPU adapter)/, '$1')
+    .slice(0, 300);
+  return new SemclipError('DEVICE_UNAVAILABLE', `ONNX Runtime could not start its ${webgpu ? 'WebGPU' : 'CUDA'} execution provider: ${reason}`, {
+    cause,
+    hint: webgpu
+      ? 'WebGPU needs a GPU with a Vulkan driver on Linux (D3D12 on Windows, Metal on macOS); check with scripts/device-check.sh, or pass --device cpu or --device auto'
+      : 'Check the CUDA 12 and cuDNN 9 libraries (ldconfig -p | grep -E "cudnn|cublas"), or pass --device cpu or --device auto',
+  });
 }
 
 /**
@@ -93,6 +121,8 @@ export async function createSession(model: string | Uint8Array, options: Session
     session = typeof model === 'string' ? await ort.InferenceSession.create(model, sessionOptions) : await ort.InferenceSession.create(model, sessionOptions);
   } catch (cause) {
     const where = typeof model === 'string' ? `"${model}"` : 'from memory';
+    const gpu = gpuUnavailable(options.device, cause);
+    if (gpu) throw gpu;
     throw new SemclipError('MODEL_INVALID', `ONNX Runtime could not load the model ${where}: ${(cause as Error).message}`, {
       cause,
       hint: 'Re-download the model (semclip models verify <id>, then semclip models pull <id>)',

@@ -13,12 +13,15 @@ describe('@semclip/runtime exports', () => {
       'cudaProviderInstalled',
       'isDtype',
       'onnxFileName',
+      'probeProvider',
+      'probeWebGpu',
       'resetDeviceWarning',
       'resolveDevice',
+      'webgpuPrecheck',
     ]);
   });
 
   it('the onnx entry', async () => {
-    expect(Object.keys(await import('./onnx.js')).sort()).toEqual(['createSession', 'loadOnnxRuntime', 'transformersSessionSettings']);
+    expect(Object.keys(await import('./onnx.js')).sort()).toEqual(['createSession', 'gpuUnavailable', 'loadOnnxRuntime', 'transformersSessionSettings']);
   });
 });

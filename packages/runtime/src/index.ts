@@ -4,8 +4,8 @@
  * finiteness check of model outputs and the embedding caches. Importing it loads only
  * @semclip/core; sessions are in `@semclip/runtime/onnx`.
  */
-export { DEVICES, cudaProviderInstalled, resetDeviceWarning, resolveDevice } from './_device.js';
-export type { Device, ResolvedDevice, Warn } from './_device.js';
+export { DEVICES, cudaProviderInstalled, probeProvider, probeWebGpu, resetDeviceWarning, resolveDevice, webgpuPrecheck } from './_device.js';
+export type { Device, DeviceProbes, ProbeResult, ResolvedDevice, Warn } from './_device.js';
 
 export { DTYPES, DTYPE_SUFFIX, isDtype, onnxFileName } from './_dtypes.js';
 export type { Dtype } from './_dtypes.js';

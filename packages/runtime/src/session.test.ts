@@ -1,6 +1,9 @@
 import { describe, expect, it, vi } from 'vitest';
-import { assertFinite } from './index.js';
-import { createSession, loadOnnxRuntime, transformersSessionSettings } from './onnx.js';
+import { assertFinite, probeWebGpu } from './index.js';
+import { createSession, gpuUnavailable, loadOnnxRuntime, transformersSessionSettings } from './onnx.js';
+
+/** y = x + x for a float32[2] x (the device probe's model). */
+const ADD_MODEL = Buffer.from('CAgSDXNlbWNsaXAtcHJvYmU6PgoTCgF4CgF4EgF5GgNhZGQiA0FkZBIFcHJvYmVaDwoBeBIKCggIARIECgIIAmIPCgF5EgoKCAgBEgQKAggCQgQKABAR', 'base64');
 
 describe('createSession', () => {
   it('fails with MODEL_INVALID, saying how to fix it, for bytes that are not an ONNX model', async () => {
@@ -31,6 +34,30 @@ describe('createSession', () => {
     }
   });
 
+  it('runs a model on the CPU', async () => {
+    const ort = await loadOnnxRuntime();
+    const session = await createSession(ADD_MODEL, { device: 'cpu' });
+    const out = await session.run({ x: new ort.Tensor('float32', Float32Array.of(1, 2), [2]) });
+    expect(Array.from(out.y!.data as Float32Array)).toEqual([2, 4]);
+    await session.dispose();
+  });
+
+  it('opens WebGPU sessions with the CPU provider behind, and no adapter is DEVICE_UNAVAILABLE, not MODEL_INVALID', async () => {
+    const ort = await loadOnnxRuntime();
+    const spy = vi.spyOn(ort.InferenceSession, 'create');
+    try {
+      const opened = createSession(ADD_MODEL, { device: 'webgpu' });
+      if (probeWebGpu().available) {
+        await (await opened).dispose();
+      } else {
+        await expect(opened).rejects.toMatchObject({ code: 'DEVICE_UNAVAILABLE', hint: expect.stringContaining('--device cpu') });
+      }
+      expect(spy.mock.calls[0]![1]).toMatchObject({ executionProviders: ['webgpu', 'cpu'] });
+    } finally {
+      spy.mockRestore();
+    }
+  });
+
   it('loads onnxruntime-node once, on demand', async () => {
     const [a, b] = await Promise.all([loadOnnxRuntime(), loadOnnxRuntime()]);
     expect(a).toBe(b);
@@ -48,11 +75,29 @@ describe('transformersSessionSettings', () => {
     expect(transformersSessionSettings('cpu')).toEqual({ device: 'cpu', session_options: { executionProviders: ['cpu'], graphOptimizationLevel: 'all' } });
   });
 
+  it('puts WebGPU first with the CPU behind it', () => {
+    expect(transformersSessionSettings('webgpu').session_options.executionProviders).toEqual(['webgpu', 'cpu']);
+  });
+
   it('passes a per-session dtype through', () => {
     expect(transformersSessionSettings('cpu', { dtype: { vision_encoder: 'fp16', decoder_model_merged: 'q4' } }).dtype).toEqual({
       vision_encoder: 'fp16',
       decoder_model_merged: 'q4',
     });
+  });
+});
+
+describe('gpuUnavailable', () => {
+  it('tells a GPU provider that could not start from a broken model', () => {
+    const adapter = new Error(
+      '/onnxruntime_src/onnxruntime/core/providers/webgpu/webgpu_context.cc:136 ... was false. Failed to get a WebGPU adapter: No supported adapters',
+    );
+    expect(gpuUnavailable('webgpu', adapter)).toMatchObject({
+      code: 'DEVICE_UNAVAILABLE',
+      message: expect.stringMatching(/^ONNX Runtime could not start its WebGPU execution provider: Failed to get a WebGPU adapter: No supported adapters/),
+    });
+    expect(gpuUnavailable('webgpu', new Error('Protobuf parsing failed.'))).toBeUndefined();
+    expect(gpuUnavailable('cpu', adapter)).toBeUndefined();
   });
 });
 

@@ -19,7 +19,7 @@ import {
 import type { PreTrainedTokenizer } from '@huggingface/transformers';
 import { DTYPES, DTYPE_SUFFIX, isDtype } from '@semclip/runtime';
 import type { Dtype, ResolvedDevice } from '@semclip/runtime';
-import { transformersSessionSettings } from '@semclip/runtime/onnx';
+import { gpuUnavailable, transformersSessionSettings } from '@semclip/runtime/onnx';
 
 export type Family = 'clip' | 'siglip';
 
@@ -283,6 +283,9 @@ export async function loadModel(
     );
     const cause = (failed as PromiseRejectedResult).reason as Error;
     if (isSemclipError(cause)) throw cause;
+    // No WebGPU adapter is a device problem, not a broken model.
+    const webgpu = device === 'webgpu' ? gpuUnavailable(device, cause) : undefined;
+    if (webgpu) throw webgpu;
     const cuda = device === 'cuda' && /cuda|provider|libcudnn|libcublas/i.test(String(cause?.message));
     throw new SemclipError(
       cuda ? 'DEVICE_UNAVAILABLE' : 'MODEL_INVALID',

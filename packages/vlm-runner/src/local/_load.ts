@@ -10,7 +10,7 @@ import { SemclipError, isSemclipError } from '@semclip/core';
 import { ensureModel, getManifest } from '@semclip/hub';
 import type { ModelManifest } from '@semclip/hub';
 import type { ResolvedDevice } from '@semclip/runtime';
-import { transformersSessionSettings } from '@semclip/runtime/onnx';
+import { gpuUnavailable, transformersSessionSettings } from '@semclip/runtime/onnx';
 import { loadTransformers } from '../backends/onnx.js';
 import type { FeatureCheck } from './_context.js';
 import { familyOf } from './_families.js';
@@ -135,7 +135,8 @@ async function loadParts(
         ...transformersSessionSettings(device, { dtype: dtypes, ...(options.intraOpNumThreads ? { intraOpNumThreads: options.intraOpNumThreads } : {}) }),
       })
       .catch((e: unknown) => {
-        throw loadError(label, `ONNX sessions (${SESSIONS.map((s) => `onnx/${s}`).join(', ')}) on ${device}`, e, hint);
+        // No WebGPU adapter is a device problem, not a broken model.
+        throw (device === 'webgpu' ? gpuUnavailable(device, e) : undefined) ?? loadError(label, `ONNX sessions (${SESSIONS.map((s) => `onnx/${s}`).join(', ')}) on ${device}`, e, hint);
       }),
   ]);
   const failed = loaded.find((r): r is PromiseRejectedResult => r.status === 'rejected');
