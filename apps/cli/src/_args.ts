@@ -83,7 +83,7 @@ export const selectArgs = {
   },
   model: { type: 'string', description: "Model manifest id for model-backed scorers (default: the scorer's own)", valueHint: 'ID' },
   seed: { type: 'string', description: 'Seed for the random scorer', valueHint: 'N' },
-  device: { type: 'string', description: 'Where models run: cpu, cuda or auto (CUDA when installed, else CPU)', valueHint: 'cpu|cuda|auto' },
+  device: { type: 'string', description: 'Where models run: cpu, cuda, webgpu or auto (CUDA when installed, else a WebGPU adapter, else CPU)', valueHint: 'cpu|cuda|webgpu|auto' },
   k: { type: 'string', description: 'Keep the k best tiles (default 1; 0 = overview only)', valueHint: 'N' },
   adaptive: { type: 'boolean', description: 'Keep every tile within --margin of the best and at least --threshold, instead of top-k' },
   margin: { type: 'string', description: 'Adaptive: keep tiles scoring at least best - M (score units; default 0.1)', valueHint: 'M' },

@@ -492,6 +492,9 @@ export function parseByteSize(text: string | number, name = 'size'): number {
   return bytes;
 }
 
+/** The devices SEMCLIP_DEVICE accepts (@semclip/runtime's DEVICES). */
+const DEVICE_CHOICES = ['cpu', 'cuda', 'webgpu', 'auto'] as const;
+
 /** Environment variables `serverConfigFromEnv` reads, for docs and `--help`. */
 export const SERVER_ENV = {
   SEMCLIP_HOST: 'host to bind (default 127.0.0.1)',
@@ -502,6 +505,7 @@ export const SERVER_ENV = {
   SEMCLIP_API_KEY: 'bearer token clients must send',
   SEMCLIP_SCORER: 'default scorer id (default ocr)',
   SEMCLIP_SCORERS: 'comma-separated scorers to load (default: the default scorer)',
+  SEMCLIP_DEVICE: 'where scorer models run: cpu, cuda, webgpu or auto (default auto: CUDA, else a WebGPU adapter, else CPU)',
   SEMCLIP_VLM: 'runner spec for /v1/answer',
   SEMCLIP_GRID: 'default grid (default 2x2)',
   SEMCLIP_K: 'default regions selected (default 1)',
@@ -568,6 +572,11 @@ export function serverConfigFromEnv(env: Readonly<Record<string, string | undefi
       .split(',')
       .map((s) => s.trim())
       .filter(Boolean);
+  if ((v = get('SEMCLIP_DEVICE'))) {
+    const device = v.toLowerCase();
+    if (!DEVICE_CHOICES.includes(device as (typeof DEVICE_CHOICES)[number])) throw invalid('SEMCLIP_DEVICE', v, `one of ${DEVICE_CHOICES.join(', ')}`);
+    out.scorerOptions = { device: device as (typeof DEVICE_CHOICES)[number] };
+  }
   if ((v = get('SEMCLIP_VLM'))) out.vlm = v;
   if ((v = get('SEMCLIP_GRID'))) out.grid = v;
   if ((v = get('SEMCLIP_K'))) out.k = envInt('SEMCLIP_K', v, 0);
@@ -594,7 +603,7 @@ export function serverConfigFromEnv(env: Readonly<Record<string, string | undefi
 }
 
 /**
- * Merges configs left to right (later wins), `limits` and `remoteImages` field by field; keys
+ * Merges configs left to right (later wins), `limits`, `scorerOptions` and `remoteImages` field by field; keys
  * whose value is `undefined` do not override. For layering defaults, environment and flags.
  *
  * @example
@@ -611,6 +620,8 @@ export function mergeServerConfigs(...configs: readonly ServerConfig[]): ServerC
       ...out,
       ...defined(c),
       limits: { ...out.limits, ...defined(c.limits) },
+      // field by field, so SEMCLIP_DEVICE survives flags that set only --seed or the notice sink
+      scorerOptions: { ...out.scorerOptions, ...defined(c.scorerOptions) },
       remoteImages: { ...out.remoteImages, ...defined(c.remoteImages) },
     };
   }

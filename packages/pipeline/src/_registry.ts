@@ -16,8 +16,8 @@ export type ScoringRunnerKind = 'local' | 'openai';
  * `model` (INVALID_ARGUMENT where the family has no model) and the VLM fields (VLM scorers only).
  */
 export interface CommonScorerOptions {
-  /** `cpu`, `cuda` or `auto` (default: CUDA if installed, else CPU). */
-  readonly device?: 'cpu' | 'cuda' | 'auto';
+  /** `cpu`, `cuda`, `webgpu` or `auto` (default: CUDA if installed, else a WebGPU adapter, else CPU). */
+  readonly device?: 'cpu' | 'cuda' | 'webgpu' | 'auto';
   /** Model-backed families: a manifest id (`semclip models list`); `distant`: the trained head. VLM scorers: a local VLM. */
   readonly model?: string;
   /** The `random` family's seed; others ignore it (a run passes one seed to whatever scorer it opens). */

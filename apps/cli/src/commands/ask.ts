@@ -81,7 +81,7 @@ const askArgs = {
   ...vlmScorerArgs,
   device: {
     ...selectArgs.device,
-    description: 'Where local models run (the local: VLM and model-backed scorers): cpu, cuda or auto (CUDA when installed, else CPU)',
+    description: 'Where local models run (the local: VLM and model-backed scorers): cpu, cuda, webgpu or auto (CUDA when installed, else a WebGPU adapter, else CPU)',
   },
   'scorer-vlm': {
     type: 'string',
@@ -111,7 +111,7 @@ interface AskFlags {
   readonly spec: string;
   readonly runner: RunnerConfig;
   readonly http: HttpVlmFlags;
-  readonly device: 'cpu' | 'cuda' | 'auto' | undefined;
+  readonly device: 'cpu' | 'cuda' | 'webgpu' | 'auto' | undefined;
   readonly dtype: Dtype;
   readonly instruction: string | undefined;
   readonly maxTokens: number | undefined;
@@ -151,7 +151,7 @@ async function askFlags(args: AskArgs): Promise<AskFlags> {
   const { overlap, levels } = gridOptions(args);
   const select = selectOptionsFrom(args);
   const seed = intArg('seed', args.seed, Number.MIN_SAFE_INTEGER);
-  const device = choiceArg('device', args.device, ['cpu', 'cuda', 'auto'] as const);
+  const device = choiceArg('device', args.device, ['cpu', 'cuda', 'webgpu', 'auto'] as const);
   const maxTokens = intArg('max-tokens', args['max-tokens'], 1, 65536);
   const dtype = await dtypeArg(args.dtype);
   const spec = args.vlm ?? process.env.SEMCLIP_VLM;

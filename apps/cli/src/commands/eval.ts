@@ -178,7 +178,7 @@ async function scorerChoice(
 function scorerOptionsFor(
   choice: ScorerChoice,
   answering: VlmRunner,
-  flags: { readonly model?: string; readonly seed: number; readonly device?: 'cpu' | 'cuda' | 'auto' },
+  flags: { readonly model?: string; readonly seed: number; readonly device?: 'cpu' | 'cuda' | 'webgpu' | 'auto' },
 ): CommonScorerOptions & Readonly<Record<string, unknown>> {
   const device = flags.device === undefined ? {} : { device: flags.device };
   if (!choice.vlm) return { ...(flags.model === undefined ? {} : { model: flags.model }), seed: flags.seed, ...device, warn: note };
@@ -400,7 +400,7 @@ const run = defineCommand({
     const concurrency = intArg('concurrency', args.concurrency ?? '4', 1, 1024) as number;
     const { overlap, levels } = gridOptions(args);
     const selectOptions = selectOptionsFrom(args);
-    const device = choiceArg('device', args.device, ['cpu', 'cuda', 'auto'] as const);
+    const device = choiceArg('device', args.device, ['cpu', 'cuda', 'webgpu', 'auto'] as const);
     const http = httpVlmOptions(args);
     const { logprobs } = http;
     const padding = padArg(args.pad);

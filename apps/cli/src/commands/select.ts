@@ -93,7 +93,7 @@ interface SelectScorerFlags {
  */
 async function scorerFromFlags(args: SelectScorerFlags): Promise<Pick<PipelineOptions, 'scorer' | 'scorerOptions'>> {
   const seed = intArg('seed', args.seed, Number.MIN_SAFE_INTEGER);
-  const device = choiceArg('device', args.device, ['cpu', 'cuda', 'auto'] as const);
+  const device = choiceArg('device', args.device, ['cpu', 'cuda', 'webgpu', 'auto'] as const);
   const { defaultScorerId, isVlmScorer } = await import('@semclip/pipeline');
   const scorer = args.scorer ?? defaultScorerId();
   if (!isVlmScorer(scorer)) {

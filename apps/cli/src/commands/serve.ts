@@ -44,7 +44,7 @@ export const serveArgs = {
       "Model manifest id for model-backed scorers (default: each scorer's own); for vlm-yesno/vlm-embed, a local VLM to score with instead of the server's",
     valueHint: 'ID',
   },
-  device: { type: 'string', description: 'Where scorer models run: cpu, cuda or auto', valueHint: 'cpu|cuda|auto' },
+  device: { type: 'string', description: 'Where scorer models run: cpu, cuda, webgpu or auto (CUDA, else a WebGPU adapter, else CPU)', valueHint: 'cpu|cuda|webgpu|auto' },
   seed: { type: 'string', description: 'Seed for the random scorer', valueHint: 'N' },
   vlm: {
     type: 'string',
@@ -130,7 +130,7 @@ export async function configFromFlags(args: ServeArgs): Promise<import('@semclip
   const { parseByteSize } = await import('@semclip/server');
   const str = (v: unknown): string | undefined => (typeof v === 'string' && v.trim() !== '' ? v.trim() : undefined);
   const seed = intArg('seed', args.seed, Number.MIN_SAFE_INTEGER);
-  const device = choiceArg('device', args.device, ['cpu', 'cuda', 'auto'] as const);
+  const device = choiceArg('device', args.device, ['cpu', 'cuda', 'webgpu', 'auto'] as const);
   const scorerModel = str(args['scorer-model']);
   const timeout = intArg('timeout', args.timeout, 1, 86_400);
   const upstreamTimeout = intArg('upstream-timeout', args['upstream-timeout'], 1, 86_400);

@@ -38,7 +38,7 @@ export const trainCommand = defineCommand({
     seed: { type: 'string', description: 'Seed of the held-out split and the shuffling (default 0); same seed, same weights', valueHint: 'N' },
     holdout: { type: 'string', description: 'Fraction of items held out for the per-epoch metrics (default 0.1; 0 = none)', valueHint: 'F' },
     'weight-decay': { type: 'string', description: 'Decoupled weight decay towards the identity (default 0)', valueHint: 'W' },
-    device: { type: 'string', description: 'Where the base model runs: cpu, cuda or auto', valueHint: 'cpu|cuda|auto' },
+    device: { type: 'string', description: 'Where the base model runs: cpu, cuda, webgpu or auto', valueHint: 'cpu|cuda|webgpu|auto' },
     pull: { type: 'boolean', description: 'Download the base model first if it is not in the cache' },
     ...commonArgs,
   },
@@ -50,7 +50,7 @@ export const trainCommand = defineCommand({
     const seed = intArg('seed', args.seed, Number.MIN_SAFE_INTEGER);
     const holdout = numberArg('holdout', args.holdout, 0, 0.99);
     const weightDecay = numberArg('weight-decay', args['weight-decay'], 0);
-    const device = choiceArg('device', args.device, ['cpu', 'cuda', 'auto'] as const);
+    const device = choiceArg('device', args.device, ['cpu', 'cuda', 'webgpu', 'auto'] as const);
     const { trainFromLabels, DEFAULT_HYPERPARAMETERS } = await import('@semclip/trainer');
     const signal = cliSignal();
     const enabled = progressEnabled(args);

@@ -40,7 +40,7 @@ export interface TrainFromLabelsOptions extends Partial<Hyperparameters> {
   /** Write the head here instead of `<cacheDir>/heads/<name>`. */
   readonly dir?: string;
   readonly cacheDir?: string;
-  readonly device?: 'cpu' | 'cuda' | 'auto';
+  readonly device?: 'cpu' | 'cuda' | 'webgpu' | 'auto';
   readonly dtype?: ModelDtype;
   readonly offline?: boolean;
   /** Download the base model when it is not cached. */
