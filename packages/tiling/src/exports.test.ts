@@ -8,12 +8,17 @@ it('exports exactly these names', async () => {
     'DEFAULT_MAX_PIXELS',
     'DEFAULT_SVG_TIMEOUT_MS',
     'MAX_GRID_SIDE',
+    'SYNTH_COLOURS',
+    'SYNTH_MARKERS',
     'chooseAutoGrid',
     'computeGrid',
+    'generateSynthBenchmark',
     'gridKeyOf',
+    'isMarker',
     'parseGrid',
     'readImageInfo',
     'renderOverlay',
+    'synthRandom',
     'tileImage',
   ]);
 });

@@ -10,3 +10,5 @@ export type { TiledImage, TensorOptions, TensorBatch, WriteTilesOptions, Overvie
 export type { EncodeOptions } from '@semclip/core';
 export { renderOverlay } from './_overlay.js';
 export type { OverlayOptions } from './_overlay.js';
+export { generateSynthBenchmark, isMarker, synthRandom, SYNTH_COLOURS, SYNTH_MARKERS } from './_synth.js';
+export type { Rgb, SynthItem, SynthItemType, SynthManifest, SynthOptions, SynthTarget } from './_synth.js';

@@ -68,6 +68,19 @@ export interface FakeOpenAIBehaviour {
    * character of the answer at log(0.9), then `A`...`E` (other than it) at decreasing values.
    */
   readonly topLogprobs?: (request: RecordedRequest) => Array<{ token: string; logprob: number }>;
+  /**
+   * An asynchronous model in place of `respond`/`topLogprobs` (e.g. the simulated VLM of
+   * `sim-vlm.ts`, which decodes the images): the answer, the first token's top log-probabilities
+   * and the prompt tokens to report.
+   */
+  readonly simulate?: (request: RecordedRequest) => Promise<SimulatedReply>;
+}
+
+/** What `FakeOpenAIBehaviour.simulate` answers. */
+export interface SimulatedReply {
+  readonly text: string;
+  readonly topLogprobs?: Array<{ token: string; logprob: number }>;
+  readonly promptTokens?: number;
 }
 
 export interface FakeOpenAIOptions {
@@ -315,15 +328,23 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
       sendJson(res, 200, { id: 'chatcmpl-fake', object: 'chat.completion', model: body.model });
       return;
     }
-    let answer = applied.respond ? applied.respond(record) : 'fake answer';
+    const simulated = applied.simulate ? await applied.simulate(record) : undefined;
+    let answer = simulated ? simulated.text : applied.respond ? applied.respond(record) : 'fake answer';
     const maxTokens = typeof body.max_tokens === 'number' ? body.max_tokens : undefined;
     // Mimic a one-token budget roughly: the first "token" is the first word or punctuation run.
     if (maxTokens === 1) answer = /^\s*(\S+?)(?=\s|[.,)]|$)/.exec(answer)?.[1] ?? answer;
     const honour = wantsLogprobs && logprobsMode === true;
     const top = honour
-      ? (applied.topLogprobs ? applied.topLogprobs(record) : defaultTop(answer)).slice(0, typeof body.top_logprobs === 'number' ? body.top_logprobs : 5)
+      ? (simulated?.topLogprobs ?? (applied.topLogprobs ? applied.topLogprobs(record) : defaultTop(answer))).slice(
+          0,
+          typeof body.top_logprobs === 'number' ? body.top_logprobs : 5,
+        )
       : undefined;
-    const usage = { prompt_tokens: 10 + images.length * 576, completion_tokens: Math.max(1, answer.split(/\s+/).length), total_tokens: 0 };
+    const usage = {
+      prompt_tokens: simulated?.promptTokens ?? 10 + images.length * 576,
+      completion_tokens: Math.max(1, answer.split(/\s+/).length),
+      total_tokens: 0,
+    };
     usage.total_tokens = usage.prompt_tokens + usage.completion_tokens;
     const logprobs = top ? { content: [{ token: top[0]?.token ?? answer, logprob: top[0]?.logprob ?? 0, top_logprobs: top }] } : null;
     record.status = 200;
