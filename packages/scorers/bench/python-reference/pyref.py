@@ -9,15 +9,15 @@ Driven by python-reference.bench.ts over stdin/stdout, one JSON object per line,
 and Python runs can alternate in one process each (A/B/A/B) while both stay warm:
 
   {"cmd": "load", "dir": ..., "dtype": "fp32"}            -> {"ok": true, "loadMs": ...}
-  {"cmd": "run", "image": ..., "boxes": [[x, y, w, h], ...], "overview": 336, "question": ...}
-                                                          -> {"ms": ..., "stages": {...}, "scores": [...]}
+  {"cmd": "run", "image": ..., "boxes": [[x, y, w, h], ...], "overview": 336, "question": ...,
+   "encodeOverview": false}                               -> {"ms": ..., "stages": {...}, "scores": [...]}
   {"cmd": "scoreRaw", "file": ..., "dims": [n, 3, h, w], "question": ...}
       the vision tower on a float32 tensor written by the bench (SemClip's pixels), for telling
       model agreement apart from preprocessing differences -> {"scores": [...]}
   {"cmd": "pixels", "image": ..., "boxes": ..., "file": ...}
       CLIPImageProcessor's pixels written as raw float32 -> {"dims": [...]}
-  {"cmd": "variants", "dir": ...}  writes onnx/*_quantized.onnx (dynamic uint8, as transformers.js's
-      q8 files) and onnx/*_fp16.onnx (float16 weights, float32 inputs/outputs) next to the fp32 files
+  {"cmd": "variants", "dir": ...}  writes the q8, int8 and fp16 files (onnx/*_quantized.onnx,
+      *_int8.onnx, *_fp16.onnx) next to the fp32 files, see variants()
   {"cmd": "quit"}
 
 Never a test dependency: the bench skips this half with one line when the venv is missing.
@@ -28,7 +28,7 @@ import os
 import sys
 import time
 
-SUFFIX = {"fp32": "", "q8": "_quantized", "fp16": "_fp16"}
+SUFFIX = {"fp32": "", "q8": "_quantized", "int8": "_int8", "fp16": "_fp16"}
 
 
 def reply(obj):
@@ -85,17 +85,20 @@ class Stack:
         crops = [img.crop((x, y, x + w, y + h)) for x, y, w, h in boxes]
         return img, ov, crops, t_decode
 
-    def run(self, image, boxes, overview, question):
+    def run(self, image, boxes, overview, question, encode_overview):
         t0 = time.perf_counter()
-        _img, _ov, crops, t1 = self.tiles(image, boxes, overview)
+        _img, ov, crops, t1 = self.tiles(image, boxes, overview)
         t2 = time.perf_counter()
-        pixel_values = self.processor(images=crops, return_tensors="np")["pixel_values"]
+        # encode_overview: the overview goes through the processor and the vision tower with the
+        # tiles (one batch), as a Python pipeline that embeds every image it makes does.
+        images = [ov, *crops] if encode_overview else crops
+        pixel_values = self.processor(images=images, return_tensors="np")["pixel_values"]
         t3 = time.perf_counter()
         q = self.text_embeds(question)
         t4 = time.perf_counter()
         v = self.image_embeds(pixel_values)
         t5 = time.perf_counter()
-        scores = (v @ q[0]).tolist()
+        scores = (v @ q[0]).tolist()[1:] if encode_overview else (v @ q[0]).tolist()
         t6 = time.perf_counter()
         ms = lambda a, b: (b - a) * 1000  # noqa: E731
         return {
@@ -120,7 +123,14 @@ class Stack:
 
 
 def variants(model_dir):
-    """q8 (dynamic uint8 weights, per tensor, as the Xenova *_quantized.onnx files) and fp16 copies."""
+    """The q8, int8 and fp16 files transformers.js loads for those dtypes, made from the fp32 towers.
+
+    q8 (`*_quantized.onnx`) as transformers.js's own quantize script makes it: dynamic quantization,
+    signed int8 weights unless the graph has a Conv (then unsigned, which onnxruntime-web needs for
+    ConvInteger): so the vision tower (patch-embedding Conv) gets uint8 weights, the text tower int8.
+    int8 (`*_int8.onnx`): int8 weights everywhere. fp16 (`*_fp16.onnx`): float16 weights and
+    arithmetic, float32 inputs and outputs (keep_io_types, as transformers.js's float16 script).
+    """
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
     from onnxruntime.transformers.float16 import convert_float_to_float16
@@ -129,22 +139,30 @@ def variants(model_dir):
     made = {}
     for tower in ("text_model", "vision_model"):
         src = os.path.join(onnx_dir, f"{tower}.onnx")
-        q8 = os.path.join(onnx_dir, f"{tower}_quantized.onnx")
-        if not os.path.exists(q8):
+        has_conv = None
+
+        def conv():
+            nonlocal has_conv
+            if has_conv is None:
+                has_conv = any(n.op_type == "Conv" for n in onnx.load(src, load_external_data=False).graph.node)
+            return has_conv
+
+        for suffix, weight_type in (("_quantized", None), ("_int8", QuantType.QInt8)):
+            out = os.path.join(onnx_dir, f"{tower}{suffix}.onnx")
+            if os.path.exists(out):
+                continue
             t = time.perf_counter()
-            quantize_dynamic(src, q8 + ".part", weight_type=QuantType.QUInt8)
-            os.replace(q8 + ".part", q8)
-            made[f"{tower}_quantized"] = (time.perf_counter() - t) * 1000
+            wt = weight_type or (QuantType.QUInt8 if conv() else QuantType.QInt8)
+            quantize_dynamic(src, out + ".part", weight_type=wt)
+            os.replace(out + ".part", out)
+            made[f"{tower}{suffix}"] = {"ms": round((time.perf_counter() - t) * 1000), "weights": str(wt)}
         f16 = os.path.join(onnx_dir, f"{tower}_fp16.onnx")
         if not os.path.exists(f16):
             t = time.perf_counter()
-            model = onnx.load(src)
-            # Inputs and outputs stay float32 (as transformers.js feeds them), the weights and
-            # the arithmetic in between are float16.
-            half = convert_float_to_float16(model, keep_io_types=True)
+            half = convert_float_to_float16(onnx.load(src), keep_io_types=True)
             onnx.save(half, f16 + ".part")
             os.replace(f16 + ".part", f16)
-            made[f"{tower}_fp16"] = (time.perf_counter() - t) * 1000
+            made[f"{tower}_fp16"] = {"ms": round((time.perf_counter() - t) * 1000)}
     return {"ok": True, "made": made}
 
 
@@ -170,7 +188,7 @@ def main():
             elif cmd == "load":
                 reply(stack.load(msg["dir"], msg.get("dtype", "fp32"), msg.get("threads")))
             elif cmd == "run":
-                reply(stack.run(msg["image"], msg["boxes"], msg.get("overview", 336), msg["question"]))
+                reply(stack.run(msg["image"], msg["boxes"], msg.get("overview", 336), msg["question"], bool(msg.get("encodeOverview"))))
             elif cmd == "pixels":
                 reply(stack.pixels(msg["image"], msg["boxes"], msg["file"]))
             elif cmd == "scoreRaw":

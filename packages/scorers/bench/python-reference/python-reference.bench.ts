@@ -9,14 +9,17 @@
  *   same tiles cropped with PIL, Hugging Face's `CLIPImageProcessor` on them, the tokenizer and the
  *   text tower, the vision tower on the batch (onnxruntime `InferenceSession` on the very ONNX files
  *   SemClip loads), cosine scores.
+ * - Python as first measured in issue 14: the same, with the overview also through the processor
+ *   and the vision tower (batch of 1 + tiles), as a Python pipeline that embeds every image it
+ *   makes does. SemClip never embeds the overview (the scorer only needs the tiles).
  * - The floor: a bare ONNX Runtime `session.run` of the vision tower on SemClip's own pixels for
  *   the same tiles (what no preprocessing at all would cost).
  *
- * The three run in turn (SemClip, Python, bare; SemClip, Python, bare; ...) in two warm processes,
+ * The four run in turn (SemClip, Python, Python + overview, bare; again; ...) in two warm processes,
  * so both see the same machine load; ratios are medians of per-round ratios. Models: random-weight
  * CLIP towers with ViT-B/32-224 and ViT-L/14-336 shapes from the test kit (transformers.js layout,
- * generated once into ~/.cache/semclip/pyref-models); for L/14 also the q8 (dynamic uint8) and
- * fp16 variants, made with onnxruntime's tools in the venv at bench time, each timed against
+ * generated once into ~/.cache/semclip/pyref-models); for L/14 also the q8, int8 and fp16
+ * variants (see pyref.py `variants`), made with onnxruntime's tools in the venv at bench time, each timed against
  * Python's fp32 and its tile ranking compared with fp32's.
  *
  * Agreement, so the comparison is fair: the tile scores of both sides (end to end, so the pixels
@@ -28,7 +31,7 @@
  * `setup.sh`); without it the Python half is skipped with one line and only SemClip vs the floor
  * runs. Env: SEMCLIP_PYREF_PYTHON (interpreter), SEMCLIP_PYREF_MODELS (`b32,l14`),
  * SEMCLIP_PYREF_ROUNDS (B/32 rounds, default 7), SEMCLIP_PYREF_L14_ROUNDS (default 3),
- * SEMCLIP_PYREF_L14_GRIDS (default `2x2`), SEMCLIP_PYREF_VARIANTS (`q8,fp16`; empty for none).
+ * SEMCLIP_PYREF_L14_GRIDS (default `2x2`), SEMCLIP_PYREF_VARIANTS (`q8,int8,fp16`; empty for none).
  * Results: bench-results/python-reference.json.
  */
 import { spawn } from 'node:child_process';
@@ -63,7 +66,8 @@ const SELECTED = list(env.SEMCLIP_PYREF_MODELS, 'b32,l14');
 const B32_ROUNDS = Number(env.SEMCLIP_PYREF_ROUNDS ?? 7);
 const L14_ROUNDS = Number(env.SEMCLIP_PYREF_L14_ROUNDS ?? 3);
 const L14_GRIDS = list(env.SEMCLIP_PYREF_L14_GRIDS, '2x2');
-const VARIANTS = list(env.SEMCLIP_PYREF_VARIANTS, 'q8,fp16') as ('q8' | 'fp16')[];
+const VARIANTS = list(env.SEMCLIP_PYREF_VARIANTS, 'q8,int8,fp16') as Variant[];
+type Variant = 'q8' | 'int8' | 'fp16';
 const QUESTION = 'What is the wait time shown on the small sign?';
 const OVERVIEW = { width: 336, height: 336 };
 
@@ -161,7 +165,10 @@ interface Cell {
   tiles: number;
   rounds: number;
   semclipMs: number[];
+  /** Python, the same job (the overview made, not embedded). */
   pythonMs: number[];
+  /** Python with the overview through the processor and the vision tower too (the issue's first measurement). */
+  pythonOverviewMs: number[];
   bareMs: number[];
   semclipStages: Record<string, number>[];
   pythonStages: Record<string, number>[];
@@ -198,7 +205,7 @@ async function semclipJob(scorer: ClipScorer, image: string, grid: string) {
   };
 }
 
-async function loadScorer(dir: string, dtype: 'fp32' | 'q8' | 'fp16'): Promise<ClipScorer> {
+async function loadScorer(dir: string, dtype: 'fp32' | Variant): Promise<ClipScorer> {
   return createClipScorer({ modelPath: dir, dtype, device: 'cpu', warn: () => {}, tileCache: false });
 }
 
@@ -208,13 +215,13 @@ async function runModel(model: BenchModel, python: PythonStack | undefined): Pro
   const isL14 = model.id === 'l14';
   const rounds = isL14 ? L14_ROUNDS : B32_ROUNDS;
   const grids = isL14 ? L14_GRIDS : ['2x2', '3x3'];
-  let variants: ('q8' | 'fp16')[] = isL14 ? VARIANTS : [];
+  let variants: Variant[] = isL14 ? VARIANTS : [];
   if (variants.length > 0) {
     if (python) {
       const made = await python.ask({ cmd: 'variants', dir });
       log(`${model.id} variants: ${JSON.stringify(made.made)}`);
     } else {
-      log(`${model.id}: q8/fp16 variants skipped (they are made with onnxruntime's tools in the Python venv)`);
+      log(`${model.id}: q8/int8/fp16 variants skipped (they are made with onnxruntime's tools in the Python venv)`);
       variants = [];
     }
   }
@@ -259,6 +266,7 @@ async function runModel(model: BenchModel, python: PythonStack | undefined): Pro
           rounds,
           semclipMs: [],
           pythonMs: [],
+          pythonOverviewMs: [],
           bareMs: [],
           semclipStages: [],
           pythonStages: [],
@@ -310,6 +318,10 @@ async function runModel(model: BenchModel, python: PythonStack | undefined): Pro
             };
             cell.pythonMs.push(b.ms);
             cell.pythonStages.push(b.stages);
+            const c = (await python.ask({ cmd: 'run', image: photo.path, boxes, overview: OVERVIEW.width, question: QUESTION, encodeOverview: true })) as {
+              ms: number;
+            };
+            cell.pythonOverviewMs.push(c.ms);
           }
           t = performance.now();
           await bare.run(feeds);
@@ -334,12 +346,22 @@ function pairRatio(a: readonly number[], b: readonly number[]): number {
 
 function summaryLine(c: Cell): string {
   const parts = [`${c.model} ${c.image} ${c.grid}: SemClip ${median(c.semclipMs).toFixed(0)} ms`];
-  if (c.pythonMs.length > 0) parts.push(`Python ${median(c.pythonMs).toFixed(0)} ms`, `TS/Python ${pairRatio(c.semclipMs, c.pythonMs).toFixed(2)}x`);
+  if (c.pythonMs.length > 0) {
+    parts.push(
+      `Python ${median(c.pythonMs).toFixed(0)} ms`,
+      `TS/Python ${pairRatio(c.semclipMs, c.pythonMs).toFixed(2)}x`,
+      `Python embedding the overview too ${median(c.pythonOverviewMs).toFixed(0)} ms`,
+      `TS/that ${pairRatio(c.semclipMs, c.pythonOverviewMs).toFixed(2)}x`,
+      `bare/Python ${pairRatio(c.bareMs, c.pythonMs).toFixed(2)}x`,
+    );
+  }
   parts.push(`bare vision run ${median(c.bareMs).toFixed(0)} ms`, `TS/bare ${pairRatio(c.semclipMs, c.bareMs).toFixed(3)}x`);
   for (const [v, r] of Object.entries(c.variants)) {
     parts.push(
       `${v} ${median(r.ms).toFixed(0)} ms` +
-        (c.pythonMs.length > 0 ? ` (${pairRatio(r.ms, c.pythonMs).toFixed(2)}x Python fp32)` : '') +
+        (c.pythonMs.length > 0
+          ? ` (${pairRatio(r.ms, c.pythonMs).toFixed(2)}x Python fp32, ${pairRatio(r.ms, c.pythonOverviewMs).toFixed(2)}x with the overview)`
+          : '') +
         ` ranking ${r.sameRanking ? '=' : '!='} fp32`,
     );
   }
@@ -386,14 +408,22 @@ afterAll(async () => {
             semclipMedianMs: median(c.semclipMs),
             pythonMedianMs: median(c.pythonMs),
             bareMedianMs: median(c.bareMs),
+            pythonOverviewMedianMs: median(c.pythonOverviewMs),
             tsOverPython: c.pythonMs.length ? pairRatio(c.semclipMs, c.pythonMs) : null,
+            tsOverPythonWithOverview: c.pythonMs.length ? pairRatio(c.semclipMs, c.pythonOverviewMs) : null,
+            bareOverPython: c.pythonMs.length ? pairRatio(c.bareMs, c.pythonMs) : null,
             tsOverBare: pairRatio(c.semclipMs, c.bareMs),
             semclipStages: stageMedians(c.semclipStages),
             pythonStages: stageMedians(c.pythonStages),
             variants: Object.fromEntries(
               Object.entries(c.variants).map(([v, r]) => [
                 v,
-                { medianMs: median(r.ms), overPythonFp32: c.pythonMs.length ? pairRatio(r.ms, c.pythonMs) : null, overBareFp32: pairRatio(r.ms, c.bareMs) },
+                {
+                  medianMs: median(r.ms),
+                  overPythonFp32: c.pythonMs.length ? pairRatio(r.ms, c.pythonMs) : null,
+                  overPythonFp32WithOverview: c.pythonMs.length ? pairRatio(r.ms, c.pythonOverviewMs) : null,
+                  overBareFp32: pairRatio(r.ms, c.bareMs),
+                },
               ]),
             ),
           },
