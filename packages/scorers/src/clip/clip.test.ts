@@ -11,7 +11,7 @@ import { tileImage } from '@semclip/tiling';
 import { fakeRevision, manifestFor, startFakeHub } from '@semclip/test-kit/hub-server';
 import type { FakeHub } from '@semclip/test-kit/hub-server';
 import { makeTinyClip, PROBE_COLOURS } from '@semclip/test-kit/onnx-models';
-import { cudaProviderInstalled, resetDeviceWarning } from '@semclip/runtime';
+import { cudaProviderInstalled, probeWebGpu, resetDeviceWarning } from '@semclip/runtime';
 import { createClipScorer } from './index.js';
 import type { ClipScorer } from './index.js';
 import { PHOTO, cosine, manifestEnv, modelDir, normalisedColour, photoGrid, quadrantsPng, tempRoot, unit } from './_test-models.js';
@@ -301,28 +301,46 @@ describe('clip scorer: errors', () => {
     });
   });
 
-  it.skipIf(cudaProviderInstalled())('falls back to CPU for device "auto" quietly, and says so once when notices are on', async () => {
-    const { dir } = await modelDir('clip', { seed: 1 });
-    resetDeviceWarning();
-    const quiet = vi.fn();
-    const q = await createClipScorer({ modelPath: dir, device: 'auto', warn: quiet });
-    expect(q.info.device).toBe('cpu');
-    expect(quiet.mock.calls.filter(([m]) => /running on CPU/.test(String(m)))).toHaveLength(0);
-    await q.dispose();
+  it.skipIf(cudaProviderInstalled() || probeWebGpu({ quick: true }).available)(
+    'falls back to CPU for device "auto" quietly, and says so once when notices are on',
+    async () => {
+      const { dir } = await modelDir('clip', { seed: 1 });
+      resetDeviceWarning();
+      const quiet = vi.fn();
+      const q = await createClipScorer({ modelPath: dir, device: 'auto', warn: quiet });
+      expect(q.info.device).toBe('cpu');
+      expect(quiet.mock.calls.filter(([m]) => /running on CPU/.test(String(m)))).toHaveLength(0);
+      await q.dispose();
 
-    resetDeviceWarning();
-    const before = process.env.SEMCLIP_DEVICE_NOTICE;
-    process.env.SEMCLIP_DEVICE_NOTICE = '1';
-    const warn = vi.fn();
-    const a = await createClipScorer({ modelPath: dir, device: 'auto', warn });
-    const b = await createClipScorer({ modelPath: dir, device: 'auto', warn });
-    try {
-      expect(a.info.device).toBe('cpu');
-      expect(warn.mock.calls.filter(([m]) => /running on CPU/.test(String(m)))).toHaveLength(1);
-    } finally {
-      if (before === undefined) delete process.env.SEMCLIP_DEVICE_NOTICE;
-      else process.env.SEMCLIP_DEVICE_NOTICE = before;
-      await Promise.all([a.dispose(), b.dispose()]);
+      resetDeviceWarning();
+      const before = process.env.SEMCLIP_DEVICE_NOTICE;
+      process.env.SEMCLIP_DEVICE_NOTICE = '1';
+      const warn = vi.fn();
+      const a = await createClipScorer({ modelPath: dir, device: 'auto', warn });
+      const b = await createClipScorer({ modelPath: dir, device: 'auto', warn });
+      try {
+        expect(a.info.device).toBe('cpu');
+        expect(warn.mock.calls.filter(([m]) => /running on CPU/.test(String(m)))).toHaveLength(1);
+      } finally {
+        if (before === undefined) delete process.env.SEMCLIP_DEVICE_NOTICE;
+        else process.env.SEMCLIP_DEVICE_NOTICE = before;
+        await Promise.all([a.dispose(), b.dispose()]);
+      }
+    },
+  );
+
+  it('runs on device "webgpu" where an adapter exists, else fails with DEVICE_UNAVAILABLE before loading anything', async () => {
+    const { dir } = await modelDir('clip', { seed: 1 });
+    if (probeWebGpu().available) {
+      const s = await createClipScorer({ modelPath: dir, device: 'webgpu', warn: () => {} });
+      expect(s.info.device).toBe('webgpu');
+      await s.dispose();
+    } else {
+      await expect(createClipScorer({ modelPath: dir, device: 'webgpu' })).rejects.toMatchObject({
+        code: 'DEVICE_UNAVAILABLE',
+        message: expect.stringMatching(/no GPU adapter/),
+        hint: expect.stringMatching(/--device cpu/),
+      });
     }
   });
 
