@@ -31,3 +31,6 @@ export type { ImagePolicy, ImagePolicyOptions, ModelFamily, PaddingChoice } from
 
 export { ASK_MODES, DEFAULT_IMAGE_FORMAT, askWithSelection, buildPromptImages, planFor, resolveImageFormat, sentSize } from './_ask.js';
 export type { AskMode, AskOptions, AskResult, AskTimings, ImageFormat, SentImage } from './_ask.js';
+
+export { ZOOM_YESNO_PROMPT, boxesSource, encoderSideOf, resolveZoomOptions, zoomAsk } from './_zoom.js';
+export type { ZoomInput, ZoomOptions, ZoomResult, ZoomStep } from './_zoom.js';

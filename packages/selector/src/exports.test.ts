@@ -7,7 +7,11 @@ it('exports exactly these names', async () => {
     'DEFAULT_THRESHOLD',
     'DEFAULT_TOKENS_PER_IMAGE',
     'defineSelectOptions',
+    'optionConfidence',
+    'packLayout',
+    'quadtreeChildren',
     'rankTiles',
     'select',
+    'zoomWeight',
   ]);
 });

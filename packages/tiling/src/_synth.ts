@@ -241,7 +241,7 @@ function overlaps(a: Box, b: Box, margin: number): boolean {
  * Writes a perception-limited benchmark: `count` items in V* Bench's folder layout
  * (`direct_attributes/`, `relative_position/`, an image and a question JSON per item) and
  * `synth.json`, the manifest a simulated VLM reads. Deterministic from `seed` and the photos.
- * Hard targets are 1-2 % of the long side (unreadable in a 336-px overview, readable at
+ * Hard targets are 1.2-2 % of the long side (unreadable in a 336-px overview, readable at
  * half resolution; relative-position words 2.2-3 %); easy ones 4-9 %. Relative-position pairs are 36-46 % of the width apart.
  *
  * @example
@@ -344,7 +344,7 @@ export async function generateSynthBenchmark(options: SynthOptions): Promise<Syn
           ? size([0.012, 0.02], [0.06, 0.09])
           : type === 'relative'
             ? size([0.022, 0.03], [0.05, 0.07])
-            : size([0.01, 0.016], [0.04, 0.06]);
+            : size([0.012, 0.018], [0.04, 0.06]);
       const patch = await renderPatch(content, patchHeight, marker);
       let box: Box | undefined;
       for (let attempt = 0; attempt < 200 && !box; attempt++) {

@@ -1,0 +1,139 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startFakeOpenAI } from '@semclip/test-kit/openai-upstream';
+import type { FakeOpenAI } from '@semclip/test-kit/openai-upstream';
+import { simulatedVlm } from '@semclip/test-kit/sim-vlm';
+import { generateSynthBenchmark } from '@semclip/tiling';
+import type { SynthItem, SynthManifest } from '@semclip/tiling';
+import { createOpenAIRunner } from '@semclip/vlm-runner/openai';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createPipeline, resolveZoomOptions, zoomAsk } from './index.js';
+import type { ZoomResult } from './index.js';
+
+const MODEL = 'llava-hf/llava-1.5-7b-hf';
+let dir: string;
+let manifest: SynthManifest;
+let fake: FakeOpenAI;
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'semclip-zoom-'));
+  // Stand-in photo (no ../shared/data needed); 4 hard direct-attribute items and 1 easy one.
+  const hard = await generateSynthBenchmark({ out: join(dir, 'hard'), count: 4, seed: 21, longSide: 2000, easyFraction: 0, relativeFraction: 0 });
+  const easy = await generateSynthBenchmark({ out: join(dir, 'easy'), count: 1, seed: 22, longSide: 2000, easyFraction: 1, relativeFraction: 0 });
+  manifest = {
+    ...hard,
+    items: [
+      ...hard.items.map((i) => ({ ...i, image: join('hard', i.image) })),
+      ...easy.items.map((i) => ({ ...i, id: `easy/${i.id}`, image: join('easy', i.image) })),
+    ],
+  };
+  fake = await startFakeOpenAI({ behaviour: simulatedVlm({ manifest }).behaviour, models: [MODEL] });
+}, 120_000);
+
+afterAll(async () => {
+  await fake?.close();
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+async function zoom(item: SynthItem, options: Parameters<typeof zoomAsk>[2] = {}, scorer: string | false = 'random'): Promise<ZoomResult> {
+  const runner = createOpenAIRunner({ baseUrl: fake.url, model: MODEL, env: {}, retryBaseMs: 1 });
+  const pipeline = createPipeline({ scorer, runner, imageFormat: { maxSide: 1024 } });
+  try {
+    const source = await pipeline.open(join(dir, item.image));
+    return await zoomAsk(pipeline, { runner, source, question: item.question, options: item.options }, options);
+  } finally {
+    await pipeline.dispose();
+    await runner.dispose();
+  }
+}
+
+const within = (b: { x: number; y: number; width: number; height: number }, item: SynthItem) =>
+  b.x >= 0 && b.y >= 0 && b.width > 0 && b.height > 0 && b.x + b.width <= item.width && b.y + b.height <= item.height;
+
+function checkInvariants(r: ZoomResult, item: SynthItem, maxCalls: number, tau: number) {
+  expect(r.calls).toBeLessThanOrEqual(maxCalls);
+  const called = r.steps.filter((s) => s.call !== undefined);
+  expect(called.map((s) => s.call)).toEqual(called.map((_, i) => i + 1));
+  expect(called).toHaveLength(r.calls);
+  expect(r.visualTokens).toBe(r.steps.reduce((s, x) => s + x.tokens, 0));
+  for (const s of r.steps) expect(within(s.box, item), JSON.stringify(s)).toBe(true);
+  // Stops at τ: no call before the last reached the τ of its time; the last did when confident.
+  for (const s of called.slice(0, -1)) expect(s.confidence as number).toBeLessThan(s.tau);
+  const last = called.at(-1)!;
+  if (r.stoppedBy === 'confident') expect(last.confidence as number).toBeGreaterThanOrEqual(last.tau);
+  // τ only decays from its start.
+  for (const s of r.steps) expect(s.tau).toBeLessThanOrEqual(tau);
+  // Children are probed only after their parent was expanded.
+  const expanded = new Set<number>();
+  for (const s of r.steps) {
+    if (s.action === 'expand') expanded.add(s.node);
+    if (s.action === 'probe' && s.parent !== undefined) expect(expanded.has(s.parent)).toBe(true);
+  }
+}
+
+describe('zoom strategy against the simulated VLM', () => {
+  it('answers an easy item from the overview in one call', async () => {
+    const item = manifest.items.find((i) => i.easy)!;
+    const r = await zoom(item);
+    expect(r).toMatchObject({ calls: 1, stoppedBy: 'confident', box: null });
+    expect(r.answer.kind === 'choice' && r.answer.option).toBe(item.answer);
+    checkInvariants(r, item, 12, 0.6);
+  }, 60_000);
+
+  it('finds small targets the overview misses, within 12 calls, keeping its invariants', async () => {
+    let right = 0;
+    for (const item of manifest.items.filter((i) => !i.easy)) {
+      const r = await zoom(item, { maxCalls: 12 });
+      checkInvariants(r, item, 12, 0.6);
+      expect(r.steps[0]).toMatchObject({ action: 'overview' });
+      expect(r.steps[0]!.confidence).toBeLessThan(0.6);
+      if (r.answer.kind === 'choice' && r.answer.option === item.answer) right++;
+      if (r.stoppedBy === 'confident') {
+        const t = item.targets[0]!.box;
+        const b = r.box!;
+        expect(b.x <= t.x && b.y <= t.y && b.x + b.width >= t.x + t.width && b.y + b.height >= t.y + t.height).toBe(true);
+      }
+    }
+    expect(right).toBeGreaterThanOrEqual(3);
+  }, 120_000);
+
+  it('never exceeds maxCalls, falling back to the most confident call', async () => {
+    const item = manifest.items.find((i) => !i.easy)!;
+    for (const maxCalls of [1, 2, 3, 5]) {
+      const r = await zoom(item, { maxCalls, tau: 0.99, decay: 0 });
+      expect(r.calls).toBe(maxCalls);
+      expect(r.stoppedBy).toBe('max-calls');
+      checkInvariants(r, item, maxCalls, 0.99);
+      const most = Math.max(...r.steps.filter((s) => s.call).map((s) => s.confidence as number));
+      expect(r.confidence).toBe(most);
+    }
+  }, 120_000);
+
+  it('decays τ every P pops so a search ends confident instead of exhausting the budget', async () => {
+    const item = manifest.items.find((i) => !i.easy)!;
+    const r = await zoom(item, { tau: 0.999, decay: 0.2, decayEvery: 1, maxCalls: 40 });
+    expect(r.stoppedBy).toBe('confident');
+    expect(r.steps.at(-1)!.tau).toBeLessThan(0.999);
+  }, 60_000);
+
+  it('open questions ask yes/no per node and spend one last call on the answer', async () => {
+    const item = manifest.items.find((i) => !i.easy)!;
+    const runner = createOpenAIRunner({ baseUrl: fake.url, model: MODEL, env: {}, retryBaseMs: 1 });
+    const pipeline = createPipeline({ scorer: 'random', runner });
+    const source = await pipeline.open(join(dir, item.image));
+    const r = await zoomAsk(pipeline, { runner, source, question: item.question }, { maxCalls: 12 });
+    await pipeline.dispose();
+    await runner.dispose();
+    expect(r.calls).toBeLessThanOrEqual(12);
+    expect(r.steps.at(-1)!.action).toBe('answer');
+    expect(r.answer.kind).toBe('answer');
+    if (r.answer.kind === 'answer' && r.confidence >= 0.5) expect(r.answer.text).toBe(item.answer);
+  }, 60_000);
+
+  it('checks its options', () => {
+    expect(() => resolveZoomOptions({ maxCalls: 0 })).toThrow(/maxCalls/);
+    expect(() => resolveZoomOptions({ tau: 2 })).toThrow(/tau/);
+    expect(resolveZoomOptions({}, 336).leafSide).toBe(672);
+  });
+});
