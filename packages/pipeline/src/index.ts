@@ -34,3 +34,6 @@ export type { AskMode, AskOptions, AskResult, AskTimings, ImageFormat, SentImage
 
 export { ZOOM_YESNO_PROMPT, boxesSource, encoderSideOf, resolveZoomOptions, zoomAsk } from './_zoom.js';
 export type { ZoomInput, ZoomOptions, ZoomResult, ZoomStep } from './_zoom.js';
+
+export { PACK_NOTE, composePack, packAsk, packGrid, targetPhrases } from './_pack.js';
+export type { PackOptions, PackResult, PackedCell } from './_pack.js';
