@@ -11,7 +11,7 @@ import { defineCommand } from 'citty';
 import type { ParsedArgs } from 'citty';
 import { SemclipError, optionLetters } from '@semclip/core';
 import type { Box, VlmRunner } from '@semclip/core';
-import type { AskMode, AskResult, Pipeline, PipelineOptions, PipelineRun, PipelineStage } from '@semclip/pipeline';
+import type { AskMode, AskResult, PackResult, Pipeline, PipelineOptions, PipelineRun, PipelineStage, ZoomResult } from '@semclip/pipeline';
 import type { TiledImage } from '@semclip/tiling';
 import type { LocalRunnerOptions, RunnerConfig } from '@semclip/vlm-runner';
 import {
@@ -37,6 +37,9 @@ import { cliSignal } from '../_signal.js';
 import { dtypeArg, lightScorerOptions, refuseModelForVlmScorer, scoringVlmConfig, vlmScorerArgs } from './select.js';
 
 const MODES = ['baseline', 'semclip', 'all-tiles'] as const satisfies readonly AskMode[];
+/** How regions are chosen in `semclip` mode: top-k or adaptive selection, the zoom search, or packing. */
+export const STRATEGIES = ['topk', 'adaptive', 'zoom', 'pack'] as const;
+export type Strategy = (typeof STRATEGIES)[number];
 
 /** `"red|green|blue"` -> options; `undefined` stays `undefined`. */
 export function parseOptionsArg(value: unknown): string[] | undefined {
@@ -72,6 +75,13 @@ const askArgs = {
     default: 'semclip',
     valueHint: 'baseline|semclip|all-tiles',
   },
+  strategy: {
+    type: 'string',
+    description:
+      'semclip mode: topk (the --k best tiles, default), adaptive (same as --adaptive), zoom (confidence-gated quadtree search, several VLM calls up to --max-calls) or pack (the best cells pasted in their original arrangement into one image; --k cells or as many as fit --budget)',
+    valueHint: 'topk|adaptive|zoom|pack',
+  },
+  'max-calls': { type: 'string', description: 'zoom: most VLM calls per question, the answer included (default 12)', valueHint: 'N' },
   instruction: { type: 'string', description: 'Answer instruction appended to the question, e.g. "Answer with a single word."', valueHint: 'TEXT' },
   'max-tokens': { type: 'string', description: 'Longest answer in tokens (default 256)', valueHint: 'N' },
   ...httpVlmArgs,
@@ -81,7 +91,8 @@ const askArgs = {
   ...vlmScorerArgs,
   device: {
     ...selectArgs.device,
-    description: 'Where local models run (the local: VLM and model-backed scorers): cpu, cuda, webgpu or auto (CUDA when installed, else a WebGPU adapter, else CPU)',
+    description:
+      'Where local models run (the local: VLM and model-backed scorers): cpu, cuda, webgpu or auto (CUDA when installed, else a WebGPU adapter, else CPU)',
   },
   'scorer-vlm': {
     type: 'string',
@@ -108,6 +119,9 @@ interface AskFlags {
   readonly question: string;
   readonly options: string[] | undefined;
   readonly mode: AskMode;
+  readonly strategy: Strategy;
+  readonly maxCalls: number | undefined;
+  readonly pack: { readonly k?: number; readonly budget?: number };
   readonly spec: string;
   readonly runner: RunnerConfig;
   readonly http: HttpVlmFlags;
@@ -147,9 +161,22 @@ async function askFlags(args: AskArgs): Promise<AskFlags> {
   const question = questionArg(args.question);
   const options = parseOptionsArg(args.options);
   const mode = choiceArg('mode', args.mode ?? 'semclip', MODES) as AskMode;
+  const strategy = choiceArg('strategy', args.strategy ?? (args.adaptive === true ? 'adaptive' : 'topk'), STRATEGIES) as Strategy;
+  if ((strategy === 'zoom' || strategy === 'pack') && mode !== 'semclip') {
+    throw new SemclipError('INVALID_ARGUMENT', `--strategy ${strategy} applies to --mode semclip only.`, { hint: 'Drop --mode, or --strategy' });
+  }
+  if (args.adaptive === true && strategy !== 'adaptive') {
+    throw new SemclipError('INVALID_ARGUMENT', `--adaptive and --strategy ${strategy} cannot be combined.`, { hint: 'Use --strategy adaptive' });
+  }
+  const maxCalls = intArg('max-calls', args['max-calls'], 1, 1000);
+  if (maxCalls !== undefined && strategy !== 'zoom') {
+    throw new SemclipError('INVALID_ARGUMENT', '--max-calls applies to --strategy zoom only.', { hint: 'Add --strategy zoom, or drop --max-calls' });
+  }
   const http = httpVlmOptions(args);
   const { overlap, levels } = gridOptions(args);
-  const select = selectOptionsFrom(args);
+  const select = selectOptionsFrom(strategy === 'adaptive' ? { ...args, adaptive: true } : args);
+  const packK = strategy === 'pack' ? intArg('k', args.k, 1, 64) : undefined;
+  const packBudget = strategy === 'pack' ? intArg('budget', args.budget, 1) : undefined;
   const seed = intArg('seed', args.seed, Number.MIN_SAFE_INTEGER);
   const device = choiceArg('device', args.device, ['cpu', 'cuda', 'webgpu', 'auto'] as const);
   const maxTokens = intArg('max-tokens', args['max-tokens'], 1, 65536);
@@ -202,6 +229,9 @@ async function askFlags(args: AskArgs): Promise<AskFlags> {
     question,
     options,
     mode,
+    strategy,
+    maxCalls,
+    pack: { ...(packK === undefined ? {} : { k: packK }), ...(packBudget === undefined ? {} : { budget: packBudget }) },
     spec,
     runner,
     http,
@@ -242,6 +272,8 @@ interface Asked {
    */
   readonly tokens: { visual: number; perImage: number; imagesSent: number; parts: number; baseline: number; allTiles: number };
   readonly timings: { tile: number; score: number; select: number; encode: number; vlm: number; total: number };
+  /** zoom: the search; pack: the cells kept. */
+  readonly search?: ZoomResult | PackResult;
 }
 
 /** Visual tokens of what was sent, and of the overview alone and of every tile, by the model family's formula. */
@@ -265,6 +297,34 @@ async function askImage(flags: AskFlags, pipeline: Pipeline, runner: VlmRunner, 
   const t0 = performance.now();
   let run: PipelineRun | undefined;
   let source: TiledImage;
+  if (flags.strategy === 'zoom' || flags.strategy === 'pack') {
+    const { packAsk, zoomAsk } = await import('@semclip/pipeline');
+    source = await pipeline.open(flags.image, { signal });
+    const t1 = performance.now();
+    const input = {
+      runner,
+      source,
+      question: flags.question,
+      ...(flags.options ? { options: flags.options } : {}),
+      ...(flags.instruction === undefined ? {} : { instruction: flags.instruction }),
+      signal,
+    };
+    const search =
+      flags.strategy === 'zoom'
+        ? await zoomAsk(pipeline, input, flags.maxCalls === undefined ? {} : { maxCalls: flags.maxCalls })
+        : await packAsk(pipeline, input, flags.pack);
+    const result = search.answer;
+    const t2 = performance.now();
+    return {
+      source,
+      run: undefined,
+      result,
+      padding: pipeline.padding,
+      tokens: { ...tokenCounts(pipeline, source, result, runner, false), visual: search.visualTokens },
+      timings: { tile: t1 - t0, score: 0, select: 0, encode: result.timings.encode, vlm: t2 - t1 - result.timings.encode, total: t2 - t0 },
+      search,
+    };
+  }
   if (flags.mode === 'semclip') {
     run = await pipeline.run({ image: flags.image, question: flags.question, ...(flags.options ? { options: flags.options } : {}), signal });
     source = run.source;
@@ -331,6 +391,37 @@ function printAskJson(flags: AskFlags, runner: VlmRunner, asked: Asked): void {
     question: flags.question,
     ...(flags.options ? { options: flags.options } : {}),
     mode: flags.mode,
+    strategy: flags.strategy,
+    vlmCalls: asked.search?.calls ?? 1,
+    ...(asked.search?.strategy === 'zoom'
+      ? {
+          search: {
+            stoppedBy: asked.search.stoppedBy,
+            confidence: asked.search.confidence,
+            box: asked.search.box,
+            steps: asked.search.steps,
+          },
+        }
+      : {}),
+    ...(asked.search?.strategy === 'pack'
+      ? {
+          pack: {
+            k: asked.search.k,
+            grid: asked.search.grid,
+            size: asked.search.size,
+            phrases: asked.search.phrases,
+            cells: asked.search.cells.map((c) => ({
+              row: c.cell.row,
+              col: c.cell.col,
+              box: c.cell.box,
+              x: c.x,
+              y: c.y,
+              score: c.score,
+              ...(c.phrase ? { phrase: c.phrase } : {}),
+            })),
+          },
+        }
+      : {}),
     vlm: vlmInfo(flags, runner),
     image: { path: flags.image, width: tiled.size.width, height: tiled.size.height, format: tiled.format, id: tiled.id },
     grid: { rows: tiled.grid.rows, cols: tiled.grid.cols, levels: tiled.grid.levels, overlap: tiled.grid.overlap, key: tiled.gridKey },
@@ -378,6 +469,31 @@ function printAskText(flags: AskFlags, runner: VlmRunner, asked: Asked): void {
     print(`Padding   every image padded to a square of (${asked.padding.colour.join(', ')}), as the model family expects (--pad none to send them as cut)`);
   }
   if (asked.run) print(`Selection ${asked.run.selection.reason}`);
+  const search = asked.search;
+  if (search?.strategy === 'zoom') {
+    print(
+      `Zoom      ${search.calls} VLM call${search.calls === 1 ? '' : 's'}, stopped: ${search.stoppedBy}, confidence ${fmtNumber(search.confidence)}, answered with ${search.box ? boxText(search.box) : 'the overview alone'}`,
+    );
+    printTable(
+      [
+        { header: 'call', value: (r: ZoomResult['steps'][number]) => r.call ?? '' },
+        { header: 'step', value: (r) => r.action },
+        { header: 'node', value: (r) => `${r.node}${r.parent === undefined ? '' : ` <- ${r.parent}`}` },
+        { header: 'depth', value: (r) => r.depth, align: 'right' },
+        { header: 'box (x,y wxh)', value: (r) => boxText(r.box) },
+        { header: 'score', value: (r) => (r.score === undefined ? '' : fmtNumber(r.score)), align: 'right' },
+        { header: 'confidence', value: (r) => (r.confidence === undefined ? '' : fmtNumber(r.confidence)), align: 'right' },
+        { header: 'tau', value: (r) => fmtNumber(r.tau), align: 'right' },
+        { header: 'answer', value: (r) => r.answer ?? '' },
+      ],
+      search.steps,
+    );
+  }
+  if (search?.strategy === 'pack') {
+    print(
+      `Pack      ${search.k} of ${search.grid.rows}x${search.grid.cols} cells into one ${search.size.width}x${search.size.height} image, arrangement kept: ${search.cells.map((c) => `r${c.cell.row}c${c.cell.col}${c.phrase ? ` (${c.phrase})` : ''}`).join(', ')}`,
+    );
+  }
   const n = flags.composite ? tokens.imagesSent : result.images.length;
   const perImage = new Set(result.images.map((im) => im.tokens));
   // One cost per image (LLaVA-1.5, a fixed count) reads "x 576"; families whose cost follows the size list each image.
