@@ -3,11 +3,13 @@ import { expect, it } from 'vitest';
 // The public surface, listed: widening or narrowing it is a visible diff here.
 it('exports exactly these names', async () => {
   expect(Object.keys(await import('./index.js')).sort()).toEqual([
+    'ALL_EVAL_METHODS',
     'EVAL_METHODS',
     'HEADLINE_METRICS',
     'MULTIPLE_CHOICE_INSTRUCTION',
     'SCORED_METHODS',
     'SHORT_ANSWER_INSTRUCTION',
+    'STRATEGY_METHODS',
     'assertBenchmark',
     'averageScore',
     'benchmarkPrompt',

@@ -38,9 +38,10 @@ export { scoreToJSON, formatScoreTable } from './score/format.js';
 // Running evaluations: methods, resumable JSON-lines results, shards.
 export { runEvaluation } from './run/engine.js';
 export type { EvalPipeline, RunEvaluationOptions, RunSummary, RunProgress, RunFailure } from './run/engine.js';
+export type { EvalStrategy, EvalStrategyInput, EvalStrategyOutcome } from './run/_item.js';
 export type { TrainingOverlap } from './run/overlap.js';
-export { EVAL_METHODS, SCORED_METHODS, parseMethods } from './run/methods.js';
-export type { EvalMethod } from './run/methods.js';
+export { ALL_EVAL_METHODS, EVAL_METHODS, SCORED_METHODS, STRATEGY_METHODS, parseMethods } from './run/methods.js';
+export type { EvalMethod, StrategyMethod } from './run/methods.js';
 export { parseShard } from './run/shard.js';
 export type { Shard } from './run/shard.js';
 export { readResults, resultKey } from './run/results.js';

@@ -270,7 +270,10 @@ export async function generateSynthBenchmark(options: SynthOptions): Promise<Syn
   const items: SynthItem[] = [];
   const keys = new Set<string>();
   for (let n = 0; n < count; n++) {
-    const type: SynthItemType = rand() < relativeFraction ? 'relative' : rand() < 0.5 ? 'colour' : 'text';
+    let type: SynthItemType = rand() < relativeFraction ? 'relative' : rand() < 0.5 ? 'colour' : 'text';
+    // V* Bench's loader wants both folders: the first two items cover both when the shares allow.
+    if (n === 0 && relativeFraction > 0 && count > 1) type = 'relative';
+    if (n === 1 && relativeFraction < 1 && type === 'relative') type = 'colour';
     const easy = rand() < easyFraction;
     // Background: a photo (flipped or not, a random 80-100 % crop), scaled to longSide.
     const photoIndex = photos.length ? n % photos.length : -1;

@@ -3,8 +3,9 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, extname } from 'node:path';
 import { defineCommand } from 'citty';
 import { SemclipError } from '@semclip/core';
-import type { VlmRunner } from '@semclip/core';
-import type { CommonScorerOptions, Pipeline } from '@semclip/pipeline';
+import type { Box, VlmRunner } from '@semclip/core';
+import type { EvalStrategyInput } from '@semclip/eval';
+import type { AskResult, CommonScorerOptions, Pipeline } from '@semclip/pipeline';
 import type { LocalRunnerOptions, RunnerConfig } from '@semclip/vlm-runner';
 import {
   choiceArg,
@@ -314,9 +315,22 @@ const run = defineCommand({
     method: {
       type: 'string',
       default: 'baseline,semclip',
-      description: 'Methods, comma-separated, or all: baseline, semclip, random, majority, subimage-only, oracle, all-tiles',
+      description:
+        'Methods, comma-separated, or all: baseline, semclip, random, majority, subimage-only, oracle, all-tiles; and by name only: zoom (confidence-gated quadtree search, --max-calls), pack (best cells in their original arrangement, --pack-k/--pack-budget)',
       valueHint: 'M[,M...]|all',
     },
+    strategy: {
+      type: 'string',
+      description: 'topk (default) or adaptive: the selection of the semclip method; zoom or pack: adds that method',
+      valueHint: 'topk|adaptive|zoom|pack',
+    },
+    'max-calls': { type: 'string', description: 'zoom: most VLM calls per question, the answer included (default 12)', valueHint: 'N' },
+    'pack-k': {
+      type: 'string',
+      description: "pack: cells to keep (default: each named object's best cell, then more while they fit --pack-budget)",
+      valueHint: 'N',
+    },
+    'pack-budget': { type: 'string', description: "pack: visual tokens for overview + packed image (default 2880, LLaVA-NeXT's 5 x 576)", valueHint: 'TOKENS' },
     out: { type: 'string', default: 'results.jsonl', description: 'Results file (JSON lines); an existing one is resumed', valueHint: 'FILE' },
     seed: { type: 'string', default: '0', description: 'Seed of the random sub-images (seeds S..S+R-1) and of the random scorer', valueHint: 'S' },
     repeats: { type: 'string', default: '3', description: 'Random sub-image repeats (mean and std over them)', valueHint: 'R' },
@@ -392,7 +406,20 @@ const run = defineCommand({
   async run({ args }) {
     const evalPkg = await import('@semclip/eval');
     const benchmark = evalPkg.assertBenchmark(args.benchmark);
-    const methods = evalPkg.parseMethods(args.method ?? 'baseline,semclip');
+    const strategy = choiceArg('strategy', args.strategy, ['topk', 'adaptive', 'zoom', 'pack'] as const);
+    if (strategy === 'adaptive' && args.adaptive !== true) (args as { adaptive?: boolean }).adaptive = true;
+    const methods = evalPkg.parseMethods(
+      strategy === 'zoom' || strategy === 'pack' ? `${args.method ?? 'baseline,semclip'},${strategy}` : (args.method ?? 'baseline,semclip'),
+    );
+    const maxCalls = intArg('max-calls', args['max-calls'], 1, 1000);
+    const packK = intArg('pack-k', args['pack-k'], 1, 64);
+    const packBudget = intArg('pack-budget', args['pack-budget'], 1);
+    if (maxCalls !== undefined && !methods.includes('zoom')) {
+      throw new SemclipError('INVALID_ARGUMENT', '--max-calls applies to the zoom method only.', { hint: 'Add zoom to --method, or drop --max-calls' });
+    }
+    if ((packK !== undefined || packBudget !== undefined) && !methods.includes('pack')) {
+      throw new SemclipError('INVALID_ARGUMENT', '--pack-k and --pack-budget apply to the pack method only.', { hint: 'Add pack to --method' });
+    }
     const seed = intArg('seed', args.seed ?? '0', Number.MIN_SAFE_INTEGER) as number;
     const repeats = intArg('repeats', args.repeats ?? '3', 1, 1000) as number;
     const limit = intArg('limit', args.limit, 1);
@@ -473,11 +500,30 @@ const run = defineCommand({
       // A scorer that cannot load (weights not pulled...) fails before the results file is written.
       // How it represents tiles and questions (vlm-embed: CLS or mean...) goes into the setup.
       const representation = needsScorer ? (await pipeline.scorer()).representation : undefined;
+      const strategyPipeline = pipeline;
+      const strategyRunner = runner;
+      const packOptions = { ...(packK === undefined ? {} : { k: packK }), ...(packBudget === undefined ? {} : { budget: packBudget }) };
+      const strategies = {
+        zoom: async (input: EvalStrategyInput) => {
+          const r = await pipelinePkg.zoomAsk(strategyPipeline, { ...input, runner: strategyRunner }, maxCalls === undefined ? {} : { maxCalls });
+          return strategyOutcome(r.answer, r.visualTokens, r.calls, r.box ? [r.box] : []);
+        },
+        pack: async (input: EvalStrategyInput) => {
+          const r = await pipelinePkg.packAsk(strategyPipeline, { ...input, runner: strategyRunner }, packOptions);
+          return strategyOutcome(
+            r.answer,
+            r.visualTokens,
+            1,
+            r.cells.map((c) => c.cell.box),
+          );
+        },
+      };
       const summary = await evalPkg.runEvaluation({
         dataset,
         methods,
         runner,
         pipeline,
+        strategies,
         out: args.out ?? 'results.jsonl',
         seed,
         repeats,
@@ -500,6 +546,8 @@ const run = defineCommand({
           selection,
           composite: args.composite === true,
           logprobs,
+          ...(methods.includes('zoom') ? { zoom: { maxCalls: maxCalls ?? 12 } } : {}),
+          ...(methods.includes('pack') ? { pack: { k: packK ?? null, budget: packBudget ?? 5 * 576 } } : {}),
         },
         info: {
           vlm: runnerConfig.kind === 'openai' ? `openai:${runnerConfig.baseUrl}#${runnerConfig.model}` : spec,
@@ -586,9 +634,84 @@ const report = defineCommand({
 });
 
 /** `semclip eval`: benchmark evaluation. `run` evaluates methods against a VLM, `report` tabulates results, `score` grades existing prediction files. */
+/** A strategy's answer as the eval engine records it. */
+function strategyOutcome(answer: AskResult, visualTokens: number, vlmCalls: number, boxes: Box[]) {
+  return {
+    reply: answer.kind === 'choice' ? { index: answer.index } : answer.text,
+    visualTokens,
+    vlmCalls,
+    images: answer.images.length,
+    boxes,
+  };
+}
+
+const synth = defineCommand({
+  meta: {
+    name: 'synth',
+    description:
+      "Write a perception-limited benchmark in V* Bench's folder layout: photos with small shapes, words and left/right word pairs composited at known boxes (unreadable in a 336-px overview), easy large-target items included, and synth.json for a simulated VLM. " +
+      'Example: semclip eval synth --out synth --count 200, then semclip eval run --benchmark vstar --data synth --method baseline,semclip,zoom,pack ...',
+  },
+  args: {
+    out: { type: 'string', required: true, description: 'Folder to write (created)', valueHint: 'DIR' },
+    count: { type: 'string', default: '200', description: 'Items', valueHint: 'N' },
+    seed: { type: 'string', default: '1', description: 'Seed (the same seed and photos give the same items)', valueHint: 'S' },
+    photos: {
+      type: 'string',
+      description: 'Folder of photos to composite onto (default: ../shared/data/images beside the clone when present, else a generated stand-in)',
+      valueHint: 'DIR',
+    },
+    'long-side': { type: 'string', default: '2400', description: 'Long side of every item image in pixels', valueHint: 'PX' },
+    easy: { type: 'string', default: '0.2', description: 'Share of easy (large-target) items', valueHint: 'F' },
+    relative: { type: 'string', default: '0.3', description: 'Share of relative-position (left/right) items', valueHint: 'F' },
+    ...commonArgs,
+  },
+  async run({ args }) {
+    const { readdir } = await import('node:fs/promises');
+    const { existsSync } = await import('node:fs');
+    const { join, resolve } = await import('node:path');
+    const count = intArg('count', args.count ?? '200', 1, 100000) as number;
+    const seed = intArg('seed', args.seed ?? '1', Number.MIN_SAFE_INTEGER) as number;
+    const longSide = intArg('long-side', args['long-side'] ?? '2400', 400, 8000) as number;
+    const easyFraction = numberArg('easy', args.easy ?? '0.2', 0, 1, 'a fraction from 0 to 1') as number;
+    const relativeFraction = numberArg('relative', args.relative ?? '0.3', 0, 1, 'a fraction from 0 to 1') as number;
+    const shared = process.env.SEMCLIP_SHARED_DATA ?? resolve(process.env.INIT_CWD ?? process.cwd(), '..', 'shared', 'data');
+    const dir = args.photos ?? (existsSync(join(shared, 'images')) ? join(shared, 'images') : undefined);
+    const photos = dir
+      ? (await readdir(dir))
+          .filter((f) => /\.(jpe?g|png|webp)$/i.test(f))
+          .sort()
+          .map((f) => join(dir, f))
+      : [];
+    if (args.photos && photos.length === 0) {
+      throw new SemclipError('INVALID_ARGUMENT', `--photos ${args.photos} holds no JPEG, PNG or WebP photo.`, { hint: 'Point --photos at a folder of photos' });
+    }
+    const { generateSynthBenchmark } = await import('@semclip/tiling');
+    const manifest = await generateSynthBenchmark({ out: args.out, photos, count, seed, longSide, easyFraction, relativeFraction });
+    const by = (f: (i: (typeof manifest.items)[number]) => boolean) => manifest.items.filter(f).length;
+    const summary = {
+      out: args.out,
+      items: manifest.items.length,
+      colour: by((i) => i.type === 'colour'),
+      text: by((i) => i.type === 'text'),
+      relative: by((i) => i.type === 'relative'),
+      easy: by((i) => i.easy),
+      photos: photos.length ? photos.length : 'generated stand-in',
+      manifest: join(args.out, 'synth.json'),
+    };
+    if (args.json) printJson(summary);
+    else {
+      print(
+        `Wrote ${summary.items} items to ${args.out} (${summary.colour} colour, ${summary.text} text, ${summary.relative} left/right; ${summary.easy} easy) on ${photos.length ? `${photos.length} photos` : 'a generated stand-in photo'}; manifest ${summary.manifest}`,
+      );
+      print(`Evaluate: semclip eval run --benchmark vstar --data ${args.out} --method baseline,semclip,zoom,pack --vlm <spec>`);
+    }
+  },
+});
+
 export const evalCommand = defineCommand({
   meta: { name: 'eval', description: 'Evaluate on benchmarks (V*, GQA, ScienceQA, POPE, MMBench, MMStar, SEED-Bench)' },
-  subCommands: { run, report, score },
+  subCommands: { run, report, score, synth },
 });
 
 export default evalCommand;

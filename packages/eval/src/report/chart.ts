@@ -11,6 +11,8 @@ const STYLE: Readonly<Record<EvalMethod, { colour: string; marker: 'circle' | 's
   'subimage-only': { colour: '#ff7f0e', marker: 'triangle' },
   oracle: { colour: '#2ca02c', marker: 'diamond' },
   'all-tiles': { colour: '#8c564b', marker: 'circle' },
+  zoom: { colour: '#17becf', marker: 'triangle' },
+  pack: { colour: '#bcbd22', marker: 'square' },
 };
 
 const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');

@@ -1,7 +1,7 @@
 import type { BenchmarkName } from '@semclip/core';
 import { BENCHMARK_NAMES, SemclipError } from '@semclip/core';
 import { HEADLINE_METRICS, roundTo, summarize, type BenchmarkScore, type HeadlineMetric } from '../metrics/metrics.js';
-import { EVAL_METHODS, METHOD_LABELS, type EvalMethod } from '../run/methods.js';
+import { ALL_EVAL_METHODS, METHOD_LABELS, type EvalMethod } from '../run/methods.js';
 import {
   canonicalJson,
   diffConfig,
@@ -89,7 +89,7 @@ export interface ReportRun {
 export interface EvalReport {
   /** Column order: `BENCHMARK_NAMES` order, those with results. */
   readonly benchmarks: readonly BenchmarkName[];
-  /** Row order: `EVAL_METHODS` order, those with results. */
+  /** Row order: `ALL_EVAL_METHODS` order, those with results. */
   readonly methods: readonly ReportMethodRow[];
   readonly runs: readonly ReportRun[];
   /** Failed rows by error code, most first (they count as wrong; `eval run` retries them on resume). */
@@ -192,7 +192,7 @@ export function buildReport(files: readonly ResultsFile[]): EvalReport {
   for (const b of benchmarks) expectedItems.set(b, new Set(allRows.filter((r) => r.benchmark === b).map((r) => r.item)).size);
 
   const methods: ReportMethodRow[] = [];
-  for (const method of EVAL_METHODS) {
+  for (const method of ALL_EVAL_METHODS) {
     const mine = allRows.filter((r) => r.method === method);
     if (mine.length === 0) continue;
     const cells: Partial<Record<BenchmarkName, ReportCell>> = {};

@@ -20,7 +20,7 @@ import { IMAGE_ERROR_CODES, type Semaphore, SemclipError, isSemclipError, throwI
 import { judge } from '../answer/judge.js';
 import { fileLetter, reorderItem, vstarOptionOrder } from '../answer/order.js';
 import { benchmarkPrompt } from '../answer/prompt.js';
-import { EVAL_METHODS, SCORED_METHODS, type EvalMethod } from './methods.js';
+import { ALL_EVAL_METHODS, SCORED_METHODS, type EvalMethod, type StrategyMethod } from './methods.js';
 import type { EvalResultRow } from './results.js';
 import { stableHash } from './shard.js';
 import { majorityVote } from './_vote.js';
@@ -31,8 +31,38 @@ export interface Wanted {
   readonly seed: number;
 }
 
+/** What a strategy method (`zoom`, `pack`) gets for one item: options in the order shown. */
+export interface EvalStrategyInput {
+  readonly source: TileSource;
+  readonly question: string;
+  readonly options?: readonly string[];
+  readonly instruction?: string;
+  readonly maxTokens?: number;
+  readonly signal: AbortSignal;
+}
+
+/** What a strategy answered and spent. */
+export interface EvalStrategyOutcome {
+  /** The chosen option's index (multiple choice), or the answer text. */
+  readonly reply: { readonly index: number } | string;
+  readonly visualTokens: number;
+  readonly vlmCalls: number;
+  /** Images in the answering call. */
+  readonly images: number;
+  /** Regions the answer was given with, for the results file. */
+  readonly boxes?: readonly Box[];
+}
+
+/**
+ * Runs one strategy on one item with the run's runner and pipeline (wired by the caller, e.g.
+ * the CLI with `zoomAsk` / `packAsk` of @semclip/pipeline), so this package needs no image code.
+ */
+export type EvalStrategy = (input: EvalStrategyInput) => Promise<EvalStrategyOutcome>;
+
 /** What every item of a run shares. */
 export interface ItemContext {
+  /** The strategy methods' implementations. */
+  readonly strategies?: Partial<Record<StrategyMethod, EvalStrategy>>;
   readonly benchmark: BenchmarkName;
   readonly runner: VlmRunner;
   readonly pipeline: PipelineStages;
@@ -360,6 +390,66 @@ async function perTileRow(
   });
 }
 
+/** A strategy method's row: the injected strategy answers (holding one call slot), the engine judges. */
+async function strategyRow(
+  ctx: ItemContext,
+  makeRow: MakeRow,
+  item: BenchmarkItem,
+  order: readonly number[] | undefined,
+  p: PreparedItem,
+  w: Wanted,
+): Promise<EvalResultRow> {
+  const strategy = ctx.strategies?.[w.method as StrategyMethod];
+  if (!strategy) throw new SemclipError('INTERNAL', `Method ${w.method} has no strategy.`);
+  const shown = order ? reorderItem(item, order) : item;
+  const prompt = benchmarkPrompt(shown);
+  const options = shown.options && shown.options.length > 0 ? shown.options : undefined;
+  const t0 = performance.now();
+  try {
+    const o = await ctx.calls.run(
+      () =>
+        strategy({
+          source: p.source,
+          question: options ? prompt.stem : prompt.question,
+          ...(options ? { options } : {}),
+          ...(options ? { instruction: prompt.instruction } : {}),
+          ...(ctx.maxTokens === null ? {} : { maxTokens: ctx.maxTokens }),
+          signal: ctx.signal,
+        }),
+      ctx.signal,
+    );
+    for (let i = 0; i < o.vlmCalls; i++) ctx.onCall();
+    const j = judge(shown, o.reply);
+    const predicted = order ? fileLetter(item, j.predicted, order) : j.predicted;
+    return makeRow(w, {
+      predicted,
+      correct: j.correct,
+      reply: o.reply,
+      via: 'strategy',
+      overview: true,
+      tiles: [],
+      images: o.images,
+      visualTokens: o.visualTokens,
+      vlmCalls: o.vlmCalls,
+      latencyMs: performance.now() - t0,
+    });
+  } catch (err) {
+    if (!recordable(ctx, err)) throw err;
+    return makeRow(w, {
+      predicted: null,
+      correct: false,
+      via: 'strategy',
+      overview: true,
+      tiles: [],
+      images: 0,
+      visualTokens: 0,
+      vlmCalls: 0,
+      latencyMs: performance.now() - t0,
+      error: errorInfo(err),
+    });
+  }
+}
+
 /**
  * Every wanted row of one item, in the canonical method order. An item that cannot be opened
  * or scored gets a wrong row with the error per method (or stops the run: `onItemError: 'throw'`).
@@ -383,10 +473,11 @@ export async function evaluateItem(ctx: ItemContext, item: BenchmarkItem, wanted
   const rows = await Promise.all(
     wanted.map(async (w) => {
       if (w.method === 'majority' || w.method === 'oracle') return perTileRow(ask, makeRow, item, p, w);
+      if (w.method === 'zoom' || w.method === 'pack') return strategyRow(ctx, makeRow, item, order, p, w);
       const prompt = singlePrompt(ctx, item, p, w);
       return outcomeRow(makeRow, w, prompt, await ask(prompt), p.scored?.ms ?? 0);
     }),
   );
   // Keep the canonical method order in the file, whatever finished first.
-  return rows.sort((a, b) => EVAL_METHODS.indexOf(a.method) - EVAL_METHODS.indexOf(b.method) || a.seed - b.seed);
+  return rows.sort((a, b) => ALL_EVAL_METHODS.indexOf(a.method) - ALL_EVAL_METHODS.indexOf(b.method) || a.seed - b.seed);
 }

@@ -462,7 +462,7 @@ describe('runEvaluation', () => {
 
   it.each([
     ['semclip without a scorer', { methods: 'semclip', pipeline: createPipeline({ scorer: false }) }, 'INVALID_ARGUMENT'],
-    ['an unknown method', { methods: 'baseline,zoom' }, 'UNKNOWN_METHOD'],
+    ['an unknown method', { methods: 'baseline,zooom' }, 'UNKNOWN_METHOD'],
     ['zero repeats', { repeats: 0 }, 'INVALID_ARGUMENT'],
     ['a bad shard', { shard: '3/2' }, 'INVALID_ARGUMENT'],
     ['limit 0', { limit: 0 }, 'INVALID_ARGUMENT'],

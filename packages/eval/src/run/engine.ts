@@ -4,7 +4,8 @@ import { resolve } from 'node:path';
 import type { BenchmarkItem, BenchmarkName, PipelineStages, VlmRunner } from '@semclip/core';
 import { Semaphore, SemclipError, intOption, throwIfAborted } from '@semclip/core';
 import type { BenchmarkDataset } from '../data/types.js';
-import { SCORED_METHODS, parseMethods, type EvalMethod } from './methods.js';
+import { SCORED_METHODS, STRATEGY_METHODS, parseMethods, type EvalMethod, type StrategyMethod } from './methods.js';
+import type { EvalStrategy } from './_item.js';
 import { failureCause, resultKey, type EvalResultRow, type FailureCause, type JsonValue, type RunConfig } from './results.js';
 import { selectItems, type Shard } from './shard.js';
 import { evaluateItem, type ItemContext, type Wanted } from './_item.js';
@@ -46,6 +47,8 @@ export interface RunEvaluationOptions {
   readonly methods: readonly EvalMethod[] | string;
   /** The VLM that answers. */
   readonly runner: VlmRunner;
+  /** Implementations of the strategy methods (`zoom`, `pack`), needed when they are asked for. */
+  readonly strategies?: Partial<Record<StrategyMethod, EvalStrategy>>;
   /**
    * Opens, scores and selects each item's tiles and builds the images the VLM gets, e.g.
    * `createPipeline({ scorer: 'clip', grid: '2x2', select: { k: 1 }, runner })`. Scored methods
@@ -210,6 +213,12 @@ function checkOptions(options: RunEvaluationOptions): RunSettings {
   checkVstarProtocol(options, settings.vstarProtocol);
   if (settings.out === '') {
     throw new SemclipError('INVALID_ARGUMENT', 'No results file given.', { expected: 'out: a path like results/vstar.jsonl' });
+  }
+  const unwired = methods.filter((m) => (STRATEGY_METHODS as readonly string[]).includes(m) && !options.strategies?.[m as StrategyMethod]);
+  if (unwired.length > 0) {
+    throw new SemclipError('INVALID_ARGUMENT', `Methods ${unwired.join(', ')} need their strategy.`, {
+      expected: 'runEvaluation({ strategies: { zoom, pack } }) wired with zoomAsk / packAsk of @semclip/pipeline (the CLI does this)',
+    });
   }
   const scored = methods.filter((m) => SCORED_METHODS.includes(m));
   if (scored.length > 0 && options.pipeline.scorerId === undefined) {
@@ -490,6 +499,7 @@ export async function runEvaluation(options: RunEvaluationOptions): Promise<RunS
       signal: linked.signal,
       onCall: () => void progress.vlmCalls++,
       onItemError: options.onItemError ?? 'record',
+      ...(options.strategies ? { strategies: options.strategies } : {}),
       ...(dataset.benchmark === 'vstar' ? { vstar: { protocol: settings.vstarProtocol, shuffleSeed: settings.seed } } : {}),
     };
     try {

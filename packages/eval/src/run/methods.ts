@@ -13,7 +13,20 @@ import { SemclipError } from '@semclip/core';
  * - `all-tiles`: the overview plus every tile (LLaVA-NeXT style).
  */
 export const EVAL_METHODS = ['baseline', 'semclip', 'random', 'majority', 'subimage-only', 'oracle', 'all-tiles'] as const;
-export type EvalMethod = (typeof EVAL_METHODS)[number];
+
+/**
+ * Methods that run a selection strategy the caller injects (`runEvaluation({ strategies })`),
+ * asked by name only (`all` is the paper's methods above):
+ *
+ * - `zoom`: confidence-gated quadtree search, several VLM calls per question.
+ * - `pack`: the best cells pasted in their original arrangement into one image, one call.
+ */
+export const STRATEGY_METHODS = ['zoom', 'pack'] as const;
+export type StrategyMethod = (typeof STRATEGY_METHODS)[number];
+
+/** Every method, in report order. */
+export const ALL_EVAL_METHODS = [...EVAL_METHODS, ...STRATEGY_METHODS] as const;
+export type EvalMethod = (typeof ALL_EVAL_METHODS)[number];
 
 /** How reports name each method. */
 export const METHOD_LABELS: Readonly<Record<EvalMethod, string>> = {
@@ -24,6 +37,8 @@ export const METHOD_LABELS: Readonly<Record<EvalMethod, string>> = {
   'subimage-only': 'Sub-image only',
   oracle: 'Oracle (upper bound)',
   'all-tiles': 'All tiles (LLaVA-NeXT style)',
+  zoom: 'Zoom search',
+  pack: 'Pack (arrangement kept)',
 };
 
 /** Methods that need a relevance scorer (they rank the tiles). */
@@ -38,10 +53,10 @@ export const SCORED_METHODS: readonly EvalMethod[] = ['semclip', 'subimage-only'
  * ```
  */
 export function assertMethod(name: string): EvalMethod {
-  if ((EVAL_METHODS as readonly string[]).includes(name)) return name as EvalMethod;
+  if ((ALL_EVAL_METHODS as readonly string[]).includes(name)) return name as EvalMethod;
   throw new SemclipError('UNKNOWN_METHOD', `Unknown evaluation method ${JSON.stringify(name)}.`, {
-    expected: `one of ${EVAL_METHODS.join(', ')}, a comma-separated list of them, or all`,
-    details: { method: name, valid: [...EVAL_METHODS] },
+    expected: `one of ${ALL_EVAL_METHODS.join(', ')}, a comma-separated list of them, or all`,
+    details: { method: name, valid: [...ALL_EVAL_METHODS] },
   });
 }
 
@@ -69,5 +84,5 @@ export function parseMethods(spec: string | readonly string[]): EvalMethod[] {
     return [...EVAL_METHODS];
   }
   const wanted = new Set(parts.map(assertMethod));
-  return EVAL_METHODS.filter((m) => wanted.has(m));
+  return ALL_EVAL_METHODS.filter((m) => wanted.has(m));
 }

@@ -2,7 +2,7 @@ import { open, readFile, stat } from 'node:fs/promises';
 import type { BenchmarkName } from '@semclip/core';
 import { BENCHMARK_NAMES, IMAGE_ERROR_CODES, SemclipError } from '@semclip/core';
 import type { Judgement } from '../answer/judge.js';
-import { EVAL_METHODS, type EvalMethod } from './methods.js';
+import { ALL_EVAL_METHODS, type EvalMethod } from './methods.js';
 
 export type JsonValue = null | boolean | number | string | readonly JsonValue[] | { readonly [key: string]: JsonValue };
 
@@ -49,7 +49,7 @@ export interface RunHeader {
 }
 
 /** How a row's answer was obtained. */
-export type ResultVia = 'choose' | 'text' | 'likelihood' | 'vote' | 'oracle';
+export type ResultVia = 'choose' | 'text' | 'likelihood' | 'vote' | 'oracle' | 'strategy';
 
 /**
  * One result line: one (benchmark, item, method, seed). Carries what the metrics need
@@ -229,7 +229,7 @@ function checkRow(value: unknown, path: string, line: number): EvalResultRow {
   if (!isObj(value) || value.type !== 'result') throw invalid(path, line, 'not a result row');
   if (!(BENCHMARK_NAMES as readonly string[]).includes(String(value.benchmark)))
     throw invalid(path, line, `unknown benchmark ${JSON.stringify(value.benchmark)}`);
-  if (!(EVAL_METHODS as readonly string[]).includes(String(value.method))) throw invalid(path, line, `unknown method ${JSON.stringify(value.method)}`);
+  if (!(ALL_EVAL_METHODS as readonly string[]).includes(String(value.method))) throw invalid(path, line, `unknown method ${JSON.stringify(value.method)}`);
   if (typeof value.item !== 'string' || !Number.isSafeInteger(value.seed) || typeof value.correct !== 'boolean' || typeof value.answer !== 'string') {
     throw invalid(path, line, 'a result row needs item, seed, answer and correct');
   }

@@ -12,7 +12,7 @@ describe('parseMethods', () => {
     expect(parseMethods('all')).toEqual([...EVAL_METHODS]);
     expect(parseMethods('oracle, baseline,oracle')).toEqual(['baseline', 'oracle']);
   });
-  it.each([['zoom'], [''], ['all,baseline']])('rejects %j', (spec) => {
+  it.each([['zooom'], [''], ['all,baseline']])('rejects %j', (spec) => {
     expect(() => parseMethods(spec)).toThrow(/method|all/i);
   });
 });
@@ -112,7 +112,7 @@ describe('results files', () => {
     expect(() => parse(`${header}\n${row('1')}\nnot json\n${row('2')}\n`)).toThrow(
       expect.objectContaining({ code: 'RESULTS_INVALID', message: expect.stringContaining('line 3') }),
     );
-    expect(() => parse(`${header}\n{"type":"result","benchmark":"pope","item":"1","method":"zoom","seed":0}\n`)).toThrow(/unknown method/);
+    expect(() => parse(`${header}\n{"type":"result","benchmark":"pope","item":"1","method":"zooom","seed":0}\n`)).toThrow(/unknown method/);
   });
   it('rejects files that are not results', () => {
     expect(() => parse('{"question_id": 1}\n')).toThrow(/not a semclip eval results file/);
