@@ -7,6 +7,7 @@
 import { SemclipError, throwIfAborted } from '@semclip/core';
 import type { Box, TileGrid, TileSource, VlmRunner } from '@semclip/core';
 import { optionConfidence, quadtreeChildren, zoomWeight } from '@semclip/selector';
+import { renderOverlay } from '@semclip/tiling';
 import { NO_SPELLINGS, YES_SPELLINGS, parseYesNo, yesProbability } from '@semclip/vlm-runner/scorers';
 import type { AskResult } from './_ask.js';
 import type { Pipeline } from './_pipeline.js';
@@ -360,4 +361,35 @@ export async function zoomAsk(pipeline: Pipeline, input: ZoomInput, zoomOptions:
     frontier.push(...children);
   }
   return finish('exhausted');
+}
+
+/**
+ * The zoom search drawn on the image: every box the VLM was asked about, numbered by call, its
+ * heat the VLM's confidence, the box the answer came with outlined. PNG bytes.
+ *
+ * @example
+ * ```ts
+ * await writeFile('search.png', await zoomOverlay(source, zoom, { title: question }));
+ * ```
+ */
+export async function zoomOverlay(
+  source: TileSource,
+  result: ZoomResult,
+  options: { readonly maxSide?: number; readonly title?: string } = {},
+): Promise<Uint8Array> {
+  const asked = result.steps.filter((s) => s.call !== undefined && s.action !== 'answer');
+  const view = boxesSource(
+    source,
+    asked.map((s) => s.box),
+    'zoom-overlay',
+  );
+  const answered = result.box
+    ? asked.findIndex((s) => s.box.x === result.box?.x && s.box.y === result.box?.y && s.box.width === result.box?.width && s.box.height === result.box?.height)
+    : 0;
+  return renderOverlay(view, {
+    scores: asked.map((s) => s.confidence ?? 0),
+    ...(answered >= 0 ? { selected: [answered] } : {}),
+    maxSide: options.maxSide ?? 1600,
+    ...(options.title === undefined ? {} : { title: options.title }),
+  });
 }

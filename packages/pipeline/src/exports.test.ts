@@ -40,5 +40,6 @@ it('exports exactly these names', async () => {
     'sentSize',
     'targetPhrases',
     'zoomAsk',
+    'zoomOverlay',
   ]);
 });

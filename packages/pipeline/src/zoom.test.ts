@@ -8,7 +8,7 @@ import { generateSynthBenchmark } from '@semclip/tiling';
 import type { SynthItem, SynthManifest } from '@semclip/tiling';
 import { createOpenAIRunner } from '@semclip/vlm-runner/openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createPipeline, resolveZoomOptions, zoomAsk } from './index.js';
+import { createPipeline, resolveZoomOptions, zoomAsk, zoomOverlay } from './index.js';
 import type { ZoomResult } from './index.js';
 
 const MODEL = 'llava-hf/llava-1.5-7b-hf';
@@ -129,6 +129,18 @@ describe('zoom strategy against the simulated VLM', () => {
     expect(r.steps.at(-1)!.action).toBe('answer');
     expect(r.answer.kind).toBe('answer');
     if (r.answer.kind === 'answer' && r.confidence >= 0.5) expect(r.answer.text).toBe(item.answer);
+  }, 60_000);
+
+  it('draws the search path: one numbered box per VLM call, the answering box outlined', async () => {
+    const item = manifest.items.find((i) => !i.easy)!;
+    const runner = createOpenAIRunner({ baseUrl: fake.url, model: MODEL, env: {}, retryBaseMs: 1 });
+    const pipeline = createPipeline({ scorer: 'random', runner });
+    const source = await pipeline.open(join(dir, item.image));
+    const r = await zoomAsk(pipeline, { runner, source, question: item.question, options: item.options });
+    const png = await zoomOverlay(source, r, { title: item.question, maxSide: 400 });
+    expect([...png.subarray(1, 4)].map((c) => String.fromCharCode(c)).join('')).toBe('PNG');
+    await pipeline.dispose();
+    await runner.dispose();
   }, 60_000);
 
   it('checks its options', () => {

@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startFakeOpenAI } from '@semclip/test-kit/openai-upstream';
@@ -43,7 +43,12 @@ const base = (i: number) => {
 describe('ask --strategy', () => {
   it('zoom reports the answer, the VLM calls and every step with its box and confidence, within --max-calls', async () => {
     const { item, argv } = base(0);
-    const json = JSON.parse((await captureCommand(askCommand, [...argv, '--strategy', 'zoom', '--max-calls', '12'])).stdout) as Record<string, any>;
+    const overlay = join(dir, 'search.png');
+    const json = JSON.parse((await captureCommand(askCommand, [...argv, '--strategy', 'zoom', '--max-calls', '12', '--overlay', overlay])).stdout) as Record<
+      string,
+      any
+    >;
+    expect((await readFile(overlay)).subarray(1, 4).toString('latin1')).toBe('PNG');
     expect(json.strategy).toBe('zoom');
     expect(json.vlmCalls).toBeLessThanOrEqual(12);
     expect(json.vlmCalls).toBeGreaterThan(1);

@@ -82,6 +82,11 @@ const askArgs = {
     valueHint: 'topk|adaptive|zoom|pack',
   },
   'max-calls': { type: 'string', description: 'zoom: most VLM calls per question, the answer included (default 12)', valueHint: 'N' },
+  overlay: {
+    type: 'string',
+    description: 'Write a PNG: zoom draws its search path (each box asked, numbered by call, heat = confidence), topk/adaptive the tile scores and selection',
+    valueHint: 'FILE',
+  },
   instruction: { type: 'string', description: 'Answer instruction appended to the question, e.g. "Answer with a single word."', valueHint: 'TEXT' },
   'max-tokens': { type: 'string', description: 'Longest answer in tokens (default 256)', valueHint: 'N' },
   ...httpVlmArgs,
@@ -121,6 +126,7 @@ interface AskFlags {
   readonly mode: AskMode;
   readonly strategy: Strategy;
   readonly maxCalls: number | undefined;
+  readonly overlay: string | undefined;
   readonly pack: { readonly k?: number; readonly budget?: number };
   readonly spec: string;
   readonly runner: RunnerConfig;
@@ -231,6 +237,7 @@ async function askFlags(args: AskArgs): Promise<AskFlags> {
     mode,
     strategy,
     maxCalls,
+    overlay: args.overlay,
     pack: { ...(packK === undefined ? {} : { k: packK }), ...(packBudget === undefined ? {} : { budget: packBudget }) },
     spec,
     runner,
@@ -519,6 +526,20 @@ function printAskText(flags: AskFlags, runner: VlmRunner, asked: Asked): void {
   }
 }
 
+/** The overlay: zoom's search path, or the scores and selection of a scored run; pack and the baseline have none. */
+async function writeAskOverlay(flags: AskFlags, pipeline: Pipeline, asked: Asked): Promise<void> {
+  const { writeFile } = await import('node:fs/promises');
+  const { zoomOverlay } = await import('@semclip/pipeline');
+  const file = flags.overlay as string;
+  if (asked.search?.strategy === 'zoom') await writeFile(file, await zoomOverlay(asked.source, asked.search, { title: flags.question }));
+  else if (asked.run) await writeFile(file, await pipeline.overlay(asked.run));
+  else {
+    note(`--overlay: nothing to draw for ${asked.search ? `--strategy ${flags.strategy}` : `--mode ${flags.mode}`}; no file written`);
+    return;
+  }
+  note(`Overlay written to ${file}`);
+}
+
 /** Progress steps per pipeline stage: read, score, select, ask (read and ask without scoring). */
 function progressFor(flags: AskFlags): { bar: Progress; steps: number; onStage: NonNullable<PipelineOptions['onStage']> } {
   const steps = flags.mode === 'semclip' ? 4 : 2;
@@ -551,6 +572,7 @@ export const askCommand = defineCommand({
       runner = await createAnswerer(flags);
       pipeline = createPipeline({ ...flags.pipeline, ...scorerOptions(flags, runner), runner, imageFormat: flags.http.image, onStage: progress.onStage });
       const asked = await askImage(flags, pipeline, runner, signal);
+      if (flags.overlay !== undefined) await writeAskOverlay(flags, pipeline, asked);
       progress.bar.update(progress.steps, 'done');
       progress.bar.done();
       if (flags.json) printAskJson(flags, runner, asked);
