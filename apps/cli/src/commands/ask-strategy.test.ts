@@ -9,6 +9,7 @@ import type { SynthManifest } from '@semclip/tiling';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { captureCommand } from '../_cli-harness.js';
 import { askCommand } from './ask.js';
+import selectCommand from './select.js';
 
 const MODEL = 'llava-hf/llava-1.5-7b-hf';
 let dir: string;
@@ -75,5 +76,16 @@ describe('ask --strategy', () => {
     const { argv } = base(0);
     await expect(captureCommand(askCommand, [...argv, '--max-calls', '3'])).rejects.toThrow(/--max-calls applies to --strategy zoom/);
     await expect(captureCommand(askCommand, [...argv, '--strategy', 'zoom', '--mode', 'baseline'])).rejects.toThrow(/--mode semclip only/);
+  });
+
+  it('select takes --strategy adaptive and sends zoom and pack to ask', async () => {
+    const { argv } = base(0);
+    const image = argv[0] as string;
+    const json = JSON.parse((await captureCommand(selectCommand, [image, 'q?', '--scorer', 'random', '--strategy', 'adaptive', '--json'])).stdout) as Record<
+      string,
+      any
+    >;
+    expect(JSON.stringify(json)).toContain('adaptive');
+    await expect(captureCommand(selectCommand, [image, 'q?', '--scorer', 'random', '--strategy', 'zoom'])).rejects.toThrow(/semclip ask/);
   });
 });

@@ -183,9 +183,28 @@ export default defineCommand({
       valueHint: 'SPEC',
     },
     overlay: { type: 'string', description: 'Write a heat-map PNG of the scores with the selected tiles outlined', valueHint: 'FILE' },
+    strategy: {
+      type: 'string',
+      description: 'topk (default) or adaptive (same as --adaptive); zoom and pack ask a VLM, so they run with semclip ask --strategy',
+      valueHint: 'topk|adaptive',
+    },
     ...commonArgs,
   },
   async run({ args }) {
+    const strategy = choiceArg('strategy', args.strategy, ['topk', 'adaptive', 'zoom', 'pack'] as const);
+    if (strategy === 'zoom' || strategy === 'pack') {
+      throw new SemclipError(
+        'INVALID_ARGUMENT',
+        `--strategy ${strategy} needs a VLM (it ${strategy === 'zoom' ? "reads the VLM's confidence" : 'sends a packed image'}), which select does not call.`,
+        {
+          hint: `Run semclip ask IMAGE QUESTION --strategy ${strategy} --vlm SPEC`,
+        },
+      );
+    }
+    if (strategy === 'adaptive') (args as { adaptive?: boolean }).adaptive = true;
+    if (strategy === 'topk' && args.adaptive === true) {
+      throw new SemclipError('INVALID_ARGUMENT', '--adaptive and --strategy topk cannot be combined.', { hint: 'Drop one of them' });
+    }
     const question = questionArg(args.question);
     const { overlap, levels } = gridOptions(args);
     const scorer = await scorerFromFlags(args);
