@@ -1,4 +1,6 @@
 import { SemclipError } from '@semclip/core';
+import { packAsk, zoomAsk } from '@semclip/pipeline';
+import type { PackResult, ZoomResult } from '@semclip/pipeline';
 import type { Context } from 'hono';
 import { mediaType, parseJson, parseMultipart, readBody, unsupportedMediaType } from './_body.js';
 import { HttpError } from './_errors.js';
@@ -98,27 +100,51 @@ export async function answerRoute(c: Context, state: ServerState, ctx: WorkConte
     const { fields, bytes } = await parseImageRequest<AnswerRequest>(c, ctx, answerRequestSchema, 'answer request');
     const question = checkQuestion(fields.question, ctx.config.limits.maxQuestionChars);
     const mode = fields.mode ?? 'semclip';
-    const run = await runSelection(ctx, { bytes, question, options: fields.options, fields, scoreTiles: mode === 'semclip' });
+    const strategy = fields.strategy ?? 'topk';
+    if (strategy !== 'topk' && mode !== 'semclip') {
+      throw new HttpError(400, 'INVALID_ARGUMENT', `strategy "${strategy}" applies to mode "semclip" only.`);
+    }
+    if (fields.max_calls !== undefined && strategy !== 'zoom') throw new HttpError(400, 'INVALID_ARGUMENT', 'max_calls applies to strategy "zoom" only.');
+    const run = await runSelection(ctx, { bytes, question, options: fields.options, fields, scoreTiles: mode === 'semclip' && strategy === 'topk' });
     const crops = fields.return_crops ? await encodeCrops(ctx, run) : undefined;
     const overlay = fields.return_overlay ? await encodeOverlay(ctx, run, question) : undefined;
-    return { fields, question, mode, run, crops, overlay };
+    return { fields, question, mode, strategy, run, crops, overlay };
   }, ctx.signal);
 
-  const { fields, question, mode, run, crops, overlay } = prepared;
-  const result = await state.upstream.run(
-    () =>
-      run.pipeline.ask({
-        runner,
-        from: run.run ?? { source: run.tiled },
-        question,
-        ...(fields.options ? { options: fields.options } : {}),
-        ...(fields.instruction === undefined ? {} : { instruction: fields.instruction }),
-        ...(fields.max_tokens === undefined ? {} : { maxTokens: fields.max_tokens }),
-        mode,
-        signal: ctx.signal,
-      }),
-    ctx.signal,
-  );
+  const { fields, question, mode, strategy, run, crops, overlay } = prepared;
+  // zoom and pack: the whole search (or the packed ask) holds one upstream slot.
+  const search =
+    strategy === 'topk'
+      ? undefined
+      : await state.upstream.run((): Promise<ZoomResult | PackResult> => {
+          const input = {
+            runner,
+            source: run.tiled,
+            question,
+            ...(fields.options ? { options: fields.options } : {}),
+            ...(fields.instruction === undefined ? {} : { instruction: fields.instruction }),
+            signal: ctx.signal,
+          };
+          return strategy === 'zoom'
+            ? zoomAsk(run.pipeline, input, fields.max_calls === undefined ? {} : { maxCalls: fields.max_calls })
+            : packAsk(run.pipeline, input);
+        }, ctx.signal);
+  const result = search
+    ? search.answer
+    : await state.upstream.run(
+        () =>
+          run.pipeline.ask({
+            runner,
+            from: run.run ?? { source: run.tiled },
+            question,
+            ...(fields.options ? { options: fields.options } : {}),
+            ...(fields.instruction === undefined ? {} : { instruction: fields.instruction }),
+            ...(fields.max_tokens === undefined ? {} : { maxTokens: fields.max_tokens }),
+            mode,
+            signal: ctx.signal,
+          }),
+        ctx.signal,
+      );
   // The ask encodes (crops already returned are re-used), then calls the runner: its two timings are the encode and upstream stages.
   ctx.timings.encode = (ctx.timings.encode ?? 0) + result.timings.encode;
   ctx.timings.upstream = result.timings.vlm;
@@ -143,6 +169,20 @@ export async function answerRoute(c: Context, state: ServerState, ctx: WorkConte
         }),
     model: runner.model,
     mode,
+    strategy,
+    vlm_calls: search?.calls ?? 1,
+    ...(search?.strategy === 'zoom' ? { search: { stopped_by: search.stoppedBy, confidence: search.confidence, box: search.box, steps: search.steps } } : {}),
+    ...(search?.strategy === 'pack'
+      ? {
+          pack: {
+            k: search.k,
+            grid: search.grid,
+            size: search.size,
+            phrases: search.phrases,
+            cells: search.cells.map((c) => ({ row: c.cell.row, col: c.cell.col, box: c.cell.box, x: c.x, y: c.y, score: c.score })),
+          },
+        }
+      : {}),
     question,
     ...(fields.options ? { options: fields.options } : {}),
     image: imageJson(run),
@@ -151,8 +191,8 @@ export async function answerRoute(c: Context, state: ServerState, ctx: WorkConte
     scores: run.scores?.scores ?? [],
     selection: run.selection ?? null,
     images: result.images,
-    visual_tokens: result.visualTokens,
-    tokens: { visual: result.visualTokens, ...tokenAlternatives(run) },
+    visual_tokens: search?.visualTokens ?? result.visualTokens,
+    tokens: { visual: search?.visualTokens ?? result.visualTokens, ...tokenAlternatives(run) },
     ...(crops ? { crops } : {}),
     ...(overlay ? { overlay } : {}),
     timings: { ...ctx.timings, total: state.elapsed(c) },

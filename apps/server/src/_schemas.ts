@@ -44,6 +44,10 @@ export const answerRequestSchema = z
     ...imageFields,
     ...selectionFields,
     mode: z.enum(['semclip', 'baseline', 'all-tiles']).optional(),
+    /** semclip mode: `topk` (the selection fields, default), `zoom` (confidence-gated search, several calls) or `pack` (best cells in one image, arrangement kept). */
+    strategy: z.enum(['topk', 'zoom', 'pack']).optional(),
+    /** zoom: most VLM calls, the answer included (default 12). */
+    max_calls: z.number().int().min(1).max(100).optional(),
     instruction: z.string().max(4000).optional(),
     max_tokens: z.number().int().min(1).max(65536).optional(),
   })
