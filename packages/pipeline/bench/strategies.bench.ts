@@ -170,6 +170,10 @@ async function run(): Promise<void> {
         by((r) => r.easy),
         (r) => r.calls,
       ).toFixed(2),
+      callsHardDirect: mean(
+        by((r) => !r.easy && r.type !== 'relative'),
+        (r) => r.calls,
+      ).toFixed(2),
       tokens: Math.round(mean(all, (r) => r.tokens)),
       ms: Math.round(mean(all, (r) => r.ms)),
     };
