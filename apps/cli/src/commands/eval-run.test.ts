@@ -297,7 +297,7 @@ describe('semclip eval run', () => {
   });
 
   it.each([
-    [['--method', 'zoom'], 'UNKNOWN_METHOD'],
+    [['--method', 'zooom'], 'UNKNOWN_METHOD'],
     [['--shard', '0/2'], 'INVALID_ARGUMENT'],
     [['--concurrency', '0'], 'INVALID_ARGUMENT'],
     [['--benchmark', 'mmmu'], 'UNKNOWN_BENCHMARK'],
