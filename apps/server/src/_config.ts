@@ -128,6 +128,11 @@ export interface ServerConfig {
   readonly grid?: string;
   /** Default number of regions selected. Default 1. */
   readonly k?: number;
+  /**
+   * `/v1/answer`'s strategy when a request names none: `topk` (the selection, default), `zoom`
+   * (confidence-gated quadtree search, up to 12 VLM calls) or `pack` (best cells in one image).
+   */
+  readonly strategy?: 'topk' | 'zoom' | 'pack';
   /** Merge selected neighbouring tiles into one crop by default. Default false. */
   readonly merge?: boolean;
   /**
@@ -177,6 +182,7 @@ export interface ResolvedServerConfig {
   readonly scorerOptions: ServerScorerOptions;
   readonly grid: string;
   readonly k: number;
+  readonly strategy: 'topk' | 'zoom' | 'pack';
   readonly merge: boolean;
   readonly vlm: string | RunnerConfig | VlmRunner | undefined;
   readonly upstream: string | undefined;
@@ -436,6 +442,7 @@ export function resolveServerConfig(config: ServerConfig = {}): ResolvedServerCo
     scorerOptions,
     grid,
     k: int('k', config.k, 1, 0, 1024),
+    strategy: strategyOf(config.strategy),
     merge: config.merge ?? false,
     vlm: config.vlm,
     upstream,
@@ -626,4 +633,13 @@ export function mergeServerConfigs(...configs: readonly ServerConfig[]): ServerC
     };
   }
   return out;
+}
+
+function strategyOf(value: unknown): 'topk' | 'zoom' | 'pack' {
+  if (value === undefined) return 'topk';
+  if (value === 'topk' || value === 'zoom' || value === 'pack') return value;
+  throw new SemclipError('INVALID_ARGUMENT', `Server strategy ${JSON.stringify(value)} is not known.`, {
+    expected: 'topk, zoom or pack',
+    details: { option: 'strategy' },
+  });
 }

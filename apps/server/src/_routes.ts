@@ -100,7 +100,7 @@ export async function answerRoute(c: Context, state: ServerState, ctx: WorkConte
     const { fields, bytes } = await parseImageRequest<AnswerRequest>(c, ctx, answerRequestSchema, 'answer request');
     const question = checkQuestion(fields.question, ctx.config.limits.maxQuestionChars);
     const mode = fields.mode ?? 'semclip';
-    const strategy = fields.strategy ?? 'topk';
+    const strategy = fields.strategy ?? (mode === 'semclip' ? ctx.config.strategy : 'topk');
     if (strategy !== 'topk' && mode !== 'semclip') {
       throw new HttpError(400, 'INVALID_ARGUMENT', `strategy "${strategy}" applies to mode "semclip" only.`);
     }

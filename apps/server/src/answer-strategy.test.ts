@@ -67,4 +67,22 @@ describe('POST /v1/answer with a strategy', () => {
     expect((await postJson(`${t.url}/v1/answer`, { image, question: 'q', strategy: 'zoom', mode: 'baseline' })).status).toBe(400);
     expect((await postJson(`${t.url}/v1/answer`, { image, question: 'q', max_calls: 3 })).status).toBe(400);
   });
+
+  it('a server default strategy applies to semclip requests that name none', async () => {
+    const server = await startTestServer({ vlm: `openai:${fake.url}#${MODEL}`, strategy: 'pack' });
+    try {
+      const image = b64(new Uint8Array(await readFile(join(dir, item.image))));
+      const body = (await (
+        await postJson(`${server.url}/v1/answer`, { image, question: item.question, options: item.options, scorer: 'random' })
+      ).json()) as Record<string, any>;
+      expect(body.strategy).toBe('pack');
+      const baseline = (await (await postJson(`${server.url}/v1/answer`, { image, question: 'q', scorer: 'random', mode: 'baseline' })).json()) as Record<
+        string,
+        any
+      >;
+      expect(baseline.strategy).toBe('topk');
+    } finally {
+      await server.close();
+    }
+  }, 60_000);
 });

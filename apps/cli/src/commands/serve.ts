@@ -44,7 +44,11 @@ export const serveArgs = {
       "Model manifest id for model-backed scorers (default: each scorer's own); for vlm-yesno/vlm-embed, a local VLM to score with instead of the server's",
     valueHint: 'ID',
   },
-  device: { type: 'string', description: 'Where scorer models run: cpu, cuda, webgpu or auto (CUDA, else a WebGPU adapter, else CPU)', valueHint: 'cpu|cuda|webgpu|auto' },
+  device: {
+    type: 'string',
+    description: 'Where scorer models run: cpu, cuda, webgpu or auto (CUDA, else a WebGPU adapter, else CPU)',
+    valueHint: 'cpu|cuda|webgpu|auto',
+  },
   seed: { type: 'string', description: 'Seed for the random scorer', valueHint: 'N' },
   vlm: {
     type: 'string',
@@ -53,6 +57,11 @@ export const serveArgs = {
   },
   grid: { type: 'string', description: 'Default grid: RxC or auto (default 2x2). Env: SEMCLIP_GRID', valueHint: '2x2|3x3|auto' },
   k: { type: 'string', description: 'Default number of regions selected (default 1). Env: SEMCLIP_K', valueHint: 'N' },
+  strategy: {
+    type: 'string',
+    description: "POST /v1/answer's strategy when a request names none: topk (default), zoom (confidence-gated search, several VLM calls) or pack",
+    valueHint: 'topk|zoom|pack',
+  },
   merge: { type: 'boolean', description: 'Merge selected neighbouring tiles into one crop by default' },
   composite: { type: 'boolean', description: 'Send the upstream one image (overview and crops side by side), for one-image servers. Env: SEMCLIP_COMPOSITE=1' },
   'allow-remote-images': {
@@ -187,6 +196,9 @@ export async function configFromFlags(args: ServeArgs): Promise<import('@semclip
     ...(str(args.vlm) === undefined ? {} : { vlm: str(args.vlm) }),
     ...(str(args.grid) === undefined ? {} : { grid: str(args.grid) }),
     ...(args.k === undefined ? {} : { k: intArg('k', args.k, 0, 1024) }),
+    ...(str(args.strategy) === undefined
+      ? {}
+      : { strategy: choiceArg('strategy', str(args.strategy), ['topk', 'zoom', 'pack'] as const) as 'topk' | 'zoom' | 'pack' }),
     ...(typeof args.merge === 'boolean' ? { merge: args.merge } : {}),
     ...(typeof args.composite === 'boolean' ? { composite: args.composite } : {}),
     ...(typeof args['allow-remote-images'] === 'boolean' ? { allowRemoteImages: args['allow-remote-images'] } : {}),
