@@ -16,7 +16,7 @@ import type { Pipeline } from './_pipeline.js';
 import { boxesSource, encoderSideOf } from './_zoom.js';
 
 export interface PackOptions {
-  /** Cells to keep. Default: the best cell of each object the question names, then more while they fit `budget` (and, for fixed-resolution families, at most two cells a side), at most 8. */
+  /** Cells to keep. Default: the best cell of each object the question names (with a neighbour holding the rest of an object cut by a cell boundary), then more while they fit `budget` (and, for fixed-resolution families, at most two cells a side), at most 8. */
   readonly k?: number;
   /** Visual tokens for overview + packed image. Default 5 x 576 (LLaVA-NeXT's). */
   readonly budget?: number;
@@ -158,31 +158,53 @@ export async function packAsk(
     throw new SemclipError('INVALID_ARGUMENT', `Pack cellSide ${String(side)} is too small.`, { expected: 'an integer >= 16' });
   const { source } = input;
   const grid = packGrid(source.size, side);
+  // Candidates: the grid's cells (rows and columns 2r, 2c) and cells shifted by half a cell
+  // (2r + 1, 2c + 1), so an object cut by a grid boundary lies whole in one of them; the
+  // doubled indices keep every candidate's row and column order that of its position.
+  const cells: PackCell[] = grid.cells.map((c) => ({ row: 2 * c.row, col: 2 * c.col, box: c.box }));
+  for (const c of grid.cells) {
+    if (c.row === grid.rows - 1 || c.col === grid.cols - 1) continue;
+    const x = c.box.x + Math.round(c.box.width / 2);
+    const y = c.box.y + Math.round(c.box.height / 2);
+    cells.push({
+      row: 2 * c.row + 1,
+      col: 2 * c.col + 1,
+      box: { x, y, width: Math.min(c.box.width, source.size.width - x), height: Math.min(c.box.height, source.size.height - y) },
+    });
+  }
+  const baseCount = grid.cells.length;
   const view = boxesSource(
     source,
-    grid.cells.map((c) => c.box),
-    `pack:${grid.rows}x${grid.cols}`,
-    grid.rows,
-    grid.cols,
+    cells.map((c) => c.box),
+    `pack:${grid.rows}x${grid.cols}+half`,
   );
   const signalOpt = input.signal ? { signal: input.signal } : {};
   const hasScorer = pipeline.scorerId !== undefined;
   const scoreFor = async (question: string): Promise<number[]> =>
-    hasScorer
-      ? [...(await pipeline.score({ question, ...(input.options ? { options: input.options } : {}) }, view, signalOpt)).scores]
-      : grid.cells.map(() => 0);
+    hasScorer ? [...(await pipeline.score({ question, ...(input.options ? { options: input.options } : {}) }, view, signalOpt)).scores] : cells.map(() => 0);
   const phrases = targetPhrases(input.question);
   const overall = await scoreFor(input.question);
   const perPhrase = await Promise.all(phrases.map((p) => scoreFor(p)));
-  // Order of keeping: each phrase's best cell first, then the rest by their best score.
-  const best = grid.cells.map((_, i) => Math.max(overall[i] ?? 0, ...perPhrase.map((s) => s[i] ?? 0)));
+  // Order of keeping: each phrase's best candidate first (none for a phrase no cell scores),
+  // then the grid's cells by their best score, leaving out those a kept candidate overlaps.
+  const best = cells.map((_, i) => Math.max(overall[i] ?? 0, ...perPhrase.map((s) => s[i] ?? 0)));
   const order: Array<{ index: number; phrase?: string }> = [];
   perPhrase.forEach((scores, p) => {
-    const i = scores.indexOf(Math.max(...scores));
-    if (!order.some((o) => o.index === i)) order.push({ index: i, phrase: phrases[p] as string });
+    const top = Math.max(...scores);
+    const i = scores.indexOf(top);
+    if (top > 0 && !order.some((o) => o.index === i)) order.push({ index: i, phrase: phrases[p] as string });
   });
-  for (const i of grid.cells.map((_, i) => i).sort((a, b) => (best[b] as number) - (best[a] as number))) {
-    if (!order.some((o) => o.index === i)) order.push({ index: i });
+  const overlapsKept = (i: number) =>
+    order.some((o) => {
+      const a = (cells[o.index] as PackCell).box;
+      const b = (cells[i] as PackCell).box;
+      return a.x < b.x + b.width && b.x < a.x + a.width && a.y < b.y + b.height && b.y < a.y + a.height;
+    });
+  for (const i of cells
+    .slice(0, baseCount)
+    .map((_, i) => i)
+    .sort((a, b) => (best[b] as number) - (best[a] as number))) {
+    if (!overlapsKept(i)) order.push({ index: i });
   }
   const overviewSize = sentSize(source.size.width, source.size.height, pipeline.imageFormat.maxSide, pipeline.padding);
   const overviewTokens = pipeline.policy.tokensFor(overviewSize.width, overviewSize.height);
@@ -202,12 +224,12 @@ export async function packAsk(
     kept = order.filter((o) => o.phrase !== undefined);
     for (const o of order.slice(kept.length, 8)) {
       const next = [...kept, o];
-      if (kept.length > 0 && !fits(next.map((n) => grid.cells[n.index] as PackCell))) continue;
+      if (kept.length > 0 && !fits(next.map((n) => cells[n.index] as PackCell))) continue;
       kept = next;
     }
   }
   const layout = packLayout(
-    kept.map((k) => grid.cells[k.index] as PackCell),
+    kept.map((k) => cells[k.index] as PackCell),
     separator,
   );
   throwIfAborted(input.signal);
@@ -258,9 +280,19 @@ export async function packAsk(
       timings: { encode: encodeMs, vlm: performance.now() - vlmStart, total: performance.now() - started },
     };
   }
-  const cells: PackedCell[] = layout.placements.map((p, i) => {
+  const keptCells: PackedCell[] = layout.placements.map((p, i) => {
     const k = kept[i] as { index: number; phrase?: string };
     return { ...p, score: best[k.index] as number, ...(k.phrase === undefined ? {} : { phrase: k.phrase }) };
   });
-  return { strategy: 'pack', answer, k: kept.length, cells, size: layout.size, grid: { rows: grid.rows, cols: grid.cols }, phrases, calls: 1, visualTokens };
+  return {
+    strategy: 'pack',
+    answer,
+    k: kept.length,
+    cells: keptCells,
+    size: layout.size,
+    grid: { rows: grid.rows, cols: grid.cols },
+    phrases,
+    calls: 1,
+    visualTokens,
+  };
 }
