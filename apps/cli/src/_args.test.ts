@@ -1,6 +1,16 @@
 import { SemclipError } from '@semclip/core';
 import { describe, expect, it } from 'vitest';
-import { HTTP_ONLY_FLAGS, intArg, launchDirectory, numberArg, questionArg, refuseRunnerFlags, selectOptionsFrom, wantsDeviceNotice } from './_args.js';
+import {
+  HTTP_ONLY_FLAGS,
+  intArg,
+  launchDirectory,
+  numberArg,
+  programName,
+  questionArg,
+  refuseRunnerFlags,
+  selectOptionsFrom,
+  wantsDeviceNotice,
+} from './_args.js';
 import { EXIT, exitCodeFor, normalizeError } from './_errors.js';
 
 describe('flag parsers', () => {
@@ -120,6 +130,16 @@ describe('launchDirectory (pnpm INIT_CWD)', () => {
     [{ npm_package_name: 'semclip-monorepo', npm_lifecycle_event: 'semclip' }, undefined],
     [{}, undefined],
   ])('%j -> %j', (env, expected) => expect(launchDirectory(env as NodeJS.ProcessEnv)).toBe(expected));
+});
+
+describe('programName (what hints tell the user to type)', () => {
+  it.each([
+    [{ npm_package_name: 'semclip-monorepo', npm_lifecycle_event: 'semclip' }, 'pnpm semclip'],
+    [{ npm_package_name: 'semclip-monorepo', npm_lifecycle_event: 'demo' }, 'pnpm semclip'],
+    [{ npm_package_name: 'semclip-monorepo', npm_lifecycle_event: 'test' }, 'semclip'],
+    [{ npm_package_name: 'my-app', npm_lifecycle_event: 'semclip' }, 'semclip'],
+    [{}, 'semclip'],
+  ])('%j -> %s', (env, expected) => expect(programName(env as NodeJS.ProcessEnv)).toBe(expected));
 });
 
 describe('wantsDeviceNotice', () => {

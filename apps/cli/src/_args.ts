@@ -83,7 +83,11 @@ export const selectArgs = {
   },
   model: { type: 'string', description: "Model manifest id for model-backed scorers (default: the scorer's own)", valueHint: 'ID' },
   seed: { type: 'string', description: 'Seed for the random scorer', valueHint: 'N' },
-  device: { type: 'string', description: 'Where models run: cpu, cuda, webgpu or auto (CUDA when installed, else a WebGPU adapter, else CPU)', valueHint: 'cpu|cuda|webgpu|auto' },
+  device: {
+    type: 'string',
+    description: 'Where models run: cpu, cuda, webgpu or auto (CUDA when installed, else a WebGPU adapter, else CPU)',
+    valueHint: 'cpu|cuda|webgpu|auto',
+  },
   k: { type: 'string', description: 'Keep the k best tiles (default 1; 0 = overview only)', valueHint: 'N' },
   adaptive: { type: 'boolean', description: 'Keep every tile within --margin of the best and at least --threshold, instead of top-k' },
   margin: { type: 'string', description: 'Adaptive: keep tiles scoring at least best - M (score units; default 0.1)', valueHint: 'M' },
@@ -329,6 +333,20 @@ export function launchDirectory(env: NodeJS.ProcessEnv = process.env): string | 
   const dir = env.INIT_CWD;
   if (!dir || env.npm_package_name !== ROOT_PACKAGE || !ROOT_SCRIPTS.includes(env.npm_lifecycle_event ?? '')) return undefined;
   return dir;
+}
+
+/**
+ * How the user runs the CLI, for hints that tell them what to type next: `pnpm semclip` when
+ * they ran one of the clone's root scripts (`pnpm semclip ...`, `pnpm demo`), where plain
+ * `semclip` may not be on their PATH; `semclip` otherwise.
+ *
+ * @example
+ * ```ts
+ * programName({ npm_package_name: 'semclip-monorepo', npm_lifecycle_event: 'demo' }); // 'pnpm semclip'
+ * ```
+ */
+export function programName(env: NodeJS.ProcessEnv = process.env): string {
+  return env.npm_package_name === ROOT_PACKAGE && ROOT_SCRIPTS.includes(env.npm_lifecycle_event ?? '') ? 'pnpm semclip' : 'semclip';
 }
 
 /**

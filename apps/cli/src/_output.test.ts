@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { createProgress, fitToWidth, fmtMs, fmtNumber, formatTable, terminalWidth } from './_output.js';
+import { createProgress, fitToWidth, fmtMs, fmtNumber, formatTable, layoutHelp, terminalWidth } from './_output.js';
 
 function sink(isTTY: boolean) {
   const chunks: string[] = [];
@@ -118,5 +118,31 @@ describe('fitToWidth', () => {
       if (saved === undefined) delete process.env.COLUMNS;
       else process.env.COLUMNS = saved;
     }
+  });
+});
+
+describe('layoutHelp', () => {
+  it("left-aligns citty's right-aligned flag column: short flags' text 2 after the longest, a flag over 24 above its text", () => {
+    const citty = [
+      'OPTIONS',
+      '',
+      '                 --k=<N>    Tiles to keep',
+      '  --benchmark=<pope|gqa|scienceqa>    Which benchmark',
+      '           --json',
+      '          --grid=<RxC>    Grid',
+      '',
+      'Footer  kept',
+    ].join('\n');
+    expect(layoutHelp(citty).split('\n')).toEqual([
+      'OPTIONS',
+      '',
+      '  --k=<N>       Tiles to keep',
+      '  --benchmark=<pope|gqa|scienceqa>',
+      '        Which benchmark',
+      '  --json',
+      '  --grid=<RxC>  Grid',
+      '',
+      'Footer  kept',
+    ]);
   });
 });

@@ -104,6 +104,63 @@ export function terminalWidth(stream: { columns?: number } = process.stdout): nu
  * first column is wider than half the width, the rest starts on the next line. ANSI colour
  * codes count as zero width; a single word longer than the width stays whole.
  */
+/**
+ * Lays out citty's help tables left-aligned: citty right-aligns the flag column to its longest
+ * entry, so one long flag (`--benchmark=<pope|gqa|...>`) pushed every description far right and
+ * wrapping made ragged columns. A flag up to 24 columns gets its description beside it at
+ * most at column 28 (2 after the table's longest such flag); a longer one gets it on the next
+ * line, indented 8. Other lines are kept.
+ *
+ * @example
+ * ```ts
+ * layoutHelp('OPTIONS\n\n      --k=<N>    Tiles to keep');
+ * // 'OPTIONS\n\n  --k=<N>                   Tiles to keep'
+ * ```
+ */
+export function layoutHelp(text: string): string {
+  const out: string[] = [];
+  let table: Array<{ flag: string; description: string | undefined } | string> | undefined;
+  const flush = () => {
+    if (!table) return;
+    // Descriptions start 2 columns after the longest flag that fits in 24 (short command names
+    // keep their text close), never past column 28.
+    const widths = table.flatMap((r) => (typeof r === 'string' ? [] : [visibleLength(r.flag)])).filter((w) => w <= 24);
+    const column = 2 + Math.max(0, ...widths) + 2;
+    for (const r of table) {
+      if (typeof r === 'string') out.push(r);
+      else if (r.description === undefined) out.push(`  ${r.flag}`);
+      else if (visibleLength(r.flag) <= 24) out.push(`  ${r.flag}${' '.repeat(column - 2 - visibleLength(r.flag))}${r.description}`);
+      else out.push(`  ${r.flag}`, `        ${r.description}`);
+    }
+    table = undefined;
+  };
+  for (const line of text.split('\n')) {
+    const plain = line.replace(ANSI, '');
+    if (/^(ARGUMENTS|OPTIONS|COMMANDS)\s*$/.test(plain)) {
+      flush();
+      out.push(line);
+      table = [];
+      continue;
+    }
+    if (!table) {
+      out.push(line);
+      continue;
+    }
+    if (plain.trim() === '') {
+      // A table ends at the first blank line after its rows.
+      if (table.length > 0) {
+        flush();
+        out.push(line);
+      } else out.push(line);
+      continue;
+    }
+    const row = /^ {2,}(\S(?:.*?\S)?)(?: {4,}(\S.*?))?\s*$/.exec(line);
+    table.push(row ? { flag: row[1] ?? '', description: row[2] } : line);
+  }
+  flush();
+  return out.join('\n');
+}
+
 export function fitToWidth(text: string, width: number): string {
   const max = Math.max(20, Math.floor(width));
   return text

@@ -1,9 +1,10 @@
+import { spawn } from 'node:child_process';
 import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { closestMatch } from './_args.js';
-import { PHOTO, REPO_ROOT, semclip, tempDir } from './_cli-harness.js';
+import { CLI, PHOTO, REPO_ROOT, semclip, tempDir } from './_cli-harness.js';
 
 // These tests run the built CLI (`pnpm test` runs tsup first) on a real 4032x3024 photo.
 
@@ -237,7 +238,7 @@ describe('errors and exit codes', () => {
     const lines = res.stderr.trim().split('\n');
     expect(lines.at(-1)).toMatch(new RegExp(`^semclip: error \\[${code}\\]: \\S.*[.]$`));
     if (argv.length > 0) expect(lines).toHaveLength(1);
-    expect(res.stderr).not.toMatch(/^\s+at /m);
+    expect(res.stderr).not.toMatch(/^\s+at .*:\d+:\d+\)?$/m);
   });
 
   it('a truncated image exits 2 with IMAGE_TRUNCATED, for tiles and for select with a scorer that reads no pixels', async () => {
@@ -441,14 +442,55 @@ describe('help and version', () => {
       ],
     ],
     [['demo'], 'semclip demo', ['--out', '--scorer', '--json']],
-    [['eval', 'run'], 'eval run', ['--benchmark', '--method']],
-    [['models', 'pull'], 'models pull', ['<ID>', '--force']],
+    [['eval', 'run'], 'semclip eval run', ['--benchmark', '--method']],
+    [['eval', 'score'], 'semclip eval score', ['--benchmark', '--predictions']],
+    [['models', 'pull'], 'semclip models pull', ['<ID>', '--force']],
   ] as const)('%j --help prints usage and exits 0', async (cmd, name, mentions) => {
     const res = await semclip([...cmd, '--help']);
     expect(res.code, res.stderr + res.stdout).toBe(0);
     expect(res.stdout).not.toMatch(ANSI);
     expect(res.stdout).toContain(`USAGE ${name}`);
     for (const m of mentions) expect(res.stdout).toContain(m);
+  });
+
+  it.each([['eval', 'score'], ['ask'], ['serve']])(
+    '%s --help lines every description up in one column, left of a long flag on its own line',
+    async (...cmd) => {
+      const res = await semclip([...cmd, '--help'], { env: { COLUMNS: '100' } });
+      expect(res.stdout).not.toMatch(/\(eval score\)/);
+      const options = res.stdout.split('\nOPTIONS\n')[1] ?? '';
+      const rows = options.split('\n').filter((l) => l.trim() !== '');
+      expect(rows.length).toBeGreaterThan(3);
+      const columns = new Set<number>();
+      for (const row of rows) {
+        // a flag at column 2 (its description in the table's one column, or on the next line at 8), or a description line
+        expect(row, row).toMatch(/^( {2}-\S.*| {8,}\S.*)$/);
+        if (row.startsWith('  -') && / {2,}\S/.test(row.slice(2))) columns.add(row.search(/(?<=\S {2,})\S/));
+      }
+      expect(columns.size).toBe(1);
+    },
+  );
+
+  it('run as the clone\'s "pnpm semclip" script, hints say "pnpm semclip ..."; the demo ends with a command that works there', async () => {
+    const env = { npm_package_name: 'semclip-monorepo', npm_lifecycle_event: 'semclip', INIT_CWD: REPO_ROOT };
+    const res = await semclip(['select'], { env });
+    expect(res.stderr).toContain('Run "pnpm semclip select --help" for usage');
+    const help = await semclip(['eval', 'score', '--help'], { env });
+    expect(help.stdout).toContain('USAGE pnpm semclip eval score');
+    const plain = await semclip(['select']);
+    expect(plain.stderr).toContain('Run "semclip select --help" for usage');
+  });
+
+  it('stops quietly with exit 0 when the reader of its output goes away (| head): no EPIPE stack trace', async () => {
+    const child = spawn(process.execPath, [CLI, 'tiles', PHOTO, '--grid', '8x8'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d));
+    // Read the first chunk, then close the pipe as `head -1` does.
+    await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
+    child.stdout.destroy();
+    const code = await new Promise<number | null>((resolve) => child.once('close', (c) => resolve(c)));
+    expect(stderr).not.toMatch(/EPIPE|at /);
+    expect(code).toBe(0);
   });
 
   it('-h is --help', async () => {

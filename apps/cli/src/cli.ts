@@ -6,11 +6,11 @@ import { readFileSync } from 'node:fs';
 import { defineCommand, renderUsage, runCommand } from 'citty';
 import type { ArgsDef } from 'citty';
 import { SemclipError } from '@semclip/core';
-import { closestMatch, launchDirectory, wantsDeviceNotice } from './_args.js';
+import { closestMatch, launchDirectory, programName, wantsDeviceNotice } from './_args.js';
 import { COMMANDS } from './_commands.js';
 import type { AnyCommand } from './_commands.js';
 import { EXIT, errorDetails, errorLine, exitCodeFor, normalizeError } from './_errors.js';
-import { fitToWidth, printJson, terminalWidth } from './_output.js';
+import { fitToWidth, layoutHelp, printJson, terminalWidth } from './_output.js';
 import { cliAbortController } from './_signal.js';
 
 const version = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -62,7 +62,7 @@ async function resolveCommand(rawArgs: readonly string[], strict: boolean): Prom
     const subs = ((await resolveValue(cmd.subCommands)) ?? {}) as Record<string, AnyCommand | (() => Promise<AnyCommand>)>;
     const hasSubs = Object.keys(subs).length > 0;
     const where = `"semclip${path.map((p) => ` ${p}`).join('')}"`;
-    const usage = `Run "semclip ${[...path, '--help'].join(' ')}" for usage`;
+    const usage = `Run "${programName()} ${[...path, '--help'].join(' ')}" for usage`;
 
     const kinds = new Map<string, 'boolean' | 'value'>();
     const positionalDefs: Array<{ name: string; valueHint?: string }> = [];
@@ -133,7 +133,7 @@ async function resolveCommand(rawArgs: readonly string[], strict: boolean): Prom
         `There is no command "${[...path, name].join(' ')}".${suggestion ? ` Did you mean "${[...path, suggestion].join(' ')}"?` : ''}`,
         {
           expected: `one of: ${names.join(', ')}`,
-          hint: `Run "semclip ${[...path, '--help'].join(' ')}" for the list`,
+          hint: `Run "${programName()} ${[...path, '--help'].join(' ')}" for the list`,
           details: { command: name, valid: names, ...(suggestion ? { suggestion } : {}) },
         },
       );
@@ -150,7 +150,7 @@ function wantsJson(rawArgs: readonly string[]): boolean {
 }
 
 function report(err: unknown, rawArgs: readonly string[], path: readonly string[]): number {
-  const usageHint = `Run "semclip ${[...path, '--help'].join(' ')}" for usage`;
+  const usageHint = `Run "${programName()} ${[...path, '--help'].join(' ')}" for usage`;
   const error = normalizeError(err, usageHint);
   if (rawArgs.includes('--verbose')) process.stderr.write(`${errorDetails(err)}\n`);
   if (wantsJson(rawArgs)) {
@@ -171,9 +171,13 @@ async function run(rawArgs: string[]): Promise<number> {
         flags.filter((a) => a !== '--help' && a !== '-h'),
         false,
       );
-      let text = await renderUsage(resolved.cmd, resolved.parent);
+      // citty names a command after its direct parent only ("USAGE eval score"): give it the
+      // whole path as the user types it.
+      const name = [programName(), ...resolved.path.slice(0, -1)].join(' ');
+      const parent = resolved.cmd === main ? undefined : { ...resolved.parent, meta: { name, version } };
+      let text = await renderUsage(resolved.cmd === main ? { ...main, meta: { ...main.meta, name } } : resolved.cmd, parent);
       if (!process.stdout.isTTY) text = text.replace(ANSI, '');
-      process.stdout.write(`${fitToWidth(text, terminalWidth(process.stdout))}\n`);
+      process.stdout.write(`${fitToWidth(layoutHelp(text), terminalWidth(process.stdout))}\n`);
       return EXIT.ok;
     }
     if (rawArgs.length === 1 && (rawArgs[0] === '--version' || rawArgs[0] === '-v')) {
@@ -183,12 +187,12 @@ async function run(rawArgs: string[]): Promise<number> {
     const resolved = await resolveCommand(rawArgs, true);
     path = resolved.path;
     if (resolved.cmd === main) {
-      let text = await renderUsage(main);
+      let text = await renderUsage({ ...main, meta: { ...main.meta, name: programName() } });
       if (!process.stderr.isTTY) text = text.replace(ANSI, '');
-      if (!wantsJson(rawArgs)) process.stderr.write(`${fitToWidth(text, terminalWidth(process.stderr))}\n\n`);
+      if (!wantsJson(rawArgs)) process.stderr.write(`${fitToWidth(layoutHelp(text), terminalWidth(process.stderr))}\n\n`);
       throw new SemclipError('INVALID_ARGUMENT', 'No command given.', {
         expected: `a command: ${Object.keys(COMMANDS).join(', ')}`,
-        hint: 'Try "semclip demo"',
+        hint: `Try "${programName()} demo"`,
       });
     }
     await runCommand(main, { rawArgs });
@@ -196,6 +200,15 @@ async function run(rawArgs: string[]): Promise<number> {
   } catch (err) {
     return report(err, rawArgs, path);
   }
+}
+
+// A reader that stops early (`semclip tiles x.jpg | head -3`) closes the pipe: stop quietly, as
+// other Unix tools do, instead of dying on an unhandled EPIPE with a stack trace.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(typeof process.exitCode === 'number' ? process.exitCode : EXIT.ok);
+    throw err;
+  });
 }
 
 let interrupted = false;

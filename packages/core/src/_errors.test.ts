@@ -12,6 +12,15 @@ describe('SemclipError', () => {
     expect(err.name).toBe('SemclipError');
   });
 
+  it.each([
+    ['Is the server running?', 'Is the server running?'],
+    ['Run it again!', 'Run it again!'],
+    ['Try again.', 'Try again.'],
+    ['Try again', 'Try again.'],
+  ])('ends the hint %j with one full stop only when it has no end punctuation', (hint, shown) => {
+    expect(new SemclipError('UPSTREAM_ERROR', 'Could not connect.', { hint }).message).toBe(`Could not connect. ${shown}`);
+  });
+
   it('keeps the cause', () => {
     const cause = new Error('disk full');
     expect(new SemclipError('INTERNAL', 'x', { cause }).cause).toBe(cause);

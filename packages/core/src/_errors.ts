@@ -103,7 +103,7 @@ export class SemclipError extends Error {
   constructor(code: SemclipErrorCode, message: string, options: SemclipErrorOptions = {}) {
     const parts = [message.trim()];
     if (options.expected) parts.push(`Expected ${options.expected}.`);
-    if (options.hint) parts.push(options.hint.endsWith('.') ? options.hint : `${options.hint}.`);
+    if (options.hint) parts.push(/[.?!]$/.test(options.hint) ? options.hint : `${options.hint}.`);
     super(parts.join(' '), options.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
     this.expected = options.expected;

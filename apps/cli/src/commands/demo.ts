@@ -1,7 +1,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { defineCommand } from 'citty';
-import { commonArgs, gridOptions, intArg } from '../_args.js';
+import { commonArgs, gridOptions, intArg, programName } from '../_args.js';
 import { print, printJson, progressEnabled } from '../_output.js';
 import { printSelection, selectionJson } from '../_selection-view.js';
 import { cliSignal } from '../_signal.js';
@@ -61,6 +61,7 @@ export default defineCommand({
           : 'No tile was selected.',
       );
     }
-    print(`Try your own image: semclip select photo.jpg "What does the sign say?" --grid 3x3 --overlay overlay.png`);
+    // After `pnpm demo` plain `semclip` is usually not on the PATH yet (README: "Your own images").
+    print(`Try your own image: ${programName()} select photo.jpg "What does the sign say?" --grid 3x3 --overlay overlay.png`);
   },
 });
