@@ -136,7 +136,10 @@ async function loadParts(
       })
       .catch((e: unknown) => {
         // No WebGPU adapter is a device problem, not a broken model.
-        throw (device === 'webgpu' ? gpuUnavailable(device, e) : undefined) ?? loadError(label, `ONNX sessions (${SESSIONS.map((s) => `onnx/${s}`).join(', ')}) on ${device}`, e, hint);
+        throw (
+          (device === 'webgpu' ? gpuUnavailable(device, e) : undefined) ??
+          loadError(label, `ONNX sessions (${SESSIONS.map((s) => `onnx/${s}`).join(', ')}) on ${device}`, e, hint)
+        );
       }),
   ]);
   const failed = loaded.find((r): r is PromiseRejectedResult => r.status === 'rejected');
