@@ -14,6 +14,7 @@ import { buildPromptImages, sentSize } from './_ask.js';
 import type { AskResult, SentImage } from './_ask.js';
 import type { Pipeline } from './_pipeline.js';
 import { boxesSource, encoderSideOf } from './_zoom.js';
+import type { ZoomInput } from './_zoom.js';
 
 export interface PackOptions {
   /** Cells to keep. Default: the best cell of each object the question names (with a neighbour holding the rest of an object cut by a cell boundary), then more while they fit `budget` (and, for fixed-resolution families, at most two cells a side), at most 8. */
@@ -131,14 +132,8 @@ export function packGrid(size: Size, side: number): { rows: number; cols: number
  */
 export async function packAsk(
   pipeline: Pipeline,
-  input: {
-    readonly runner: VlmRunner;
-    readonly source: TileSource;
-    readonly question: string;
-    readonly options?: readonly string[];
-    readonly instruction?: string;
-    readonly signal?: AbortSignal;
-  },
+  // The same request as zoom's, so callers switch strategies without reshaping it.
+  input: ZoomInput,
   options: PackOptions = {},
 ): Promise<PackResult> {
   const started = performance.now();
