@@ -516,6 +516,7 @@ export const SERVER_ENV = {
   SEMCLIP_VLM: 'runner spec for /v1/answer',
   SEMCLIP_GRID: 'default grid (default 2x2)',
   SEMCLIP_K: 'default regions selected (default 1)',
+  SEMCLIP_STRATEGY: "/v1/answer's strategy when a request names none: topk (default), zoom or pack",
   SEMCLIP_COMPOSITE: '1 to pack overview and crops into one image',
   SEMCLIP_ALLOW_REMOTE_IMAGES: '1 to accept http(s) image URLs',
   SEMCLIP_ALLOW_SVG: '1 to accept SVG images (self-contained, no filters, rendered under a time limit)',
@@ -587,6 +588,7 @@ export function serverConfigFromEnv(env: Readonly<Record<string, string | undefi
   if ((v = get('SEMCLIP_VLM'))) out.vlm = v;
   if ((v = get('SEMCLIP_GRID'))) out.grid = v;
   if ((v = get('SEMCLIP_K'))) out.k = envInt('SEMCLIP_K', v, 0);
+  if ((v = get('SEMCLIP_STRATEGY'))) out.strategy = strategyOf(v, 'SEMCLIP_STRATEGY');
   if ((v = env.SEMCLIP_COMPOSITE) !== undefined) out.composite = envFlag('SEMCLIP_COMPOSITE', v);
   if ((v = env.SEMCLIP_ALLOW_REMOTE_IMAGES) !== undefined) out.allowRemoteImages = envFlag('SEMCLIP_ALLOW_REMOTE_IMAGES', v);
   if ((v = env.SEMCLIP_ALLOW_SVG) !== undefined) out.allowSvg = envFlag('SEMCLIP_ALLOW_SVG', v);
@@ -635,11 +637,11 @@ export function mergeServerConfigs(...configs: readonly ServerConfig[]): ServerC
   return out;
 }
 
-function strategyOf(value: unknown): 'topk' | 'zoom' | 'pack' {
+function strategyOf(value: unknown, option = 'strategy'): 'topk' | 'zoom' | 'pack' {
   if (value === undefined) return 'topk';
   if (value === 'topk' || value === 'zoom' || value === 'pack') return value;
-  throw new SemclipError('INVALID_ARGUMENT', `Server strategy ${JSON.stringify(value)} is not known.`, {
+  throw new SemclipError('INVALID_ARGUMENT', `Server strategy ${JSON.stringify(value)} (${option}) is not known.`, {
     expected: 'topk, zoom or pack',
-    details: { option: 'strategy' },
+    details: { option },
   });
 }

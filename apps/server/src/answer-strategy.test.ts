@@ -1,3 +1,4 @@
+import { resolveServerConfig, serverConfigFromEnv } from './_config.js';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -85,4 +86,18 @@ describe('POST /v1/answer with a strategy', () => {
       await server.close();
     }
   }, 60_000);
+
+  it.each([
+    [{ SEMCLIP_STRATEGY: 'zoom' }, 'zoom'],
+    [{ SEMCLIP_STRATEGY: 'pack' }, 'pack'],
+    [{}, 'topk'],
+  ])('SEMCLIP_STRATEGY %j sets the server default strategy to %s', (env, strategy) => {
+    expect(resolveServerConfig({ scorer: 'random', ...serverConfigFromEnv(env) }).strategy).toBe(strategy);
+  });
+
+  it('refuses an unknown SEMCLIP_STRATEGY, naming the variable', () => {
+    expect(() => serverConfigFromEnv({ SEMCLIP_STRATEGY: 'zooom' })).toThrowError(
+      expect.objectContaining({ code: 'INVALID_ARGUMENT', message: expect.stringContaining('SEMCLIP_STRATEGY') }),
+    );
+  });
 });

@@ -59,7 +59,8 @@ export const serveArgs = {
   k: { type: 'string', description: 'Default number of regions selected (default 1). Env: SEMCLIP_K', valueHint: 'N' },
   strategy: {
     type: 'string',
-    description: "POST /v1/answer's strategy when a request names none: topk (default), zoom (confidence-gated search, several VLM calls) or pack",
+    description:
+      "POST /v1/answer's strategy when a request names none: topk (default), zoom (confidence-gated search, several VLM calls) or pack. Env: SEMCLIP_STRATEGY",
     valueHint: 'topk|zoom|pack',
   },
   merge: { type: 'boolean', description: 'Merge selected neighbouring tiles into one crop by default' },
