@@ -6,7 +6,7 @@
  * both of its objects in one image at a resolution it can read.
  */
 import { SemclipError, optionLetters, throwIfAborted } from '@semclip/core';
-import type { PromptImage, RawImage, Size, TileSource, VlmRunner } from '@semclip/core';
+import type { PromptImage, RawImage, Size } from '@semclip/core';
 import { packLayout } from '@semclip/selector';
 import type { PackCell, PackPlacement } from '@semclip/selector';
 import { tileImage } from '@semclip/tiling';
