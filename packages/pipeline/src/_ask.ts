@@ -280,38 +280,68 @@ export async function askWithSelection(options: AskOptions): Promise<AskResult> 
     ...(options.imageFormat ? { imageFormat: options.imageFormat } : {}),
     ...(options.signal ? { signal: options.signal } : {}),
   });
-  const encodeMs = performance.now() - started;
-  const visualTokens = sent.reduce((s, i) => s + i.tokens, 0);
-  const common = {
+  return askPrepared({
+    runner: options.runner,
     images,
+    sent,
     question: options.question,
     imageSize: options.source.size,
+    mode,
+    started,
+    ...(options.options ? { options: options.options } : {}),
     ...(options.instruction === undefined ? {} : { instruction: options.instruction }),
+    ...(options.maxTokens === undefined ? {} : { maxTokens: options.maxTokens }),
     ...(options.signal ? { signal: options.signal } : {}),
+  });
+}
+
+/** Images already built for a prompt, and what to ask with them (see `askPrepared`). */
+export interface PreparedAsk {
+  readonly runner: VlmRunner;
+  readonly images: readonly PromptImage[];
+  readonly sent: readonly SentImage[];
+  readonly question: string;
+  readonly imageSize: Size;
+  readonly mode: AskMode;
+  /** When the work for this answer began (`performance.now()`): encoding is what came before the call. */
+  readonly started: number;
+  readonly options?: readonly string[];
+  readonly instruction?: string;
+  readonly maxTokens?: number;
+  readonly signal?: AbortSignal;
+}
+
+/**
+ * The one place a prompt goes to the VLM: `runner.choose` for multiple choice, else
+ * `runner.answer`, and the result with its images, visual tokens and timings. The selection
+ * ask and the strategies (pack) share it, so their results read the same.
+ */
+export async function askPrepared(p: PreparedAsk): Promise<AskResult> {
+  const encodeMs = performance.now() - p.started;
+  const visualTokens = p.sent.reduce((s, i) => s + i.tokens, 0);
+  const common = {
+    images: p.images,
+    question: p.question,
+    imageSize: p.imageSize,
+    ...(p.instruction === undefined ? {} : { instruction: p.instruction }),
+    ...(p.signal ? { signal: p.signal } : {}),
   };
   const vlmStart = performance.now();
-  if (options.options) {
-    const choice = await options.runner.choose({ ...common, options: options.options });
+  const timings = () => ({ encode: encodeMs, vlm: performance.now() - vlmStart, total: performance.now() - p.started });
+  if (p.options) {
+    const choice = await p.runner.choose({ ...common, options: p.options });
     return {
       kind: 'choice',
-      mode,
+      mode: p.mode,
       index: choice.index,
-      letter: optionLetters(options.options.length)[choice.index] ?? '?',
-      option: options.options[choice.index] ?? '',
+      letter: optionLetters(p.options.length)[choice.index] ?? '?',
+      option: p.options[choice.index] ?? '',
       choice,
-      images: sent,
+      images: p.sent,
       visualTokens,
-      timings: { encode: encodeMs, vlm: performance.now() - vlmStart, total: performance.now() - started },
+      timings: timings(),
     };
   }
-  const answer = await options.runner.answer({ ...common, ...(options.maxTokens === undefined ? {} : { maxTokens: options.maxTokens }) });
-  return {
-    kind: 'answer',
-    mode,
-    text: answer.text,
-    answer,
-    images: sent,
-    visualTokens,
-    timings: { encode: encodeMs, vlm: performance.now() - vlmStart, total: performance.now() - started },
-  };
+  const answer = await p.runner.answer({ ...common, ...(p.maxTokens === undefined ? {} : { maxTokens: p.maxTokens }) });
+  return { kind: 'answer', mode: p.mode, text: answer.text, answer, images: p.sent, visualTokens, timings: timings() };
 }

@@ -10,7 +10,7 @@ import type { PromptImage, RawImage, Size } from '@semclip/core';
 import { packLayout } from '@semclip/selector';
 import type { PackCell, PackPlacement } from '@semclip/selector';
 import { tileImage } from '@semclip/tiling';
-import { buildPromptImages, sentSize } from './_ask.js';
+import { askPrepared, buildPromptImages, sentSize } from './_ask.js';
 import type { AskResult, SentImage } from './_ask.js';
 import type { Pipeline } from './_pipeline.js';
 import { boxesSource, encoderSideOf } from './_zoom.js';
@@ -239,42 +239,18 @@ export async function packAsk(
   const packedImages = await buildPromptImages(packedSource, { overview: true, regions: [] }, { policy, imageFormat: pipeline.imageFormat, ...signalOpt });
   const images: PromptImage[] = [...overview.images, { role: 'region', image: (packedImages.images[0] as PromptImage).image }];
   const sent: SentImage[] = [...overview.sent, { ...(packedImages.sent[0] as SentImage), role: 'region' }];
-  const visualTokens = sent.reduce((s, i) => s + i.tokens, 0);
-  const encodeMs = performance.now() - started;
-  const common = {
+  const answer = await askPrepared({
+    runner: input.runner,
     images,
+    sent,
     question: `${PACK_NOTE}\n${input.question}`,
     imageSize: source.size,
+    mode: 'semclip',
+    started,
+    ...(input.options ? { options: input.options } : {}),
     ...(input.instruction === undefined ? {} : { instruction: input.instruction }),
     ...signalOpt,
-  };
-  const vlmStart = performance.now();
-  let answer: AskResult;
-  if (input.options) {
-    const choice = await input.runner.choose({ ...common, options: input.options });
-    answer = {
-      kind: 'choice',
-      mode: 'semclip',
-      index: choice.index,
-      letter: optionLetters(input.options.length)[choice.index] ?? '?',
-      option: input.options[choice.index] ?? '',
-      choice,
-      images: sent,
-      visualTokens,
-      timings: { encode: encodeMs, vlm: performance.now() - vlmStart, total: performance.now() - started },
-    };
-  } else {
-    const a = await input.runner.answer(common);
-    answer = {
-      kind: 'answer',
-      mode: 'semclip',
-      text: a.text,
-      answer: a,
-      images: sent,
-      visualTokens,
-      timings: { encode: encodeMs, vlm: performance.now() - vlmStart, total: performance.now() - started },
-    };
-  }
+  });
   const keptCells: PackedCell[] = layout.placements.map((p, i) => {
     const k = kept[i] as { index: number; phrase?: string };
     return { ...p, score: best[k.index] as number, ...(k.phrase === undefined ? {} : { phrase: k.phrase }) };
@@ -288,6 +264,6 @@ export async function packAsk(
     grid: { rows: grid.rows, cols: grid.cols },
     phrases,
     calls: 1,
-    visualTokens,
+    visualTokens: answer.visualTokens,
   };
 }
