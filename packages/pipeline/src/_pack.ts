@@ -5,7 +5,7 @@
  * note that the parts keep their arrangement. One VLM call; a relative-position question sees
  * both of its objects in one image at a resolution it can read.
  */
-import { SemclipError, optionLetters, throwIfAborted } from '@semclip/core';
+import { SemclipError, throwIfAborted } from '@semclip/core';
 import type { PromptImage, RawImage, Size } from '@semclip/core';
 import { packLayout } from '@semclip/selector';
 import type { PackCell, PackPlacement } from '@semclip/selector';
