@@ -171,7 +171,17 @@ export async function answerRoute(c: Context, state: ServerState, ctx: WorkConte
     mode,
     strategy,
     vlm_calls: search?.calls ?? 1,
-    ...(search?.strategy === 'zoom' ? { search: { stopped_by: search.stoppedBy, confidence: search.confidence, box: search.box, steps: search.steps } } : {}),
+    ...(search?.strategy === 'zoom'
+      ? {
+          search: {
+            stopped_by: search.stoppedBy,
+            confidence: search.confidence,
+            box: search.box,
+            ...(search.targets ? { targets: search.targets } : {}),
+            steps: search.steps,
+          },
+        }
+      : {}),
     ...(search?.strategy === 'pack'
       ? {
           pack: {

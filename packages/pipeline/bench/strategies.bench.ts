@@ -7,7 +7,7 @@
  * search and packing logic do when perception is the limit, not what a real VLM scores.
  *
  * Run: `pnpm --filter @semclip/pipeline bench strategies` (part of `pnpm bench`).
- * `SEMCLIP_SYNTH_ITEMS` (default 60) and `SEMCLIP_SYNTH_SEED` (default 1). Photos: the real ones
+ * `SEMCLIP_SYNTH_ITEMS` (default 60), `SEMCLIP_SYNTH_SEED` (default 1) and `SEMCLIP_SYNTH_METHODS` (method prefixes, to rerun a few rows). Photos: the real ones
  * of ../shared/data/images when present, else the generated stand-in. Results (every item and
  * method) go to bench-results/strategies.json.
  */
@@ -29,6 +29,8 @@ import type { AskResult, Pipeline } from '../src/index.js';
 const here = path.dirname(fileURLToPath(import.meta.url));
 const ITEMS = Number(process.env.SEMCLIP_SYNTH_ITEMS ?? 60);
 const SEED = Number(process.env.SEMCLIP_SYNTH_SEED ?? 1);
+// Comma-separated method prefixes (e.g. `zoom,oracle`), to rerun a few rows.
+const ONLY = process.env.SEMCLIP_SYNTH_METHODS?.split(',').map((m) => m.trim());
 const MODEL = 'llava-hf/llava-1.5-7b-hf';
 
 interface Row {
@@ -89,6 +91,7 @@ async function run(): Promise<void> {
       const image = path.join(dir, item.image);
       const q = { question: item.question, options: item.options };
       const record = async (method: string, f: () => Promise<{ correct: boolean; calls: number; tokens: number }>) => {
+        if (ONLY && !ONLY.some((m) => method.startsWith(m))) return;
         const s = performance.now();
         const r = await f();
         rows.push({ item: item.id, type: item.type, easy: item.easy, method, ...r, ms: performance.now() - s });
@@ -203,7 +206,7 @@ async function run(): Promise<void> {
   };
   const out = path.join(here, '..', 'bench-results');
   mkdirSync(out, { recursive: true });
-  writeFileSync(path.join(out, 'strategies.json'), `${JSON.stringify({ ...summary, rows }, null, 1)}\n`);
+  writeFileSync(path.join(out, ONLY ? 'strategies.partial.json' : 'strategies.json'), `${JSON.stringify({ ...summary, rows }, null, 1)}\n`);
   console.log(JSON.stringify(summary, null, 1));
   console.table(table);
 }

@@ -118,6 +118,48 @@ export function packGrid(size: Size, side: number): { rows: number; cols: number
 }
 
 /**
+ * Pastes `cells` of the source in their row/column order (`packLayout`, no resampling) and asks
+ * the VLM with overview + packed image and `PACK_NOTE`. One call; `pack` and `zoom` (for the
+ * regions it found per object) share it.
+ */
+export async function askPacked(
+  pipeline: Pipeline,
+  input: ZoomInput,
+  cells: readonly PackCell[],
+  o: { readonly separator: number; readonly started?: number },
+): Promise<{ answer: AskResult; layout: { size: Size; placements: PackPlacement[] } }> {
+  const started = o.started ?? performance.now();
+  const { source } = input;
+  const signalOpt = input.signal ? { signal: input.signal } : {};
+  const layout = packLayout(cells, o.separator);
+  throwIfAborted(input.signal);
+  const crops = await Promise.all(layout.placements.map((p) => source.crop(p.cell.box)));
+  const packed = composePack(
+    layout.size,
+    layout.placements.map((placement, i) => ({ placement, image: crops[i] as RawImage })),
+  );
+  const packedSource = await tileImage(packed, { grid: '1x1' });
+  const policy = pipeline.policy;
+  const overview = await pipeline.buildImages(source, { overview: true, regions: [] }, signalOpt);
+  const packedImages = await buildPromptImages(packedSource, { overview: true, regions: [] }, { policy, imageFormat: pipeline.imageFormat, ...signalOpt });
+  const images: PromptImage[] = [...overview.images, { role: 'region', image: (packedImages.images[0] as PromptImage).image }];
+  const sent: SentImage[] = [...overview.sent, { ...(packedImages.sent[0] as SentImage), role: 'region' }];
+  const answer = await askPrepared({
+    runner: input.runner,
+    images,
+    sent,
+    question: `${PACK_NOTE}\n${input.question}`,
+    imageSize: source.size,
+    mode: 'semclip',
+    started,
+    ...(input.options ? { options: input.options } : {}),
+    ...(input.instruction === undefined ? {} : { instruction: input.instruction }),
+    ...signalOpt,
+  });
+  return { answer, layout };
+}
+
+/**
  * Answers with the `pack` strategy: scores the cells (per target phrase when the question
  * names several objects, whose best cells are kept first), keeps the top K (`k`, or as many
  * as fit `budget`), packs them in their original order and asks once with overview + packed
@@ -223,34 +265,12 @@ export async function packAsk(
       kept = next;
     }
   }
-  const layout = packLayout(
+  const { answer, layout } = await askPacked(
+    pipeline,
+    input,
     kept.map((k) => cells[k.index] as PackCell),
-    separator,
+    { separator, started },
   );
-  throwIfAborted(input.signal);
-  const crops = await Promise.all(layout.placements.map((p) => source.crop(p.cell.box)));
-  const packed = composePack(
-    layout.size,
-    layout.placements.map((placement, i) => ({ placement, image: crops[i] as RawImage })),
-  );
-  const packedSource = await tileImage(packed, { grid: '1x1' });
-  const policy = pipeline.policy;
-  const overview = await pipeline.buildImages(source, { overview: true, regions: [] }, signalOpt);
-  const packedImages = await buildPromptImages(packedSource, { overview: true, regions: [] }, { policy, imageFormat: pipeline.imageFormat, ...signalOpt });
-  const images: PromptImage[] = [...overview.images, { role: 'region', image: (packedImages.images[0] as PromptImage).image }];
-  const sent: SentImage[] = [...overview.sent, { ...(packedImages.sent[0] as SentImage), role: 'region' }];
-  const answer = await askPrepared({
-    runner: input.runner,
-    images,
-    sent,
-    question: `${PACK_NOTE}\n${input.question}`,
-    imageSize: source.size,
-    mode: 'semclip',
-    started,
-    ...(input.options ? { options: input.options } : {}),
-    ...(input.instruction === undefined ? {} : { instruction: input.instruction }),
-    ...signalOpt,
-  });
   const keptCells: PackedCell[] = layout.placements.map((p, i) => {
     const k = kept[i] as { index: number; phrase?: string };
     return { ...p, score: best[k.index] as number, ...(k.phrase === undefined ? {} : { phrase: k.phrase }) };

@@ -9,6 +9,7 @@ it('exports exactly these names', async () => {
     'MODEL_FAMILIES',
     'PACK_NOTE',
     'PADDING_CHOICES',
+    'ZOOM_TARGET_PROMPT',
     'ZOOM_YESNO_PROMPT',
     'askWithSelection',
     'boxesSource',

@@ -32,8 +32,8 @@ export type { ImagePolicy, ImagePolicyOptions, ModelFamily, PaddingChoice } from
 export { ASK_MODES, DEFAULT_IMAGE_FORMAT, askWithSelection, buildPromptImages, planFor, resolveImageFormat, sentSize } from './_ask.js';
 export type { AskMode, AskOptions, AskResult, AskTimings, ImageFormat, SentImage } from './_ask.js';
 
-export { ZOOM_YESNO_PROMPT, boxesSource, encoderSideOf, resolveZoomOptions, zoomAsk, zoomOverlay } from './_zoom.js';
-export type { ZoomInput, ZoomOptions, ZoomResult, ZoomStep } from './_zoom.js';
+export { ZOOM_TARGET_PROMPT, ZOOM_YESNO_PROMPT, boxesSource, encoderSideOf, resolveZoomOptions, zoomAsk, zoomOverlay } from './_zoom.js';
+export type { ZoomInput, ZoomOptions, ZoomResult, ZoomStep, ZoomTarget } from './_zoom.js';
 
 export { PACK_NOTE, composePack, packAsk, packGrid, targetPhrases } from './_pack.js';
 export type { PackOptions, PackResult, PackedCell } from './_pack.js';

@@ -2,14 +2,14 @@ import { mulberry32 } from '@semclip/core';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { RawImage, RelevanceScorer, TileScores } from '@semclip/core';
+import type { RawImage } from '@semclip/core';
 import { packLayout } from '@semclip/selector';
 import type { PackCell } from '@semclip/selector';
 import { startFakeOpenAI } from '@semclip/test-kit/openai-upstream';
 import type { FakeOpenAI } from '@semclip/test-kit/openai-upstream';
-import { simulatedVlm } from '@semclip/test-kit/sim-vlm';
+import { simulatedVlm, targetScorer } from '@semclip/test-kit/sim-vlm';
 import { generateSynthBenchmark } from '@semclip/tiling';
-import type { SynthItem, SynthManifest } from '@semclip/tiling';
+import type { SynthManifest } from '@semclip/tiling';
 import { createOpenAIRunner } from '@semclip/vlm-runner/openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { composePack, createPipeline, packAsk, packGrid, targetPhrases } from './index.js';
@@ -79,29 +79,6 @@ afterAll(async () => {
   await fake?.close();
   if (dir) await rm(dir, { recursive: true, force: true });
 });
-
-/** A scorer that knows where the item's targets are: isolates packing from scoring. */
-function targetScorer(item: SynthItem): RelevanceScorer {
-  return {
-    id: 'targets',
-    async score(query, source): Promise<TileScores> {
-      const wanted = item.targets.filter((t) => query.question.includes(t.label));
-      const scores = source.grid.tiles.map((tile) =>
-        Math.max(
-          0,
-          ...wanted.map((t) => {
-            const b = tile.box;
-            const w = Math.max(0, Math.min(b.x + b.width, t.box.x + t.box.width) - Math.max(b.x, t.box.x));
-            const h = Math.max(0, Math.min(b.y + b.height, t.box.y + t.box.height) - Math.max(b.y, t.box.y));
-            return (w * h) / (t.box.width * t.box.height);
-          }),
-        ),
-      );
-      return { scorer: 'targets', scores, timings: { preprocess: 0, encode: 0, score: 0 } } as TileScores;
-    },
-    async dispose() {},
-  } as RelevanceScorer;
-}
 
 describe('pack strategy against the simulated VLM', () => {
   it('answers relative-position items that one tile cannot, in one call within 5 x 576 tokens', async () => {

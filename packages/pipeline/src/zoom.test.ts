@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startFakeOpenAI } from '@semclip/test-kit/openai-upstream';
 import type { FakeOpenAI } from '@semclip/test-kit/openai-upstream';
-import { simulatedVlm } from '@semclip/test-kit/sim-vlm';
+import { simulatedVlm, targetScorer } from '@semclip/test-kit/sim-vlm';
 import { generateSynthBenchmark } from '@semclip/tiling';
 import type { SynthItem, SynthManifest } from '@semclip/tiling';
 import { createOpenAIRunner } from '@semclip/vlm-runner/openai';
@@ -14,6 +14,7 @@ import type { ZoomResult } from './index.js';
 const MODEL = 'llava-hf/llava-1.5-7b-hf';
 let dir: string;
 let manifest: SynthManifest;
+let relative: SynthItem[];
 let fake: FakeOpenAI;
 
 beforeAll(async () => {
@@ -28,7 +29,10 @@ beforeAll(async () => {
       ...easy.items.map((i) => ({ ...i, id: `easy/${i.id}`, image: join('easy', i.image) })),
     ],
   };
-  fake = await startFakeOpenAI({ behaviour: simulatedVlm({ manifest }).behaviour, models: [MODEL] });
+  // Two-object (left/right) items: words far apart, each unreadable in the overview.
+  const rel = await generateSynthBenchmark({ out: join(dir, 'rel'), count: 3, seed: 31, longSide: 2400, easyFraction: 0, relativeFraction: 1 });
+  relative = rel.items.map((i) => ({ ...i, id: `rel/${i.id}`, image: join('rel', i.image) }));
+  fake = await startFakeOpenAI({ behaviour: simulatedVlm({ manifest: { ...manifest, items: [...manifest.items, ...relative] } }).behaviour, models: [MODEL] });
 }, 120_000);
 
 afterAll(async () => {
@@ -36,7 +40,11 @@ afterAll(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
-async function zoom(item: SynthItem, options: Parameters<typeof zoomAsk>[2] = {}, scorer: string | false = 'random'): Promise<ZoomResult> {
+async function zoom(
+  item: SynthItem,
+  options: Parameters<typeof zoomAsk>[2] = {},
+  scorer: NonNullable<Parameters<typeof createPipeline>[0]>['scorer'] = 'random',
+): Promise<ZoomResult> {
   const runner = createOpenAIRunner({ baseUrl: fake.url, model: MODEL, env: {}, retryBaseMs: 1 });
   const pipeline = createPipeline({ scorer, runner, imageFormat: { maxSide: 1024 } });
   try {
@@ -142,6 +150,59 @@ describe('zoom strategy against the simulated VLM', () => {
     await pipeline.dispose();
     await runner.dispose();
   }, 60_000);
+
+  it('searches each object of a two-object question on its own and answers with both in view', async () => {
+    for (const item of relative) {
+      const r = await zoom(item, { maxCalls: 12 }, targetScorer(item));
+      expect(r.calls).toBeLessThanOrEqual(12);
+      const called = r.steps.filter((s) => s.call !== undefined);
+      expect(called.map((s) => s.call)).toEqual(called.map((_, i) => i + 1));
+      expect(r.visualTokens).toBe(r.steps.reduce((s, x) => s + x.tokens, 0));
+      for (const s of r.steps) expect(within(s.box, item)).toBe(true);
+      // One search per object, in the order the question names them, each asking about its object.
+      expect(r.targets?.map((t) => t.target)).toEqual(item.targets.map((t) => t.label));
+      const searched = [...new Set(r.steps.filter((s) => s.target).map((s) => s.target))];
+      expect(searched).toEqual(item.targets.map((t) => t.label));
+      for (const [i, found] of (r.targets ?? []).entries()) {
+        const t = item.targets[i]!.box;
+        const b = found.box;
+        expect(found.confidence).toBeGreaterThanOrEqual(0.6);
+        // The node holds (most of) its object: the simulated VLM, like a real one, may read a word a boundary cuts.
+        const w = Math.max(0, Math.min(b.x + b.width, t.x + t.width) - Math.max(b.x, t.x));
+        const h = Math.max(0, Math.min(b.y + b.height, t.y + t.height) - Math.max(b.y, t.y));
+        expect((w * h) / (t.width * t.height), JSON.stringify({ b, t })).toBeGreaterThanOrEqual(0.5);
+        // Zoomed past the first split: a node small enough that two fit the encoder readably.
+        expect(Math.max(b.width, b.height)).toBeLessThan(item.width / 2);
+      }
+      expect(r.steps.at(-1)!.action).toBe('answer');
+      expect(r.answer.kind === 'choice' && r.answer.option).toBe(item.answer);
+    }
+  }, 120_000);
+
+  it('a quadtree node holding one object is not enough for a two-object question', async () => {
+    const item = relative[0]!;
+    const r = await zoom(item, { maxCalls: 12 }, targetScorer(item));
+    const probes = r.steps.filter((s) => s.action === 'probe' && s.target === item.targets[0]!.label);
+    // Even where the per-object search is sure it sees the first object, asking the question
+    // itself with that node alone would not be: the simulated VLM needs both in one image.
+    expect(probes.some((s) => (s.confidence as number) >= 0.6)).toBe(true);
+    const one = await zoom(item, { maxCalls: 1 }, targetScorer(item));
+    expect(one.calls).toBe(1);
+    expect(one.stoppedBy).toBe('max-calls');
+    expect(one.answer.kind === 'choice' && one.answer.option).not.toBe(item.answer);
+  }, 60_000);
+
+  it.each([2, 3, 4, 6])(
+    'never exceeds maxCalls = %i on a two-object question',
+    async (maxCalls) => {
+      const item = relative[1]!;
+      const r = await zoom(item, { maxCalls }, targetScorer(item));
+      expect(r.calls).toBeLessThanOrEqual(maxCalls);
+      expect(r.steps.filter((s) => s.call !== undefined)).toHaveLength(r.calls);
+      expect(r.targets).toHaveLength(2);
+    },
+    60_000,
+  );
 
   it('checks its options', () => {
     expect(() => resolveZoomOptions({ maxCalls: 0 })).toThrow(/maxCalls/);

@@ -6,10 +6,12 @@
  * answers right only when every target the question needs is visible at >= `visibleAt`
  * effective pixels (both in one image, in the right left/right order, for relative position);
  * otherwise a seeded wrong option. Its log-probabilities follow the visibility margin through a
- * sigmoid, so a confidence read from them means something.
+ * sigmoid, so a confidence read from them means something. Asked "Can you clearly see X in these
+ * images?" (zoom's per-object search), it needs only the object X.
  */
 import { readFileSync } from 'node:fs';
 import sharp from 'sharp';
+import type { Box, RelevanceScorer, TileScores } from '@semclip/core';
 import type { FakeOpenAIBehaviour, RecordedRequest, SimulatedReply } from './openai-upstream.js';
 
 type Rgb = readonly [number, number, number];
@@ -188,15 +190,20 @@ export function simulatedVlm(options: SimVlmOptions): { behaviour: FakeOpenAIBeh
       judgements.push({ itemId: undefined, pixels: 0, correct: false, confidence: 0 });
       return { text: 'A', topLogprobs: [{ token: 'A', logprob: Math.log(0.5) }], promptTokens };
     }
+    // A question about one object the item names (zoom's per-object search): only that
+    // object needs to be visible.
+    const asked = /Can you clearly see (.+?) in these images\?/i.exec(text)?.[1]?.replace(/"/g, '').toLowerCase();
+    const named = asked === undefined ? [] : item.targets.filter((t) => asked.replace(/^the /, '') === t.label.toLowerCase());
+    const needed = named.length > 0 ? named : item.targets;
     // What the model perceives: the best image for the needed targets.
     let pixels = 0;
     let seenAnswer: string | undefined;
     for (const view of views) {
-      const sightings = item.targets.map((t) => sightTarget(view, t));
+      const sightings = needed.map((t) => sightTarget(view, t));
       const p = Math.min(...sightings.map((s) => s.pixels));
       if (p > pixels) {
         pixels = p;
-        if (item.type === 'relative') {
+        if (item.type === 'relative' && sightings.length === 2) {
           const [a, b] = sightings as [TargetSighting, TargetSighting];
           seenAnswer = a.x < b.x ? 'left' : 'right';
         } else seenAnswer = item.answer;
@@ -231,4 +238,37 @@ export function simulatedVlm(options: SimVlmOptions): { behaviour: FakeOpenAIBeh
     return { text: saidLetter, topLogprobs: top, promptTokens };
   };
   return { behaviour: { simulate }, judgements };
+}
+
+/**
+ * A free scorer that knows where a synthetic item's targets are: a tile scores the share of the
+ * named targets (those whose label the query mentions; all when none is named) it holds. It
+ * isolates a strategy's search and packing from the quality of a real scorer.
+ *
+ * @example
+ * ```ts
+ * const pipeline = createPipeline({ scorer: targetScorer(item), runner });
+ * ```
+ */
+export function targetScorer(item: { readonly targets: ReadonlyArray<{ readonly label: string; readonly box: Box }> }): RelevanceScorer {
+  return {
+    id: 'targets',
+    async score(query, source): Promise<TileScores> {
+      const named = item.targets.filter((t) => query.question.includes(t.label));
+      const wanted = named.length > 0 ? named : item.targets;
+      const scores = source.grid.tiles.map((tile) =>
+        Math.max(
+          0,
+          ...wanted.map((t) => {
+            const b = tile.box;
+            const w = Math.max(0, Math.min(b.x + b.width, t.box.x + t.box.width) - Math.max(b.x, t.box.x));
+            const h = Math.max(0, Math.min(b.y + b.height, t.box.y + t.box.height) - Math.max(b.y, t.box.y));
+            return (w * h) / (t.box.width * t.box.height);
+          }),
+        ),
+      );
+      return { scorer: 'targets', scores, timings: { preprocess: 0, encode: 0, score: 0 } } as TileScores;
+    },
+    async dispose() {},
+  } as RelevanceScorer;
 }

@@ -406,6 +406,7 @@ function printAskJson(flags: AskFlags, runner: VlmRunner, asked: Asked): void {
             stoppedBy: asked.search.stoppedBy,
             confidence: asked.search.confidence,
             box: asked.search.box,
+            ...(asked.search.targets ? { targets: asked.search.targets } : {}),
             steps: asked.search.steps,
           },
         }
@@ -484,7 +485,8 @@ function printAskText(flags: AskFlags, runner: VlmRunner, asked: Asked): void {
     printTable(
       [
         { header: 'call', value: (r: ZoomResult['steps'][number]) => r.call ?? '' },
-        { header: 'step', value: (r) => r.action },
+        { header: 'step', value: (r) => (r.packed ? 'answer (packed)' : r.action) },
+        ...(search.targets ? [{ header: 'object', value: (r: ZoomResult['steps'][number]) => r.target ?? '' }] : []),
         { header: 'node', value: (r) => `${r.node}${r.parent === undefined ? '' : ` <- ${r.parent}`}` },
         { header: 'depth', value: (r) => r.depth, align: 'right' },
         { header: 'box (x,y wxh)', value: (r) => boxText(r.box) },
@@ -495,6 +497,9 @@ function printAskText(flags: AskFlags, runner: VlmRunner, asked: Asked): void {
       ],
       search.steps,
     );
+    for (const t of search.targets ?? []) {
+      print(`Object    ${t.target}: ${boxText(t.box)}, P(clearly visible) ${fmtNumber(t.confidence)}, ${t.calls} call${t.calls === 1 ? '' : 's'}`);
+    }
   }
   if (search?.strategy === 'pack') {
     print(
