@@ -3,6 +3,7 @@
  * ScienceQA folder, where the fake VLM is right only for planned tiles (see the test kit's
  * trainer-data). The crash/resume path under kill -9 is tested in @semclip/trainer.
  */
+import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -112,12 +113,23 @@ describe('semclip label', () => {
     expect(stderr).toMatch(/label \[#+\] 6\/6/);
   });
 
+  it.each(['pack', 'adaptive'])('refuses --strategy %s, saying why, before asking the VLM or writing', async (strategy) => {
+    const out = outFile();
+    await expect(capture(['--data', data, '--vlm', vlm(), '--out', out, '--strategy', strategy])).rejects.toMatchObject({
+      code: 'INVALID_ARGUMENT',
+      hint: expect.stringMatching(/adaptive selects among the grid tiles.*pack sends a composed image/),
+    });
+    expect(existsSync(out)).toBe(false);
+  });
+
   it.each([
     ['no --vlm', ['--data', 'x'], 'INVALID_ARGUMENT'],
     ['an unknown benchmark', ['--data', 'x', '--vlm', 'openai:http://127.0.0.1:9/v1#m', '--benchmark', 'nope'], 'UNKNOWN_BENCHMARK'],
     ['a zero concurrency', ['--data', 'x', '--vlm', 'openai:http://127.0.0.1:9/v1#m', '--concurrency', '0'], 'INVALID_ARGUMENT'],
     ['a bad grid', ['--data', 'x', '--vlm', 'openai:http://127.0.0.1:9/v1#m', '--grid', '0x0'], 'INVALID_GRID'],
     ['missing data', ['--data', '/nonexistent/sqa', '--vlm', 'openai:http://127.0.0.1:9/v1#m'], 'DATASET_NOT_FOUND'],
+    ['an unknown strategy', ['--data', 'x', '--vlm', 'openai:http://127.0.0.1:9/v1#m', '--strategy', 'best'], 'INVALID_ARGUMENT'],
+    ['--max-calls without --strategy zoom', ['--data', 'x', '--vlm', 'openai:http://127.0.0.1:9/v1#m', '--max-calls', '4'], 'INVALID_ARGUMENT'],
   ])('fails clearly with %s', async (_name, args, code) => {
     const saved = process.env.SEMCLIP_VLM;
     delete process.env.SEMCLIP_VLM;

@@ -5,7 +5,7 @@
  */
 import { defineCommand } from 'citty';
 import { SemclipError } from '@semclip/core';
-import { commonArgs, intArg, padArg, padArgs } from '../_args.js';
+import { choiceArg, commonArgs, intArg, padArg, padArgs } from '../_args.js';
 import { createProgress, fmtMs, note, print, printJson, progressEnabled } from '../_output.js';
 import { cliSignal } from '../_signal.js';
 
@@ -49,6 +49,17 @@ export const labelCommand = defineCommand({
       valueHint: 'SPEC',
     },
     grid: { type: 'string', description: 'Grid every image is cut into: RxC (like 2x2) or auto', default: '2x2', valueHint: '2x2|3x3|auto' },
+    strategy: {
+      type: 'string',
+      description:
+        "Which regions get labels: topk (every grid tile, the paper's; default) or zoom (the quadtree nodes a zoom search asks the VLM about, at several scales; multiple-choice data only). adaptive and pack are refused: adaptive picks among the tiles topk labels all of, and pack sends a composed image that is no region of the photo",
+      valueHint: 'topk|zoom',
+    },
+    'max-calls': {
+      type: 'string',
+      description: 'zoom: VLM calls per item (default 12; τ is 1, so the search spends them all unless the answer is certain)',
+      valueHint: 'N',
+    },
     out: { type: 'string', description: 'Labels file (JSON lines); an existing one is resumed', default: 'labels.jsonl', valueHint: 'FILE' },
     concurrency: { type: 'string', description: 'VLM requests in flight at once (default 16)', valueHint: 'N' },
     limit: { type: 'string', description: 'Label only the first N items', valueHint: 'N' },
@@ -75,6 +86,11 @@ export const labelCommand = defineCommand({
   async run({ args }) {
     const concurrency = intArg('concurrency', args.concurrency, 1, 1024) ?? 16;
     const limit = intArg('limit', args.limit, 1);
+    const strategy = choiceArg('strategy', args.strategy ?? 'topk', ['topk', 'adaptive', 'zoom', 'pack'] as const);
+    const maxCalls = intArg('max-calls', args['max-calls'], 1, 1000);
+    if (maxCalls !== undefined && strategy !== 'zoom') {
+      throw new SemclipError('INVALID_ARGUMENT', '--max-calls applies to --strategy zoom only.', { hint: 'Add --strategy zoom, or drop --max-calls' });
+    }
     const timeoutS = intArg('timeout', args.timeout, 1, 86400);
     const retries = intArg('retries', args.retries, 0, 20);
     const maxSide = intArg('max-side', args['max-side'], 16, 16384);
@@ -151,6 +167,9 @@ export const labelCommand = defineCommand({
         source: { benchmark, path: args.data, ...(split === undefined ? {} : { split }), ...(dataset.splits ? { splits: dataset.splits } : {}) },
         pipeline,
         concurrency,
+        // adaptive and pack go through, so the labeller's error says why they are refused.
+        ...(strategy === 'topk' ? {} : { strategy: strategy as 'zoom' }),
+        ...(maxCalls === undefined ? {} : { zoom: { maxCalls } }),
         ...(limit === undefined ? {} : { limit }),
         signal,
         ...(args['force-unlock'] ? { forceUnlock: true } : {}),

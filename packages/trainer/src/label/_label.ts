@@ -1,10 +1,10 @@
 import { setMaxListeners } from 'node:events';
 import path from 'node:path';
 import { IMAGE_ERROR_CODES, SemclipError, Semaphore, intOption, isSemclipError, throwIfAborted } from '@semclip/core';
-import type { BenchmarkItem, BenchmarkName, GridSpec, PromptPlan, Tile, VlmRunner } from '@semclip/core';
+import type { BenchmarkItem, BenchmarkName, Box, GridSpec, PromptPlan, Tile, VlmRunner } from '@semclip/core';
 import { MULTIPLE_CHOICE_INSTRUCTION, SHORT_ANSWER_INSTRUCTION, judge, lockOutputFile } from '@semclip/eval';
 import type { OutputLock } from '@semclip/eval';
-import { createPipeline } from '@semclip/pipeline';
+import { createPipeline, resolveZoomOptions, zoomAsk } from '@semclip/pipeline';
 import type { ImageFormat, Pipeline } from '@semclip/pipeline';
 import { parseGrid } from '@semclip/tiling';
 import type { TiledImage } from '@semclip/tiling';
@@ -65,6 +65,17 @@ export interface LabelOptions {
   readonly grid?: string | GridSpec;
   /** Without `pipeline`: how tiles and overviews are encoded for the runner (default JPEG q90, long side 1024). */
   readonly imageFormat?: ImageFormat;
+  /**
+   * Which regions get labels. `topk` (default; the paper's): every tile of the grid, each asked
+   * with the overview. `zoom`: the quadtree nodes a zoom search (`zoomAsk` of
+   * `@semclip/pipeline`, with `zoom`'s `maxCalls` and `tau`) asks the VLM about, each judged
+   * right or wrong, so the relevance model also learns from regions at several scales. Zoom
+   * labels need multiple-choice items (its probes of open questions ask yes/no, which cannot be
+   * judged); an open item is refused with INVALID_ARGUMENT before anything is written.
+   */
+  readonly strategy?: 'topk' | 'zoom';
+  /** With `strategy: 'zoom'`: the search's call cap (default 12) and τ (default 1: never stop early, so the budget labels as many nodes as it can). */
+  readonly zoom?: { readonly maxCalls?: number; readonly tau?: number };
   /** VLM requests in flight at once. Default 16. */
   readonly concurrency?: number;
   /** Label only the first `limit` items. */
@@ -118,6 +129,29 @@ const ITEM_ERRORS = ['DATASET_NOT_FOUND', ...IMAGE_ERROR_CODES, 'INVALID_QUESTIO
 function gridText(spec: string | GridSpec): string {
   const g = parseGrid(spec);
   return g === 'auto' ? 'auto' : `${g.rows}x${g.cols}`;
+}
+
+interface ZoomSettings {
+  readonly maxCalls: number;
+  readonly tau: number;
+}
+
+/** The zoom search's settings for `strategy: 'zoom'` (checked: INVALID_ARGUMENT), else undefined. */
+function zoomSettings(options: LabelOptions): ZoomSettings | undefined {
+  const strategy = options.strategy ?? 'topk';
+  if (strategy !== 'topk' && strategy !== 'zoom') {
+    throw new SemclipError('INVALID_ARGUMENT', `Labelling strategy ${JSON.stringify(strategy)} is not one of topk, zoom.`, {
+      expected: 'topk (every grid tile) or zoom (the nodes a zoom search asks about)',
+      hint: 'adaptive selects among the grid tiles topk labels all of; pack sends a composed image, which is no region of the photo to label',
+    });
+  }
+  if (strategy === 'topk') {
+    if (options.zoom !== undefined)
+      throw new SemclipError('INVALID_ARGUMENT', 'zoom options were given without strategy zoom.', { hint: "Add strategy: 'zoom' or drop zoom" });
+    return undefined;
+  }
+  const o = resolveZoomOptions({ maxCalls: options.zoom?.maxCalls ?? 12, tau: options.zoom?.tau ?? 1 });
+  return { maxCalls: o.maxCalls, tau: o.tau };
 }
 
 /** The pipeline to label with: the one given, or one made from `grid` and `imageFormat` (then `owned`). */
@@ -210,6 +244,8 @@ function checkHeader(existing: LabelsHeader, wanted: LabelsHeader, out: string):
   if (path.resolve(existing.source) !== path.resolve(wanted.source)) diffs.push(`data ${existing.source} (now ${wanted.source})`);
   if ((existing.split ?? '') !== (wanted.split ?? '')) diffs.push(`split ${existing.split ?? '(none)'} (now ${wanted.split ?? '(none)'})`);
   if (existing.grid !== wanted.grid) diffs.push(`grid ${existing.grid} (now ${wanted.grid})`);
+  const strategyOf = (h: LabelsHeader) => (h.strategy ? `${h.strategy} (max ${h.zoom?.maxCalls} calls, tau ${h.zoom?.tau})` : 'topk');
+  if (strategyOf(existing) !== strategyOf(wanted)) diffs.push(`strategy ${strategyOf(existing)} (now ${strategyOf(wanted)})`);
   if (existing.runner.model !== wanted.runner.model) diffs.push(`VLM ${existing.runner.model} (now ${wanted.runner.model})`);
   if ((existing.padding ?? 'none') !== (wanted.padding ?? 'none')) {
     diffs.push(`image padding ${existing.padding ?? 'none'} (now ${wanted.padding ?? 'none'}; --pad picks it)`);
@@ -278,6 +314,7 @@ async function labelWith(
   const { started, concurrency, limit, maxTokens } = settings;
   const grid = gridText(pipeline.grid);
   const split = checkSplit(options.items, options.source);
+  const zoom = zoomSettings(options);
   const header: LabelsHeader = {
     type: 'header',
     version: 1,
@@ -288,10 +325,24 @@ async function labelWith(
     runner: { id: options.runner.id, model: options.runner.model },
     // Only when padded, so files from before padding existed (sent as cut) still resume.
     ...(pipeline.padding.mode === 'pad-square' ? { padding: `pad-square(${pipeline.padding.colour.join(',')})` } : {}),
+    ...(zoom ? { strategy: 'zoom' as const, zoom: { maxCalls: zoom.maxCalls, tau: zoom.tau } } : {}),
     createdAt: new Date().toISOString(),
   };
 
   const scoped = limit === undefined ? options.items : options.items.slice(0, limit);
+  if (zoom) {
+    const open = scoped.filter((item) => !(item.options !== undefined && item.options.length > 0));
+    if (open.length > 0) {
+      throw new SemclipError(
+        'INVALID_ARGUMENT',
+        `Zoom labels need multiple-choice items; ${open.length} of ${scoped.length} are open questions (first: ${open[0]?.id}).`,
+        {
+          expected: 'items with options (V*, MMBench, MMStar, SEED-Bench, ScienceQA)',
+          hint: 'Label open questions with --strategy topk',
+        },
+      );
+    }
+  }
   const ids = new Set<string>();
   let duplicateIds = 0;
   const unique: BenchmarkItem[] = [];
@@ -387,6 +438,53 @@ async function labelWith(
       return { correct: judge(item, { index: result.index }).correct, reply: result.letter };
     };
 
+    /**
+     * One zoom search per item, holding one request slot (its calls are sequential): every node
+     * it asked the question with (overview + node) is a labelled region, judged by its answer.
+     * Undefined when it asked fewer than two (a two-object question, whose searches ask yes/no per
+     * object, or a search the overview ended): that item gets every grid tile, as `topk` does.
+     */
+    const zoomLabels = async (
+      item: BenchmarkItem,
+      tiled: TiledImage,
+    ): Promise<{ boxes: Box[]; answers: Array<{ correct: boolean; reply: string }> } | undefined> => {
+      const choices = item.options as readonly string[];
+      const result = await calls.run(async () => {
+        throwIfAborted(controller.signal);
+        return zoomAsk(
+          pipeline,
+          {
+            runner: options.runner,
+            source: tiled,
+            question: stemOf(item),
+            options: choices,
+            instruction: MULTIPLE_CHOICE_INSTRUCTION,
+            signal: controller.signal,
+          },
+          { maxCalls: (zoom as ZoomSettings).maxCalls, tau: (zoom as ZoomSettings).tau },
+        );
+      }, controller.signal);
+      requests += result.calls;
+      // Probes of the question itself (a two-object question's per-object probes ask yes/no, which judges nothing).
+      const asked = result.steps.filter((s) => s.action === 'probe' && s.target === undefined && s.answer !== undefined);
+      // A node asked twice (the search never does, but a resumed file must stay consistent) counts once.
+      const seen = new Set<string>();
+      const unique = asked.filter((s) => {
+        const key = `${s.box.x},${s.box.y},${s.box.width},${s.box.height}`;
+        if (seen.has(key)) return false;
+        seen.add(key);
+        return true;
+      });
+      if (unique.length < 2) return undefined;
+      return {
+        boxes: unique.map((s) => s.box),
+        answers: unique.map((s) => {
+          const index = choices.indexOf(s.answer as string);
+          return { correct: judge(item, { index }).correct, reply: s.answer as string };
+        }),
+      };
+    };
+
     const labelOne = async (item: BenchmarkItem): Promise<void> => {
       let tiled: TiledImage;
       let image: string | null;
@@ -405,11 +503,18 @@ async function labelWith(
         }
         throw err;
       }
-      const tiles = tiled.grid.tiles.filter((t) => t.level === 1);
-      const answers = await Promise.all(tiles.map((t) => ask(item, tiled, t)));
+      const zoomed = zoom ? await zoomLabels(item, tiled) : undefined;
+      let boxes: Box[];
+      let answers: Array<{ correct: boolean; reply: string }>;
+      if (zoomed) ({ boxes, answers } = zoomed);
+      else {
+        const tiles = tiled.grid.tiles.filter((t) => t.level === 1);
+        boxes = tiles.map((t) => t.box);
+        answers = await Promise.all(tiles.map((t) => ask(item, tiled, t)));
+      }
       const correct = answers.map((a) => a.correct);
-      const positives = tiles.flatMap((t, i) => (correct[i] ? [t.index] : []));
-      const negatives = tiles.flatMap((t, i) => (correct[i] ? [] : [t.index]));
+      const positives = boxes.flatMap((_, i) => (correct[i] ? [i] : []));
+      const negatives = boxes.flatMap((_, i) => (correct[i] ? [] : [i]));
       const fields = {
         id: item.id,
         question: item.question,
@@ -419,8 +524,8 @@ async function labelWith(
         image,
         imageHash: tiled.id,
         imageSize: { width: tiled.size.width, height: tiled.size.height },
-        grid: `${tiled.grid.rows}x${tiled.grid.cols}`,
-        tiles: tiles.map((t) => ({ x: t.box.x, y: t.box.y, width: t.box.width, height: t.box.height })),
+        grid: zoomed ? 'zoom' : `${tiled.grid.rows}x${tiled.grid.cols}`,
+        tiles: boxes.map((b) => ({ x: b.x, y: b.y, width: b.width, height: b.height })),
         correct,
         replies: answers.map((a) => a.reply),
         positives,

@@ -36,6 +36,13 @@ export interface LabelsHeader {
    * absent when they were sent as cut, as in files written before padding existed.
    */
   readonly padding?: string;
+  /**
+   * `zoom`: the labelled regions are the quadtree nodes a zoom search asked the VLM about (each
+   * item's `tiles` are their boxes, its `grid` is `zoom`); absent: every tile of `grid`.
+   */
+  readonly strategy?: 'zoom';
+  /** The zoom options used (with `strategy: 'zoom'`). */
+  readonly zoom?: { readonly maxCalls: number; readonly tau: number };
   readonly createdAt: string;
 }
 

@@ -11,6 +11,7 @@ import { getManifest, resolveCacheDir } from '@semclip/hub';
 import type { EnsureOptions, ModelDtype } from '@semclip/hub';
 import { createBaseEncoder, headsRoot, checkHeadName } from '@semclip/scorers/distant';
 import type { BaseEncoder, HeadBase } from '@semclip/scorers/distant';
+import { boxesSource } from '@semclip/pipeline';
 import { tileImage } from '@semclip/tiling';
 import { lossChartSvg, svgToPng } from '../export/_chart.js';
 import { atomicWrite, writeHeadFolder } from '../export/_head-dir.js';
@@ -148,26 +149,43 @@ async function embedItems(
       text = (await base.embedQuery({ question: rec.question, ...(rec.options ? { options: rec.options } : {}) })).vector;
       store.put(textKey, text);
     }
-    const tileKeys = rec.tiles.map((_, i) => embeddingKey('tile', rec.imageHash, rec.grid, String(i)));
+    // Zoom labels' regions are nodes of a search, not a grid's tiles: keyed by their boxes.
+    const zoomed = rec.grid === 'zoom';
+    const tileKeys = rec.tiles.map((b, i) =>
+      zoomed ? embeddingKey('tile', rec.imageHash, 'box', `${b.x},${b.y},${b.width},${b.height}`) : embeddingKey('tile', rec.imageHash, rec.grid, String(i)),
+    );
     let tiles = tileKeys.map((k) => store.get(k));
     if (tiles.some((t) => t === undefined)) {
       const input = rec.image !== null ? rec.image : await fromDataset(rec.id);
-      const tiled = await tileImage(input, { grid: rec.grid });
+      const tiled = await tileImage(input, { grid: zoomed ? '1x1' : rec.grid });
       if (tiled.id !== rec.imageHash) {
         throw new SemclipError('DATASET_INVALID', `The image of item ${rec.id} (${rec.image ?? 'embedded'}) has changed since it was labelled.`, {
           hint: 'Label it again (semclip label) or restore the original image',
           details: { id: rec.id, image: rec.image },
         });
       }
-      const level1 = tiled.grid.tiles.filter((t) => t.level === 1);
-      const same = level1.length === rec.tiles.length && level1.every((t, i) => JSON.stringify(t.box) === JSON.stringify(rec.tiles[i]));
-      if (!same) {
-        throw new SemclipError('DATASET_INVALID', `Item ${rec.id}'s tiles in ${labels.path} do not match grid ${rec.grid} on its image.`, {
-          hint: 'Label it again (semclip label)',
-        });
+      if (zoomed) {
+        const inside = rec.tiles.every(
+          (b) => b.x >= 0 && b.y >= 0 && b.width > 0 && b.height > 0 && b.x + b.width <= tiled.size.width && b.y + b.height <= tiled.size.height,
+        );
+        if (!inside) {
+          throw new SemclipError('DATASET_INVALID', `Item ${rec.id} in ${labels.path} has a region outside its image.`, {
+            hint: 'Label it again (semclip label)',
+          });
+        }
+        const { vectors } = await base.embedTiles(boxesSource(tiled, rec.tiles, `labels:${rec.id}`), options.signal ? { signal: options.signal } : {});
+        tiles = rec.tiles.map((_, i) => vectors[i]);
+      } else {
+        const level1 = tiled.grid.tiles.filter((t) => t.level === 1);
+        const same = level1.length === rec.tiles.length && level1.every((t, i) => JSON.stringify(t.box) === JSON.stringify(rec.tiles[i]));
+        if (!same) {
+          throw new SemclipError('DATASET_INVALID', `Item ${rec.id}'s tiles in ${labels.path} do not match grid ${rec.grid} on its image.`, {
+            hint: 'Label it again (semclip label)',
+          });
+        }
+        const { vectors } = await base.embedTiles(tiled, options.signal ? { signal: options.signal } : {});
+        tiles = level1.map((t) => vectors[t.index]);
       }
-      const { vectors } = await base.embedTiles(tiled, options.signal ? { signal: options.signal } : {});
-      tiles = level1.map((t) => vectors[t.index]);
       tiles.forEach((v, i) => store.put(tileKeys[i]!, v!));
       computed += 1;
       if (computed % 64 === 0) await store.flush();

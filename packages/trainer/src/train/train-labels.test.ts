@@ -154,6 +154,38 @@ describe('trainFromLabels on a tiny CLIP from the fake hub', () => {
     }
   });
 
+  it('trains on zoom labels: regions embedded from their boxes (none from the grid cache), cached by box; out-of-image boxes refused', async () => {
+    // Zoom labels (`label --strategy zoom`) name regions by box, not by grid index: here the
+    // grid's tiles shrunk by a few pixels, so nothing of the grid's cache can stand in for them.
+    const lines = (await readFile(labelsFile, 'utf8'))
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    const shrink = (b: { x: number; y: number; width: number; height: number }) => ({ x: b.x + 2, y: b.y + 2, width: b.width - 4, height: b.height - 4 });
+    const zoomLines: Record<string, unknown>[] = lines.map((l) =>
+      l.type === 'header'
+        ? { ...l, strategy: 'zoom', zoom: { maxCalls: 12, tau: 1 } }
+        : { ...l, grid: 'zoom', tiles: (l.tiles as Parameters<typeof shrink>[0][]).map(shrink) },
+    );
+    const zoomFile = path.join(root, 'zoom-labels.jsonl');
+    await writeFile(zoomFile, `${zoomLines.map((l) => JSON.stringify(l)).join('\n')}\n`);
+    const r = await trainFromLabels({ ...common(), labels: zoomFile, base: 'tiny-clip-trainer', name: 'sqa-zoom' });
+    expect(r.embeddings).toMatchObject({ computed: r.labels.labelled, cached: 0 });
+    const again = await trainFromLabels({ ...common(), labels: zoomFile, base: 'tiny-clip-trainer', name: 'sqa-zoom-again' });
+    expect(again.embeddings).toMatchObject({ computed: 0, cached: r.labels.labelled });
+    const outside = zoomLines.map((l) =>
+      l.type === 'labelled' ? { ...l, tiles: (l.tiles as Parameters<typeof shrink>[0][]).map((b) => ({ ...b, x: b.x + 100000 })) } : l,
+    );
+    const badFile = path.join(root, 'zoom-outside.jsonl');
+    await writeFile(badFile, `${outside.map((l) => JSON.stringify(l)).join('\n')}\n`);
+    await expect(
+      trainFromLabels({ ...common(), labels: badFile, cacheDir: path.join(root, 'cache-outside'), base: 'tiny-clip-trainer', name: 'x' }),
+    ).rejects.toMatchObject({
+      code: 'DATASET_INVALID',
+      message: expect.stringMatching(/region outside its image/),
+    });
+  });
+
   it('refuses to train when an image changed since labelling', async () => {
     const labels = (await readFile(labelsFile, 'utf8'))
       .trim()
