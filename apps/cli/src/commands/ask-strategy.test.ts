@@ -63,6 +63,16 @@ describe('ask --strategy', () => {
     expect(json.choice.option).toBe(item.answer);
   }, 60_000);
 
+  it('zoom on a left/right question reports what each object search found, in JSON and in the table', async () => {
+    const { item, argv } = base(1);
+    const json = JSON.parse((await captureCommand(askCommand, [...argv, '--strategy', 'zoom'])).stdout) as Record<string, any>;
+    expect(json.vlmCalls).toBeLessThanOrEqual(12);
+    expect(json.search.targets.map((t: { target: string }) => t.target)).toEqual(item.targets.map((t) => t.label));
+    expect(json.search.steps.filter((s: { target?: string }) => s.target).length).toBeGreaterThan(0);
+    const human = (await captureCommand(askCommand, argv.filter((a) => a !== '--json').concat(['--strategy', 'zoom']))).stdout;
+    for (const t of item.targets) expect(human).toMatch(new RegExp(`Object\\s+${t.label}: \\d+,\\d+ \\d+x\\d+, P\\(clearly visible\\)`));
+  }, 60_000);
+
   it('pack answers a left/right question with one call and lists the cells kept', async () => {
     const { item, argv } = base(1);
     const json = JSON.parse((await captureCommand(askCommand, [...argv, '--strategy', 'pack', '--k', '2'])).stdout) as Record<string, any>;
