@@ -239,7 +239,10 @@ export const serveCommand = defineCommand({
       const { url } = await server.listen();
       note(`serving on ${url} (page: ${url}/, API: ${url}/v1/select, OpenAI-compatible: ${url}/v1)`);
       // Ctrl-C aborts the CLI's signal (a second one exits at once); SIGTERM is handled above.
-      await Promise.race([once(signal, 'abort').then(() => stop('interrupted')), new Promise<void>((resolve) => process.once('SIGTERM', () => resolve()))]);
+      // An interrupt that came while the server was starting has already fired: `once` would wait
+      // for another one, so the server would never stop.
+      const interrupted = signal.aborted ? Promise.resolve() : once(signal, 'abort');
+      await Promise.race([interrupted.then(() => stop('interrupted')), new Promise<void>((resolve) => process.once('SIGTERM', () => resolve()))]);
       await stopping;
     } catch (err) {
       await server.close({ graceMs: 0 });
