@@ -322,6 +322,10 @@ export async function zoomAsk(pipeline: Pipeline, input: ZoomInput, zoomOptions:
     };
   };
 
+  /** The free scorer's scores of a node's children, normalised among them (all 0.5 without a scorer). */
+  const scoreChildren = async (query: { question: string; options?: readonly string[] }, parent: Box, boxes: readonly Box[]): Promise<number[]> =>
+    normalise(hasScorer ? (await pipeline.score(query, boxesSource(input.source, boxes, `zoom:${boxKey(parent)}`), signalOpt)).scores : boxes.map(() => 0));
+
   let nextId = 1;
   /**
    * Best-first over the quadtree below `root`, asking `probeAt` (one VLM call) for the scorer's
@@ -376,10 +380,7 @@ export async function zoomAsk(pipeline: Pipeline, input: ZoomInput, zoomOptions:
       }
       const boxes = quadtreeChildren(node.box, { overlap: o.overlap, leafSide: o.leafSide });
       if (boxes.length === 0) continue;
-      const raw = hasScorer
-        ? (await pipeline.score(s.query, boxesSource(input.source, boxes, `zoom:${boxKey(node.box)}`), signalOpt)).scores
-        : boxes.map(() => 0);
-      const scores = normalise(raw);
+      const scores = await scoreChildren(s.query, node.box, boxes);
       const depth = node.depth + 1;
       const w = o.weight(depth);
       const children: Node[] = boxes.map((box, i) => ({
@@ -471,10 +472,7 @@ export async function zoomAsk(pipeline: Pipeline, input: ZoomInput, zoomOptions:
       const boxes = quadtreeChildren(found.box, { overlap: o.overlap, leafSide: o.leafSide });
       if (boxes.length === 0) break;
       steps.push({ action: 'expand', node: at.id, depth: at.depth, box: found.box, tau, tokens: 0, target: phrase });
-      const raw = hasScorer
-        ? (await pipeline.score({ question: phrase }, boxesSource(input.source, boxes, `zoom:${boxKey(found.box)}`), signalOpt)).scores
-        : boxes.map(() => 0);
-      const scores = normalise(raw);
+      const scores = await scoreChildren({ question: phrase }, found.box, boxes);
       const order = boxes.map((box, i) => ({ box, score: scores[i] as number })).sort((a, b) => b.score - a.score);
       let next: typeof found | undefined;
       for (const child of order) {

@@ -467,18 +467,11 @@ async function labelWith(
       requests += result.calls;
       // Probes of the question itself (a two-object question's per-object probes ask yes/no, which judges nothing).
       const asked = result.steps.filter((s) => s.action === 'probe' && s.target === undefined && s.answer !== undefined);
-      // A node asked twice (the search never does, but a resumed file must stay consistent) counts once.
-      const seen = new Set<string>();
-      const unique = asked.filter((s) => {
-        const key = `${s.box.x},${s.box.y},${s.box.width},${s.box.height}`;
-        if (seen.has(key)) return false;
-        seen.add(key);
-        return true;
-      });
-      if (unique.length < 2) return undefined;
+      // The search asks about each quadtree node once, so the nodes are distinct regions.
+      if (asked.length < 2) return undefined;
       return {
-        boxes: unique.map((s) => s.box),
-        answers: unique.map((s) => {
+        boxes: asked.map((s) => s.box),
+        answers: asked.map((s) => {
           const index = choices.indexOf(s.answer as string);
           return { correct: judge(item, { index }).correct, reply: s.answer as string };
         }),
