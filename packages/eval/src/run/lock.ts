@@ -73,6 +73,12 @@ const UNREADABLE_GRACE_MS = 5_000;
 
 /** Lock file -> token, for the exit and signal handlers. */
 const held = new Map<string, string>();
+/**
+ * Tokens of this process's takers still inside `lockOutputFile`: a lock one of them has just
+ * linked into place is ours before `held` knows it, not a stale lock of an earlier process with
+ * our pid (two concurrent takers in one process would otherwise both win).
+ */
+const taking = new Set<string>();
 const EXIT_SIGNALS = ['SIGTERM', 'SIGHUP', 'SIGINT'] as const;
 let handlersInstalled = false;
 
@@ -195,7 +201,7 @@ function judge(owner: LockOwner | null, mtimeMs: number, staleAfterMs: number): 
   }
   if (owner.pid === process.pid) {
     // Our own pid: this process holds it, or an earlier process with our pid (a restarted container) left it.
-    return [...held.values()].includes(owner.token)
+    return taking.has(owner.token) || [...held.values()].includes(owner.token)
       ? { kind: 'live', why: 'held by this process' }
       : { kind: 'stale', why: `pid ${owner.pid} is now this process` };
   }
@@ -337,31 +343,40 @@ export async function lockOutputFile(file: string, options: LockOptions = {}): P
   let replaced: OutputLock['replaced'];
   let last: { owner: LockOwner | null; why: string } | undefined;
   const deadline = Date.now() + UNREADABLE_GRACE_MS * 2;
-  while (Date.now() < deadline) {
-    if (await createExclusive(path, content)) return held_(target, path, owner, replaced);
-    const found = await readLock(path);
-    if (!found) continue; // released meanwhile
-    const verdict = judge(found.owner, found.mtimeMs, staleAfterMs);
-    if (verdict.kind === 'wait') {
-      await sleep(20);
-      continue;
-    }
-    if (verdict.kind === 'live' && !options.forceUnlock) {
-      throw lockedError(target, path, found.owner, verdict.why, found.owner === null || sameHost(found.owner));
-    }
-    last = { owner: found.owner, why: verdict.why };
-    if (!(await removeIfUnchanged(path, found.text))) {
-      await sleep(10 + Math.random() * 20);
-      continue;
-    }
-    const reason = verdict.kind === 'stale' ? `stale: ${verdict.why}` : `forced (--force-unlock): ${verdict.why}`;
-    replaced = { owner: found.owner, reason };
-    options.onNote?.(
-      `took over the lock of ${target} from ${found.owner ? describeLockOwner(found.owner) : 'an unknown process'} (${reason}); resuming from what the file holds`,
-    );
+  taking.add(owner.token);
+  try {
+    return await take();
+  } finally {
+    taking.delete(owner.token);
   }
-  // Contention that never settled (many processes taking over one stale lock at once).
-  throw lockedError(target, path, last?.owner ?? null, last?.why ?? 'the lock kept changing hands', true);
+
+  async function take(): Promise<OutputLock> {
+    while (Date.now() < deadline) {
+      if (await createExclusive(path, content)) return held_(target, path, owner, replaced);
+      const found = await readLock(path);
+      if (!found) continue; // released meanwhile
+      const verdict = judge(found.owner, found.mtimeMs, staleAfterMs);
+      if (verdict.kind === 'wait') {
+        await sleep(20);
+        continue;
+      }
+      if (verdict.kind === 'live' && !options.forceUnlock) {
+        throw lockedError(target, path, found.owner, verdict.why, found.owner === null || sameHost(found.owner));
+      }
+      last = { owner: found.owner, why: verdict.why };
+      if (!(await removeIfUnchanged(path, found.text))) {
+        await sleep(10 + Math.random() * 20);
+        continue;
+      }
+      const reason = verdict.kind === 'stale' ? `stale: ${verdict.why}` : `forced (--force-unlock): ${verdict.why}`;
+      replaced = { owner: found.owner, reason };
+      options.onNote?.(
+        `took over the lock of ${target} from ${found.owner ? describeLockOwner(found.owner) : 'an unknown process'} (${reason}); resuming from what the file holds`,
+      );
+    }
+    // Contention that never settled (many processes taking over one stale lock at once).
+    throw lockedError(target, path, last?.owner ?? null, last?.why ?? 'the lock kept changing hands', true);
+  }
 }
 
 function held_(file: string, path: string, owner: LockOwner, replaced: OutputLock['replaced']): OutputLock {
