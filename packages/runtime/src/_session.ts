@@ -57,6 +57,12 @@ export interface SessionOptions {
    * when the run ends: lower peak memory for models run at many input sizes (the OCR detector).
    */
   readonly cpuMemArena?: boolean;
+  /**
+   * ONNX Runtime's memory pattern (default on): it plans one block per input shape for a run's
+   * buffers. Off, buffers are taken one by one: far lower peak memory for models fed many input
+   * shapes (the OCR detector: 270 instead of 440 MB at 1280 x 960) at the same speed there.
+   */
+  readonly memPattern?: boolean;
 }
 
 /**
@@ -115,6 +121,7 @@ export async function createSession(model: string | Uint8Array, options: Session
   const sessionOptions = {
     ...ortSessionOptions(options.device, options.intraOpNumThreads),
     ...(options.cpuMemArena === false ? { enableCpuMemArena: false } : {}),
+    ...(options.memPattern === false ? { enableMemPattern: false } : {}),
   };
   let session: Ort.InferenceSession;
   try {

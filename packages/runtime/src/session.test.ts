@@ -21,14 +21,15 @@ describe('createSession', () => {
     });
   });
 
-  it('turns the CPU memory arena off when asked, and leaves ONNX Runtime its default otherwise', async () => {
+  it('turns the CPU memory arena and the memory pattern off when asked, and leaves ONNX Runtime its defaults otherwise', async () => {
     const ort = await loadOnnxRuntime();
     const spy = vi.spyOn(ort.InferenceSession, 'create');
     try {
-      await createSession(new Uint8Array([1, 2, 3, 4]), { device: 'cpu', cpuMemArena: false }).catch(() => undefined);
+      await createSession(new Uint8Array([1, 2, 3, 4]), { device: 'cpu', cpuMemArena: false, memPattern: false }).catch(() => undefined);
       await createSession(new Uint8Array([1, 2, 3, 4]), { device: 'cpu' }).catch(() => undefined);
-      expect(spy.mock.calls[0]![1]).toMatchObject({ enableCpuMemArena: false, graphOptimizationLevel: 'all' });
+      expect(spy.mock.calls[0]![1]).toMatchObject({ enableCpuMemArena: false, enableMemPattern: false, graphOptimizationLevel: 'all' });
       expect(spy.mock.calls[1]![1]).not.toHaveProperty('enableCpuMemArena');
+      expect(spy.mock.calls[1]![1]).not.toHaveProperty('enableMemPattern');
     } finally {
       spy.mockRestore();
     }

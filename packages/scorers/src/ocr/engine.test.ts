@@ -3,7 +3,8 @@ import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { loadOnnxRuntime } from '@semclip/runtime/onnx';
 import type { RawImage } from '@semclip/core';
 import { bundledModelFiles, createOcrEngine, recognizeText } from './index.js';
 import { detectorBands } from './_engine.js';
@@ -191,6 +192,19 @@ describe('detector bands (bounded memory)', () => {
       });
     } finally {
       await Promise.all([oneRun.dispose(), banded.dispose()]);
+    }
+  });
+
+  it("opens its sessions without ONNX Runtime's memory pattern (every image is a new input shape)", async () => {
+    const ort = await loadOnnxRuntime();
+    const spy = vi.spyOn(ort.InferenceSession, 'create');
+    try {
+      const fresh = await createOcrEngine({ device: 'cpu' });
+      await fresh.dispose();
+      expect(spy.mock.calls).toHaveLength(2);
+      for (const call of spy.mock.calls) expect(call[1]).toMatchObject({ enableMemPattern: false });
+    } finally {
+      spy.mockRestore();
     }
   });
 });
