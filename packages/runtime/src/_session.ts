@@ -53,8 +53,9 @@ export interface SessionOptions {
   /** Who holds the session, for the error after `dispose()` ("This <owner> was disposed"). Default `scorer`. */
   readonly owner?: string;
   /**
-   * ONNX Runtime's CPU memory arena (default on). Off, each run's buffers go back to the system
-   * when the run ends: lower peak memory for models run at many input sizes (the OCR detector).
+   * ONNX Runtime's CPU memory arena (default on). Off, each run's buffers go to and come back from
+   * the C allocator, which may keep them: with `memPattern: false` the arena is the leaner choice
+   * for the OCR models (530 against 690 MB on a 12-MP photo at 3x3).
    */
   readonly cpuMemArena?: boolean;
   /**

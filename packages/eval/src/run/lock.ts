@@ -345,12 +345,6 @@ export async function lockOutputFile(file: string, options: LockOptions = {}): P
   const deadline = Date.now() + UNREADABLE_GRACE_MS * 2;
   taking.add(owner.token);
   try {
-    return await take();
-  } finally {
-    taking.delete(owner.token);
-  }
-
-  async function take(): Promise<OutputLock> {
     while (Date.now() < deadline) {
       if (await createExclusive(path, content)) return held_(target, path, owner, replaced);
       const found = await readLock(path);
@@ -376,6 +370,8 @@ export async function lockOutputFile(file: string, options: LockOptions = {}): P
     }
     // Contention that never settled (many processes taking over one stale lock at once).
     throw lockedError(target, path, last?.owner ?? null, last?.why ?? 'the lock kept changing hands', true);
+  } finally {
+    taking.delete(owner.token);
   }
 }
 

@@ -331,7 +331,7 @@ async function labelWith(
 
   const scoped = limit === undefined ? options.items : options.items.slice(0, limit);
   if (zoom) {
-    const open = scoped.filter((item) => !(item.options !== undefined && item.options.length > 0));
+    const open = scoped.filter((item) => !item.options?.length);
     if (open.length > 0) {
       throw new SemclipError(
         'INVALID_ARGUMENT',
